@@ -1,0 +1,24 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  bucket_name = coalesce(var.bucket_name, "${var.prefix}-processing-${local.account_id}")
+  table_name  = coalesce(var.table_name, "${var.prefix}-status")
+
+  create_kms_key = var.kms_key_arn == null
+
+  # prevent_destroy cannot come from a variable, so each protected resource has an
+  # unprotected block (count = retain ? 0 : 1) and a protected one (count = retain ? 1 : 0).
+  # Exactly one instance exists; everything else reads it through these locals.
+  created_kms_key_arn = one(concat(aws_kms_key.this[*].arn, aws_kms_key.retained[*].arn))
+  kms_key_arn         = local.create_kms_key ? local.created_kms_key_arn : var.kms_key_arn
+  bucket              = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained))
+  table               = one(concat(aws_dynamodb_table.this, aws_dynamodb_table.retained))
+
+  # Transient working data: chunk manifests, staged (decompressed) copies and chunk
+  # rejects waiting for the finalizer. Nothing here is needed after a run completes.
+  transient_prefixes = {
+    for name in ["work", "staging", "manifests"] : name => var.prefixes[name]
+  }
+}

@@ -1,0 +1,283 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+# ---------------------------------------------------------------------------
+# KMS: one customer-managed key for the pipeline's data at rest (S3, DynamoDB)
+# and for the other modules' SQS, SNS and CloudWatch Logs.
+# ---------------------------------------------------------------------------
+
+resource "aws_kms_key" "this" {
+  count = local.create_kms_key && !var.retain ? 1 : 0
+
+  description             = "${var.prefix}: CSV ETL pipeline data, queues, topics and logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms_key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_key" "retained" {
+  count = local.create_kms_key && var.retain ? 1 : 0
+
+  description             = "${var.prefix}: CSV ETL pipeline data, queues, topics and logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms_key.json
+  tags                    = var.tags
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_kms_alias" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  name          = "alias/${var.prefix}-etl"
+  target_key_id = local.created_kms_key_arn
+}
+
+# ---------------------------------------------------------------------------
+# S3 processing bucket
+# ---------------------------------------------------------------------------
+
+resource "aws_s3_bucket" "this" {
+  # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
+  # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
+  count = var.retain ? 0 : 1
+
+  bucket        = local.bucket_name
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket" "retained" {
+  # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
+  # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
+  count = var.retain ? 1 : 0
+
+  bucket        = local.bucket_name
+  force_destroy = false
+  tags          = var.tags
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  bucket = local.bucket.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  bucket = local.bucket.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  bucket = local.bucket.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  bucket = local.bucket.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = local.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  bucket = local.bucket.id
+  policy = data.aws_iam_policy_document.bucket.json
+
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  bucket = local.bucket.id
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_days
+    }
+  }
+
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days           = var.lifecycle_rules.noncurrent_expire_after_days
+      newer_noncurrent_versions = var.lifecycle_rules.noncurrent_versions_to_retain
+    }
+  }
+
+  rule {
+    id     = "processed-to-glacier"
+    status = "Enabled"
+
+    filter {
+      prefix = var.prefixes["processed"]
+    }
+
+    transition {
+      days          = var.lifecycle_rules.processed_glacier_after_days
+      storage_class = "GLACIER"
+    }
+
+    dynamic "expiration" {
+      for_each = var.lifecycle_rules.processed_expire_after_days == null ? [] : [var.lifecycle_rules.processed_expire_after_days]
+      content {
+        days = expiration.value
+      }
+    }
+  }
+
+  dynamic "rule" {
+    for_each = local.transient_prefixes
+    content {
+      id     = "expire-${rule.key}"
+      status = "Enabled"
+
+      filter {
+        prefix = rule.value
+      }
+
+      expiration {
+        days = var.lifecycle_rules.transient_expire_after_days
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# Object Created events go to EventBridge; the orchestration module's rule filters incoming/.
+resource "aws_s3_bucket_notification" "this" {
+  bucket      = local.bucket.id
+  eventbridge = true
+}
+
+resource "aws_s3_object" "schema" {
+  bucket       = local.bucket.id
+  key          = var.schema_object_key
+  source       = var.schema_file
+  source_hash  = filemd5(var.schema_file)
+  content_type = "application/json"
+  kms_key_id   = local.kms_key_arn
+  tags         = var.tags
+
+  depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
+}
+
+# ---------------------------------------------------------------------------
+# DynamoDB status table (file and chunk items, see docs/contracts.md)
+# ---------------------------------------------------------------------------
+
+resource "aws_dynamodb_table" "this" {
+  count = var.retain ? 0 : 1
+
+  name                        = local.table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "file_id"
+  range_key                   = "chunk_id"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "file_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "chunk_id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  dynamic "ttl" {
+    for_each = var.ttl_attribute == null ? [] : [var.ttl_attribute]
+    content {
+      enabled        = true
+      attribute_name = ttl.value
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_dynamodb_table" "retained" {
+  count = var.retain ? 1 : 0
+
+  name                        = local.table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "file_id"
+  range_key                   = "chunk_id"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "file_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "chunk_id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  dynamic "ttl" {
+    for_each = var.ttl_attribute == null ? [] : [var.ttl_attribute]
+    content {
+      enabled        = true
+      attribute_name = ttl.value
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}

@@ -1,0 +1,29 @@
+output "bucket_arn" {
+  description = "ARN of the processing bucket."
+  value       = local.bucket.arn
+}
+
+output "bucket_name" {
+  description = "Name of the processing bucket."
+  value       = local.bucket.id
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer-managed KMS key for S3, DynamoDB, SQS, SNS and CloudWatch Logs."
+  value       = local.kms_key_arn
+}
+
+output "schema_object_key" {
+  description = "Object key of the uploaded schema."
+  value       = aws_s3_object.schema.key
+}
+
+output "table_arn" {
+  description = "ARN of the status table."
+  value       = local.table.arn
+}
+
+output "table_name" {
+  description = "Name of the status table."
+  value       = local.table.name
+}

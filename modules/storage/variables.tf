@@ -1,0 +1,128 @@
+variable "abort_incomplete_multipart_days" {
+  description = "Days after which incomplete multipart uploads are aborted."
+  type        = number
+  default     = 7
+  nullable    = false
+}
+
+variable "bucket_name" {
+  description = "Name of the processing bucket. Null builds \"<prefix>-processing-<account_id>\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be 3-63 characters of lowercase letters, digits, dots and hyphens."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Enable DynamoDB deletion protection on the status table (true in prod)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "force_destroy" {
+  description = "Allow Terraform to delete the bucket with all its objects and versions (dev only)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer-managed KMS key. Null creates one (with rotation) in this module."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_deletion_window_days" {
+  description = "Waiting period before a KMS key created here is deleted (7-30 days)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.kms_key_deletion_window_days >= 7 && var.kms_key_deletion_window_days <= 30
+    error_message = "kms_key_deletion_window_days must be between 7 and 30."
+  }
+}
+
+variable "lifecycle_rules" {
+  description = "Object lifecycle: processed/ to GLACIER after N days, expiry of transient prefixes (work/, staging/, manifests/) and of noncurrent versions."
+  type = object({
+    processed_glacier_after_days  = optional(number, 30)
+    processed_expire_after_days   = optional(number)
+    transient_expire_after_days   = optional(number, 7)
+    noncurrent_expire_after_days  = optional(number, 30)
+    noncurrent_versions_to_retain = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.lifecycle_rules.processed_glacier_after_days >= 1 && var.lifecycle_rules.transient_expire_after_days >= 1 && var.lifecycle_rules.noncurrent_expire_after_days >= 1
+    error_message = "Lifecycle day counts must be at least 1."
+  }
+}
+
+variable "prefix" {
+  description = "Name prefix for every resource (e.g. \"etl-dev\")."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "prefixes" {
+  description = "S3 key prefixes by role, from contract.json `prefixes` (incoming, staging, manifests, work, processed, rejected, config)."
+  type        = map(string)
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for k in ["incoming", "staging", "manifests", "work", "processed", "rejected", "config"] : contains(keys(var.prefixes), k)])
+    error_message = "prefixes must contain incoming, staging, manifests, work, processed, rejected and config."
+  }
+}
+
+variable "retain" {
+  description = "Protect the bucket, table and KMS key with lifecycle prevent_destroy (prod). See README: Terraform cannot set prevent_destroy from a variable, so this selects between a protected and an unprotected resource block."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "schema_file" {
+  description = "Local path of the schema JSON uploaded to the bucket at schema_object_key."
+  type        = string
+  nullable    = false
+}
+
+variable "schema_object_key" {
+  description = "Object key of the schema in the bucket (contract.json `schema_object_key`)."
+  type        = string
+  default     = "config/schema.json"
+  nullable    = false
+}
+
+variable "table_name" {
+  description = "Name of the status table. Null builds \"<prefix>-status\"."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource (on top of the provider default_tags)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "ttl_attribute" {
+  description = "Name of the DynamoDB TTL attribute (epoch seconds). Null disables TTL."
+  type        = string
+  default     = null
+}
