@@ -1,0 +1,140 @@
+data "aws_iam_policy_document" "assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = var.functions
+
+  name               = "${local.function_names[each.key]}-fn"
+  description        = "Least-privilege role of the ${local.function_names[each.key]} function."
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+# One policy per function, built from contract.json's s3_read/s3_write/s3_delete prefixes.
+data "aws_iam_policy_document" "function" {
+  for_each = var.functions
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_read) > 0 ? [1] : []
+    content {
+      sid       = "ReadObjectsByPrefix"
+      effect    = "Allow"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = local.s3_object_arns[each.key].read
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_write) > 0 ? [1] : []
+    content {
+      sid       = "WriteObjectsByPrefix"
+      effect    = "Allow"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = local.s3_object_arns[each.key].write
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_delete) > 0 ? [1] : []
+    content {
+      sid       = "DeleteObjectsByPrefix"
+      effect    = "Allow"
+      actions   = ["s3:DeleteObject"]
+      resources = local.s3_object_arns[each.key].delete
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.s3_object_arns[each.key].list) > 0 ? [1] : []
+    content {
+      sid       = "ListOnlyOwnPrefixes"
+      effect    = "Allow"
+      actions   = ["s3:ListBucket"]
+      resources = [var.bucket_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = local.s3_object_arns[each.key].list
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
+    content {
+      sid       = "StatusTableItems"
+      effect    = "Allow"
+      actions   = var.dynamodb_actions[each.key]
+      resources = [var.table_arn]
+    }
+  }
+
+  statement {
+    sid       = "UsePipelineKey"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns[each.key]}:*"]
+  }
+
+  # X-Ray trace APIs have no resource-level permissions: AWS requires Resource "*".
+  statement {
+    sid       = "XRayTracing"
+    effect    = "Allow"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  # PutMetricData has no resource-level permissions (Resource "*" is required);
+  # the namespace condition limits it to the pipeline's namespace.
+  statement {
+    sid       = "PutPipelineMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+
+  # From the seed: never let a function delete the bucket or the table.
+  statement {
+    sid       = "DenyDeleteBucketAndTable"
+    effect    = "Deny"
+    actions   = ["s3:DeleteBucket", "dynamodb:DeleteTable"]
+    resources = [var.bucket_arn, var.table_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = var.functions
+
+  name   = "least-privilege"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}

@@ -1,0 +1,36 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  service_name = coalesce(var.service_name, var.prefix)
+
+  # Defined once: the caller's contract variables plus the Powertools settings.
+  environment = merge(var.environment, {
+    POWERTOOLS_SERVICE_NAME      = local.service_name
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+  })
+
+  function_names = {
+    for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"
+  }
+
+  log_group_arns = {
+    for name, fn in local.function_names : name => "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${fn}"
+  }
+
+  # S3 access by prefix: object ARNs per function and access kind.
+  s3_object_arns = {
+    for name, f in var.functions : name => {
+      read   = [for p in f.s3_read : "${var.bucket_arn}/${var.prefixes[p]}*"]
+      write  = [for p in f.s3_write : "${var.bucket_arn}/${var.prefixes[p]}*"]
+      delete = [for p in f.s3_delete : "${var.bucket_arn}/${var.prefixes[p]}*"]
+      # ListBucket only where objects are enumerated: prefixes the function deletes from,
+      # plus any it lists explicitly.
+      list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]
+    }
+  }
+
+  layer_key = "${var.artifacts_key_prefix}layers/${var.layer.sha256}.zip"
+}
