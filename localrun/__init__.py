@@ -1,0 +1,16 @@
+"""Run the real pipeline locally: moto in server mode + the Lambda handlers from the built zips.
+
+``python -m localrun [INPUT.csv]`` for people; :class:`LocalPipeline` for tests.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LocalPipeline", "RunResult"]
+
+
+def __getattr__(name: str):  # lazy: ``python -m localrun.sample`` need not import boto3/moto
+    if name in __all__:
+        from localrun import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)

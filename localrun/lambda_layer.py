@@ -1,0 +1,402 @@
+"""A WSGI layer in front of moto that runs Lambda invocations from the built zips.
+
+moto cannot run Lambda code without Docker. Everything the pipeline does goes to moto's
+server app except ``POST /2015-03-31/functions/<name-or-arn>/invocations``, which this
+layer answers the way the Lambda service does: it hands the payload to a warm worker
+process of that function (see ``_worker.py``) and returns 200 with the JSON result, or
+200 with ``X-Amz-Function-Error: Unhandled`` and ``{"errorMessage", "errorType",
+"stackTrace"}`` when the handler raised. moto's Step Functions Lambda integration turns
+``errorType`` into the state's ``Error`` name, so the ASL's named Retry/Catch work.
+
+Each function has a small pool of long-lived workers (created lazily, at most
+``pool_size``), so a Distributed Map's parallel invocations really run in parallel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
+_INVOKE_PATH_SUFFIX = "/invocations"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function as the local "service" runs it."""
+
+    name: str  # logical name from contract.json, e.g. "mark_failed"
+    function_name: str  # deployed name, e.g. "etl-local-mark-failed"
+    arn: str
+    zip_path: Path
+    handler: str  # e.g. "mark_failed.handler"
+    environment: dict[str, str]
+    timeout_s: float = 900.0
+    memory_mb: int = 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Test-only: fail an invocation of ``function`` for a chunk index and attempt numbers.
+
+    ``when="before"`` raises in the worker before the handler runs (nothing happened);
+    ``when="after"`` raises after the handler returned (all its side effects happened,
+    the caller sees a failure anyway: the case that proves retries are idempotent).
+    ``chunk_index=None`` matches invocations that carry no ``chunk.index``.
+    """
+
+    function: str
+    chunk_index: int | None
+    attempts: frozenset[int]
+    when: str = "before"
+
+    def __post_init__(self) -> None:
+        if self.when not in ("before", "after"):
+            raise ValueError(f"Fault.when must be 'before' or 'after', got {self.when!r}")
+
+
+@dataclass
+class Invocation:
+    """What one invocation did: for progress, tests and the run summary."""
+
+    function: str
+    chunk_index: int | None
+    attempt: int
+    ok: bool
+    error_type: str | None
+    duration_s: float
+    injected: str | None = None
+    worker_pid: int | None = None
+
+
+class _Worker:
+    """One warm "container": a subprocess running ``_worker.py`` for one function."""
+
+    def __init__(self, spec: FunctionSpec, log_path: Path) -> None:
+        self.spec = spec
+        req_read, self._req_write = os.pipe()
+        self._resp_read, resp_write = os.pipe()
+        env = _base_environment() | spec.environment
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",  # no PYTHONPATH, no cwd/script dir on sys.path: only zip + site-packages
+                    str(WORKER_SCRIPT),
+                    str(spec.zip_path),
+                    spec.handler,
+                    str(req_read),
+                    str(resp_write),
+                ],
+                pass_fds=(req_read, resp_write),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C goes to the harness, which stops us
+            )
+        os.close(req_read)
+        os.close(resp_write)
+        self.alive = True
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def invoke(self, payload: str, fault: str | None, request_id: str) -> dict:
+        deadline = time.monotonic() + self.spec.timeout_s
+        message = {
+            "request_id": request_id,
+            "payload": payload,
+            "fault": fault,
+            "deadline_ms": int((time.time() + self.spec.timeout_s) * 1000),
+        }
+        try:
+            body = json.dumps(message).encode("utf-8")
+            _write_all(self._req_write, struct.pack(">I", len(body)) + body)
+            header = self._read_exact(4, deadline)
+            (size,) = struct.unpack(">I", header)
+            return json.loads(self._read_exact(size, deadline).decode("utf-8"))
+        except TimeoutError:
+            self.stop()
+            return _runtime_error(
+                "Sandbox.Timedout", f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+            )
+        except (EOFError, BrokenPipeError, OSError):
+            code = self.process.poll()
+            self.stop()
+            return _runtime_error(
+                "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({code})"
+            )
+
+    def _read_exact(self, size: int, deadline: float) -> bytes:
+        parts = []
+        while size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self._resp_read], [], [], remaining)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(self._resp_read, size)
+            if not chunk:
+                raise EOFError
+            parts.append(chunk)
+            size -= len(chunk)
+        return b"".join(parts)
+
+    def stop(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        for fd in (self._req_write, self._resp_read):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        # Closing the request pipe makes an idle worker exit on its own; a busy one is killed.
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+class _FunctionPool:
+    """Up to ``size`` warm workers of one function, created on demand."""
+
+    def __init__(self, spec: FunctionSpec, size: int, log_dir: Path) -> None:
+        self.spec = spec
+        self.size = size
+        self._log_path = log_dir / f"{spec.name}.log"
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def invoke(self, payload: str, fault: str | None, request_id: str) -> tuple[dict, int]:
+        worker = self._acquire()
+        try:
+            return worker.invoke(payload, fault, request_id), worker.pid
+        finally:
+            self._release(worker)
+
+    def _acquire(self) -> _Worker:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the local Lambda service is shutting down")
+                if self._idle:
+                    worker = self._idle.pop()
+                    break
+                if len(self._all) < self.size:
+                    worker = _Worker(self.spec, self._log_path)
+                    self._all.append(worker)
+                    break
+                self._cond.wait()
+            self._busy += 1
+            return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            self._busy -= 1
+            if worker.alive and not self._closed:
+                self._idle.append(worker)
+            else:
+                if worker in self._all:
+                    self._all.remove(worker)
+            self._cond.notify()
+
+    def pids(self) -> list[int]:
+        with self._cond:
+            return [w.pid for w in self._all]
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            workers = list(self._all)
+            self._cond.notify_all()
+        for worker in workers:
+            worker.stop()
+
+
+class LambdaLayer:
+    """WSGI app: Lambda Invoke goes to the worker pools, everything else to ``app``."""
+
+    def __init__(
+        self,
+        app: Callable,
+        functions: Iterable[FunctionSpec],
+        *,
+        pool_size: int,
+        log_dir: Path,
+    ) -> None:
+        self.app = app
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._specs = {spec.function_name: spec for spec in functions}
+        self._pools = {
+            name: _FunctionPool(spec, pool_size, self.log_dir) for name, spec in self._specs.items()
+        }
+        self._lock = threading.Lock()
+        self._attempts: Counter[tuple[str, int | None]] = Counter()
+        self.faults: list[Fault] = []
+        self.invocations: list[Invocation] = []
+        self._request_ids = (f"{uuid.uuid4().hex[:8]}-{n:06d}" for n in itertools.count(1))
+
+    # -- test-only fault injection -------------------------------------------------------
+    def inject_fault(
+        self,
+        function: str,
+        *,
+        chunk_index: int | None = None,
+        attempts: Iterable[int] = (1,),
+        when: str = "before",
+    ) -> Fault:
+        if not any(spec.name == function for spec in self._specs.values()):
+            raise ValueError(f"unknown function {function!r}")
+        fault = Fault(function, chunk_index, frozenset(attempts), when)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    # -- WSGI ----------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if (
+            environ.get("REQUEST_METHOD") == "POST"
+            and path.startswith(_INVOKE_PATH_PREFIX)
+            and path.endswith(_INVOKE_PATH_SUFFIX)
+        ):
+            target = unquote(path[len(_INVOKE_PATH_PREFIX) : -len(_INVOKE_PATH_SUFFIX)])
+            return self._invoke(target, environ, start_response)
+        return self.app(environ, start_response)
+
+    def _invoke(self, target: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        spec = self._specs.get(_function_name(target))
+        if spec is None:
+            body = json.dumps({"Type": "User", "Message": f"Function not found: {target}"})
+            start_response(
+                "404 Not Found",
+                [
+                    ("Content-Type", "application/json"),
+                    ("x-amzn-ErrorType", "ResourceNotFoundException"),
+                ],
+            )
+            return [body.encode()]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if invocation_type == "Event":
+            threading.Thread(target=self.invoke, args=(spec, payload), daemon=True).start()
+            start_response("202 Accepted", [("Content-Type", "application/json")])
+            return [b""]
+        result = self.invoke(spec, payload)
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        if result["ok"]:
+            body = result["payload"]
+        else:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+            body = json.dumps(
+                {
+                    "errorMessage": result["errorMessage"],
+                    "errorType": result["errorType"],
+                    "stackTrace": result.get("stackTrace", []),
+                }
+            )
+        start_response("200 OK", headers)
+        return [body.encode("utf-8")]
+
+    def invoke(self, spec: FunctionSpec, payload: str) -> dict:
+        chunk_index = _chunk_index(payload)
+        with self._lock:
+            self._attempts[(spec.name, chunk_index)] += 1
+            attempt = self._attempts[(spec.name, chunk_index)]
+            fault = next(
+                (
+                    f.when
+                    for f in self.faults
+                    if f.function == spec.name
+                    and f.chunk_index == chunk_index
+                    and attempt in f.attempts
+                ),
+                None,
+            )
+            request_id = next(self._request_ids)
+        started = time.monotonic()
+        result, pid = self._pools[spec.function_name].invoke(payload, fault, request_id)
+        record = Invocation(
+            function=spec.name,
+            chunk_index=chunk_index,
+            attempt=attempt,
+            ok=result["ok"],
+            error_type=None if result["ok"] else result["errorType"],
+            duration_s=time.monotonic() - started,
+            injected=fault,
+            worker_pid=pid,
+        )
+        with self._lock:
+            self.invocations.append(record)
+        return result
+
+    def worker_pids(self) -> list[int]:
+        return [pid for pool in self._pools.values() for pid in pool.pids()]
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+
+
+def _function_name(target: str) -> str:
+    """``name``, ``name:qualifier``, ``arn:aws:lambda:r:a:function:name[:qualifier]``."""
+    if target.startswith("arn:"):
+        return target.split(":")[6]
+    return target.split(":")[0]
+
+
+def _chunk_index(payload: str) -> int | None:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return None
+    chunk = event.get("chunk") if isinstance(event, dict) else None
+    index = chunk.get("index") if isinstance(chunk, dict) else None
+    return index if isinstance(index, int) else None
+
+
+def _runtime_error(error_type: str, message: str) -> dict:
+    return {"ok": False, "errorType": error_type, "errorMessage": message, "stackTrace": []}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _base_environment() -> dict[str, str]:
+    """What a Lambda sandbox has besides the function's own variables."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.setdefault("TZ", "UTC")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+__all__ = ["WORKER_SCRIPT", "Fault", "FunctionSpec", "Invocation", "LambdaLayer"]
