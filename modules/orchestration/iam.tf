@@ -1,0 +1,184 @@
+# ---------------------------------------------------------------------------
+# State machine role
+# ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${local.state_machine_name}-sfn"
+  description        = "Role of the ${local.state_machine_name} state machine."
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokePipelineFunctions"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = local.invoked_function_arns
+  }
+
+  statement {
+    sid       = "SendSuccessMessage"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.results.arn]
+  }
+
+  statement {
+    sid       = "PublishFailure"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+  }
+
+  # The queue and the topic are encrypted with the pipeline key.
+  statement {
+    sid       = "UsePipelineKey"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  # Distributed Map: the ItemReader reads the chunk manifest ...
+  statement {
+    sid       = "ReadChunkManifests"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/${var.manifests_prefix}*"]
+  }
+
+  # ... and the map runs child executions of this same state machine.
+  statement {
+    sid       = "StartChildExecutions"
+    effect    = "Allow"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid       = "ManageChildExecutions"
+    effect    = "Allow"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = local.execution_arns
+  }
+
+  # X-Ray trace APIs have no resource-level permissions: AWS requires Resource "*".
+  statement {
+    sid    = "XRayTracing"
+    effect = "Allow"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+
+  # Vended-logs delivery for logging_configuration: these CloudWatch Logs actions do not
+  # support resource-level permissions, AWS documents Resource "*" for them.
+  statement {
+    sid    = "CloudWatchLogsDelivery"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "pipeline"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+# ---------------------------------------------------------------------------
+# EventBridge target role: start this state machine, nothing else
+# ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  name               = "${local.rule_name}-events"
+  description        = "Lets the ${local.rule_name} rule start ${local.state_machine_name}."
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "events" {
+  statement {
+    sid       = "StartPipeline"
+    effect    = "Allow"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "events" {
+  name   = "start-pipeline"
+  role   = aws_iam_role.events.id
+  policy = data.aws_iam_policy_document.events.json
+}
+
+# Queue policy of the EventBridge dead-letter queue: only this rule may send.
+data "aws_iam_policy_document" "events_dlq" {
+  statement {
+    sid       = "AllowRuleDeadLetters"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.incoming.arn]
+    }
+  }
+}

@@ -1,0 +1,21 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  state_machine_name = "${var.prefix}-pipeline"
+  rule_name          = "${var.prefix}-s3-incoming"
+
+  # Built from the name, not from aws_sfn_state_machine.this.arn: the machine's role
+  # needs these ARNs (Distributed Map child executions), and the machine needs the role.
+  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  execution_arns = [
+    "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}/*",
+    "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*",
+  ]
+  rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+
+  invoked_function_arns = flatten([
+    for arn in values(var.function_arns) : [arn, "${arn}:*"]
+  ])
+}

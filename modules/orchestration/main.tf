@@ -1,0 +1,132 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+# ---------------------------------------------------------------------------
+# Notifications: SQS FIFO success queue, SNS failure topic
+# ---------------------------------------------------------------------------
+
+resource "aws_sqs_queue" "results" {
+  name                        = "${var.prefix}-results.fifo"
+  fifo_queue                  = true
+  content_based_deduplication = true
+  message_retention_seconds   = var.results_queue.message_retention_seconds
+  visibility_timeout_seconds  = var.results_queue.visibility_timeout_seconds
+  kms_master_key_id           = var.kms_key_arn
+  tags                        = var.tags
+}
+
+resource "aws_sns_topic" "failures" {
+  name              = "${var.prefix}-failures"
+  display_name      = "ETL pipeline failure notifications"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = var.notification_emails
+
+  topic_arn = aws_sns_topic.failures.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# ---------------------------------------------------------------------------
+# State machine (STANDARD), rendered from the shared template
+# ---------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  # checkov:skip=CKV_AWS_338: retention is an input (default 30 days as in the seed); one year is the caller's choice, not a default
+  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sfn_state_machine" "this" {
+  name     = local.state_machine_name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.state_machine.arn
+
+  # The variables are exactly those listed in docs/contracts.md (tests pin this).
+  definition = templatefile("${path.module}/templates/pipeline.asl.json", {
+    splitter_arn           = var.function_arns["splitter"]
+    validator_arn          = var.function_arns["validator"]
+    processor_arn          = var.function_arns["processor"]
+    finalizer_arn          = var.function_arns["finalizer"]
+    mark_failed_arn        = var.function_arns["mark_failed"]
+    results_queue_url      = aws_sqs_queue.results.url
+    failure_topic_arn      = aws_sns_topic.failures.arn
+    max_concurrency        = var.max_concurrency
+    retry_interval_seconds = var.processor_retry.interval_seconds
+    retry_max_attempts     = var.processor_retry.max_attempts
+    retry_backoff_rate     = var.processor_retry.backoff_rate
+    timeout_seconds        = var.timeout_seconds
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    include_execution_data = true
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.state_machine]
+}
+
+# ---------------------------------------------------------------------------
+# Trigger: S3 Object Created under incoming/ -> EventBridge -> StartExecution
+# ---------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "incoming" {
+  name        = local.rule_name
+  description = "Starts ${local.state_machine_name} for every object created under s3://${var.bucket_name}/${var.incoming_prefix}"
+
+  event_pattern = jsonencode({
+    source      = ["aws.s3"]
+    detail-type = ["Object Created"]
+    detail = {
+      bucket = { name = [var.bucket_name] }
+      object = { key = [{ prefix = var.incoming_prefix }] }
+    }
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "state_machine" {
+  rule       = aws_cloudwatch_event_rule.incoming.name
+  target_id  = "start-pipeline"
+  arn        = aws_sfn_state_machine.this.arn
+  role_arn   = aws_iam_role.events.arn
+  input_path = "$.detail"
+
+  retry_policy {
+    maximum_event_age_in_seconds = var.event_retry.maximum_event_age_in_seconds
+    maximum_retry_attempts       = var.event_retry.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+}
+
+# Events that EventBridge could not deliver after its retries.
+resource "aws_sqs_queue" "events_dlq" {
+  name                      = "${var.prefix}-events-dlq"
+  message_retention_seconds = 1209600
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue_policy" "events_dlq" {
+  queue_url = aws_sqs_queue.events_dlq.id
+  policy    = data.aws_iam_policy_document.events_dlq.json
+}
