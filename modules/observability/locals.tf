@@ -1,0 +1,135 @@
+locals {
+  region         = data.aws_region.current.region
+  dashboard_name = "${var.prefix}-pipeline"
+  period         = var.dashboard_period_seconds
+
+  sfn_dim   = ["StateMachineArn", var.state_machine_arn]
+  functions = sort(keys(var.function_names))
+
+  # One line per function for a Lambda metric.
+  lambda_metrics = {
+    for metric in ["Invocations", "Errors", "Duration", "Throttles"] : metric => [
+      for k in local.functions : ["AWS/Lambda", metric, "FunctionName", var.function_names[k], { label = k }]
+    ]
+  }
+
+  widgets = [
+    {
+      type = "metric", x = 0, y = 0, width = 12, height = 6
+      properties = {
+        title  = "State machine executions"
+        region = local.region
+        stat   = "Sum"
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          concat(["AWS/States", "ExecutionsStarted"], local.sfn_dim),
+          concat(["AWS/States", "ExecutionsSucceeded"], local.sfn_dim),
+          concat(["AWS/States", "ExecutionsFailed"], local.sfn_dim),
+          concat(["AWS/States", "ExecutionsTimedOut"], local.sfn_dim),
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 0, width = 12, height = 6
+      properties = {
+        title  = "Rows valid / rejected and bytes processed"
+        region = local.region
+        stat   = "Sum"
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          [var.metrics_namespace, "RowsValid", "service", var.service_name],
+          [var.metrics_namespace, "RowsRejected", "service", var.service_name],
+          [var.metrics_namespace, "ProcessedBytes", "service", var.service_name, { yAxis = "right" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 6, width = 12, height = 6
+      properties = {
+        title   = "Lambda invocations"
+        region  = local.region
+        stat    = "Sum"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = local.lambda_metrics["Invocations"]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 6, width = 12, height = 6
+      properties = {
+        title   = "Lambda errors"
+        region  = local.region
+        stat    = "Sum"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = local.lambda_metrics["Errors"]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 12, width = 12, height = 6
+      properties = {
+        title   = "Lambda duration (p99, ms)"
+        region  = local.region
+        stat    = "p99"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = local.lambda_metrics["Duration"]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 12, width = 12, height = 6
+      properties = {
+        title   = "Lambda throttles"
+        region  = local.region
+        stat    = "Sum"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = local.lambda_metrics["Throttles"]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 18, width = 12, height = 6
+      properties = {
+        title  = "Status table consumed capacity"
+        region = local.region
+        stat   = "Sum"
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", var.table_name],
+          ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", var.table_name],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 18, width = 12, height = 6
+      properties = {
+        title  = "Undelivered trigger events (EventBridge DLQ)"
+        region = local.region
+        stat   = "Maximum"
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.events_dlq_name],
+        ]
+      }
+    },
+  ]
+
+  dashboard_body = jsonencode({ widgets = local.widgets })
+
+  alarm_actions = [var.alarm_topic_arn]
+
+  # Per-function alarms, keyed "<function>-<metric>" so adding a function adds alarms only.
+  function_alarms = merge([
+    for k, name in var.function_names : {
+      for metric in ["Errors", "Throttles"] : "${k}-${lower(metric)}" => {
+        function = k
+        name     = name
+        metric   = metric
+      }
+    }
+  ]...)
+}

@@ -1,0 +1,82 @@
+variable "alarm_topic_arn" {
+  description = "SNS topic notified when an alarm fires and when it recovers."
+  type        = string
+  nullable    = false
+}
+
+variable "alarms" {
+  description = "Alarm tuning: evaluation period and how many periods must breach."
+  type = object({
+    period_seconds      = optional(number, 300)
+    evaluation_periods  = optional(number, 1)
+    datapoints_to_alarm = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds) && var.alarms.datapoints_to_alarm <= var.alarms.evaluation_periods
+    error_message = "period_seconds must be 60, 300, 900 or 3600 and datapoints_to_alarm <= evaluation_periods."
+  }
+}
+
+variable "dashboard_period_seconds" {
+  description = "Default period of the dashboard graphs."
+  type        = number
+  default     = 300
+  nullable    = false
+}
+
+variable "events_dlq_name" {
+  description = "Name of the EventBridge dead-letter queue; any message there is an event that never started the pipeline."
+  type        = string
+  nullable    = false
+}
+
+variable "function_names" {
+  description = "Lambda function names keyed by contract name."
+  type        = map(string)
+  nullable    = false
+}
+
+variable "metrics_namespace" {
+  description = "Namespace of the pipeline's custom metrics (contract.json `metrics_namespace`)."
+  type        = string
+  nullable    = false
+}
+
+variable "prefix" {
+  description = "Name prefix for every resource (e.g. \"etl-dev\")."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "service_name" {
+  description = "Value of the `service` dimension on the custom metrics (POWERTOOLS_SERVICE_NAME of the functions)."
+  type        = string
+  nullable    = false
+}
+
+variable "state_machine_arn" {
+  description = "ARN of the pipeline state machine."
+  type        = string
+  nullable    = false
+}
+
+variable "table_name" {
+  description = "Name of the status table."
+  type        = string
+  nullable    = false
+}
+
+variable "tags" {
+  description = "Tags added to every alarm (on top of the provider default_tags)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
