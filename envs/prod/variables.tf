@@ -1,0 +1,113 @@
+variable "architecture" {
+  description = "Lambda architecture; must equal the build manifest's \"architecture\"."
+  type        = string
+  default     = "arm64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "artifacts_manifest" {
+  description = "Path of the build manifest written by build.py. Null means <repo>/dist/manifest.json."
+  type        = string
+  default     = null
+}
+
+variable "bucket_name" {
+  description = "Processing bucket name. Null builds \"<prefix>-processing-<account_id>\"."
+  type        = string
+  default     = null
+}
+
+variable "chunk_bytes" {
+  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.chunk_bytes == null || try(var.chunk_bytes >= 1048576, false)
+    error_message = "chunk_bytes must be at least 1 MiB."
+  }
+}
+
+variable "function_settings" {
+  description = "Per-function sizing keyed by contract name; unset values use the compute module defaults (3072 MB, 900 s, 512 MB /tmp)."
+  type = map(object({
+    memory_mb            = optional(number)
+    timeout_s            = optional(number)
+    ephemeral_storage_mb = optional(number)
+    reserved_concurrency = optional(number)
+  }))
+  default = {
+    processor = { ephemeral_storage_mb = 4096 }
+  }
+  nullable = false
+}
+
+variable "log_level" {
+  description = "POWERTOOLS_LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and state machine log groups."
+  type        = number
+  default     = 365
+  nullable    = false
+}
+
+variable "max_concurrency" {
+  description = "Distributed Map MaxConcurrency (chunks processed in parallel per file)."
+  type        = number
+  default     = 10
+  nullable    = false
+}
+
+variable "max_record_bytes" {
+  description = "Largest CSV record accepted (ETL_MAX_RECORD_BYTES). Null uses contract.json defaults.max_record_bytes."
+  type        = number
+  default     = null
+}
+
+variable "notification_email" {
+  description = "Optional email subscribed to the failure topic (pipeline failures and alarms)."
+  type        = string
+  default     = null
+}
+
+variable "prefix" {
+  description = "Name prefix of every resource."
+  type        = string
+  default     = "etl-prod"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+  nullable    = false
+}
+
+variable "schema_file" {
+  description = "Schema JSON uploaded to config/schema.json. Null means <repo>/schemas/transactions.json."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Extra default tags for every resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
