@@ -219,7 +219,7 @@ class _Generator:
         rng = self.rng
         m = np.zeros((n, self.width), dtype=np.uint8)
         slot = {name: (a, b) for name, a, b in self.layout}
-        for _, a, b in self.layout[:-1]:
+        for _, _start, b in self.layout[:-1]:
             m[:, b] = ord(",")
         a, b = slot["status"]
         m[:, b:] = np.frombuffer(self.term, dtype=np.uint8)
