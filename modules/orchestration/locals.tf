@@ -13,7 +13,10 @@ locals {
     "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}/*",
     "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*",
   ]
-  rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  # Built statically too, so the rendered definition is known at plan time (plan tests
+  # and reviewers see the real document); this is the URL format SQS returns.
+  results_queue_url = "https://sqs.${local.region}.${data.aws_partition.current.dns_suffix}/${local.account_id}/${aws_sqs_queue.results.name}"
+
 
   invoked_function_arns = flatten([
     for arn in values(var.function_arns) : [arn, "${arn}:*"]

@@ -57,7 +57,7 @@ resource "aws_sfn_state_machine" "this" {
     processor_arn          = var.function_arns["processor"]
     finalizer_arn          = var.function_arns["finalizer"]
     mark_failed_arn        = var.function_arns["mark_failed"]
-    results_queue_url      = aws_sqs_queue.results.url
+    results_queue_url      = local.results_queue_url
     failure_topic_arn      = aws_sns_topic.failures.arn
     max_concurrency        = var.max_concurrency
     retry_interval_seconds = var.processor_retry.interval_seconds

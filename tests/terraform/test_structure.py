@@ -1,0 +1,72 @@
+"""Module layout and variable/output hygiene (DESIGN.md "Terraform conventions")."""
+
+from __future__ import annotations
+
+import pytest
+from tfhcl import ENVS, ENVS_DIR, MODULES, MODULES_DIR, blocks, load, tf_files, unquote
+
+STANDARD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+ALL_TF = tf_files(MODULES_DIR, ENVS_DIR)
+
+
+def _ids(paths):
+    return [str(p.relative_to(MODULES_DIR.parent)) for p in paths]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_standard_files_and_readme(module):
+    missing = [f for f in STANDARD_FILES if not (MODULES_DIR / module / f).is_file()]
+    assert not missing, f"modules/{module} lacks {missing}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_readme_documents_inputs_outputs_and_usage(module):
+    readme = (MODULES_DIR / module / "README.md").read_text(encoding="utf-8")
+    assert "## Inputs" in readme and "## Outputs" in readme
+    assert f'source = "../../modules/{module}"' in readme, "README needs one usage block"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_env_has_root_files(env):
+    for f in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (ENVS_DIR / env / f).is_file(), f"envs/{env} lacks {f}"
+
+
+def test_there_is_terraform_to_check():
+    assert len(ALL_TF) >= 4 * len(MODULES) + 4 * len(ENVS)
+
+
+@pytest.mark.parametrize("path", ALL_TF, ids=_ids(ALL_TF))
+def test_every_variable_has_type_and_description(path):
+    for name, body in blocks(load(path), "variable"):
+        assert "type" in body, f"{path.name}: variable {name} has no type"
+        assert unquote(body.get("description", "")).strip(), f"{path.name}: variable {name} has no description"
+
+
+@pytest.mark.parametrize("path", ALL_TF, ids=_ids(ALL_TF))
+def test_every_output_has_description(path):
+    for name, body in blocks(load(path), "output"):
+        assert unquote(body.get("description", "")).strip(), f"{path.name}: output {name} has no description"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_versions_are_floor_only(module):
+    tf = load(MODULES_DIR / module / "versions.tf")["terraform"][0]
+    assert unquote(tf["required_version"]) == ">= 1.5.7"
+    aws = tf["required_providers"][0]["aws"]
+    assert unquote(aws["source"]) == "hashicorp/aws"
+    assert unquote(aws["version"]) == ">= 6.0"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_env_pins_terraform_and_the_provider_tfschema_checks(env):
+    tf = load(ENVS_DIR / env / "versions.tf")["terraform"][0]
+    assert unquote(tf["required_version"]) == "~> 1.11"
+    assert unquote(tf["required_providers"][0]["aws"]["version"]) == "6.66.0"
+
+
+def test_prod_state_is_remote_with_s3_locking():
+    tf = load(ENVS_DIR / "prod" / "versions.tf")["terraform"][0]
+    assert "s3" in {unquote(k) for b in tf["backend"] for k in b}
+    example = (ENVS_DIR / "prod" / "backend.hcl.example").read_text(encoding="utf-8")
+    assert "use_lockfile = true" in example
