@@ -75,6 +75,7 @@ class Invocation:
     """What one invocation did: for progress, tests and the run summary."""
 
     function: str
+    file_id: str | None
     chunk_index: int | None
     attempt: int
     ok: bool
@@ -255,7 +256,7 @@ class LambdaLayer:
             name: _FunctionPool(spec, pool_size, self.log_dir) for name, spec in self._specs.items()
         }
         self._lock = threading.Lock()
-        self._attempts: Counter[tuple[str, int | None]] = Counter()
+        self._attempts: Counter[tuple[str, str | None, int | None]] = Counter()
         self.faults: list[Fault] = []
         self.invocations: list[Invocation] = []
         self._request_ids = (f"{uuid.uuid4().hex[:8]}-{n:06d}" for n in itertools.count(1))
@@ -275,6 +276,10 @@ class LambdaLayer:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -324,10 +329,12 @@ class LambdaLayer:
         return [body.encode("utf-8")]
 
     def invoke(self, spec: FunctionSpec, payload: str) -> dict:
-        chunk_index = _chunk_index(payload)
+        file_id, chunk_index = _attempt_key(payload)
         with self._lock:
-            self._attempts[(spec.name, chunk_index)] += 1
-            attempt = self._attempts[(spec.name, chunk_index)]
+            # Attempts are counted per function, file and chunk: the first invocation for a
+            # chunk is attempt 1, its first retry attempt 2, whatever ran before.
+            self._attempts[(spec.name, file_id, chunk_index)] += 1
+            attempt = self._attempts[(spec.name, file_id, chunk_index)]
             fault = next(
                 (
                     f.when
@@ -343,6 +350,7 @@ class LambdaLayer:
         result, pid = self._pools[spec.function_name].invoke(payload, fault, request_id)
         record = Invocation(
             function=spec.name,
+            file_id=file_id,
             chunk_index=chunk_index,
             attempt=attempt,
             ok=result["ok"],
@@ -370,14 +378,21 @@ def _function_name(target: str) -> str:
     return target.split(":")[0]
 
 
-def _chunk_index(payload: str) -> int | None:
+def _attempt_key(payload: str) -> tuple[str | None, int | None]:
+    """(file_id, chunk index) of an invocation, as far as its payload says."""
     try:
         event = json.loads(payload)
     except ValueError:
-        return None
-    chunk = event.get("chunk") if isinstance(event, dict) else None
+        return None, None
+    if not isinstance(event, dict):
+        return None, None
+    chunk = event.get("chunk")
     index = chunk.get("index") if isinstance(chunk, dict) else None
-    return index if isinstance(index, int) else None
+    file_id = event.get("file_id")
+    return (
+        file_id if isinstance(file_id, str) else None,
+        index if isinstance(index, int) else None,
+    )
 
 
 def _runtime_error(error_type: str, message: str) -> dict:
