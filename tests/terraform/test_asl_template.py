@@ -1,0 +1,119 @@
+"""The one state machine template: rendered like templatefile(), parsed by moto's ASL parser,
+and fed by Terraform with exactly the variables it uses."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from tfhcl import MODULES_DIR, TEMPLATE_PATH, REPO, module_blocks
+
+from localrun.asl import TemplateError, render_asl, template_variables
+
+SAMPLE = {
+    "splitter_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-splitter",
+    "validator_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-validator",
+    "processor_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-processor",
+    "finalizer_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-finalizer",
+    "mark_failed_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-mark-failed",
+    "results_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/etl-dev-results.fifo",
+    "failure_topic_arn": "arn:aws:sns:us-east-1:123456789012:etl-dev-failures",
+    "max_concurrency": 10,
+    "retry_interval_seconds": 2,
+    "retry_max_attempts": 3,
+    "retry_backoff_rate": 2.0,
+    "timeout_seconds": 7200,
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> str:
+    return TEMPLATE_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def definition(template) -> dict:
+    return json.loads(render_asl(template, SAMPLE))
+
+
+def _documented_variables() -> set[str]:
+    """Variables in the table of docs/contracts.md (first column, backticked)."""
+    text = (REPO / "docs" / "contracts.md").read_text(encoding="utf-8")
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    return names
+
+
+def _templatefile_keys() -> set[str]:
+    """Keys of the object literal passed to templatefile() in modules/orchestration."""
+    calls = [
+        body["definition"]
+        for _, rtype, _, body in module_blocks(MODULES_DIR / "orchestration", "resource")
+        if rtype == "aws_sfn_state_machine"
+    ]
+    assert len(calls) == 1, "expected one aws_sfn_state_machine"
+    call = calls[0]
+    assert 'templatefile("${path.module}/templates/pipeline.asl.json"' in call.replace('\\"', '"')
+    literal = call[call.index("{", call.index("pipeline.asl.json")) :]
+    return set(re.findall(r"(?:^|[{,\s])([a-z_][a-z0-9_]*)\s*=(?!=)", literal))
+
+
+def test_template_uses_exactly_the_documented_variables(template):
+    assert template_variables(template) == set(SAMPLE) == _documented_variables()
+
+
+def test_templatefile_call_passes_exactly_the_template_variables(template):
+    assert _templatefile_keys() == template_variables(template)
+
+
+def test_rendered_template_is_valid_json_with_sample_values(definition):
+    assert definition["StartAt"] == "Split"
+    assert definition["TimeoutSeconds"] == 7200
+    chunks = definition["States"]["ProcessChunks"]
+    assert chunks["MaxConcurrency"] == 10
+    assert chunks["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    retry = chunks["ItemProcessor"]["States"]["ProcessChunk"]["Retry"][-1]
+    assert retry == {
+        "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2.0,
+    }
+
+
+def test_rendered_template_references_every_resource(definition):
+    text = json.dumps(definition)
+    for value in SAMPLE.values():
+        if isinstance(value, str):
+            assert value in text
+
+
+def test_moto_asl_parser_accepts_rendered_template(template):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program, _ = AmazonStateLanguageParser.parse(render_asl(template, SAMPLE))
+    assert program is not None
+
+
+def test_moto_asl_parser_rejects_a_broken_definition():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse('{"StartAt": "X", "States": {"X": {"Type": "Nope"}}}')
+
+
+def test_renderer_refuses_missing_unknown_and_directives(template):
+    missing = dict(SAMPLE)
+    del missing["max_concurrency"]
+    with pytest.raises(TemplateError):
+        render_asl(template, missing)
+    with pytest.raises(TemplateError):
+        render_asl(template, {**SAMPLE, "not_in_template": 1})
+    with pytest.raises(TemplateError):
+        render_asl('%{ if true }x%{ endif }', {})
