@@ -156,9 +156,13 @@ def _job_splitter(csv: Path, out: Path) -> dict:
     chunks = list(getattr(plan, "chunks", []))
     boundaries = getattr(plan, "boundaries", max(len(chunks) - 1, 0))
     bytes_read = getattr(plan, "bytes_read", None)
-    # every chunk but the first must start right after a newline, and they must tile the data
-    with open(csv, "rb") as f:
-        starts_ok = all(_byte_before(f, c.start) == b"\n" for c in chunks[1:])
+    # every chunk start must be a record start: right after a newline, outside quotes
+    # (RFC 4180: the quote state at an offset is the parity of quotes since a record start)
+    data = csv.read_bytes()
+    first = chunks[0].start if chunks else 0
+    starts_ok = all(data[c.start - 1:c.start] == b"\n" and data.count(b'"', first, c.start) % 2 == 0
+                    for c in chunks[1:])
+    del data
     tiled = all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False)) and (
         not chunks or chunks[-1].end == size)
     return {
@@ -168,11 +172,6 @@ def _job_splitter(csv: Path, out: Path) -> dict:
         "bytes_per_boundary": (bytes_read / boundaries) if boundaries and bytes_read else 0.0,
         "starts_after_newline": starts_ok, "chunks_tile_the_file": tiled,
     }
-
-
-def _byte_before(f, offset: int) -> bytes:
-    f.seek(offset - 1)
-    return f.read(1)
 
 
 def _job_diff(csv: Path, out: Path) -> dict:
@@ -261,12 +260,13 @@ def run_child(job: str, csv: Path, out: Path) -> dict:
     return payload
 
 
-def ensure_sample(path: Path, size_bytes: int, seed: int) -> dict:
+def ensure_sample(path: Path, size_bytes: int, seed: int, quoted_newlines: bool = False) -> dict:
     """Generate (in a child, so the parent stays small) or reuse a cached sample."""
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         info = json.loads(meta.read_text())
         if info.get("target_bytes") == size_bytes and info.get("seed") == seed \
+                and info.get("quoted_newlines") == quoted_newlines \
                 and path.stat().st_size == info.get("bytes"):
             info["cached"] = True
             return info
@@ -274,9 +274,11 @@ def ensure_sample(path: Path, size_bytes: int, seed: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "localrun.sample", str(path),
            "--size-mb", repr(size_bytes / MIB), "--seed", str(seed)]
+    if quoted_newlines:
+        cmd.append("--quoted-newlines")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
     info = json.loads(out.stdout.strip().splitlines()[-1])
-    info.update(target_bytes=size_bytes, seed=seed, cached=False)
+    info.update(target_bytes=size_bytes, seed=seed, quoted_newlines=quoted_newlines, cached=False)
     meta.write_text(json.dumps(info, indent=2))
     return info
 
@@ -367,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs per timed job; the fastest run counts (RSS: the largest)")
     ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter",
                     help="comma-separated subset of jobs to run")
+    ap.add_argument("--quoted-newlines", action="store_true",
+                    help="main sample with newlines inside quoted merchants (the splitter always "
+                         "also runs on such a sample)")
     ap.add_argument("--worker", choices=sorted(JOBS), help=argparse.SUPPRESS)
     ap.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -377,10 +382,12 @@ def main(argv: list[str] | None = None) -> int:
 
     data = HERE / "data"
     size_bytes = args.size_mb * MIB
-    csv = data / f"transactions_{args.size_mb}mib_seed{args.seed}.csv"
+    qnl = "_qnl" if args.quoted_newlines else ""
+    csv = data / f"transactions_{args.size_mb}mib_seed{args.seed}{qnl}.csv"
     work = data / "out"
+    load_before = os.getloadavg()
     print(f"generating {csv.relative_to(ROOT)} ({args.size_mb} MiB) ...", flush=True)
-    sample = ensure_sample(csv, size_bytes, args.seed)
+    sample = ensure_sample(csv, size_bytes, args.seed, args.quoted_newlines)
     if not sample.get("cached"):
         print(f"  generator: {sample['bytes'] / 1e6:.0f} MB in {sample['seconds']:.2f} s "
               f"({sample['mb_per_s']:.0f} MB/s)")
@@ -411,6 +418,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"  {job}: {best.get('error')}")
 
+    # the splitter's hard case: quoted fields holding newlines (ambiguous quote state)
+    if "splitter" in wanted:
+        if args.quoted_newlines:
+            jobs["splitter_quoted_newlines"] = jobs["splitter"]
+        else:
+            qcsv = data / f"transactions_{args.size_mb}mib_seed{args.seed}_qnl.csv"
+            print("generating a quoted-newlines sample for the splitter ...", flush=True)
+            ensure_sample(qcsv, size_bytes, args.seed, quoted_newlines=True)
+            jobs["splitter_quoted_newlines"] = run_child("splitter", qcsv, work / "splitter_qnl")
+            if not args.keep:
+                qcsv.unlink(missing_ok=True)
+                qcsv.with_suffix(".json").unlink(missing_ok=True)
+    load_after = os.getloadavg()
+
     def metric(job: str, key: str):
         j = jobs.get(job, {})
         return j.get(key) if j.get("ok") else None
@@ -425,7 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         "splitter_bytes_per_boundary": metric("splitter", "bytes_per_boundary"),
         "pandas_peak_rss_mib": metric("pandas", "peak_rss_mib"),
         "parse_only_peak_rss_mib": metric("parse_only", "peak_rss_mib"),
+        "splitter_quoted_newlines_bytes_per_boundary": metric("splitter_quoted_newlines",
+                                                              "bytes_per_boundary"),
         "rows": sample["rows"],
+        "quoted_newlines": args.quoted_newlines,
+        "loadavg_1m": {"before": load_before[0], "after": load_after[0]},
         "size_bytes": size,
         "units": {"size_mb": "MiB (2**20 bytes)", "*_mb_s": "MB/s, 1 MB = 1e6 bytes",
                   "*_rss_mib": "MiB (ru_maxrss of the job's own process)",
@@ -442,9 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     pm, po, pd_ = results["processor_mb_s"], results["parse_only_mb_s"], results["pandas_mb_s"]
     results["ratio_processor_to_parse_only"] = pm / po if pm and po else None
     results["ratio_processor_to_pandas"] = pm / pd_ if pm and pd_ else None
-    if not proc_ok:
-        results["processor"] = "not available" if not jobs.get("processor", {}).get(
-            "available", True) else "failed"
+    if "processor" not in jobs:
+        results["processor"] = "not run"
+    elif not proc_ok:
+        results["processor"] = "not available" if jobs["processor"].get(
+            "available") is False else "failed"
 
     # counts: generator truth vs pandas vs processor
     expected_valid = sample["rows"] - sample["invalid_rows"]
@@ -508,15 +535,20 @@ def main(argv: list[str] | None = None) -> int:
           f"warm cache; MB = 1e6 bytes")
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
-    s = jobs.get("splitter", {})
-    if s.get("ok"):
-        print(f"splitter (64 MiB chunks): {s['chunks']} chunks, {s['boundaries']} boundaries, "
-              f"{s['bytes_read']:,} bytes read in {s['reads']} reads = "
-              f"{s['bytes_per_boundary']:,.0f} bytes/boundary, {s['seconds'] * 1e3:.1f} ms")
-        if not (s["starts_after_newline"] and s["chunks_tile_the_file"]):
-            print("WARNING: splitter plan is not record-aligned or does not tile the file")
-    elif s:
-        print(f"splitter: {s.get('error')}")
+    for name in ("splitter", "splitter_quoted_newlines"):
+        s = jobs.get(name, {})
+        if s.get("ok"):
+            print(f"{name} (64 MiB chunks): {s['chunks']} chunks, {s['boundaries']} boundaries, "
+                  f"{s['bytes_read']:,} bytes read in {s['reads']} reads = "
+                  f"{s['bytes_per_boundary']:,.0f} bytes/boundary, {s['fallbacks']} fallbacks, "
+                  f"{s['seconds'] * 1e3:.1f} ms")
+            if not (s["starts_after_newline"] and s["chunks_tile_the_file"]):
+                warnings_.append(f"{name}: plan is not record-aligned or does not tile the file")
+        elif s:
+            print(f"{name}: {s.get('error')}")
+    if max(load_before[0], load_after[0]) > 0.5:
+        warnings_.append(f"machine was busy (1-min load {load_before[0]:.2f} -> "
+                         f"{load_after[0]:.2f}): timings are noisy; use --repeat")
     if "processor_1gib_peak_rss_mib" in results:
         big_rss = _fmt(results["processor_1gib_peak_rss_mib"], ".0f")
         print(f"processor on a 1 GiB chunk: peak RSS {big_rss} MiB, "
@@ -530,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  processor_1gib_peak_rss_mib <= 300: {_fmt(v, '.0f')}  {_check(v, '<=', 300)}")
     if results["ratio_processor_to_pandas"]:
         print(f"  (processor is {results['ratio_processor_to_pandas']:.2f}x pandas)")
-    if not proc_ok:
-        print(f"processor: {results.get('processor')} ({jobs.get('processor', {}).get('error')})")
+    if "processor" in jobs and not proc_ok:
+        print(f"processor: {results['processor']} ({jobs['processor'].get('error')})")
     print(f"counts: {json.dumps({k: v for k, v in counts.items() if k != 'diff'})}")
     for w in warnings_:
         print(f"WARNING: {w}")
