@@ -1,0 +1,209 @@
+"""python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE]
+                     [--max-concurrency N] [--keep-running]
+
+Runs the real pipeline on an embedded moto server: uploads INPUT to incoming/, the S3
+event starts the state machine, the handlers run from the built zips. Without INPUT a
+small synthetic transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when
+it FAILED, 2 when the local environment could not be set up, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress, RunResult
+
+SAMPLE_ROWS = 20_000
+SAMPLE_CHUNK_BYTES = 256 * 1024
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m localrun",
+        description="Run the CSV -> Parquet pipeline locally on an embedded moto server.",
+    )
+    parser.add_argument(
+        "input", nargs="?", type=Path, help="CSV file to process (default: a generated sample)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write summary.json, valid/*.parquet and rejected/*.parquet here"
+    )
+    parser.add_argument(
+        "--chunk-bytes",
+        type=int,
+        help="target chunk size in bytes (default: contract.json's 64 MiB; 256 KiB for the sample)",
+    )
+    parser.add_argument(
+        "--schema", type=Path, default=DEFAULT_SCHEMA, help="schema JSON (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-concurrency", type=int, default=10, help="Distributed Map MaxConcurrency (default: 10)"
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the run, keep the emulator up for inspection until Ctrl-C",
+    )
+    parser.add_argument("--prefix", default="etl-local", help="resource name prefix (default: etl-local)")
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds to wait for the execution (default: 3600)"
+    )
+    args = parser.parse_args(argv)
+    if args.input is not None and not args.input.is_file():
+        parser.error(f"input file not found: {args.input}")
+    if not args.schema.is_file():
+        parser.error(f"schema file not found: {args.schema}")
+    if args.chunk_bytes is not None and args.chunk_bytes <= 0:
+        parser.error("--chunk-bytes must be positive")
+    if args.max_concurrency <= 0:
+        parser.error("--max-concurrency must be positive")
+    return args
+
+
+class _ProgressLine:
+    """One updating line on a terminal; a line every few seconds elsewhere."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, progress: Progress) -> None:
+        total = "?" if progress.chunks_total is None else str(progress.chunks_total)
+        line = (
+            f"{progress.status:<9} chunks {progress.chunks_done}/{total}  "
+            f"rows {progress.rows_done:,}  {progress.rows_per_s:,.0f} rows/s  "
+            f"{progress.elapsed_s:6.1f}s"
+        )
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+            self.stream.flush()
+        elif time.monotonic() - self._last >= 2 or progress.status != "RUNNING":
+            self._last = time.monotonic()
+            print(line, file=self.stream, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str:
+    size = input_path.stat().st_size
+    rows = [
+        ("status", result.status),
+        ("file", f"{result.key} ({size / 1e6:.2f} MB)"),
+        ("chunks", _n(result.chunks)),
+        ("rows total", _n(result.rows_total)),
+        ("rows valid", _n(result.rows_valid)),
+        ("rows rejected", _n(result.rows_rejected)),
+    ]
+    rate = ""
+    if result.duration_s > 0 and result.rows_total:
+        rate = (
+            f"  ({result.rows_total / result.duration_s:,.0f} rows/s,"
+            f" {size / 1e6 / result.duration_s:.2f} MB/s)"
+        )
+    rows.append(("duration", f"{result.duration_s:.1f} s{rate}"))
+    if result.duplicate:
+        rows.append(("note", "duplicate event: the object version was already processed"))
+    if result.error:
+        rows.append(("error", result.error))
+    if result.failure_message:
+        rows.append(("notification", f"SNS: {result.failure_message.get('Subject')}"))
+    rows.append(("execution", result.execution_arn))
+    if out is not None:
+        rows.append(
+            (
+                "outputs",
+                f"{out / 'summary.json'}; {out / 'valid'} ({len(result.valid_keys)} files);"
+                f" {out / 'rejected'} ({len(result.rejected_keys)} files)",
+            )
+        )
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _n(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # clean up on kill too
+    with tempfile.TemporaryDirectory(prefix="localrun-input-") as scratch:
+        input_path, chunk_bytes = args.input, args.chunk_bytes
+        if input_path is None:
+            from localrun.sample import write_transactions
+
+            input_path = Path(scratch) / "sample-transactions.csv"
+            stats = write_transactions(input_path, rows=SAMPLE_ROWS, quoted_newlines=True)
+            chunk_bytes = chunk_bytes or SAMPLE_CHUNK_BYTES
+            print(
+                f"no INPUT given: generated {input_path.name} ({stats.rows:,} rows,"
+                f" {stats.invalid_rows} invalid, {stats.bytes / 1e6:.2f} MB);"
+                f" chunk bytes {chunk_bytes:,}",
+                file=sys.stderr,
+            )
+        progress = _ProgressLine()
+        try:
+            print("starting the local AWS emulator and building the function zips ...", file=sys.stderr)
+            with LocalPipeline(
+                prefix=args.prefix,
+                chunk_bytes=chunk_bytes,
+                max_concurrency=args.max_concurrency,
+                schema_path=args.schema,
+            ) as pipeline:
+                print(
+                    f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/incoming/"
+                    f"{input_path.name}",
+                    file=sys.stderr,
+                )
+                try:
+                    result = pipeline.run_file(
+                        input_path, out_dir=args.out, timeout=args.timeout, progress=progress
+                    )
+                finally:
+                    progress.done()
+                print(_summary_table(result, input_path, args.out))
+                if result.status != "SUCCEEDED":
+                    print(
+                        f"FAILED: {result.error}\n  function logs: {pipeline.work_dir / 'logs'}"
+                        " (kept with LOCALRUN_KEEP_WORK_DIR=1)",
+                        file=sys.stderr,
+                    )
+                if args.keep_running:
+                    print(
+                        f"\nkeeping the emulator up: export AWS_ENDPOINT_URL={pipeline.endpoint_url}"
+                        " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+                        " AWS_DEFAULT_REGION=us-east-1\n"
+                        f"e.g. aws s3 ls s3://{pipeline.bucket} --recursive. Ctrl-C to stop.",
+                        file=sys.stderr,
+                    )
+                    while True:
+                        time.sleep(3600)
+                return 0 if result.status == "SUCCEEDED" else 1
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopped the emulator and the function workers", file=sys.stderr)
+            return 130
+        except Exception as exc:  # setup errors: build, bind, moto
+            if isinstance(exc, TimeoutError):
+                print(f"FAILED: {exc}", file=sys.stderr)
+                return 1
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
