@@ -1,0 +1,318 @@
+"""Sessions for the CSV -> Parquet ETL pipeline: one per thing a user does.
+
+    python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
+    python3 noxfile.py                    lint, tests, policy (what CI runs)
+    python3 noxfile.py -s local           run the pipeline on the embedded moto server
+    nox -s package -- --arch x86_64       build the Lambda zips, the layer and dist/manifest.json
+    nox -s deploy-dev                     package, then terraform init + apply in envs/dev
+
+Packaging lives in build.py; sessions import it or run it, never re-implement it. Terraform is
+driven through subprocess (see docs/decisions.md, "Driving terraform").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NOX_VERSION = "2026.10.20"
+BOOTSTRAP_VENV = HERE / ".venv-nox"
+
+
+def _bootstrap_nox() -> None:
+    """Create .venv-nox/ with pinned nox and re-execute this file with it. Never returns."""
+    bindir = "Scripts" if os.name == "nt" else "bin"
+    python = BOOTSTRAP_VENV / bindir / ("python.exe" if os.name == "nt" else "python")
+    if os.environ.get("ETL_NOX_BOOTSTRAPPED") == "1":
+        sys.exit(
+            f"noxfile.py: nox is still not importable by {sys.executable}; "
+            f"delete {BOOTSTRAP_VENV} and rerun"
+        )
+    probe = (
+        subprocess.run([python, "-c", "import nox"], capture_output=True)
+        if python.exists()
+        else None
+    )
+    if probe is None or probe.returncode != 0:
+        print(
+            f"noxfile.py: nox not found; installing nox=={NOX_VERSION} into {BOOTSTRAP_VENV.name}/",
+            file=sys.stderr,
+        )
+        import venv
+
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(BOOTSTRAP_VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            sys.exit(
+                f"noxfile.py: cannot create {BOOTSTRAP_VENV} ({exc}); on Debian/Ubuntu "
+                "install the python3-venv package"
+            )
+        install = [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"nox=={NOX_VERSION}",
+        ]
+        if subprocess.run(install).returncode != 0:
+            sys.exit(
+                f"noxfile.py: 'pip install nox=={NOX_VERSION}' failed (see above); "
+                "check network access to the package index"
+            )
+    env = {**os.environ, "ETL_NOX_BOOTSTRAPPED": "1"}
+    os.execve(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
+
+
+try:
+    import nox
+except ModuleNotFoundError:
+    if __name__ != "__main__":
+        raise
+    _bootstrap_nox()
+
+sys.path.insert(0, str(HERE))
+import build  # noqa: E402  (stdlib only; after the bootstrap on purpose)
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests", "policy"]
+
+RUFF = "ruff==0.17.6"
+CHECKOV = "checkov==3.3.30"
+BENCH_EXTRAS = ("pandas", "matplotlib", "psutil")
+TERRAFORM_INSTALL = "https://developer.hashicorp.com/terraform/install"
+PROVIDER_HELP = (
+    "allow access to registry.terraform.io, or on a connected machine run "
+    "`terraform -chdir=envs/{env} providers mirror <dir>` and point a filesystem_mirror in "
+    "~/.terraformrc (TF_CLI_CONFIG_FILE) at <dir>"
+)
+CREDENTIAL_VARS = (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
+BOTO3_CREDENTIALS_PROBE = (
+    "import sys, boto3\n"
+    "creds = boto3.Session().get_credentials()\n"
+    "sys.exit(0 if creds and creds.get_frozen_credentials().access_key else 3)\n"
+)
+
+
+def test_requirements() -> list[str]:
+    """What `.[test]` pulls in. Read from pyproject.toml rather than `pip install .[test]`:
+    the repo is not an installable package (flat layout, several top-level dirs)."""
+    pyproject = nox.project.load_toml(HERE / "pyproject.toml")
+    return list(pyproject["project"]["optional-dependencies"]["test"])
+
+
+def install_test_requirements(session: nox.Session, *extra: str) -> None:
+    session.install(*test_requirements(), *extra)
+
+
+def build_function_zips(session: nox.Session) -> None:
+    session.run("python", "build.py", "--functions-only")
+
+
+def package_artifacts(session: nox.Session, argv: list[str]) -> Path:
+    """Run build.py in-process with build.py's own CLI arguments; return the manifest path."""
+    args = build.parse_args(argv)
+    try:
+        build.build_all(
+            build.ROOT, args.out, args.arch, args.functions_only, args.index_url, log=session.log
+        )
+    except build.BuildError as exc:
+        session.error(f"build.py: {exc}")
+    return ((args.out or build.ROOT / "dist") / build.MANIFEST_NAME).resolve()
+
+
+# ----------------------------------------------------------------------------- terraform helpers
+def require_terraform(session: nox.Session) -> str:
+    terraform = shutil.which("terraform")
+    if not terraform:
+        session.error(
+            f"terraform is missing: install Terraform >= 1.5.7 from {TERRAFORM_INSTALL}"
+            " and put it on PATH"
+        )
+    return terraform
+
+
+def require_aws_provider(session: nox.Session, terraform: str, env: str) -> None:
+    """`terraform init -backend=false` installs providers without touching remote state."""
+    env_dir = HERE / "envs" / env
+    proc = subprocess.run(
+        [terraform, f"-chdir={env_dir}", "init", "-backend=false", "-input=false", "-no-color"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return
+    output = proc.stdout + proc.stderr
+    if re.search(r"provider|registry\.terraform\.io|hashicorp/aws", output, re.IGNORECASE):
+        session.error(
+            "the Terraform AWS provider (hashicorp/aws) is missing: `terraform init` "
+            "could not download it; " + PROVIDER_HELP.format(env=env)
+        )
+    errors = [ln for ln in output.splitlines() if ln.startswith("Error")] or output.splitlines()
+    session.error(
+        f"terraform init failed in envs/{env}: {errors[-1] if errors else proc.returncode}"
+    )
+
+
+def require_aws_credentials(session: nox.Session) -> None:
+    """Environment variables first; otherwise ask boto3's full credential chain."""
+    if any(os.environ.get(name) for name in CREDENTIAL_VARS):
+        return
+    session.install("boto3")
+    probe_env = {
+        **os.environ,
+        "AWS_METADATA_SERVICE_TIMEOUT": "1",
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "1",
+    }
+    python = Path(session.bin) / "python"
+    probe = subprocess.run(
+        [str(python), "-c", BOTO3_CREDENTIALS_PROBE],
+        env=probe_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        session.error(
+            "AWS credentials are missing: none of AWS_PROFILE, AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, a web-identity or container role is set, and boto3 found "
+            "none in ~/.aws or instance metadata; run `aws configure sso` (or `aws configure`) "
+            "and export AWS_PROFILE=<profile>"
+        )
+
+
+def split_build_args(posargs: list[str]) -> tuple[list[str], list[str]]:
+    """`--arch X` goes to build.py; everything else goes to terraform."""
+    build_args, tf_args = [], []
+    args = iter(posargs)
+    for arg in args:
+        if arg == "--arch":
+            build_args += [arg, next(args, "")]
+        elif arg.startswith("--arch="):
+            build_args.append(arg)
+        else:
+            tf_args.append(arg)
+    return build_args, tf_args
+
+
+def terraform_env(session: nox.Session, env: str, command: str, backend_config: str | None) -> None:
+    """Check terraform, then the aws provider, then credentials; package; init; plan/apply."""
+    terraform = require_terraform(session)
+    env_dir = HERE / "envs" / env
+    if not (env_dir / "main.tf").is_file():
+        session.error(f"envs/{env}/main.tf is missing: the root module for {env} must exist")
+    init_args = []
+    if backend_config:
+        if not (env_dir / backend_config).is_file():
+            session.error(
+                f"envs/{env}/{backend_config} is missing: copy envs/{env}/"
+                f"{backend_config}.example to envs/{env}/{backend_config} and set your "
+                "state bucket, key, region and lock table"
+            )
+        init_args.append(f"-backend-config={backend_config}")
+    require_aws_provider(session, terraform, env)
+    require_aws_credentials(session)
+    build_args, tf_args = split_build_args(session.posargs)
+    manifest = package_artifacts(session, build_args)
+    chdir = f"-chdir={env_dir}"
+    session.run(terraform, chdir, "init", "-input=false", *init_args, external=True)
+    session.run(
+        terraform,
+        chdir,
+        command,
+        "-input=false",
+        f"-var=artifacts_manifest={manifest}",
+        *tf_args,
+        external=True,
+    )
+
+
+# ----------------------------------------------------------------------------- sessions
+@nox.session(venv_backend="none")
+def package(session: nox.Session) -> None:
+    """Build the function zips, the pyarrow layer and dist/manifest.json (-- --arch x86_64)."""
+    package_artifacts(session, list(session.posargs))
+
+
+@nox.session(name="deploy-dev")
+def deploy_dev(session: nox.Session) -> None:
+    """Package, then terraform init + apply envs/dev (needs terraform, aws provider, AWS creds)."""
+    terraform_env(session, "dev", "apply", backend_config=None)
+
+
+@nox.session(name="plan-prod")
+def plan_prod(session: nox.Session) -> None:
+    """Package, then terraform plan envs/prod with -backend-config=backend.hcl."""
+    terraform_env(session, "prod", "plan", backend_config="backend.hcl")
+
+
+@nox.session(name="apply-prod")
+def apply_prod(session: nox.Session) -> None:
+    """Package, then terraform apply envs/prod with -backend-config=backend.hcl."""
+    terraform_env(session, "prod", "apply", backend_config="backend.hcl")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install the test extra, build the function zips, run pytest (-- passes pytest args)."""
+    install_test_requirements(session)
+    build_function_zips(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """Scan modules/ and envs/ with checkov (config: .checkov.yaml)."""
+    if not (HERE / ".checkov.yaml").is_file():
+        session.error(".checkov.yaml is missing at the repo root")
+    session.install(CHECKOV)
+    session.run("checkov", "--config-file", ".checkov.yaml", *session.posargs)
+
+
+@nox.session
+def local(session: nox.Session) -> None:
+    """Run the pipeline locally on moto: [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema F]."""
+    install_test_requirements(session)
+    build_function_zips(session)
+    session.run("python", "-m", "localrun", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark the processing core (bench/bench.py; -- passes its arguments)."""
+    install_test_requirements(session, *BENCH_EXTRAS)
+    session.run("python", "bench/bench.py", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check the Python code; terraform fmt -check modules/ envs/ when terraform exists."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".")
+    tf_dirs = [d for d in ("modules", "envs") if (HERE / d).is_dir()]
+    terraform = shutil.which("terraform")
+    if not terraform:
+        session.log("skip: terraform fmt -check (terraform is not on PATH)")
+    elif tf_dirs:
+        session.run(terraform, "fmt", "-check", "-recursive", *tf_dirs, external=True)
+
+
+if __name__ == "__main__":
+    # Script mode: `python3 noxfile.py [nox args]`. Point nox at this file wherever it is run from.
+    if not any(a in ("-f", "--noxfile") or a.startswith("--noxfile=") for a in sys.argv[1:]):
+        sys.argv[1:1] = ["-f", str(Path(__file__).resolve())]
+    nox.main()
