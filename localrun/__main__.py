@@ -141,7 +141,10 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # clean up on kill too
+    # Clean up on kill too, and take Ctrl-C even where the shell started us with SIGINT
+    # ignored (background jobs of non-interactive shells).
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="localrun-input-") as scratch:
         input_path, chunk_bytes = args.input, args.chunk_bytes
         if input_path is None:

@@ -114,6 +114,7 @@ class _Worker:
         os.close(req_read)
         os.close(resp_write)
         self.alive = True
+        self.busy = False
 
     @property
     def pid(self) -> int:
@@ -127,6 +128,7 @@ class _Worker:
             "fault": fault,
             "deadline_ms": int((time.time() + self.spec.timeout_s) * 1000),
         }
+        self.busy = True
         try:
             body = json.dumps(message).encode("utf-8")
             _write_all(self._req_write, struct.pack(">I", len(body)) + body)
@@ -138,12 +140,14 @@ class _Worker:
             return _runtime_error(
                 "Sandbox.Timedout", f"Task timed out after {self.spec.timeout_s:.2f} seconds"
             )
-        except (EOFError, BrokenPipeError, OSError):
-            code = self.process.poll()
+        except (EOFError, OSError, ValueError):
             self.stop()
             return _runtime_error(
-                "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({code})"
+                "Runtime.ExitError",
+                f"RequestId: {request_id} Error: Runtime exited ({self.process.returncode})",
             )
+        finally:
+            self.busy = False
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
         parts = []
@@ -162,20 +166,20 @@ class _Worker:
         return b"".join(parts)
 
     def stop(self) -> None:
+        """Idle: closing the request pipe makes the worker exit by itself. Busy (the
+        harness is stopping mid-invocation): killed at once; the waiting invoke sees EOF."""
         if not self.alive:
             return
         self.alive = False
-        for fd in (self._req_write, self._resp_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        # Closing the request pipe makes an idle worker exit on its own; a busy one is killed.
+        if self.busy:
+            self.process.kill()
+        _close_quietly(self._req_write)
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            self.process.send_signal(signal.SIGKILL)
+            self.process.kill()
             self.process.wait(timeout=10)
+        _close_quietly(self._resp_read)
 
 
 class _FunctionPool:
@@ -397,6 +401,13 @@ def _attempt_key(payload: str) -> tuple[str | None, int | None]:
 
 def _runtime_error(error_type: str, message: str) -> dict:
     return {"ok": False, "errorType": error_type, "errorMessage": message, "stackTrace": []}
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
