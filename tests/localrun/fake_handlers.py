@@ -30,6 +30,7 @@ SPLITTER = '''
 from etl.common import *
 
 def handler(event, context):
+    event = event.get("detail", event)  # {detail, execution_id} or the bare detail
     key = event["object"]["key"]
     version = event["object"]["version-id"]
     file_id = key.rsplit("/", 1)[-1] + "@" + version
