@@ -1,0 +1,168 @@
+"""Quote-aware record boundaries on raw CSV bytes (RFC 4180 dialect, `"` quotes, `""` escapes).
+
+A newline ends a record when the number of quote characters since the last known record
+start is even. Everything here works on bytes that start at a known record start, except
+`first_record_start()`, which decides the quote state of an arbitrary offset from a window
+of bytes without reading the file from the beginning (used by the splitter).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+QUOTE = 0x22
+LF = 0x0A
+CR = 0x0D
+
+
+def last_record_end(buf: bytes | bytearray | memoryview) -> int:
+    """Offset just past the last record-ending newline in `buf` (0 if there is none).
+
+    `buf` must start at a record start. Cost: one count of quotes plus, for each
+    trailing newline that sits inside quotes, a count of the bytes after it.
+    """
+    pos = buf.rfind(b"\n")
+    if pos < 0:
+        return 0
+    quotes_before = buf.count(b'"', 0, pos)
+    while quotes_before & 1:
+        prev = buf.rfind(b"\n", 0, pos)
+        if prev < 0:
+            return 0
+        quotes_before -= buf.count(b'"', prev, pos)
+        pos = prev
+    return pos + 1
+
+
+@dataclass(frozen=True)
+class RecordIndex:
+    """Spans of the non-blank records in a block that starts at a record start."""
+
+    starts: np.ndarray  # int64 offsets of each record's first byte
+    ends: np.ndarray  # int64 offsets just past each record's text (terminator excluded)
+    newlines: np.ndarray  # offsets of every LF in the block (for line numbers)
+    blank_lines: int  # empty lines (only a terminator): not records
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def line_of(self, record: np.ndarray | int) -> np.ndarray:
+        """0-based physical line (within the block) where each record starts."""
+        return np.searchsorted(self.newlines, self.starts[record], side="left")
+
+
+def index_records(block: bytes) -> RecordIndex:
+    """Find every record of `block` with numpy: newlines with even quote parity end records.
+
+    Blank lines (empty, or a lone CR before LF) are not records, as in pyarrow's reader.
+    """
+    arr = np.frombuffer(block, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == LF)
+    ends_nl = newlines
+    if block.find(b'"') >= 0:
+        quotes = np.flatnonzero(arr == QUOTE)
+        parity = np.searchsorted(quotes, newlines) & 1
+        ends_nl = newlines[parity == 0]
+    starts = np.empty(len(ends_nl) + 1, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends_nl + 1
+    ends = np.empty(len(ends_nl) + 1, dtype=np.int64)
+    ends[:-1] = ends_nl
+    ends[-1] = len(block)
+    if starts[-1] >= len(block):  # block ends with a newline: no trailing partial record
+        starts, ends = starts[:-1], ends[:-1]
+    # strip the CR of CRLF terminators
+    if len(ends):
+        has_cr = np.zeros(len(ends), dtype=bool)
+        nonempty = ends > starts
+        has_cr[nonempty] = arr[ends[nonempty] - 1] == CR
+        ends = ends - has_cr
+    keep = ends > starts
+    blank = int(len(ends_nl) - np.count_nonzero(keep[:len(ends_nl)]))
+    return RecordIndex(starts[keep], ends[keep], newlines, blank)
+
+
+# ---------------------------------------------------------------------------
+# Deciding the quote state at an arbitrary offset (speculative boundary finding)
+# ---------------------------------------------------------------------------
+
+_SPECIAL = re.compile(rb'["\n]')
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """Outcome of assuming the window starts outside (False) or inside (True) quotes."""
+
+    inside: bool
+    first_boundary: int | None  # offset in the window of the first record start, if any
+    valid: bool
+    why: str = ""
+
+
+def _simulate(window: bytes, inside: bool, delimiter: int, at_eof: bool,
+              max_record_bytes: int) -> Hypothesis:
+    """Walk quotes and newlines under one hypothesis, checking RFC 4180 structure.
+
+    An opening quote must start a field; a closing quote must be followed by a delimiter,
+    a line end or the end of the file. A record may not exceed `max_record_bytes` (the
+    processor enforces the same limit), so a hypothesis that sees no boundary within that
+    many bytes is impossible.
+    """
+    n = len(window)
+    first: int | None = None
+    inq = inside
+    i = 0
+    for m in _SPECIAL.finditer(window):
+        p = m.start()
+        if p < i:
+            continue  # second quote of an escaped pair
+        ch = window[p]
+        if ch == LF:
+            if not inq and first is None:
+                first = p + 1
+            continue
+        # a quote
+        if inq:
+            nxt = window[p + 1] if p + 1 < n else None
+            if nxt == QUOTE:
+                i = p + 2  # escaped quote, still inside
+                continue
+            if nxt is None:
+                if not at_eof:
+                    break  # cannot see the next byte; stop checking here
+            elif nxt not in (delimiter, LF, CR):
+                return Hypothesis(inside, first, False, f"closing quote at {p} followed by {chr(nxt)!r}")
+            inq = False
+        else:
+            prev = window[p - 1] if p > 0 else None
+            if prev is not None and prev not in (delimiter, LF):
+                return Hypothesis(inside, first, False, f"quote at {p} opens mid-field")
+            inq = True
+    if first is None and n >= max_record_bytes:
+        return Hypothesis(inside, None, False, "no record end within the maximum record size")
+    return Hypothesis(inside, first, True)
+
+
+def first_record_start(window: bytes, *, delimiter: str = ",", at_eof: bool = False,
+                       max_record_bytes: int) -> int | None:
+    """Offset in `window` of the first record start, or None when the window cannot decide.
+
+    `window` holds the bytes from some offset t of the file (t not known to be a record
+    start). Both quote states at t are simulated; a state is impossible if it breaks the
+    CSV structure or implies a record longer than `max_record_bytes`. When exactly one
+    survives, its first boundary is the answer. If it has none (e.g. t is in the last
+    record) the result is len(window) when at_eof, else None.
+    """
+    d = ord(delimiter)
+    outside = _simulate(window, False, d, at_eof, max_record_bytes)
+    inside = _simulate(window, True, d, at_eof, max_record_bytes)
+    survivors = [h for h in (outside, inside) if h.valid]
+    if len(survivors) != 1:
+        return None
+    h = survivors[0]
+    if h.first_boundary is not None:
+        return h.first_boundary
+    return len(window) if at_eof else None

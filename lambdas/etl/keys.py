@@ -1,0 +1,98 @@
+"""Deterministic identities and S3 keys: the same object version always maps to the same
+file_id and the same output keys, so a retry overwrites instead of duplicating, and two
+versions of one key never share an output."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+
+from .contract import PREFIXES
+
+_VERSION_SEP = "?versionId="
+_CSV_SUFFIXES = (".csv.gz", ".csv.gzip", ".gz", ".csv", ".txt")
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One version of one uploaded object."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+
+    @property
+    def file_id(self) -> str:
+        return f"s3://{self.bucket}/{self.key}{_VERSION_SEP}{self.version_id or 'null'}"
+
+    @classmethod
+    def from_file_id(cls, file_id: str) -> FileRef:
+        rest = file_id.removeprefix("s3://")
+        path, _, version = rest.rpartition(_VERSION_SEP)
+        bucket, _, key = path.partition("/")
+        return cls(bucket, key, None if version == "null" else version)
+
+    @classmethod
+    def from_event(cls, detail: dict) -> FileRef:
+        """From an EventBridge S3 `Object Created` detail."""
+        obj = detail["object"]
+        return cls(detail["bucket"]["name"], obj["key"], obj.get("version-id"))
+
+    @property
+    def is_gzip(self) -> bool:
+        return self.key.lower().endswith((".gz", ".gzip"))
+
+    @property
+    def digest(self) -> str:
+        """64 hex chars: the FIFO deduplication id and the version tag of output keys."""
+        return hashlib.sha256(self.file_id.encode()).hexdigest()
+
+    @property
+    def dataset(self) -> str:
+        """The key below incoming/ without its CSV/gzip suffix: `incoming/a/b.csv` -> `a/b`."""
+        name = self.key.removeprefix(PREFIXES["incoming"])
+        lower = name.lower()
+        for suffix in _CSV_SUFFIXES:
+            if lower.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        return name or "unnamed"
+
+    @property
+    def run(self) -> str:
+        return f"version={self.digest[:16]}"
+
+    # -- keys --------------------------------------------------------------------------
+    @property
+    def valid_prefix(self) -> str:
+        return f"{PREFIXES['processed']}{self.dataset}/{self.run}/"
+
+    @property
+    def rejected_prefix(self) -> str:
+        return f"{PREFIXES['rejected']}{self.dataset}/{self.run}/"
+
+    @property
+    def work_prefix(self) -> str:
+        return f"{PREFIXES['work']}{self.digest[:16]}/"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{PREFIXES['manifests']}{self.digest[:16]}.json"
+
+    @property
+    def staging_key(self) -> str:
+        base = posixpath.basename(self.key)
+        for suffix in (".gzip", ".gz"):
+            if base.lower().endswith(suffix):
+                base = base[: -len(suffix)]
+        return f"{PREFIXES['staging']}{self.digest[:16]}/{base}"
+
+    def valid_key(self, chunk: int) -> str:
+        return f"{self.valid_prefix}chunk-{chunk:06d}.parquet"
+
+    def rejected_key(self, chunk: int) -> str:
+        return f"{self.rejected_prefix}chunk-{chunk:06d}.parquet"
+
+    def work_rejected_key(self, chunk: int) -> str:
+        return f"{self.work_prefix}rejected/chunk-{chunk:06d}.parquet"

@@ -1,0 +1,96 @@
+"""What a handler needs from its environment: settings, AWS clients, logging and metrics.
+
+Created once per container; tests inject their own through `Runtime(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .contract import DEFAULTS, ENV, METRICS_NAMESPACE, SCHEMA_OBJECT_KEY
+from .schema import Schema, load_schema
+from .status import StatusStore
+
+logger = Logger()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    status_table: str
+    schema_key: str = SCHEMA_OBJECT_KEY
+    chunk_bytes: int = DEFAULTS["chunk_bytes"]
+    max_record_bytes: int = DEFAULTS["max_record_bytes"]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [ENV[k] for k in ("bucket", "status_table") if not env.get(ENV[k])]
+        if missing:
+            raise RuntimeError(f"missing environment variables {missing}: the function is "
+                               "deployed without the configuration Terraform sets")
+        return cls(
+            bucket=env[ENV["bucket"]],
+            status_table=env[ENV["status_table"]],
+            schema_key=env.get(ENV["schema_key"]) or SCHEMA_OBJECT_KEY,
+            chunk_bytes=int(env.get(ENV["chunk_bytes"]) or DEFAULTS["chunk_bytes"]),
+            max_record_bytes=int(env.get(ENV["max_record_bytes"]) or DEFAULTS["max_record_bytes"]),
+        )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    s3: Any = None
+    dynamodb: Any = None
+    _schema: tuple[str, Schema] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        config = Config(retries={"mode": "standard", "max_attempts": 5})
+        self.s3 = self.s3 or boto3.client("s3", config=config)
+        self.dynamodb = self.dynamodb or boto3.resource("dynamodb", config=config)
+
+    @cached_property
+    def status(self) -> StatusStore:
+        return StatusStore(self.dynamodb.Table(self.settings.status_table))
+
+    def schema(self) -> Schema:
+        """The deployed schema, re-read only when its ETag changes."""
+        kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": self.settings.schema_key}
+        if self._schema:
+            kwargs["IfNoneMatch"] = self._schema[0]
+        try:
+            obj = self.s3.get_object(**kwargs)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if self._schema and (status == 304 or exc.response["Error"].get("Code") == "304"):
+                return self._schema[1]
+            raise
+        schema = load_schema(obj["Body"].read())
+        self._schema = (obj["ETag"], schema)
+        return schema
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(Settings.from_env())
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """For tests: inject a runtime (or reset to build one from the environment)."""
+    global _runtime
+    _runtime = runtime

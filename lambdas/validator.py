@@ -1,0 +1,31 @@
+"""Validate: file-level checks against the schema before any fan-out."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from etl.checks import check_has_data, check_text, parse_header
+from etl.chunking import header_text
+from etl.runtime import get_runtime, logger, metrics
+from etl.s3io import range_reader
+
+SAMPLE_BYTES = 1024 * 1024  # encoding is checked on the first MiB; later bad bytes become rejects
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    rt = get_runtime()
+    logger.append_keys(file_id=event["file_id"])
+    schema = rt.schema()
+    read = range_reader(rt.s3, event["bucket"], event["data_key"], event["data_version_id"])
+    size, h0, h1 = int(event["size"]), int(event["header_start"]), int(event["header_end"])
+    sample_end = min(size, h1 + SAMPLE_BYTES)
+    sample = read(h0, sample_end) if sample_end > h0 else b""
+    check_text(sample, complete=sample_end == size, offset=h0)
+    columns = parse_header(header_text(sample[: h1 - h0]), schema)
+    check_has_data(sample[h1 - h0:], data_bytes=size - h1)
+    rt.status.set_processing(event["file_id"], chunk_count=int(event["chunk_count"]),
+                             columns=columns)
+    logger.info("file accepted", extra={"columns": columns, "chunks": event["chunk_count"]})
+    return {**event, "columns": columns}

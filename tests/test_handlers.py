@@ -1,0 +1,143 @@
+"""Handlers against moto (in-process), driven in the order the state machine runs them."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import HEADER, row, s3_event
+
+BUCKET = "etl-test-processing"
+
+
+class Ctx:
+    function_name = "test"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "req-1"
+
+
+def upload(rt, key: str, body: bytes) -> dict:
+    out = rt.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return s3_event(BUCKET, key, out.get("VersionId"), len(body))
+
+
+def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
+    """Split -> Validate -> every chunk -> Finalize, like the Distributed Map does."""
+    import finalizer
+    import processor
+    import splitter
+    import validator
+
+    split = splitter.handler({"detail": detail, "execution_id": execution_id}, Ctx())
+    if split["duplicate"]:
+        return split
+    checked = validator.handler(split, Ctx())
+    manifest = json.loads(rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
+    for chunk in manifest:
+        item = {k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")}
+        processor.handler({**item, "chunk": chunk}, Ctx())
+    return finalizer.handler(checked, Ctx())
+
+
+def read_prefix(rt, prefix: str):
+    keys = sorted(o["Key"] for o in rt.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+    tables = [pq.read_table(io.BytesIO(rt.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
+    return keys, [r for t in tables for r in t.to_pylist()]
+
+
+def test_many_chunks_with_quoted_newlines_keep_every_row(aws):
+    lines = [HEADER]
+    for i in range(40):
+        if i % 9 == 3:
+            lines.append(row(i, merchant='"Multi\nline, ""quoted"" merchant"'))
+        elif i % 13 == 5:
+            lines.append(row(i, amount="12.345"))
+        else:
+            lines.append(row(i))
+    body = ("\n".join(lines) + "\n").encode()
+    summary = run_pipeline(aws, upload(aws, "incoming/day1.csv", body))
+
+    assert summary["status"] == "COMPLETE"
+    assert summary["chunks"] == 9  # 256-byte targets over 2.5 KB of data
+    bad = [i for i in range(40) if i % 13 == 5 and i % 9 != 3]
+    assert summary["rows_valid"] == 40 - len(bad)
+    assert summary["rows_rejected"] == len(bad)
+    _, valid = read_prefix(aws, summary["valid_prefix"])
+    assert [r["transaction_id"] for r in valid] == [f"T{i:06d}" for i in range(40) if i not in bad]
+    multiline = [r["merchant"] for r in valid if r["transaction_id"] == "T000003"]
+    assert multiline == ['Multi\nline, "quoted" merchant']
+    _, rejected = read_prefix(aws, summary["rejected_prefix"])
+    # file line of record i: header is line 1, every quoted-newline record before it adds a line
+    expected_lines = [2 + i + sum(1 for j in range(i) if j % 9 == 3) for i in bad]
+    assert [r["line"] for r in rejected] == expected_lines
+    assert [r["raw"] for r in rejected] == [row(i, amount="12.345") for i in bad]
+    assert all(r["reason"].startswith("amount: '12.345' is not a decimal(18,2)") for r in rejected)
+    status = aws.status.get_file(summary["file_id"])
+    assert status["status"] == "COMPLETE" and status["rows_valid"] == summary["rows_valid"]
+    # work files are cleaned up, nothing half-written remains
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="work/")
+
+
+def test_duplicate_event_for_same_version_does_no_second_run(aws):
+    detail = upload(aws, "incoming/dup.csv", f"{HEADER}\n{row(1)}\n".encode())
+    first = run_pipeline(aws, detail, "exec-1")
+    again = run_pipeline(aws, detail, "exec-2")
+    assert first["status"] == "COMPLETE"
+    assert again == {"file_id": first["file_id"], "bucket": BUCKET, "key": "incoming/dup.csv",
+                     "version_id": detail["object"]["version-id"], "duplicate": True,
+                     "status": "COMPLETE"}
+
+
+def test_retry_of_split_in_same_execution_is_not_a_duplicate(aws):
+    import splitter
+
+    detail = upload(aws, "incoming/retry.csv", f"{HEADER}\n{row(1)}\n".encode())
+    first = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
+    second = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
+    assert first == second and first["duplicate"] is False
+
+
+def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
+    import mark_failed
+    import splitter
+    import validator
+    from etl.errors import SchemaMismatch
+
+    detail = upload(aws, "incoming/bad.csv", b"transaction_id,acct,amount\nT1,A1,1.00\n")
+    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    with pytest.raises(SchemaMismatch) as err:
+        validator.handler(split, Ctx())
+    assert "missing columns ['account_id', 'timestamp', 'currency', 'merchant', 'category', 'status']" in str(err.value)
+    assert "unknown columns ['acct']" in str(err.value)
+    cause = json.dumps({"errorType": "SchemaMismatch", "errorMessage": str(err.value)})
+    out = mark_failed.handler({**split, "error": {"Error": "SchemaMismatch", "Cause": cause}}, Ctx())
+    assert out["status"] == "FAILED" and out["error"] == "SchemaMismatch"
+    assert json.loads(out["message"])["reason"] == str(err.value)
+    item = aws.status.get_file(split["file_id"])
+    assert (item["status"], item["error"]) == ("FAILED", "SchemaMismatch")
+    # the input is untouched
+    got = aws.s3.get_object(Bucket=BUCKET, Key="incoming/bad.csv", VersionId=detail["object"]["version-id"])
+    assert got["Body"].read() == b"transaction_id,acct,amount\nT1,A1,1.00\n"
+
+
+def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
+    import mark_failed
+
+    detail = upload(aws, "incoming/empty.csv", b"")
+    out = mark_failed.handler({**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, Ctx())
+    assert out["file_id"] == f"s3://{BUCKET}/incoming/empty.csv?versionId={detail['object']['version-id']}"
+    assert aws.status.get_file(out["file_id"])["status"] == "FAILED"
+
+
+def test_gzip_object_is_staged_and_processed(aws):
+    body = ("\n".join([HEADER] + [row(i) for i in range(30)]) + "\n").encode()
+    summary = run_pipeline(aws, upload(aws, "incoming/z.csv.gz", gzip.compress(body)))
+    assert summary["status"] == "COMPLETE"
+    assert summary["rows_valid"] == 30 and summary["chunks"] > 1
+    _, valid = read_prefix(aws, summary["valid_prefix"])
+    assert [r["transaction_id"] for r in valid] == [f"T{i:06d}" for i in range(30)]
+    assert summary["valid_prefix"].startswith("processed/z/version=")
