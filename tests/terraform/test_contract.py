@@ -16,6 +16,7 @@ from tfhcl import (
     load_dir,
     locals_of,
     module_blocks,
+    tf_files,
 )
 
 CONTRACT = contract()
@@ -54,13 +55,28 @@ def test_metrics_namespace_comes_from_contract():
             assert expr(_module_call(env, module)["metrics_namespace"]) == "local.contract.metrics_namespace"
 
 
-def test_handlers_read_only_contract_env_names():
-    """Every ETL_* name in the handler code is a contract name (handlers read them via etl.contract)."""
+def _handler_sources() -> dict[str, str]:
+    return {str(p): p.read_text(encoding="utf-8") for p in (REPO / "lambdas").rglob("*.py")}
+
+
+def test_handlers_read_exactly_the_contract_env_through_etl_contract():
+    """Handlers read settings as ENV["<contract key>"] (etl.contract); the keys they use are the
+    contract's keys, so the names Terraform sets are the names they read."""
+    sources = _handler_sources()
+    if not sources:
+        pytest.skip("no handler code under lambdas/ yet")
+    keys = {k for text in sources.values() for k in re.findall(r"\bENV\[[\"'](\w+)[\"']\]", text)}
+    assert keys == set(CONTRACT["env"]), f"handlers read {sorted(keys)}, contract.json env has {sorted(CONTRACT['env'])}"
+
+
+def test_handlers_use_no_literal_etl_names_outside_the_contract():
+    """A literal ETL_* name in handler code must be a contract name, or a test-only switch
+    (ETL_TEST_*) that Terraform never sets."""
     names = set(CONTRACT["env"].values())
-    used = set()
-    for path in (REPO / "lambdas").rglob("*.py"):
-        used |= set(re.findall(r"[\"'](ETL_[A-Z0-9_]+)[\"']", path.read_text(encoding="utf-8")))
-    assert used <= names, f"handlers use env names not in contract.json: {sorted(used - names)}"
+    used = {n for text in _handler_sources().values() for n in re.findall(r"[\"'](ETL_[A-Z0-9_]+)[\"']", text)}
+    assert {n for n in used if not n.startswith("ETL_TEST_")} <= names
+    for path in tf_files(MODULES_DIR, ENVS_DIR):
+        assert "ETL_TEST_" not in path.read_text(encoding="utf-8"), f"{path} sets a test-only variable"
 
 
 def test_etl_contract_module_exposes_the_same_names():
