@@ -90,8 +90,8 @@ resource "aws_cloudwatch_event_rule" "incoming" {
   description = "Starts ${local.state_machine_name} for every object created under s3://${var.bucket_name}/${var.incoming_prefix}"
 
   event_pattern = jsonencode({
-    source      = ["aws.s3"]
-    detail-type = ["Object Created"]
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created"]
     detail = {
       bucket = { name = [var.bucket_name] }
       object = { key = [{ prefix = var.incoming_prefix }] }

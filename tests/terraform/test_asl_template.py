@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from tfhcl import MODULES_DIR, TEMPLATE_PATH, REPO, module_blocks
+from tfhcl import MODULES_DIR, REPO, TEMPLATE_PATH, module_blocks
 
 from localrun.asl import TemplateError, render_asl, template_variables
 
@@ -74,7 +74,10 @@ def test_rendered_template_is_valid_json_with_sample_values(definition):
     assert definition["TimeoutSeconds"] == 7200
     chunks = definition["States"]["ProcessChunks"]
     assert chunks["MaxConcurrency"] == 10
-    assert chunks["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert chunks["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
     retry = chunks["ItemProcessor"]["States"]["ProcessChunk"]["Retry"][-1]
     assert retry == {
         "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
@@ -116,4 +119,4 @@ def test_renderer_refuses_missing_unknown_and_directives(template):
     with pytest.raises(TemplateError):
         render_asl(template, {**SAMPLE, "not_in_template": 1})
     with pytest.raises(TemplateError):
-        render_asl('%{ if true }x%{ endif }', {})
+        render_asl("%{ if true }x%{ endif }", {})

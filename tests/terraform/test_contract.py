@@ -32,10 +32,16 @@ def _module_call(env: str, name: str) -> dict:
 def test_env_builds_lambda_environment_from_contract_env(env):
     env_locals = locals_of(ENVS_DIR / env)
     # The variable NAMES come only from contract.json `env` ...
-    assert expr(env_locals["environment"]) == "{for key, name in local.contract.env : name => local.env_values[key]}"
+    assert (
+        expr(env_locals["environment"])
+        == "{for key, name in local.contract.env : name => local.env_values[key]}"
+    )
     # ... and there is a value for every contract key (no more, no less).
     assert set(env_locals["env_values"]) == set(CONTRACT["env"])
-    assert expr(env_locals["contract"]) == 'jsondecode(file("${path.module}/../../lambdas/etl/contract.json"))'
+    assert (
+        expr(env_locals["contract"])
+        == 'jsondecode(file("${path.module}/../../lambdas/etl/contract.json"))'
+    )
     assert expr(_module_call(env, "compute")["environment"]) == "local.environment"
 
 
@@ -44,7 +50,11 @@ def test_compute_adds_only_powertools_variables_and_sets_them_on_every_function(
     merged = expr(compute_locals["environment"])
     assert merged.startswith("merge(var.environment, {")
     assert set(re.findall(r"\b(POWERTOOLS_[A-Z_]+)\s*=", merged)) == POWERTOOLS
-    functions = [b for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource") if t == "aws_lambda_function"]
+    functions = [
+        b
+        for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource")
+        if t == "aws_lambda_function"
+    ]
     assert len(functions) == 1
     assert expr(functions[0]["environment"][0]["variables"]) == "local.environment"
 
@@ -52,7 +62,10 @@ def test_compute_adds_only_powertools_variables_and_sets_them_on_every_function(
 def test_metrics_namespace_comes_from_contract():
     for env in ENVS:
         for module in ("compute", "observability"):
-            assert expr(_module_call(env, module)["metrics_namespace"]) == "local.contract.metrics_namespace"
+            assert (
+                expr(_module_call(env, module)["metrics_namespace"])
+                == "local.contract.metrics_namespace"
+            )
 
 
 def _handler_sources() -> dict[str, str]:
@@ -66,24 +79,32 @@ def test_handlers_read_exactly_the_contract_env_through_etl_contract():
     if not sources:
         pytest.skip("no handler code under lambdas/ yet")
     keys = {k for text in sources.values() for k in re.findall(r"\bENV\[[\"'](\w+)[\"']\]", text)}
-    assert keys == set(CONTRACT["env"]), f"handlers read {sorted(keys)}, contract.json env has {sorted(CONTRACT['env'])}"
+    assert keys == set(CONTRACT["env"]), (
+        f"handlers read {sorted(keys)}, contract.json env has {sorted(CONTRACT['env'])}"
+    )
 
 
 def test_handlers_use_no_literal_etl_names_outside_the_contract():
     """A literal ETL_* name in handler code must be a contract name, or a test-only switch
     (ETL_TEST_*) that Terraform never sets."""
     names = set(CONTRACT["env"].values())
-    used = {n for text in _handler_sources().values() for n in re.findall(r"[\"'](ETL_[A-Z0-9_]+)[\"']", text)}
+    used = {
+        n
+        for text in _handler_sources().values()
+        for n in re.findall(r"[\"'](ETL_[A-Z0-9_]+)[\"']", text)
+    }
     assert {n for n in used if not n.startswith("ETL_TEST_")} <= names
     for path in tf_files(MODULES_DIR, ENVS_DIR):
-        assert "ETL_TEST_" not in path.read_text(encoding="utf-8"), f"{path} sets a test-only variable"
+        assert "ETL_TEST_" not in path.read_text(encoding="utf-8"), (
+            f"{path} sets a test-only variable"
+        )
 
 
 def test_etl_contract_module_exposes_the_same_names():
     etl_contract = pytest.importorskip("etl.contract")
-    assert etl_contract.ENV == CONTRACT["env"]
-    assert etl_contract.FUNCTIONS == CONTRACT["functions"]
-    assert etl_contract.PREFIXES == CONTRACT["prefixes"]
+    assert CONTRACT["env"] == etl_contract.ENV
+    assert CONTRACT["functions"] == etl_contract.FUNCTIONS
+    assert CONTRACT["prefixes"] == etl_contract.PREFIXES
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -101,8 +122,15 @@ def test_functions_handlers_and_access_come_from_contract(env):
 
 def test_compute_names_and_handlers_follow_the_contract():
     compute_locals = locals_of(MODULES_DIR / "compute")
-    assert expr(compute_locals["function_names"]) == '{for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"}'
-    (fn,) = [b for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource") if t == "aws_lambda_function"]
+    assert (
+        expr(compute_locals["function_names"])
+        == '{for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"}'
+    )
+    (fn,) = [
+        b
+        for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource")
+        if t == "aws_lambda_function"
+    ]
     assert expr(fn["for_each"]) == "var.functions"
     assert expr(fn["function_name"]) == "local.function_names[each.key]"
     assert expr(fn["handler"]) == "each.value.handler"
@@ -113,7 +141,9 @@ def test_contract_functions_have_handlers_matching_their_names():
     for name, fn in CONTRACT["functions"].items():
         assert fn["handler"] == f"{name}.handler"
         for kind in ("s3_read", "s3_write", "s3_delete"):
-            assert set(fn[kind]) <= set(CONTRACT["prefixes"]), f"{name}.{kind} names an unknown prefix"
+            assert set(fn[kind]) <= set(CONTRACT["prefixes"]), (
+                f"{name}.{kind} names an unknown prefix"
+            )
     # Nothing may write under incoming/: that would re-trigger the pipeline.
     assert all("incoming" not in fn["s3_write"] for fn in CONTRACT["functions"].values())
 
@@ -123,6 +153,10 @@ def test_event_rule_filters_the_contract_incoming_prefix():
         call = _module_call(env, "orchestration")
         assert expr(call["incoming_prefix"]) == "local.contract.prefixes.incoming"
         assert expr(call["manifests_prefix"]) == "local.contract.prefixes.manifests"
-    (rule,) = [b for _, t, _, b in module_blocks(MODULES_DIR / "orchestration", "resource") if t == "aws_cloudwatch_event_rule"]
+    (rule,) = [
+        b
+        for _, t, _, b in module_blocks(MODULES_DIR / "orchestration", "resource")
+        if t == "aws_cloudwatch_event_rule"
+    ]
     pattern = expr(rule["event_pattern"])
     assert "prefix = var.incoming_prefix" in pattern and '"Object Created"' in pattern

@@ -7,7 +7,16 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-from tfhcl import MODULES, MODULES_DIR, as_list, expr, locals_of, module_blocks, unquote, variables_of
+from tfhcl import (
+    MODULES,
+    MODULES_DIR,
+    as_list,
+    expr,
+    locals_of,
+    module_blocks,
+    unquote,
+    variables_of,
+)
 
 # Actions that have no resource-level permissions: AWS requires Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -43,7 +52,8 @@ class Statement:
     has_principals: bool = False
 
     def __str__(self) -> str:
-        return f"modules/{self.module} data.aws_iam_policy_document.{self.document} statement {self.sid or '?'}"
+        doc = f"data.aws_iam_policy_document.{self.document}"
+        return f"modules/{self.module} {doc} statement {self.sid or '?'}"
 
 
 def _resolve_strings(value, variables) -> list[str]:
@@ -111,7 +121,12 @@ def _key_policy_documents() -> set[tuple[str, str]]:
     for module in MODULES:
         for _, rtype, _, body in module_blocks(MODULES_DIR / module, "resource"):
             if rtype == "aws_kms_key" and "policy" in body:
-                found |= {(module, n) for n in re.findall(r"data\.aws_iam_policy_document\.(\w+)", expr(body["policy"]))}
+                found |= {
+                    (module, n)
+                    for n in re.findall(
+                        r"data\.aws_iam_policy_document\.(\w+)", expr(body["policy"])
+                    )
+                }
     return found
 
 
@@ -123,7 +138,11 @@ def _statements(module: str, document: str) -> list[Statement]:
 
 
 def _one(module: str, document: str, **match) -> Statement:
-    found = [s for s in _statements(module, document) if all(getattr(s, k) == v for k, v in match.items())]
+    found = [
+        s
+        for s in _statements(module, document)
+        if all(getattr(s, k) == v for k, v in match.items())
+    ]
     assert len(found) == 1, f"expected one statement {match} in {module}/{document}, found {found}"
     return found[0]
 
@@ -131,12 +150,15 @@ def _one(module: str, document: str, **match) -> Statement:
 def test_policy_documents_were_found():
     names = {name for _, name in DOCS}
     assert {"function", "state_machine", "events", "events_dlq", "bucket", "kms_key"} <= names
-    assert KEY_POLICIES == {("storage", "kms_key")}
+    assert {("storage", "kms_key")} == KEY_POLICIES
 
 
 @pytest.mark.parametrize("stmt", [s for s in ALL_STATEMENTS if s.effect == "Allow"], ids=str)
 def test_no_wildcard_actions_in_allow(stmt):
-    if (stmt.module, stmt.document) in KEY_POLICIES and stmt.sid == "EnableRootAccountAdministration":
+    if (
+        stmt.module,
+        stmt.document,
+    ) in KEY_POLICIES and stmt.sid == "EnableRootAccountAdministration":
         return  # AWS's default key policy: the account root delegates key administration to IAM
     assert stmt.actions, f"{stmt}: no actions"
     wild = [a for a in stmt.actions if a == "*" or a.endswith(":*")]
@@ -164,15 +186,17 @@ def test_no_not_action_or_not_resource():
 
 
 def test_every_policy_argument_is_a_checked_policy_document():
-    """Inline JSON (jsonencode/heredoc) would escape the checks above: policies must be documents."""
+    """Inline JSON (jsonencode/heredoc) would escape the checks above: use documents."""
     for module in MODULES:
         for _, rtype, name, body in module_blocks(MODULES_DIR / module, "resource"):
-            assert "inline_policy" not in body, f"{rtype}.{name}: use aws_iam_role_policy + a policy document"
+            assert "inline_policy" not in body, (
+                f"{rtype}.{name}: use aws_iam_role_policy + a policy document"
+            )
             for arg in POLICY_ARGS:
                 if arg in body:
                     assert re.fullmatch(
                         r"data\.aws_iam_policy_document\.\w+(\[each\.key\])?\.json", expr(body[arg])
-                    ), f"modules/{module} {rtype}.{name}.{arg} must reference an aws_iam_policy_document"
+                    ), f"modules/{module} {rtype}.{name}.{arg}: use an aws_iam_policy_document"
 
 
 # --- Distributed Map: the state machine role ---------------------------------------------
@@ -183,11 +207,17 @@ def test_state_machine_may_start_child_executions_of_itself_only():
     assert stmt.resources == ["${local.state_machine_arn}"]
     arn = expr(locals_of(MODULES_DIR / "orchestration")["state_machine_arn"])
     assert arn.endswith(":stateMachine:${local.state_machine_name}")
-    assert "aws_sfn_state_machine" not in arn, "build the ARN from the name (role <-> machine cycle)"
+    assert "aws_sfn_state_machine" not in arn, (
+        "build the ARN from the name (role <-> machine cycle)"
+    )
 
 
 def test_state_machine_may_describe_and_stop_its_executions():
-    stmt = _one("orchestration", "state_machine", actions=["states:DescribeExecution", "states:StopExecution"])
+    stmt = _one(
+        "orchestration",
+        "state_machine",
+        actions=["states:DescribeExecution", "states:StopExecution"],
+    )
     assert stmt.resources == ["${local.execution_arns}"]
     arns = [unquote(a) for a in locals_of(MODULES_DIR / "orchestration")["execution_arns"]]
     assert any(a.endswith(":execution:${local.state_machine_name}/*") for a in arns)
@@ -197,22 +227,34 @@ def test_state_machine_may_describe_and_stop_its_executions():
 def test_state_machine_reads_manifests_prefix_only():
     stmt = _one("orchestration", "state_machine", actions=["s3:GetObject"])
     assert stmt.resources == ["${var.bucket_arn}/${var.manifests_prefix}*"]
-    s3_actions = {a for s in _statements("orchestration", "state_machine") for a in s.actions if a.startswith("s3:")}
+    s3_actions = {
+        a
+        for s in _statements("orchestration", "state_machine")
+        for a in s.actions
+        if a.startswith("s3:")
+    }
     assert s3_actions == {"s3:GetObject"}, "no ResultWriter is used: the map writes nothing to S3"
 
 
 def test_state_machine_invokes_the_functions_and_their_qualifiers():
     stmt = _one("orchestration", "state_machine", actions=["lambda:InvokeFunction"])
     assert stmt.resources == ["${local.invoked_function_arns}"]
-    assert '[arn, "${arn}:*"]' in expr(locals_of(MODULES_DIR / "orchestration")["invoked_function_arns"])
+    assert '[arn, "${arn}:*"]' in expr(
+        locals_of(MODULES_DIR / "orchestration")["invoked_function_arns"]
+    )
 
 
 def test_state_machine_uses_this_policy_and_role():
-    resources = {(t, n): b for _, t, n, b in module_blocks(MODULES_DIR / "orchestration", "resource")}
+    resources = {
+        (t, n): b for _, t, n, b in module_blocks(MODULES_DIR / "orchestration", "resource")
+    }
     policy = resources[("aws_iam_role_policy", "state_machine")]
     assert expr(policy["policy"]) == "data.aws_iam_policy_document.state_machine.json"
     assert expr(policy["role"]) == "aws_iam_role.state_machine.id"
-    assert expr(resources[("aws_sfn_state_machine", "this")]["role_arn"]) == "aws_iam_role.state_machine.arn"
+    assert (
+        expr(resources[("aws_sfn_state_machine", "this")]["role_arn"])
+        == "aws_iam_role.state_machine.arn"
+    )
 
 
 def test_event_rule_role_only_starts_the_pipeline():
@@ -235,28 +277,52 @@ def test_every_function_role_denies_deleting_the_bucket_and_table():
     assert sorted(deny[0].actions) == ["dynamodb:DeleteTable", "s3:DeleteBucket"]
     assert sorted(deny[0].resources) == ["${var.bucket_arn}", "${var.table_arn}"]
     body, _ = DOCS[("compute", "function")]
-    assert any(unquote(s.get("effect")) == "Deny" for s in body.get("statement", [])), "the Deny must not be dynamic"
+    assert any(unquote(s.get("effect")) == "Deny" for s in body.get("statement", [])), (
+        "the Deny must not be dynamic"
+    )
     resources = {(t, n): b for _, t, n, b in module_blocks(MODULES_DIR / "compute", "resource")}
     assert expr(body["for_each"]) == "var.functions"
-    for key in (("aws_iam_role", "function"), ("aws_iam_role_policy", "function"), ("aws_lambda_function", "this")):
+    for key in (
+        ("aws_iam_role", "function"),
+        ("aws_iam_role_policy", "function"),
+        ("aws_lambda_function", "this"),
+    ):
         assert expr(resources[key]["for_each"]) == "var.functions"
-    assert expr(resources[("aws_iam_role_policy", "function")]["policy"]) == "data.aws_iam_policy_document.function[each.key].json"
-    assert expr(resources[("aws_lambda_function", "this")]["role"]) == "aws_iam_role.function[each.key].arn"
+    assert (
+        expr(resources[("aws_iam_role_policy", "function")]["policy"])
+        == "data.aws_iam_policy_document.function[each.key].json"
+    )
+    assert (
+        expr(resources[("aws_lambda_function", "this")]["role"])
+        == "aws_iam_role.function[each.key].arn"
+    )
 
 
 def test_function_s3_access_is_scoped_to_contract_prefixes():
     by_sid = {s.sid: s for s in _statements("compute", "function")}
     assert by_sid["ReadObjectsByPrefix"].actions == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert by_sid["WriteObjectsByPrefix"].actions == ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    assert by_sid["WriteObjectsByPrefix"].actions == [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    ]
     assert by_sid["DeleteObjectsByPrefix"].actions == ["s3:DeleteObject"]
     assert by_sid["ListOnlyOwnPrefixes"].conditions == ["s3:prefix"]
     arns = expr(locals_of(MODULES_DIR / "compute")["s3_object_arns"])
     for kind in ("read", "write", "delete"):
-        assert f'{kind} = [for p in f.s3_{kind} : "${{var.bucket_arn}}/${{var.prefixes[p]}}*"]' in arns
+        assert (
+            f'{kind} = [for p in f.s3_{kind} : "${{var.bucket_arn}}/${{var.prefixes[p]}}*"]' in arns
+        )
 
 
 def test_function_dynamodb_actions_are_item_level():
     stmt = _one("compute", "function", sid="StatusTableItems")
     assert stmt.resources == ["${var.table_arn}"]
-    allowed = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    allowed = {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+    }
     assert set(stmt.actions) <= allowed

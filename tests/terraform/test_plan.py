@@ -32,7 +32,10 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERT
 # Copied into the temporary tree, keeping the relative paths the roots use.
 TREE = ("modules", "envs", "schemas", "lambdas/etl/contract.json", "tests/terraform/fixtures")
 PROBE_TIMEOUT_S = 120  # only reached when a registry answers and the download starts
-PLUGIN_CACHE = Path(os.environ.get("TF_PLUGIN_CACHE_DIR") or Path.home() / ".cache" / "csv-etl" / "terraform-plugins")
+PLUGIN_CACHE = Path(
+    os.environ.get("TF_PLUGIN_CACHE_DIR")
+    or Path.home() / ".cache" / "csv-etl" / "terraform-plugins"
+)
 
 OVERRIDE = """\
 # Test-only: written by tests/terraform/test_plan.py into a temporary copy of the root.
@@ -74,7 +77,10 @@ def terraform_unavailable() -> str | None:
     """
     binary = shutil.which("terraform")
     if binary is None:
-        return f"terraform is not installed (not on PATH); tftest plan tests need terraform and the hashicorp/aws {PROVIDER_VERSION} provider"
+        return (
+            "terraform is not installed (not on PATH); tftest plan tests need terraform "
+            f"and the hashicorp/aws {PROVIDER_VERSION} provider"
+        )
     PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tf-probe-") as probe:
         Path(probe, "versions.tf").write_text(
@@ -84,15 +90,25 @@ def terraform_unavailable() -> str | None:
         try:
             proc = subprocess.run(
                 [binary, "init", "-backend=false", "-input=false", "-no-color"],
-                cwd=probe, env=_tf_env(), capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                cwd=probe,
+                env=_tf_env(),
+                capture_output=True,
+                text=True,
+                timeout=PROBE_TIMEOUT_S,
             )
         except subprocess.TimeoutExpired:
-            return f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed and `terraform init` timed out fetching it"
+            return (
+                f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed "
+                "and `terraform init` timed out fetching it"
+            )
     if proc.returncode != 0:
-        first = next((line.strip() for line in proc.stderr.splitlines() if line.strip().startswith("Error")), "init failed")
+        first = next(
+            (line.strip() for line in proc.stderr.splitlines() if line.strip().startswith("Error")),
+            "init failed",
+        )
         return (
-            f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed and cannot be downloaded "
-            f"({first}); plan tests need terraform and that provider"
+            f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed and cannot be "
+            f"downloaded ({first}); plan tests need terraform and that provider"
         )
     return None
 
@@ -117,7 +133,11 @@ def tree(tmp_path_factory) -> Path:
     for rel in TREE:
         src, dst = REPO / rel, root / rel
         if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+            shutil.copytree(
+                src,
+                dst,
+                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"),
+            )
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
@@ -131,7 +151,11 @@ def _fake_zip(path: Path, member: str, text: str) -> dict:
         zf.writestr(member, text)
     data = path.read_bytes()
     digest = hashlib.sha256(data)
-    return {"sha256": digest.hexdigest(), "base64sha256": base64.b64encode(digest.digest()).decode(), "size": len(data)}
+    return {
+        "sha256": digest.hexdigest(),
+        "base64sha256": base64.b64encode(digest.digest()).decode(),
+        "size": len(data),
+    }
 
 
 def _write_fixture_build(root: Path) -> None:
@@ -139,9 +163,15 @@ def _write_fixture_build(root: Path) -> None:
     artifacts = {}
     for name in FUNCTIONS:
         rel = f"dist/functions/{name}.zip"
-        artifacts[name] = {"path": rel, **_fake_zip(root / rel, f"{name}.py", "def handler(e, c):\n    return e\n")}
+        artifacts[name] = {
+            "path": rel,
+            **_fake_zip(root / rel, f"{name}.py", "def handler(e, c):\n    return e\n"),
+        }
         shutil.copy2(root / rel, root / "dist" / f"{name}.zip")
-    artifacts["layer"] = {"path": "dist/layer-arm64.zip", **_fake_zip(root / "dist/layer-arm64.zip", "python/x.py", "")}
+    artifacts["layer"] = {
+        "path": "dist/layer-arm64.zip",
+        **_fake_zip(root / "dist/layer-arm64.zip", "python/x.py", ""),
+    }
     shutil.copy2(root / "dist/layer-arm64.zip", root / "dist" / "layer.zip")
     manifest = {"architecture": "arm64", "python": "3.12", "artifacts": artifacts}
     (root / "dist" / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -182,7 +212,12 @@ def storage_plan(sts_endpoint, tree):
 
 @pytest.fixture(scope="module")
 def compute_plan(sts_endpoint, tree):
-    return _plan(tree, "tests/terraform/fixtures/compute", sts_endpoint, {"artifacts_dir": str(tree / "dist")})
+    return _plan(
+        tree,
+        "tests/terraform/fixtures/compute",
+        sts_endpoint,
+        {"artifacts_dir": str(tree / "dist")},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -202,15 +237,34 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
     (versioning,) = _of_type(storage_plan, "aws_s3_bucket_versioning").values()
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
     (pab,) = _of_type(storage_plan, "aws_s3_bucket_public_access_block").values()
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
     (sse,) = _of_type(storage_plan, "aws_s3_bucket_server_side_encryption_configuration").values()
-    assert sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
+    assert (
+        sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
+    )
     (lifecycle,) = _of_type(storage_plan, "aws_s3_bucket_lifecycle_configuration").values()
     rules = {r["id"]: r for r in lifecycle["rule"]}
     glacier = rules["processed-to-glacier"]
     assert glacier["filter"][0]["prefix"] == "processed/"
-    assert glacier["transition"][0]["days"] == 30 and glacier["transition"][0]["storage_class"] == "GLACIER"
-    assert {"expire-work", "expire-staging", "expire-manifests", "abort-incomplete-multipart-uploads", "expire-noncurrent-versions"} <= set(rules)
+    assert (
+        glacier["transition"][0]["days"] == 30
+        and glacier["transition"][0]["storage_class"] == "GLACIER"
+    )
+    assert {
+        "expire-work",
+        "expire-staging",
+        "expire-manifests",
+        "abort-incomplete-multipart-uploads",
+        "expire-noncurrent-versions",
+    } <= set(rules)
     (notification,) = _of_type(storage_plan, "aws_s3_bucket_notification").values()
     assert notification["eventbridge"] is True
     (key,) = _of_type(storage_plan, "aws_kms_key").values()
@@ -222,8 +276,15 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
 def test_storage_status_table(storage_plan):
     (table,) = _of_type(storage_plan, "aws_dynamodb_table").values()
     assert table["name"] == "etl-test-status"
-    assert (table["hash_key"], table["range_key"], table["billing_mode"]) == ("file_id", "chunk_id", "PAY_PER_REQUEST")
-    assert {(a["name"], a["type"]) for a in table["attribute"]} == {("file_id", "S"), ("chunk_id", "S")}
+    assert (table["hash_key"], table["range_key"], table["billing_mode"]) == (
+        "file_id",
+        "chunk_id",
+        "PAY_PER_REQUEST",
+    )
+    assert {(a["name"], a["type"]) for a in table["attribute"]} == {
+        ("file_id", "S"),
+        ("chunk_id", "S"),
+    }
     assert table["point_in_time_recovery"][0]["enabled"] is True
     assert table["server_side_encryption"][0]["enabled"] is True
     assert table["ttl"][0] == {"enabled": True, "attribute_name": "expires_at"}
@@ -242,10 +303,15 @@ def test_compute_functions(compute_plan):
         assert (fn["memory_size"], fn["timeout"]) == (3072, 900)
         assert fn["tracing_config"][0]["mode"] == "Active"
         assert set(fn["environment"][0]["variables"]) == set(spec["env"].values()) | POWERTOOLS
-        assert fn["environment"][0]["variables"]["POWERTOOLS_METRICS_NAMESPACE"] == spec["metrics_namespace"]
+        assert (
+            fn["environment"][0]["variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+            == spec["metrics_namespace"]
+        )
         assert fn["ephemeral_storage"][0]["size"] == (4096 if name == "processor" else 512)
     groups = _of_type(compute_plan, "aws_cloudwatch_log_group")
-    assert {g["name"] for g in groups.values()} == {f"/aws/lambda/etl-test-{n.replace('_', '-')}" for n in FUNCTIONS}
+    assert {g["name"] for g in groups.values()} == {
+        f"/aws/lambda/etl-test-{n.replace('_', '-')}" for n in FUNCTIONS
+    }
     assert {g["retention_in_days"] for g in groups.values()} == {30}
     assert len(_of_type(compute_plan, "aws_iam_role")) == 5
 
@@ -284,7 +350,10 @@ def test_orchestration_queues_topic_and_trigger(orchestration_plan):
     (results,) = fifo
     assert results["name"] == "etl-test-results.fifo"
     assert results["content_based_deduplication"] is True
-    assert (results["message_retention_seconds"], results["visibility_timeout_seconds"]) == (604800, 900)
+    assert (results["message_retention_seconds"], results["visibility_timeout_seconds"]) == (
+        604800,
+        900,
+    )
     assert all(q["kms_master_key_id"] for q in queues.values())
     (topic,) = _of_type(orchestration_plan, "aws_sns_topic").values()
     assert topic["name"] == "etl-test-failures" and topic["kms_master_key_id"]
@@ -302,12 +371,25 @@ def test_observability_dashboard_and_alarms(observability_plan):
     (dashboard,) = _of_type(observability_plan, "aws_cloudwatch_dashboard").values()
     body = json.loads(dashboard["dashboard_body"])
     metrics = json.dumps(body)
-    for name in ("ExecutionsStarted", "ExecutionsFailed", "Invocations", "Throttles", "ConsumedWriteCapacityUnits", "RowsValid", "RowsRejected", "ProcessedBytes"):
+    for name in (
+        "ExecutionsStarted",
+        "ExecutionsFailed",
+        "Invocations",
+        "Throttles",
+        "ConsumedWriteCapacityUnits",
+        "RowsValid",
+        "RowsRejected",
+        "ProcessedBytes",
+    ):
         assert name in metrics
     alarms = _of_type(observability_plan, "aws_cloudwatch_metric_alarm")
     assert len(alarms) == 3 + 2 * len(FUNCTIONS)
     for alarm in alarms.values():
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [f"arn:aws:sns:us-east-1:{ACCOUNT}:etl-test-failures"]
+        assert (
+            alarm["alarm_actions"]
+            == alarm["ok_actions"]
+            == [f"arn:aws:sns:us-east-1:{ACCOUNT}:etl-test-failures"]
+        )
 
 
 # --- environments ---------------------------------------------------------------------------
@@ -315,7 +397,9 @@ def test_observability_dashboard_and_alarms(observability_plan):
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def env_plan(request, sts_endpoint, tree):
-    return request.param, _plan(tree, f"envs/{request.param}", sts_endpoint, {"region": "us-east-1"})
+    return request.param, _plan(
+        tree, f"envs/{request.param}", sts_endpoint, {"region": "us-east-1"}
+    )
 
 
 def test_env_counts_and_key_values(env_plan):
@@ -339,12 +423,16 @@ def test_env_counts_and_key_values(env_plan):
 
 def test_env_data_protection(env_plan):
     env, plan = env_plan
-    (bucket_addr, bucket), = _of_type(plan, "aws_s3_bucket").items()
-    (table_addr, table), = _of_type(plan, "aws_dynamodb_table").items()
-    (key_addr, _), = _of_type(plan, "aws_kms_key").items()
+    ((bucket_addr, bucket),) = _of_type(plan, "aws_s3_bucket").items()
+    ((table_addr, table),) = _of_type(plan, "aws_dynamodb_table").items()
+    ((key_addr, _),) = _of_type(plan, "aws_kms_key").items()
     if env == "prod":
         # The blocks carrying lifecycle { prevent_destroy = true }.
-        assert ".retained[0]" in bucket_addr and ".retained[0]" in table_addr and ".retained[0]" in key_addr
+        assert (
+            ".retained[0]" in bucket_addr
+            and ".retained[0]" in table_addr
+            and ".retained[0]" in key_addr
+        )
         assert bucket["force_destroy"] is False and table["deletion_protection_enabled"] is True
     else:
         assert ".this[0]" in bucket_addr and ".this[0]" in table_addr and ".this[0]" in key_addr

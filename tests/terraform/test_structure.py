@@ -40,13 +40,17 @@ def test_there_is_terraform_to_check():
 def test_every_variable_has_type_and_description(path):
     for name, body in blocks(load(path), "variable"):
         assert "type" in body, f"{path.name}: variable {name} has no type"
-        assert unquote(body.get("description", "")).strip(), f"{path.name}: variable {name} has no description"
+        assert unquote(body.get("description", "")).strip(), (
+            f"{path.name}: variable {name} has no description"
+        )
 
 
 @pytest.mark.parametrize("path", ALL_TF, ids=_ids(ALL_TF))
 def test_every_output_has_description(path):
     for name, body in blocks(load(path), "output"):
-        assert unquote(body.get("description", "")).strip(), f"{path.name}: output {name} has no description"
+        assert unquote(body.get("description", "")).strip(), (
+            f"{path.name}: output {name} has no description"
+        )
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -85,7 +85,9 @@ def locals_of(directory: Path) -> dict[str, Any]:
 
 
 def variables_of(directory: Path) -> dict[str, dict[str, Any]]:
-    return {name: body for _, parsed in load_dir(directory) for name, body in blocks(parsed, "variable")}
+    return {
+        name: body for _, parsed in load_dir(directory) for name, body in blocks(parsed, "variable")
+    }
 
 
 def as_list(value: Any) -> list[Any]:
