@@ -65,10 +65,12 @@ class _CountingReader:
         return data
 
 
-def _first_boundary_from_known_start(read: _CountingReader, start: int, limit: int) -> int | None:
-    """First record end at or after `start` (a known record start), scanning forward.
+def _first_boundary_from_known_start(read: _CountingReader, start: int, limit: int,
+                                     at_or_after: int = 0) -> int | None:
+    """First record end after `start` (a known record start) that is >= `at_or_after`.
 
-    Returns the offset just past the terminating newline, or None if none lies before `limit`.
+    One sequential pass tracking quote parity. Returns the offset just past the
+    terminating newline, or None if none lies before `limit`.
     """
     pos = start
     quotes = 0
@@ -83,7 +85,7 @@ def _first_boundary_from_known_start(read: _CountingReader, start: int, limit: i
                 quotes += block.count(b'"', search)
                 break
             quotes += block.count(b'"', search, nl)
-            if quotes % 2 == 0:
+            if quotes % 2 == 0 and pos + nl + 1 >= at_or_after:
                 return pos + nl + 1
             search = nl + 1
         pos += len(block)
@@ -92,14 +94,7 @@ def _first_boundary_from_known_start(read: _CountingReader, start: int, limit: i
 
 def _scan_to_target(read: _CountingReader, known_start: int, target: int) -> int | None:
     """Sequential fallback: walk records from `known_start` to the first start >= target."""
-    pos = known_start
-    while True:
-        nxt = _first_boundary_from_known_start(read, pos, read.size)
-        if nxt is None:
-            return None
-        if nxt >= target:
-            return nxt
-        pos = nxt
+    return _first_boundary_from_known_start(read, known_start, read.size, at_or_after=target)
 
 
 def locate_boundary(read: _CountingReader, target: int, known_start: int, *, delimiter: str,

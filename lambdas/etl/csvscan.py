@@ -141,6 +141,8 @@ def _simulate(window: bytes, inside: bool, delimiter: int, at_eof: bool,
             if prev is not None and prev not in (delimiter, LF):
                 return Hypothesis(inside, first, False, f"quote at {p} opens mid-field")
             inq = True
+    if at_eof and inq:
+        return Hypothesis(inside, first, False, "a quoted field never closes before the end")
     if first is None and n >= max_record_bytes:
         return Hypothesis(inside, None, False, "no record end within the maximum record size")
     return Hypothesis(inside, first, True)
