@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from tfhcl import ENVS, ENVS_DIR, MODULES, MODULES_DIR, blocks, load, tf_files, unquote
+from tfhcl import (
+    ENVS,
+    ENVS_DIR,
+    MODULES,
+    MODULES_DIR,
+    blocks,
+    load,
+    load_dir,
+    locals_of,
+    tf_files,
+    unquote,
+    variables_of,
+)
 
 STANDARD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 ALL_TF = tf_files(MODULES_DIR, ENVS_DIR)
@@ -74,3 +88,51 @@ def test_prod_state_is_remote_with_s3_locking():
     assert "s3" in {unquote(k) for b in tf["backend"] for k in b}
     example = (ENVS_DIR / "prod" / "backend.hcl.example").read_text(encoding="utf-8")
     assert "use_lockfile = true" in example
+
+
+# `terraform validate` cannot run without the provider; these catch the wiring mistakes it would.
+ROOTS = [ENVS_DIR / e for e in ENVS] + sorted(
+    (MODULES_DIR.parent / "tests/terraform/fixtures").iterdir()
+)
+META = {"source", "version", "providers", "count", "for_each", "depends_on"}
+
+
+def _module_calls(root):
+    for _, parsed in load_dir(root):
+        for name, body in blocks(parsed, "module"):
+            yield name, body, (root / unquote(body["source"])).resolve()
+
+
+@pytest.mark.parametrize(
+    "root", ROOTS, ids=lambda p: p.name if p.parent.name != "fixtures" else f"fixture-{p.name}"
+)
+def test_module_calls_pass_known_and_all_required_inputs(root):
+    for name, body, source in _module_calls(root):
+        variables = variables_of(source)
+        passed = {k for k in body if k not in META and not k.startswith("__")}
+        assert passed <= set(variables), (
+            f"{root.name}: module {name} has no inputs {passed - set(variables)}"
+        )
+        required = {v for v, b in variables.items() if "default" not in b}
+        assert required <= passed, f"{root.name}: module {name} misses required {required - passed}"
+
+
+@pytest.mark.parametrize(
+    "root", ROOTS, ids=lambda p: p.name if p.parent.name != "fixtures" else f"fixture-{p.name}"
+)
+def test_module_output_references_exist(root):
+    outputs = {
+        name: {o for _, parsed in load_dir(source) for o, _ in blocks(parsed, "output")}
+        for name, _, source in _module_calls(root)
+    }
+    text = "\n".join(p.read_text(encoding="utf-8") for p in root.glob("*.tf"))
+    for module, output in re.findall(r"\bmodule\.(\w+)\.(\w+)", text):
+        assert output in outputs[module], f"{root.name}: module.{module}.{output} does not exist"
+
+
+@pytest.mark.parametrize("root", [MODULES_DIR / m for m in MODULES] + ROOTS, ids=lambda p: p.name)
+def test_var_and_local_references_are_declared(root):
+    text = "\n".join(p.read_text(encoding="utf-8") for p in root.glob("*.tf"))
+    variables, local_names = set(variables_of(root)), set(locals_of(root))
+    assert set(re.findall(r"\bvar\.(\w+)", text)) <= variables
+    assert set(re.findall(r"\blocal\.(\w+)", text)) <= local_names
