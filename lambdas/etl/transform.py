@@ -257,7 +257,7 @@ class ChunkProcessor:
                 for c, m in zip(checks, np_masks, strict=True):
                     if m[j]:
                         value = columns[c.column][int(row)].as_py()
-                        reasons.append(c.reason.format(value=value))
+                        reasons.append(c.reason.replace("{value!r}", repr(value)))
                 r = int(row_to_record[row])
                 rejects.add(int(lines[r]), "; ".join(reasons), _raw(block, index, r))
         self._emit_valid(typed, bad_any, n_rows)

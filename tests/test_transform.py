@@ -1,0 +1,162 @@
+"""The processor core on bytes: exact values, exact rejects, chunked == whole, named errors."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import HEADER, row
+from test_chunking import make_csv
+
+from etl.chunking import plan_chunks
+from etl.errors import ChunkBoundaryError, RecordTooLarge, SchemaConfigError
+from etl.schema import load_schema
+from etl.transform import process_file, process_stream
+
+COLS = HEADER.split(",")
+
+
+def run(schema, data: bytes, tmp_path, *, columns=COLS, first_line=2, **kw):
+    v, r = tmp_path / "v.parquet", tmp_path / "r.parquet"
+    res = process_stream(io.BytesIO(data), schema=schema, columns=columns, valid_path=v,
+                         rejected_path=r, first_line=first_line, **kw)
+    return res, pq.read_table(v).to_pylist(), pq.read_table(r).to_pylist()
+
+
+def test_values_are_typed_exactly(schema, tmp_path):
+    data = (row(1, amount="-0.05", timestamp="2024-02-29T23:59:59.123456Z",
+                merchant='"  Café, ""Zürich""  "') + "\n").encode()
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert (res.rows_valid, res.rows_rejected, rejected) == (1, 0, [])
+    v = valid[0]
+    assert v["amount"] == Decimal("-0.05")
+    assert v["timestamp"] == datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=timezone.utc)
+    assert v["merchant"] == '  Café, "Zürich"  '
+    assert v["category"] == "food"
+
+
+def test_optional_empty_string_is_null_and_required_empty_is_rejected(schema, tmp_path):
+    data = (row(1, category="") + "\n" + row(2, account_id="") + "\n").encode()
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert [x["category"] for x in valid] == [None]
+    assert rejected == [{"line": 3, "reason": "account_id: required value is empty",
+                         "raw": row(2, account_id="")}]
+
+
+@pytest.mark.parametrize("field,value,reason", [
+    ("amount", "12.345", "amount: '12.345' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
+    ("amount", "1e5", "amount: '1e5' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
+    ("amount", " 12.00", "amount: ' 12.00' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
+    ("amount", "12345678901234567", "amount: '12345678901234567' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
+    ("timestamp", "2024-03-01T12:00:00+02:00", "timestamp: '2024-03-01T12:00:00+02:00' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
+    ("timestamp", "2024-03-01 12:00:00Z", "timestamp: '2024-03-01 12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
+    ("timestamp", "2024-03-01T12:00:00.1234567Z", "timestamp: '2024-03-01T12:00:00.1234567Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
+    ("timestamp", "2023-02-29T12:00:00Z", "timestamp: '2023-02-29T12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
+    ("timestamp", "2024-13-01T00:00:00Z", "timestamp: '2024-13-01T00:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
+    ("currency", "usd", "currency: 'usd' is not one of the allowed values"),
+    ("status", "DONE", "status: 'DONE' is not one of the allowed values"),
+    ("transaction_id", "T 1", "transaction_id: 'T 1' is not a string matching ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
+])
+def test_each_rule_rejects_with_its_reason(schema, tmp_path, field, value, reason):
+    data = (row(1) + "\n" + row(2, **{field: value}) + "\n" + row(3) + "\n").encode()
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert [x["transaction_id"] for x in valid] == ["T000001", "T000003"]
+    assert rejected == [{"line": 3, "reason": reason, "raw": row(2, **{field: value})}]
+
+
+def test_field_count_errors_and_blank_lines(schema, tmp_path):
+    short = ",".join(row(2).split(",")[:5])
+    long = row(3) + ",extra"
+    data = f"{row(1)}\n\n{short}\r\n{long}\n\n{row(4)}".encode()
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert (res.rows_valid, res.rows_rejected, res.records, res.blank_lines) == (2, 2, 4, 2)
+    assert rejected == [{"line": 4, "reason": "expected 8 fields, found 5", "raw": short},
+                        {"line": 5, "reason": "expected 8 fields, found 9", "raw": long}]
+
+
+def test_invalid_utf8_row_is_rejected_and_neighbours_kept(schema, tmp_path):
+    data = row(1).encode() + b"\n" + row(2, merchant="caf\udce9").encode("utf-8", "surrogateescape") + b"\n" + row(3).encode() + b"\n"
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert [x["transaction_id"] for x in valid] == ["T000001", "T000003"]
+    assert rejected[0]["line"] == 3 and rejected[0]["reason"].startswith("not valid UTF-8 text")
+    assert rejected[0]["raw"] == row(2, merchant="caf\\xe9")
+
+
+def test_header_order_may_differ_from_schema(schema, tmp_path):
+    cols = list(reversed(COLS))
+    data = (",".join(reversed(row(1).split(","))) + "\n").encode()
+    res, valid, _ = run(schema, data, tmp_path, columns=cols)
+    assert list(valid[0]) == COLS and valid[0]["transaction_id"] == "T000001"
+
+
+def test_small_blocks_carry_records_across_reads(schema, tmp_path):
+    rng = random.Random(1)
+    data = make_csv(rng, 200, crlf=True)
+    body = data[data.index(b"\n") + 1:]
+    whole = run(schema, body, tmp_path)
+    small = run(schema, body, tmp_path, block_bytes=61)
+    assert whole[1:] == small[1:] and whole[0].records == small[0].records == 200
+
+
+@pytest.mark.parametrize("chunk_bytes", [150, 1000, 4096])
+def test_chunked_output_equals_whole_file_output(schema, tmp_path, chunk_bytes):
+    rng = random.Random(chunk_bytes)
+    lines = make_csv(rng, 300, crlf=chunk_bytes == 1000).decode().split("\r\n" if chunk_bytes == 1000 else "\n")
+    for i in range(5, len(lines) - 1, 17):
+        lines[i] = lines[i].replace("USD", "usd")
+    data = ("\r\n" if chunk_bytes == 1000 else "\n").join(lines).encode()
+    (tmp_path / "f.csv").write_bytes(data)
+    whole = process_file(tmp_path / "f.csv", schema, tmp_path / "wv.parquet", tmp_path / "wr.parquet")
+    plan = plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=chunk_bytes, max_record_bytes=4096)
+    valid, rejected, line = [], [], 1 + plan.header_newlines
+    for c in plan.chunks:
+        res, v, r = run(schema, data[c.start:c.end], tmp_path, first_line=line, is_last_chunk=c.last)
+        valid += v
+        rejected += r
+        line += res.lines
+    assert len(plan.chunks) > 3
+    assert valid == pq.read_table(tmp_path / "wv.parquet").to_pylist()
+    assert rejected == pq.read_table(tmp_path / "wr.parquet").to_pylist()
+    assert whole.rows_rejected == len(rejected) > 0
+
+
+def test_chunk_ending_mid_record_is_a_boundary_error(schema, tmp_path):
+    with pytest.raises(ChunkBoundaryError):
+        run(schema, (row(1) + "\n" + row(2)[:20]).encode(), tmp_path, is_last_chunk=False)
+
+
+def test_record_longer_than_the_maximum_is_record_too_large(schema, tmp_path):
+    data = (row(1) + "\n" + "x" * 5000 + "\n").encode()
+    with pytest.raises(RecordTooLarge, match="longer than the maximum record size of 1000"):
+        run(schema, data, tmp_path, block_bytes=512, max_record_bytes=1000)
+
+
+def test_schema_file_errors_are_named(tmp_path):
+    bad = tmp_path / "s.json"
+    bad.write_text('{"columns": [{"name": "a", "type": "money"}]}')
+    with pytest.raises(SchemaConfigError, match="type 'money'"):
+        load_schema(bad)
+    bad.write_text('{"columns": [{"name": "a", "type": "decimal", "precision": 40, "scale": 2}]}')
+    with pytest.raises(SchemaConfigError, match="precision 1..38"):
+        load_schema(bad)
+    bad.write_text('{"columns": [{"name": "a"}, {"name": "a"}]}')
+    with pytest.raises(SchemaConfigError, match="duplicate column names"):
+        load_schema(bad)
+
+
+def test_a_different_schema_needs_no_code_change(tmp_path):
+    s = tmp_path / "s.json"
+    s.write_text('{"name": "m", "delimiter": ";", "columns": ['
+                 '{"name": "id", "type": "int64"}, {"name": "day", "type": "date"},'
+                 '{"name": "ok", "type": "boolean", "required": false}]}')
+    schema = load_schema(s)
+    data = b"1;2024-01-31;true\n2;2024-02-30;false\n9999999999999999999;2024-01-01;\n"
+    res, valid, rejected = run(schema, data, tmp_path, columns=["id", "day", "ok"], first_line=1)
+    assert valid == [{"id": 1, "day": datetime(2024, 1, 31).date(), "ok": True}]
+    assert [r["line"] for r in rejected] == [2, 3]
+    assert rejected[0]["reason"] == "day: '2024-02-30' is not a date YYYY-MM-DD"
+    assert rejected[1]["reason"] == "id: '9999999999999999999' is not a 64-bit integer"
