@@ -292,6 +292,18 @@ def warm(path: Path) -> float:
     return time.perf_counter() - started
 
 
+def git_state() -> dict:
+    """The commit measured, and whether the processor's sources had uncommitted edits."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "--short", "HEAD"),
+                "lambdas_etl_dirty": bool(git("status", "--porcelain", "--", "lambdas/etl"))}
+    except OSError:
+        return {}
+
+
 def _fmt(v, spec: str = ".1f") -> str:
     return "n/a" if v is None else format(v, spec)
 
@@ -456,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                   "*_rss_mib": "MiB (ru_maxrss of the job's own process)",
                   "splitter_bytes_per_boundary": "bytes"},
         "machine": machine(),
+        "git": git_state(),
         "pyarrow_version": next((j.get("pyarrow_version") for j in jobs.values()
                                  if j.get("pyarrow_version")), None),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
