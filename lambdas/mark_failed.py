@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 
@@ -40,8 +39,18 @@ def handler(event: dict, context: LambdaContext) -> dict:
     changed = rt.status.fail_file(ref.file_id, name, reason)
     metrics.add_metric(name="FilesFailed", unit="Count", value=1)
     logger.error("file failed", extra={"error": name, "reason": reason, "recorded": changed})
-    body = {"file_id": ref.file_id, "status": "FAILED", "bucket": ref.bucket, "key": ref.key,
-            "version_id": ref.version_id, "error": name, "reason": reason,
-            "input_untouched": True}
-    return {**body, "subject": f"CSV ETL failed: {name}"[:100],
-            "message": json.dumps(body, indent=2)}
+    body = {
+        "file_id": ref.file_id,
+        "status": "FAILED",
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": ref.version_id,
+        "error": name,
+        "reason": reason,
+        "input_untouched": True,
+    }
+    return {
+        **body,
+        "subject": f"CSV ETL failed: {name}"[:100],
+        "message": json.dumps(body, indent=2),
+    }

@@ -8,7 +8,6 @@ import tempfile
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from etl.errors import InjectedFault
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
@@ -24,8 +23,11 @@ def _inject_fault(stage: str, chunk: int, attempt: int) -> None:
     if not spec:
         return
     for fault in json.loads(spec):
-        if (fault.get("stage") == stage and chunk in fault.get("chunks", [])
-                and attempt <= int(fault.get("attempts", 1))):
+        if (
+            fault.get("stage") == stage
+            and chunk in fault.get("chunks", [])
+            and attempt <= int(fault.get("attempts", 1))
+        ):
             raise InjectedFault(f"injected fault at {stage} for chunk {chunk}, attempt {attempt}")
 
 
@@ -42,13 +44,25 @@ def handler(event: dict, context: LambdaContext) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
         valid_path, rejected_path = f"{tmp}/valid.parquet", f"{tmp}/rejected.parquet"
-        body = open_range(rt.s3, event["bucket"], event["data_key"], event.get("data_version_id"),
-                          int(chunk["start"]), int(chunk["end"]))
+        body = open_range(
+            rt.s3,
+            event["bucket"],
+            event["data_key"],
+            event.get("data_version_id"),
+            int(chunk["start"]),
+            int(chunk["end"]),
+        )
         try:
-            result = process_stream(body, schema=schema, columns=event["columns"],
-                                    valid_path=valid_path, rejected_path=rejected_path,
-                                    first_line=1, is_last_chunk=bool(chunk.get("last")),
-                                    max_record_bytes=rt.settings.max_record_bytes)
+            result = process_stream(
+                body,
+                schema=schema,
+                columns=event["columns"],
+                valid_path=valid_path,
+                rejected_path=rejected_path,
+                first_line=1,
+                is_last_chunk=bool(chunk.get("last")),
+                max_record_bytes=rt.settings.max_record_bytes,
+            )
         finally:
             body.close()
         rt.s3.upload_file(valid_path, ref.bucket, ref.valid_key(index), Config=TRANSFER)
@@ -60,6 +74,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="RowsRejected", unit="Count", value=result.rows_rejected)
     metrics.add_metric(name="ProcessedBytes", unit="Bytes", value=result.bytes)
     metrics.add_metric(name="ChunkSeconds", unit="Seconds", value=round(seconds, 3))
-    logger.info("chunk processed", extra={**result.to_dict(), "seconds": round(seconds, 3),
-                                          "attempt": attempt})
+    logger.info(
+        "chunk processed",
+        extra={**result.to_dict(), "seconds": round(seconds, 3), "attempt": attempt},
+    )
     return {"file_id": ref.file_id, "chunk_index": index, **result.to_dict()}

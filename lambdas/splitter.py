@@ -7,7 +7,6 @@ import json
 import zlib
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from etl.chunking import plan_chunks
 from etl.errors import EncodingError
 from etl.keys import FileRef
@@ -23,14 +22,26 @@ def handler(event: dict, context: LambdaContext) -> dict:
     size = int(event["detail"]["object"].get("size", 0))
     logger.append_keys(file_id=ref.file_id)
     proceed, item = rt.status.register_file(
-        ref.file_id, event["execution_id"],
-        {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id or "null",
-         "size": size})
-    base = {"file_id": ref.file_id, "bucket": ref.bucket, "key": ref.key,
-            "version_id": ref.version_id}
+        ref.file_id,
+        event["execution_id"],
+        {
+            "bucket": ref.bucket,
+            "key": ref.key,
+            "version_id": ref.version_id or "null",
+            "size": size,
+        },
+    )
+    base = {
+        "file_id": ref.file_id,
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": ref.version_id,
+    }
     if not proceed:
-        logger.info("duplicate event: this object version is already registered",
-                    extra={"status": item.get("status"), "first_execution": item.get("execution_id")})
+        logger.info(
+            "duplicate event: this object version is already registered",
+            extra={"status": item.get("status"), "first_execution": item.get("execution_id")},
+        )
         metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
         return {**base, "duplicate": True, "status": item.get("status")}
 
@@ -38,30 +49,57 @@ def handler(event: dict, context: LambdaContext) -> dict:
     data_key, data_version, compression = ref.key, ref.version_id, "none"
     if ref.is_gzip:
         try:
-            data_version, size = stage_gzip(rt.s3, ref.bucket, ref.key, ref.version_id,
-                                            ref.staging_key)
+            data_version, size = stage_gzip(
+                rt.s3, ref.bucket, ref.key, ref.version_id, ref.staging_key
+            )
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise EncodingError(f"the object ends in .gz but is not valid gzip ({exc}): "
-                                "upload a gzip-compressed CSV or drop the .gz suffix") from exc
+            raise EncodingError(
+                f"the object ends in .gz but is not valid gzip ({exc}): "
+                "upload a gzip-compressed CSV or drop the .gz suffix"
+            ) from exc
         data_key, compression = ref.staging_key, "gzip"
     else:
-        size = int(rt.s3.head_object(Bucket=ref.bucket, Key=ref.key,
-                                     **({"VersionId": ref.version_id} if ref.version_id else {}))
-                   ["ContentLength"])
+        size = int(
+            rt.s3.head_object(
+                Bucket=ref.bucket,
+                Key=ref.key,
+                **({"VersionId": ref.version_id} if ref.version_id else {}),
+            )["ContentLength"]
+        )
 
-    plan = plan_chunks(range_reader(rt.s3, ref.bucket, data_key, data_version), size,
-                       chunk_bytes=rt.settings.chunk_bytes,
-                       max_record_bytes=rt.settings.max_record_bytes,
-                       delimiter=schema.delimiter)
-    rt.s3.put_object(Bucket=ref.bucket, Key=ref.manifest_key,
-                     Body=json.dumps([c.to_item() for c in plan.chunks]).encode(),
-                     ContentType="application/json")
-    logger.info("planned chunks", extra={"chunks": len(plan.chunks), "size": size,
-                                         "probe_bytes": plan.bytes_read,
-                                         "fallbacks": plan.fallbacks})
+    plan = plan_chunks(
+        range_reader(rt.s3, ref.bucket, data_key, data_version),
+        size,
+        chunk_bytes=rt.settings.chunk_bytes,
+        max_record_bytes=rt.settings.max_record_bytes,
+        delimiter=schema.delimiter,
+    )
+    rt.s3.put_object(
+        Bucket=ref.bucket,
+        Key=ref.manifest_key,
+        Body=json.dumps([c.to_item() for c in plan.chunks]).encode(),
+        ContentType="application/json",
+    )
+    logger.info(
+        "planned chunks",
+        extra={
+            "chunks": len(plan.chunks),
+            "size": size,
+            "probe_bytes": plan.bytes_read,
+            "fallbacks": plan.fallbacks,
+        },
+    )
     metrics.add_metric(name="PlannedChunks", unit="Count", value=len(plan.chunks))
-    return {**base, "duplicate": False, "size": size, "data_key": data_key,
-            "data_version_id": data_version, "compression": compression,
-            "manifest_key": ref.manifest_key, "chunk_count": len(plan.chunks),
-            "header_start": plan.header_start, "header_end": plan.header_end,
-            "header_newlines": plan.header_newlines}
+    return {
+        **base,
+        "duplicate": False,
+        "size": size,
+        "data_key": data_key,
+        "data_version_id": data_version,
+        "compression": compression,
+        "manifest_key": ref.manifest_key,
+        "chunk_count": len(plan.chunks),
+        "header_start": plan.header_start,
+        "header_end": plan.header_end,
+        "header_newlines": plan.header_newlines,
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from etl.checks import check_has_data, check_text, parse_header
 from etl.chunking import header_text
 from etl.runtime import get_runtime, logger, metrics
@@ -24,8 +23,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
     sample = read(h0, sample_end) if sample_end > h0 else b""
     check_text(sample, complete=sample_end == size, offset=h0)
     columns = parse_header(header_text(sample[: h1 - h0]), schema)
-    check_has_data(sample[h1 - h0:], data_bytes=size - h1)
-    rt.status.set_processing(event["file_id"], chunk_count=int(event["chunk_count"]),
-                             columns=columns)
+    check_has_data(sample[h1 - h0 :], data_bytes=size - h1)
+    rt.status.set_processing(
+        event["file_id"], chunk_count=int(event["chunk_count"]), columns=columns
+    )
     logger.info("file accepted", extra={"columns": columns, "chunks": event["chunk_count"]})
     return {**event, "columns": columns}

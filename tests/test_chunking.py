@@ -8,7 +8,6 @@ import random
 
 import pytest
 from conftest import HEADER, row
-
 from etl.chunking import BOM, plan_chunks
 from etl.csvscan import first_record_start, index_records, last_record_end
 from etl.errors import EmptyFile, RecordTooLarge
@@ -26,8 +25,15 @@ def record_starts(data: bytes, start: int) -> set[int]:
     return starts
 
 
-def make_csv(rng: random.Random, n: int, *, crlf=False, bom=False, trailing_newline=True,
-             quoted_newlines=True) -> bytes:
+def make_csv(
+    rng: random.Random,
+    n: int,
+    *,
+    crlf=False,
+    bom=False,
+    trailing_newline=True,
+    quoted_newlines=True,
+) -> bytes:
     nl = "\r\n" if crlf else "\n"
     rows = [HEADER]
     for i in range(n):
@@ -43,8 +49,12 @@ def make_csv(rng: random.Random, n: int, *, crlf=False, bom=False, trailing_newl
 
 
 def check_plan(data: bytes, chunk_bytes: int, max_record_bytes: int = 4096):
-    plan = plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=chunk_bytes,
-                       max_record_bytes=max_record_bytes)
+    plan = plan_chunks(
+        lambda a, b: data[a:b],
+        len(data),
+        chunk_bytes=chunk_bytes,
+        max_record_bytes=max_record_bytes,
+    )
     truth = record_starts(data, plan.header_end)
     assert plan.chunks[0].start == plan.header_end
     assert plan.chunks[-1].end == len(data) and plan.chunks[-1].last
@@ -56,8 +66,16 @@ def check_plan(data: bytes, chunk_bytes: int, max_record_bytes: int = 4096):
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("opts", [{}, {"crlf": True}, {"bom": True}, {"trailing_newline": False},
-                                  {"crlf": True, "bom": True, "trailing_newline": False}])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"crlf": True},
+        {"bom": True},
+        {"trailing_newline": False},
+        {"crlf": True, "bom": True, "trailing_newline": False},
+    ],
+)
 def test_boundaries_are_record_starts_for_every_chunk_size(seed, opts):
     rng = random.Random(seed)
     data = make_csv(rng, 120, **opts)
@@ -72,8 +90,10 @@ def test_quoted_newline_on_boundary_is_not_split():
     # put targets right inside the run of quoted newlines of each record
     for offset in range(len(head) + 30, len(head) + 90, 7):
         plan = check_plan(data, offset - len(head))
-        assert all(c.start == len(head) + k * len(rec) for k, c in
-                   [((c.start - len(head)) // len(rec), c) for c in plan.chunks])
+        assert all(
+            c.start == len(head) + k * len(rec)
+            for k, c in [((c.start - len(head)) // len(rec), c) for c in plan.chunks]
+        )
 
 
 def test_undecidable_window_falls_back_to_a_correct_sequential_scan(monkeypatch):
@@ -133,7 +153,12 @@ def test_header_longer_than_max_record_is_record_too_large():
 def test_bom_header_and_crlf_header():
     data = BOM + b"a,b\r\n1,2\r\n"
     plan = plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=100, max_record_bytes=100)
-    assert (plan.header_start, plan.header, plan.header_end, plan.header_newlines) == (3, b"a,b", 8, 1)
+    assert (plan.header_start, plan.header, plan.header_end, plan.header_newlines) == (
+        3,
+        b"a,b",
+        8,
+        1,
+    )
 
 
 def test_last_record_end_skips_newlines_inside_quotes():
@@ -144,7 +169,11 @@ def test_last_record_end_skips_newlines_inside_quotes():
 
 def test_index_records_spans_blank_lines_and_crlf():
     idx = index_records(b'a\r\n\r\n"q\nq"\n\nlast')
-    assert list(zip(idx.starts.tolist(), idx.ends.tolist(), strict=True)) == [(0, 1), (5, 10), (12, 16)]
+    assert list(zip(idx.starts.tolist(), idx.ends.tolist(), strict=True)) == [
+        (0, 1),
+        (5, 10),
+        (12, 16),
+    ]
     assert idx.blank_lines == 2
 
 

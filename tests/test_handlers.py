@@ -36,16 +36,25 @@ def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
     if split["duplicate"]:
         return split
     checked = validator.handler(split, Ctx())
-    manifest = json.loads(rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+    )
     for chunk in manifest:
-        item = {k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")}
+        item = {
+            k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")
+        }
         processor.handler({**item, "chunk": chunk}, Ctx())
     return finalizer.handler(checked, Ctx())
 
 
 def read_prefix(rt, prefix: str):
-    keys = sorted(o["Key"] for o in rt.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
-    tables = [pq.read_table(io.BytesIO(rt.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
+    keys = sorted(
+        o["Key"] for o in rt.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    )
+    tables = [
+        pq.read_table(io.BytesIO(rt.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()))
+        for k in keys
+    ]
     return keys, [r for t in tables for r in t.to_pylist()]
 
 
@@ -87,9 +96,14 @@ def test_duplicate_event_for_same_version_does_no_second_run(aws):
     first = run_pipeline(aws, detail, "exec-1")
     again = run_pipeline(aws, detail, "exec-2")
     assert first["status"] == "COMPLETE"
-    assert again == {"file_id": first["file_id"], "bucket": BUCKET, "key": "incoming/dup.csv",
-                     "version_id": detail["object"]["version-id"], "duplicate": True,
-                     "status": "COMPLETE"}
+    assert again == {
+        "file_id": first["file_id"],
+        "bucket": BUCKET,
+        "key": "incoming/dup.csv",
+        "version_id": detail["object"]["version-id"],
+        "duplicate": True,
+        "status": "COMPLETE",
+    }
 
 
 def test_retry_of_split_in_same_execution_is_not_a_duplicate(aws):
@@ -111,16 +125,23 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     with pytest.raises(SchemaMismatch) as err:
         validator.handler(split, Ctx())
-    assert "missing columns ['account_id', 'timestamp', 'currency', 'merchant', 'category', 'status']" in str(err.value)
+    assert (
+        "missing columns ['account_id', 'timestamp', 'currency', 'merchant', 'category', 'status']"
+        in str(err.value)
+    )
     assert "unknown columns ['acct']" in str(err.value)
     cause = json.dumps({"errorType": "SchemaMismatch", "errorMessage": str(err.value)})
-    out = mark_failed.handler({**split, "error": {"Error": "SchemaMismatch", "Cause": cause}}, Ctx())
+    out = mark_failed.handler(
+        {**split, "error": {"Error": "SchemaMismatch", "Cause": cause}}, Ctx()
+    )
     assert out["status"] == "FAILED" and out["error"] == "SchemaMismatch"
     assert json.loads(out["message"])["reason"] == str(err.value)
     item = aws.status.get_file(split["file_id"])
     assert (item["status"], item["error"]) == ("FAILED", "SchemaMismatch")
     # the input is untouched
-    got = aws.s3.get_object(Bucket=BUCKET, Key="incoming/bad.csv", VersionId=detail["object"]["version-id"])
+    got = aws.s3.get_object(
+        Bucket=BUCKET, Key="incoming/bad.csv", VersionId=detail["object"]["version-id"]
+    )
     assert got["Body"].read() == b"transaction_id,acct,amount\nT1,A1,1.00\n"
 
 
@@ -128,8 +149,13 @@ def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
     import mark_failed
 
     detail = upload(aws, "incoming/empty.csv", b"")
-    out = mark_failed.handler({**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, Ctx())
-    assert out["file_id"] == f"s3://{BUCKET}/incoming/empty.csv?versionId={detail['object']['version-id']}"
+    out = mark_failed.handler(
+        {**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, Ctx()
+    )
+    assert (
+        out["file_id"]
+        == f"s3://{BUCKET}/incoming/empty.csv?versionId={detail['object']['version-id']}"
+    )
     assert aws.status.get_file(out["file_id"])["status"] == "FAILED"
 
 

@@ -4,37 +4,50 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row
-from test_chunking import make_csv
-
 from etl.chunking import plan_chunks
 from etl.errors import ChunkBoundaryError, RecordTooLarge, SchemaConfigError
 from etl.schema import load_schema
 from etl.transform import process_file, process_stream
+from test_chunking import make_csv
 
 COLS = HEADER.split(",")
 
 
 def run(schema, data: bytes, tmp_path, *, columns=COLS, first_line=2, **kw):
     v, r = tmp_path / "v.parquet", tmp_path / "r.parquet"
-    res = process_stream(io.BytesIO(data), schema=schema, columns=columns, valid_path=v,
-                         rejected_path=r, first_line=first_line, **kw)
+    res = process_stream(
+        io.BytesIO(data),
+        schema=schema,
+        columns=columns,
+        valid_path=v,
+        rejected_path=r,
+        first_line=first_line,
+        **kw,
+    )
     return res, pq.read_table(v).to_pylist(), pq.read_table(r).to_pylist()
 
 
 def test_values_are_typed_exactly(schema, tmp_path):
-    data = (row(1, amount="-0.05", timestamp="2024-02-29T23:59:59.123456Z",
-                merchant='"  Café, ""Zürich""  "') + "\n").encode()
+    data = (
+        row(
+            1,
+            amount="-0.05",
+            timestamp="2024-02-29T23:59:59.123456Z",
+            merchant='"  Café, ""Zürich""  "',
+        )
+        + "\n"
+    ).encode()
     res, valid, rejected = run(schema, data, tmp_path)
     assert (res.rows_valid, res.rows_rejected, rejected) == (1, 0, [])
     v = valid[0]
     assert v["amount"] == Decimal("-0.05")
-    assert v["timestamp"] == datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=timezone.utc)
+    assert v["timestamp"] == datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
     assert v["merchant"] == '  Café, "Zürich"  '
     assert v["category"] == "food"
 
@@ -43,24 +56,68 @@ def test_optional_empty_string_is_null_and_required_empty_is_rejected(schema, tm
     data = (row(1, category="") + "\n" + row(2, account_id="") + "\n").encode()
     res, valid, rejected = run(schema, data, tmp_path)
     assert [x["category"] for x in valid] == [None]
-    assert rejected == [{"line": 3, "reason": "account_id: required value is empty",
-                         "raw": row(2, account_id="")}]
+    assert rejected == [
+        {"line": 3, "reason": "account_id: required value is empty", "raw": row(2, account_id="")}
+    ]
 
 
-@pytest.mark.parametrize("field,value,reason", [
-    ("amount", "12.345", "amount: '12.345' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
-    ("amount", "1e5", "amount: '1e5' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
-    ("amount", " 12.00", "amount: ' 12.00' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
-    ("amount", "12345678901234567", "amount: '12345678901234567' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)"),
-    ("timestamp", "2024-03-01T12:00:00+02:00", "timestamp: '2024-03-01T12:00:00+02:00' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
-    ("timestamp", "2024-03-01 12:00:00Z", "timestamp: '2024-03-01 12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
-    ("timestamp", "2024-03-01T12:00:00.1234567Z", "timestamp: '2024-03-01T12:00:00.1234567Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
-    ("timestamp", "2023-02-29T12:00:00Z", "timestamp: '2023-02-29T12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
-    ("timestamp", "2024-13-01T00:00:00Z", "timestamp: '2024-13-01T00:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"),
-    ("currency", "usd", "currency: 'usd' is not one of the allowed values"),
-    ("status", "DONE", "status: 'DONE' is not one of the allowed values"),
-    ("transaction_id", "T 1", "transaction_id: 'T 1' is not a string matching ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
-])
+@pytest.mark.parametrize(
+    "field,value,reason",
+    [
+        (
+            "amount",
+            "12.345",
+            "amount: '12.345' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)",
+        ),
+        (
+            "amount",
+            "1e5",
+            "amount: '1e5' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)",
+        ),
+        (
+            "amount",
+            " 12.00",
+            "amount: ' 12.00' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)",
+        ),
+        (
+            "amount",
+            "12345678901234567",
+            "amount: '12345678901234567' is not a decimal(18,2) (at most 16 integer and 2 fraction digits)",
+        ),
+        (
+            "timestamp",
+            "2024-03-01T12:00:00+02:00",
+            "timestamp: '2024-03-01T12:00:00+02:00' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z",
+        ),
+        (
+            "timestamp",
+            "2024-03-01 12:00:00Z",
+            "timestamp: '2024-03-01 12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z",
+        ),
+        (
+            "timestamp",
+            "2024-03-01T12:00:00.1234567Z",
+            "timestamp: '2024-03-01T12:00:00.1234567Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z",
+        ),
+        (
+            "timestamp",
+            "2023-02-29T12:00:00Z",
+            "timestamp: '2023-02-29T12:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z",
+        ),
+        (
+            "timestamp",
+            "2024-13-01T00:00:00Z",
+            "timestamp: '2024-13-01T00:00:00Z' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z",
+        ),
+        ("currency", "usd", "currency: 'usd' is not one of the allowed values"),
+        ("status", "DONE", "status: 'DONE' is not one of the allowed values"),
+        (
+            "transaction_id",
+            "T 1",
+            "transaction_id: 'T 1' is not a string matching ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        ),
+    ],
+)
 def test_each_rule_rejects_with_its_reason(schema, tmp_path, field, value, reason):
     data = (row(1) + "\n" + row(2, **{field: value}) + "\n" + row(3) + "\n").encode()
     res, valid, rejected = run(schema, data, tmp_path)
@@ -74,12 +131,21 @@ def test_field_count_errors_and_blank_lines(schema, tmp_path):
     data = f"{row(1)}\n\n{short}\r\n{long}\n\n{row(4)}".encode()
     res, valid, rejected = run(schema, data, tmp_path)
     assert (res.rows_valid, res.rows_rejected, res.records, res.blank_lines) == (2, 2, 4, 2)
-    assert rejected == [{"line": 4, "reason": "expected 8 fields, found 5", "raw": short},
-                        {"line": 5, "reason": "expected 8 fields, found 9", "raw": long}]
+    assert rejected == [
+        {"line": 4, "reason": "expected 8 fields, found 5", "raw": short},
+        {"line": 5, "reason": "expected 8 fields, found 9", "raw": long},
+    ]
 
 
 def test_invalid_utf8_row_is_rejected_and_neighbours_kept(schema, tmp_path):
-    data = row(1).encode() + b"\n" + row(2, merchant="caf\udce9").encode("utf-8", "surrogateescape") + b"\n" + row(3).encode() + b"\n"
+    data = (
+        row(1).encode()
+        + b"\n"
+        + row(2, merchant="caf\udce9").encode("utf-8", "surrogateescape")
+        + b"\n"
+        + row(3).encode()
+        + b"\n"
+    )
     res, valid, rejected = run(schema, data, tmp_path)
     assert [x["transaction_id"] for x in valid] == ["T000001", "T000003"]
     assert rejected[0]["line"] == 3 and rejected[0]["reason"].startswith("not valid UTF-8 text")
@@ -96,7 +162,7 @@ def test_header_order_may_differ_from_schema(schema, tmp_path):
 def test_small_blocks_carry_records_across_reads(schema, tmp_path):
     rng = random.Random(1)
     data = make_csv(rng, 200, crlf=True)
-    body = data[data.index(b"\n") + 1:]
+    body = data[data.index(b"\n") + 1 :]
     whole = run(schema, body, tmp_path)
     small = run(schema, body, tmp_path, block_bytes=61)
     assert whole[1:] == small[1:] and whole[0].records == small[0].records == 200
@@ -105,16 +171,26 @@ def test_small_blocks_carry_records_across_reads(schema, tmp_path):
 @pytest.mark.parametrize("chunk_bytes", [150, 1000, 4096])
 def test_chunked_output_equals_whole_file_output(schema, tmp_path, chunk_bytes):
     rng = random.Random(chunk_bytes)
-    lines = make_csv(rng, 300, crlf=chunk_bytes == 1000).decode().split("\r\n" if chunk_bytes == 1000 else "\n")
+    lines = (
+        make_csv(rng, 300, crlf=chunk_bytes == 1000)
+        .decode()
+        .split("\r\n" if chunk_bytes == 1000 else "\n")
+    )
     for i in range(5, len(lines) - 1, 17):
         lines[i] = lines[i].replace("USD", "usd")
     data = ("\r\n" if chunk_bytes == 1000 else "\n").join(lines).encode()
     (tmp_path / "f.csv").write_bytes(data)
-    whole = process_file(tmp_path / "f.csv", schema, tmp_path / "wv.parquet", tmp_path / "wr.parquet")
-    plan = plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=chunk_bytes, max_record_bytes=4096)
+    whole = process_file(
+        tmp_path / "f.csv", schema, tmp_path / "wv.parquet", tmp_path / "wr.parquet"
+    )
+    plan = plan_chunks(
+        lambda a, b: data[a:b], len(data), chunk_bytes=chunk_bytes, max_record_bytes=4096
+    )
     valid, rejected, line = [], [], 1 + plan.header_newlines
     for c in plan.chunks:
-        res, v, r = run(schema, data[c.start:c.end], tmp_path, first_line=line, is_last_chunk=c.last)
+        res, v, r = run(
+            schema, data[c.start : c.end], tmp_path, first_line=line, is_last_chunk=c.last
+        )
         valid += v
         rejected += r
         line += res.lines
@@ -150,9 +226,11 @@ def test_schema_file_errors_are_named(tmp_path):
 
 def test_a_different_schema_needs_no_code_change(tmp_path):
     s = tmp_path / "s.json"
-    s.write_text('{"name": "m", "delimiter": ";", "columns": ['
-                 '{"name": "id", "type": "int64"}, {"name": "day", "type": "date"},'
-                 '{"name": "ok", "type": "boolean", "required": false}]}')
+    s.write_text(
+        '{"name": "m", "delimiter": ";", "columns": ['
+        '{"name": "id", "type": "int64"}, {"name": "day", "type": "date"},'
+        '{"name": "ok", "type": "boolean", "required": false}]}'
+    )
     schema = load_schema(s)
     data = b"1;2024-01-31;true\n2;2024-02-30;false\n9999999999999999999;2024-01-01;\n"
     res, valid, rejected = run(schema, data, tmp_path, columns=["id", "day", "ok"], first_line=1)

@@ -17,14 +17,16 @@ def check_text(sample: bytes, *, complete: bool, offset: int = 0) -> None:
     nul = sample.find(b"\x00")
     if nul >= 0:
         raise EncodingError(
-            f"binary content: a NUL byte at offset {offset + nul}; upload UTF-8 CSV text")
+            f"binary content: a NUL byte at offset {offset + nul}; upload UTF-8 CSV text"
+        )
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(sample, final=complete)
     except UnicodeDecodeError as exc:
         raise EncodingError(
-            f"not UTF-8: invalid byte {sample[exc.start:exc.start + 1]!r} at offset "
-            f"{offset + exc.start} ({exc.reason}); re-export the file as UTF-8") from exc
+            f"not UTF-8: invalid byte {sample[exc.start : exc.start + 1]!r} at offset "
+            f"{offset + exc.start} ({exc.reason}); re-export the file as UTF-8"
+        ) from exc
 
 
 def parse_header(header: bytes, schema: Schema) -> list[str]:
@@ -32,8 +34,10 @@ def parse_header(header: bytes, schema: Schema) -> list[str]:
     check_text(header, complete=True)
     text = header.decode("utf-8")
     if not text.strip():
-        raise SchemaMismatch("the first line is empty: the file must start with a header line "
-                             f"naming the columns {schema.names}")
+        raise SchemaMismatch(
+            "the first line is empty: the file must start with a header line "
+            f"naming the columns {schema.names}"
+        )
     names = [n.strip() for n in next(csv.reader([text], delimiter=schema.delimiter))]
     expected = set(schema.names)
     if len(names) == 1 and names[0] not in expected:
@@ -44,7 +48,8 @@ def parse_header(header: bytes, schema: Schema) -> list[str]:
                     raise DelimiterMismatch(
                         f"the header is delimited by {other!r} but the schema "
                         f"{schema.name!r} declares {schema.delimiter!r}: re-export the file "
-                        "with that delimiter or deploy a schema that declares it")
+                        "with that delimiter or deploy a schema that declares it"
+                    )
     dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     missing = [n for n in schema.names if n not in names]
     unknown = [n for n in names if n not in expected]
@@ -58,7 +63,9 @@ def parse_header(header: bytes, schema: Schema) -> list[str]:
     if problems:
         raise SchemaMismatch(
             f"the header does not match schema {schema.name!r} v{schema.version}: "
-            + "; ".join(problems) + f". Expected the columns {schema.names} (any order)")
+            + "; ".join(problems)
+            + f". Expected the columns {schema.names} (any order)"
+        )
     return names
 
 

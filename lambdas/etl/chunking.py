@@ -39,7 +39,9 @@ class ChunkPlan:
     header_start: int  # 3 when the file starts with a UTF-8 BOM
     header_end: int  # offset of the first data byte
     header: bytes  # the header line without its terminator
-    header_newlines: int  # LF bytes from offset 0 to header_end (the header may hold quoted newlines)
+    header_newlines: (
+        int  # LF bytes from offset 0 to header_end (the header may hold quoted newlines)
+    )
     chunks: list[ChunkRange] = field(default_factory=list)
     bytes_read: int = 0
     boundaries: int = 0  # chunk boundaries that had to be located (targets inside the data)
@@ -65,8 +67,9 @@ class _CountingReader:
         return data
 
 
-def _first_boundary_from_known_start(read: _CountingReader, start: int, limit: int,
-                                     at_or_after: int = 0) -> int | None:
+def _first_boundary_from_known_start(
+    read: _CountingReader, start: int, limit: int, at_or_after: int = 0
+) -> int | None:
     """First record end after `start` (a known record start) that is >= `at_or_after`.
 
     One sequential pass tracking quote parity. Returns the offset just past the
@@ -97,18 +100,27 @@ def _scan_to_target(read: _CountingReader, known_start: int, target: int) -> int
     return _first_boundary_from_known_start(read, known_start, read.size, at_or_after=target)
 
 
-def locate_boundary(read: _CountingReader, target: int, known_start: int, *, delimiter: str,
-                    max_record_bytes: int, probe_bytes: int = PROBE_BYTES) -> tuple[int | None, bool]:
+def locate_boundary(
+    read: _CountingReader,
+    target: int,
+    known_start: int,
+    *,
+    delimiter: str,
+    max_record_bytes: int,
+    probe_bytes: int = PROBE_BYTES,
+) -> tuple[int | None, bool]:
     """First record start at or after `target`. Returns (offset or None at EOF, used_fallback)."""
     window = read(target, target + probe_bytes)
     at_eof = target + len(window) >= read.size
-    found = first_record_start(window, delimiter=delimiter, at_eof=at_eof,
-                               max_record_bytes=max_record_bytes)
+    found = first_record_start(
+        window, delimiter=delimiter, at_eof=at_eof, max_record_bytes=max_record_bytes
+    )
     if found is None and not at_eof and len(window) < max_record_bytes:
         window += read(target + len(window), target + max_record_bytes)
         at_eof = target + len(window) >= read.size
-        found = first_record_start(window, delimiter=delimiter, at_eof=at_eof,
-                                   max_record_bytes=max_record_bytes)
+        found = first_record_start(
+            window, delimiter=delimiter, at_eof=at_eof, max_record_bytes=max_record_bytes
+        )
     if found is not None:
         off = target + found
         return (off if off < read.size else None), False
@@ -122,12 +134,15 @@ def read_header(read: _CountingReader, max_record_bytes: int) -> tuple[int, int,
     header_start = len(BOM) if head.startswith(BOM) else 0
     if read.size <= header_start:
         raise EmptyFile("the file is empty: upload a CSV with a header line and data rows")
-    end = _first_boundary_from_known_start(read, header_start, min(read.size, header_start + max_record_bytes))
+    end = _first_boundary_from_known_start(
+        read, header_start, min(read.size, header_start + max_record_bytes)
+    )
     if end is None:
         if read.size - header_start > max_record_bytes:
             raise RecordTooLarge(
                 f"the header line is longer than the maximum record size of {max_record_bytes} "
-                "bytes (no line end found): is this a CSV file? Raise max_record_bytes if it is")
+                "bytes (no line end found): is this a CSV file? Raise max_record_bytes if it is"
+            )
         end = read.size  # header only, without a trailing newline
     return header_start, end, read(header_start, end)
 
@@ -139,24 +154,40 @@ def header_text(raw_header: bytes) -> bytes:
     return raw_header[:-1] if raw_header.endswith(b"\r") else raw_header
 
 
-def plan_chunks(read_range: ReadRange, size: int, *, chunk_bytes: int, max_record_bytes: int,
-                delimiter: str = ",", probe_bytes: int = PROBE_BYTES) -> ChunkPlan:
+def plan_chunks(
+    read_range: ReadRange,
+    size: int,
+    *,
+    chunk_bytes: int,
+    max_record_bytes: int,
+    delimiter: str = ",",
+    probe_bytes: int = PROBE_BYTES,
+) -> ChunkPlan:
     """Plan record-aligned chunks of about `chunk_bytes` over the data after the header."""
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be positive")
     read = _CountingReader(read_range, size)
     if size == 0:
-        raise EmptyFile("the file is empty (0 bytes): upload a CSV with a header line and data rows")
+        raise EmptyFile(
+            "the file is empty (0 bytes): upload a CSV with a header line and data rows"
+        )
     header_start, header_end, raw_header = read_header(read, max_record_bytes)
-    plan = ChunkPlan(size, header_start, header_end, header_text(raw_header),
-                     raw_header.count(b"\n"))
+    plan = ChunkPlan(
+        size, header_start, header_end, header_text(raw_header), raw_header.count(b"\n")
+    )
     header_bytes_read = read.bytes_read
     starts = [header_end]
     target = header_end + chunk_bytes
     while starts[-1] < size and target < size:
         plan.boundaries += 1
-        off, fallback = locate_boundary(read, target, starts[-1], delimiter=delimiter,
-                                        max_record_bytes=max_record_bytes, probe_bytes=probe_bytes)
+        off, fallback = locate_boundary(
+            read,
+            target,
+            starts[-1],
+            delimiter=delimiter,
+            max_record_bytes=max_record_bytes,
+            probe_bytes=probe_bytes,
+        )
         plan.fallbacks += fallback
         if off is None or off >= size:
             break
@@ -166,6 +197,8 @@ def plan_chunks(read_range: ReadRange, size: int, *, chunk_bytes: int, max_recor
     plan.bytes_read = read.bytes_read - header_bytes_read
     if header_end < size:
         bounds = starts + [size]
-        plan.chunks = [ChunkRange(i, bounds[i], bounds[i + 1], i == len(starts) - 1)
-                       for i in range(len(starts))]
+        plan.chunks = [
+            ChunkRange(i, bounds[i], bounds[i + 1], i == len(starts) - 1)
+            for i in range(len(starts))
+        ]
     return plan

@@ -81,7 +81,7 @@ def index_records(block: bytes) -> RecordIndex:
         has_cr[nonempty] = arr[ends[nonempty] - 1] == CR
         ends = ends - has_cr
     keep = ends > starts
-    blank = int(len(ends_nl) - np.count_nonzero(keep[:len(ends_nl)]))
+    blank = int(len(ends_nl) - np.count_nonzero(keep[: len(ends_nl)]))
     return RecordIndex(starts[keep], ends[keep], newlines, blank)
 
 
@@ -102,8 +102,9 @@ class Hypothesis:
     why: str = ""
 
 
-def _simulate(window: bytes, inside: bool, delimiter: int, at_eof: bool,
-              max_record_bytes: int) -> Hypothesis:
+def _simulate(
+    window: bytes, inside: bool, delimiter: int, at_eof: bool, max_record_bytes: int
+) -> Hypothesis:
     """Walk quotes and newlines under one hypothesis, checking RFC 4180 structure.
 
     An opening quote must start a field; a closing quote must be followed by a delimiter,
@@ -134,7 +135,9 @@ def _simulate(window: bytes, inside: bool, delimiter: int, at_eof: bool,
                 if not at_eof:
                     break  # cannot see the next byte; stop checking here
             elif nxt not in (delimiter, LF, CR):
-                return Hypothesis(inside, first, False, f"closing quote at {p} followed by {chr(nxt)!r}")
+                return Hypothesis(
+                    inside, first, False, f"closing quote at {p} followed by {chr(nxt)!r}"
+                )
             inq = False
         else:
             prev = window[p - 1] if p > 0 else None
@@ -148,8 +151,9 @@ def _simulate(window: bytes, inside: bool, delimiter: int, at_eof: bool,
     return Hypothesis(inside, first, True)
 
 
-def first_record_start(window: bytes, *, delimiter: str = ",", at_eof: bool = False,
-                       max_record_bytes: int) -> int | None:
+def first_record_start(
+    window: bytes, *, delimiter: str = ",", at_eof: bool = False, max_record_bytes: int
+) -> int | None:
     """Offset in `window` of the first record start, or None when the window cannot decide.
 
     `window` holds the bytes from some offset t of the file (t not known to be a record

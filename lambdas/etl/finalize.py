@@ -23,8 +23,9 @@ class FileTotals:
         return self.rows_valid + self.rows_rejected
 
 
-def check_conservation(items: list[dict], *, chunk_count: int, data_bytes: int,
-                       header_newlines: int) -> FileTotals:
+def check_conservation(
+    items: list[dict], *, chunk_count: int, data_bytes: int, header_newlines: int
+) -> FileTotals:
     """Every planned chunk DONE exactly once, every data byte consumed, every record counted.
 
     `records` is counted by quote parity on the raw bytes, independently of the CSV parser
@@ -37,7 +38,8 @@ def check_conservation(items: list[dict], *, chunk_count: int, data_bytes: int,
     if missing or not_done or extra:
         raise ConservationError(
             f"chunks not accounted for: missing {missing[:20]}, not finished {not_done[:20]}, "
-            f"unexpected {extra[:20]} (of {chunk_count} planned)")
+            f"unexpected {extra[:20]} (of {chunk_count} planned)"
+        )
     ordered = [by_index[k] for k in range(chunk_count)]
     valid = sum(int(i["rows_valid"]) for i in ordered)
     rejected = sum(int(i["rows_rejected"]) for i in ordered)
@@ -47,11 +49,20 @@ def check_conservation(items: list[dict], *, chunk_count: int, data_bytes: int,
         raise ConservationError(f"chunks consumed {consumed} bytes but the data holds {data_bytes}")
     if valid + rejected != records:
         raise ConservationError(
-            f"rows lost or duplicated: {valid} valid + {rejected} rejected != {records} records read")
+            f"rows lost or duplicated: {valid} valid + {rejected} rejected "
+            f"!= {records} records read"
+        )
     first_lines: dict[int, int] = {}
     line = header_newlines + 1
     for k, item in enumerate(ordered):
         first_lines[k] = line
         line += int(item["lines"])
-    return FileTotals(chunk_count, valid, rejected, records, consumed,
-                      sum(int(i.get("blank_lines", 0)) for i in ordered), first_lines)
+    return FileTotals(
+        chunk_count,
+        valid,
+        rejected,
+        records,
+        consumed,
+        sum(int(i.get("blank_lines", 0)) for i in ordered),
+        first_lines,
+    )

@@ -36,8 +36,10 @@ class Settings:
         env = os.environ if env is None else env
         missing = [ENV[k] for k in ("bucket", "status_table") if not env.get(ENV[k])]
         if missing:
-            raise RuntimeError(f"missing environment variables {missing}: the function is "
-                               "deployed without the configuration Terraform sets")
+            raise RuntimeError(
+                f"missing environment variables {missing}: the function is "
+                "deployed without the configuration Terraform sets"
+            )
         return cls(
             bucket=env[ENV["bucket"]],
             status_table=env[ENV["status_table"]],

@@ -8,8 +8,9 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 
 # Bounded memory for multipart uploads: 2 parts of 16 MiB in flight at most.
-TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024,
-                          multipart_chunksize=16 * 1024 * 1024, max_concurrency=2)
+TRANSFER = TransferConfig(
+    multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=2
+)
 
 
 def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
@@ -39,8 +40,9 @@ class _ReadOnly:
         self.read = raw.read
 
 
-def stage_gzip(s3: Any, bucket: str, key: str, version_id: str | None,
-               staging_key: str) -> tuple[str | None, int]:
+def stage_gzip(
+    s3: Any, bucket: str, key: str, version_id: str | None, staging_key: str
+) -> tuple[str | None, int]:
     """Stream-decompress a .gz object into `staging_key` (multipart, bounded memory).
 
     gzip cannot be split by byte ranges, so the splitter stages a plain copy once and the

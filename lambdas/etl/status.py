@@ -46,10 +46,18 @@ class StatusStore:
     def __init__(self, table: Any):
         self.table = table
 
-    def register_file(self, file_id: str, execution_id: str, attrs: dict[str, Any]) -> tuple[bool, dict]:
+    def register_file(
+        self, file_id: str, execution_id: str, attrs: dict[str, Any]
+    ) -> tuple[bool, dict]:
         """Register a new file. Returns (is_new, item). Idempotent for the same execution."""
-        item = {"file_id": file_id, "chunk_id": FILE, "status": REGISTERED,
-                "execution_id": execution_id, "registered_at": _now(), **attrs}
+        item = {
+            "file_id": file_id,
+            "chunk_id": FILE,
+            "status": REGISTERED,
+            "execution_id": execution_id,
+            "registered_at": _now(),
+            **attrs,
+        }
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(file_id)")
             return True, item
@@ -60,8 +68,9 @@ class StatusStore:
         return existing.get("execution_id") == execution_id, existing
 
     def get_file(self, file_id: str) -> dict | None:
-        got = self.table.get_item(Key={"file_id": file_id, "chunk_id": FILE},
-                                  ConsistentRead=True).get("Item")
+        got = self.table.get_item(
+            Key={"file_id": file_id, "chunk_id": FILE}, ConsistentRead=True
+        ).get("Item")
         return _plain(got) if got else None
 
     def set_processing(self, file_id: str, **attrs: Any) -> None:
@@ -71,16 +80,20 @@ class StatusStore:
             UpdateExpression=f"SET #s = :p, {sets}",
             ConditionExpression="#s IN (:r, :p)",
             ExpressionAttributeNames={"#s": "status", **names},
-            ExpressionAttributeValues={":p": PROCESSING, ":r": REGISTERED, **values})
+            ExpressionAttributeValues={":p": PROCESSING, ":r": REGISTERED, **values},
+        )
 
     def start_chunk(self, file_id: str, index: int) -> int:
         """Mark a chunk RUNNING and count the attempt; returns the attempt number (1-based)."""
         out = self.table.update_item(
             Key={"file_id": file_id, "chunk_id": chunk_id(index)},
-            UpdateExpression="SET #s = :run, started_at = :t, attempts = if_not_exists(attempts, :z) + :one",
+            UpdateExpression=(
+                "SET #s = :run, started_at = :t, attempts = if_not_exists(attempts, :z) + :one"
+            ),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":run": RUNNING, ":t": _now(), ":z": 0, ":one": 1},
-            ReturnValues="UPDATED_NEW")
+            ReturnValues="UPDATED_NEW",
+        )
         return int(out["Attributes"]["attempts"])
 
     def finish_chunk(self, file_id: str, index: int, result: dict[str, int]) -> None:
@@ -89,7 +102,8 @@ class StatusStore:
             Key={"file_id": file_id, "chunk_id": chunk_id(index)},
             UpdateExpression=f"SET #s = :done, finished_at = :t, {sets}",
             ExpressionAttributeNames={"#s": "status", **names},
-            ExpressionAttributeValues={":done": DONE, ":t": _now(), **values})
+            ExpressionAttributeValues={":done": DONE, ":t": _now(), **values},
+        )
 
     def chunks(self, file_id: str) -> list[dict]:
         items: list[dict] = []
@@ -113,11 +127,18 @@ class StatusStore:
                 UpdateExpression=f"SET #s = :c, completed_at = :t, {sets}",
                 ConditionExpression="#s IN (:p, :c)",
                 ExpressionAttributeNames={"#s": "status", **names},
-                ExpressionAttributeValues={":c": COMPLETE, ":p": PROCESSING, ":t": _now(),
-                                           **values})
+                ExpressionAttributeValues={
+                    ":c": COMPLETE,
+                    ":p": PROCESSING,
+                    ":t": _now(),
+                    **values,
+                },
+            )
         except ClientError as exc:
             if _conditional_failed(exc):
-                raise RuntimeError(f"{file_id} is not PROCESSING; refusing to mark it COMPLETE") from exc
+                raise RuntimeError(
+                    f"{file_id} is not PROCESSING; refusing to mark it COMPLETE"
+                ) from exc
             raise
 
     def fail_file(self, file_id: str, error: str, reason: str) -> bool:
@@ -128,8 +149,14 @@ class StatusStore:
                 UpdateExpression="SET #s = :f, #e = :e, reason = :r, failed_at = :t",
                 ConditionExpression="attribute_not_exists(#s) OR #s <> :c",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={":f": FAILED, ":e": error, ":r": reason[:4000],
-                                           ":t": _now(), ":c": COMPLETE})
+                ExpressionAttributeValues={
+                    ":f": FAILED,
+                    ":e": error,
+                    ":r": reason[:4000],
+                    ":t": _now(),
+                    ":c": COMPLETE,
+                },
+            )
             return True
         except ClientError as exc:
             if _conditional_failed(exc):

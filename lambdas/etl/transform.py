@@ -42,14 +42,20 @@ class ChunkResult:
     records: int = 0  # records by quote parity on the raw bytes, independent of the parser
 
     def to_dict(self) -> dict:
-        return {"rows_valid": self.rows_valid, "rows_rejected": self.rows_rejected,
-                "records": self.records, "bytes": self.bytes, "lines": self.lines,
-                "blank_lines": self.blank_lines}
+        return {
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "records": self.records,
+            "bytes": self.bytes,
+            "lines": self.lines,
+            "blank_lines": self.blank_lines,
+        }
 
 
 # ---------------------------------------------------------------------------
 # column checks
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Check:
@@ -90,8 +96,13 @@ def _cast_checked(values: pa.Array, ok: pa.Array, column: Column) -> tuple[pa.Ar
         bad = _calendar_invalid(values, ok)
     else:  # int64 overflow: compare against the bounds as decimals
         as_dec = pc.cast(masked, pa.decimal128(38, 0))
-        bad = pc.fill_null(pc.or_(pc.greater(as_dec, pa.scalar(2**63 - 1, pa.decimal128(38, 0))),
-                                  pc.less(as_dec, pa.scalar(-(2**63), pa.decimal128(38, 0)))), False)
+        bad = pc.fill_null(
+            pc.or_(
+                pc.greater(as_dec, pa.scalar(2**63 - 1, pa.decimal128(38, 0))),
+                pc.less(as_dec, pa.scalar(-(2**63), pa.decimal128(38, 0))),
+            ),
+            False,
+        )
     ok2 = pc.and_(ok, pc.invert(bad))
     masked = pc.if_else(ok2, values, pa.scalar(None, pa.string()))
     return pc.cast(masked, target), bad
@@ -127,10 +138,15 @@ def _screen(table: pa.Table, schema: Schema) -> tuple[set[str], np.ndarray | Non
     an anchored lexical pattern and match the combined pattern. Rows that fail (rare) are
     the only ones the per-column rules then look at, so reasons stay exact. RE2's cost is
     mostly per call, so this cuts the regex time by about a third for three columns."""
-    cols = [c for c in schema.columns
-            if c.lexical_pattern and c.lexical_pattern.startswith("^")
-            and c.lexical_pattern.endswith("$") and not c.lexical_pattern.endswith("\\$")
-            and not pa.types.is_dictionary(table.schema.field(c.name).type)]
+    cols = [
+        c
+        for c in schema.columns
+        if c.lexical_pattern
+        and c.lexical_pattern.startswith("^")
+        and c.lexical_pattern.endswith("$")
+        and not c.lexical_pattern.endswith("\\$")
+        and not pa.types.is_dictionary(table.schema.field(c.name).type)
+    ]
     if len(cols) < 2 or table.num_rows == 0:
         return set(), None
     parts = []
@@ -143,8 +159,9 @@ def _screen(table: pa.Table, schema: Schema) -> tuple[set[str], np.ndarray | Non
     return {c.name for c in cols}, suspects
 
 
-def _rules_on_suspects(values: pa.Array, col: Column, suspects: np.ndarray
-                       ) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
+def _rules_on_suspects(
+    values: pa.Array, col: Column, suspects: np.ndarray
+) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
     """`_string_rules` with the pattern/allowed rules evaluated on the screened-out rows only
     (scattered back to full size). Emptiness is cheap and checked on every row."""
     n = len(values)
@@ -182,7 +199,8 @@ def _validate(table: pa.Table, schema: Schema) -> tuple[list[_Check], dict[str, 
             if not col.required and pc.any(empty_d).as_py():
                 empty = pc.take(empty_d, indices)
                 values = pa.DictionaryArray.from_arrays(
-                    pc.if_else(empty, pa.scalar(None, indices.type), indices), values.dictionary)
+                    pc.if_else(empty, pa.scalar(None, indices.type), indices), values.dictionary
+                )
             typed[col.name] = values
             continue
         if col.name in screened:
@@ -206,8 +224,9 @@ def _validate(table: pa.Table, schema: Schema) -> tuple[list[_Check], dict[str, 
             ok = pc.and_(ok, pc.invert(mask))
         arr, extra_bad = _cast_checked(values, ok, col)
         if extra_bad is not None and pc.any(extra_bad).as_py():
-            checks.append(_Check(col.name, extra_bad,
-                                 f"{col.name}: {{value!r}} is not {col.describe()}"))
+            checks.append(
+                _Check(col.name, extra_bad, f"{col.name}: {{value!r}} is not {col.describe()}")
+            )
         typed[col.name] = arr
     return checks, typed
 
@@ -215,6 +234,7 @@ def _validate(table: pa.Table, schema: Schema) -> tuple[list[_Check], dict[str, 
 # ---------------------------------------------------------------------------
 # block processing
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Rejects:
@@ -232,32 +252,47 @@ class _Rejects:
         self.lines = [self.lines[i] for i in order]
         self.reasons = [self.reasons[i] for i in order]
         self.raws = [self.raws[i] for i in order]
-        return pa.table({"line": pa.array(self.lines, pa.int64()),
-                         "reason": pa.array(self.reasons, pa.string()),
-                         "raw": pa.array(self.raws, pa.string())}, schema=REJECTS_SCHEMA)
+        return pa.table(
+            {
+                "line": pa.array(self.lines, pa.int64()),
+                "reason": pa.array(self.reasons, pa.string()),
+                "raw": pa.array(self.raws, pa.string()),
+            },
+            schema=REJECTS_SCHEMA,
+        )
 
 
 class ChunkProcessor:
     """Feeds record-aligned blocks through parse -> validate -> cast -> Parquet."""
 
-    def __init__(self, *, schema: Schema, columns: Sequence[str], valid_path: str | Path,
-                 rejected_path: str | Path):
+    def __init__(
+        self,
+        *,
+        schema: Schema,
+        columns: Sequence[str],
+        valid_path: str | Path,
+        rejected_path: str | Path,
+    ):
         self.schema = schema
         self.columns = list(columns)
         self.result = ChunkResult()
         self._valid_path = str(valid_path)
         self._valid: pq.ParquetWriter | None = None  # opened once the column encodings are known
         self._dict_columns: frozenset[str] | None = None
-        self._rejected = pq.ParquetWriter(str(rejected_path), REJECTS_SCHEMA,
-                                          compression=PARQUET_COMPRESSION)
-        self._read_options = pacsv.ReadOptions(column_names=self.columns, use_threads=False,
-                                               block_size=4 * 1024 * 1024)
+        self._rejected = pq.ParquetWriter(
+            str(rejected_path), REJECTS_SCHEMA, compression=PARQUET_COMPRESSION
+        )
+        self._read_options = pacsv.ReadOptions(
+            column_names=self.columns, use_threads=False, block_size=4 * 1024 * 1024
+        )
         self._convert_options = self._make_convert_options(frozenset())
 
     def _make_convert_options(self, dict_columns: frozenset[str]) -> pacsv.ConvertOptions:
         return pacsv.ConvertOptions(
             column_types={c: _DICT if c in dict_columns else pa.string() for c in self.columns},
-            strings_can_be_null=False, quoted_strings_can_be_null=False)
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
 
     def _choose_dictionary_columns(self, table: pa.Table) -> None:
         """String columns whose values repeat (or are enumerated) are parsed as dictionaries
@@ -275,19 +310,24 @@ class ChunkProcessor:
                     chosen.add(col.name)
         self._dict_columns = frozenset(chosen)
         self._convert_options = self._make_convert_options(self._dict_columns)
-        fields = [pa.field(f.name, _DICT, f.nullable) if f.name in chosen else f
-                  for f in self.schema.arrow_schema]
+        fields = [
+            pa.field(f.name, _DICT, f.nullable) if f.name in chosen else f
+            for f in self.schema.arrow_schema
+        ]
         self._out_schema = pa.schema(fields, metadata=self.schema.arrow_schema.metadata)
         # Statistics on string columns cost ~40% of the write and rarely prune: keep them on
         # the typed columns (timestamps, amounts) that queries filter on. Dictionary pages
         # only where values repeat; near-unique identifiers skip the wasted hashing.
         stats = [c.name for c in self.schema.columns if c.type != "string"]
-        self._valid = pq.ParquetWriter(self._valid_path, self._out_schema,
-                                       compression=PARQUET_COMPRESSION,
-                                       store_decimal_as_integer=True,
-                                       write_statistics=stats or False,
-                                       use_dictionary=sorted(chosen) or False,
-                                       store_schema=False)
+        self._valid = pq.ParquetWriter(
+            self._valid_path,
+            self._out_schema,
+            compression=PARQUET_COMPRESSION,
+            store_decimal_as_integer=True,
+            write_statistics=stats or False,
+            use_dictionary=sorted(chosen) or False,
+            store_schema=False,
+        )
 
     def close(self) -> None:
         if self._valid is None:
@@ -321,16 +361,20 @@ class ChunkProcessor:
             skipped.append((row.number, row.actual_columns))
             return "skip"
 
-        parse_options = pacsv.ParseOptions(delimiter=self.schema.delimiter,
-                                           newlines_in_values=True,
-                                           invalid_row_handler=on_invalid)
-        table = pacsv.read_csv(pa.py_buffer(block), read_options=self._read_options,
-                               parse_options=parse_options,
-                               convert_options=self._convert_options)
+        parse_options = pacsv.ParseOptions(
+            delimiter=self.schema.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        )
+        table = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=self._read_options,
+            parse_options=parse_options,
+            convert_options=self._convert_options,
+        )
         return table, skipped
 
-    def _parse_and_emit(self, block: bytes, rejects: _Rejects, index: RecordIndex,
-                        lines: np.ndarray | _LineOf) -> None:
+    def _parse_and_emit(
+        self, block: bytes, rejects: _Rejects, index: RecordIndex, lines: np.ndarray | _LineOf
+    ) -> None:
         """Parse, validate and write one block; `lines[r]` is the file line of record r."""
         table, skipped = self._parse(block)
         if self._valid is None:
@@ -339,7 +383,8 @@ class ChunkProcessor:
         if len(index) != n_rows + len(skipped):
             raise pa.ArrowInvalid(
                 f"record count mismatch: {len(index)} by quote parity, "
-                f"{n_rows + len(skipped)} by the CSV parser")
+                f"{n_rows + len(skipped)} by the CSV parser"
+            )
         checks, typed = _validate(table, self.schema)
         # table row i -> record ordinal (0-based) once the skipped ordinals are removed
         skipped_ord = np.array([s[0] - 1 for s in skipped], dtype=np.int64)
@@ -349,8 +394,9 @@ class ChunkProcessor:
         expected = len(self.columns)
         for ordinal, actual in skipped:
             r = ordinal - 1
-            rejects.add(int(lines[r]), f"expected {expected} fields, found {actual}",
-                        _raw(block, index, r))
+            rejects.add(
+                int(lines[r]), f"expected {expected} fields, found {actual}", _raw(block, index, r)
+            )
         bad_rows = None
         if checks:
             masks = [c.mask for c in checks]
@@ -370,51 +416,65 @@ class ChunkProcessor:
                 rejects.add(int(lines[r]), "; ".join(reasons), _raw(block, index, r))
         self._emit_valid(typed, bad_rows, n_rows)
 
-    def _emit_valid(self, typed: dict[str, pa.Array], bad_rows: np.ndarray | None,
-                    n_rows: int) -> None:
+    def _emit_valid(
+        self, typed: dict[str, pa.Array], bad_rows: np.ndarray | None, n_rows: int
+    ) -> None:
         if n_rows == 0:
             return
-        table = pa.Table.from_arrays([typed[c.name] for c in self.schema.columns],
-                                     names=self.schema.names)
+        table = pa.Table.from_arrays(
+            [typed[c.name] for c in self.schema.columns], names=self.schema.names
+        )
         if bad_rows is not None and len(bad_rows):
             # rejects are rare: zero-copy slices between them beat copying every string
             edges = np.concatenate(([-1], bad_rows, [n_rows]))
-            pieces = [table.slice(a + 1, b - a - 1) for a, b in zip(edges[:-1], edges[1:])
-                      if b - a > 1]
+            pieces = [
+                table.slice(a + 1, b - a - 1)
+                for a, b in zip(edges[:-1], edges[1:], strict=True)
+                if b - a > 1
+            ]
             table = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
         if table.num_rows:
             table = pa.Table.from_arrays(
                 [_encode(table.column(f.name), f.type) for f in self._out_schema],
-                schema=self._out_schema)
+                schema=self._out_schema,
+            )
             self._valid.write_table(table)
             self.result.rows_valid += table.num_rows
 
-    def _slow_path(self, block: bytes, index: RecordIndex, first_line: int,
-                   rejects: _Rejects) -> None:
+    def _slow_path(
+        self, block: bytes, index: RecordIndex, first_line: int, rejects: _Rejects
+    ) -> None:
         lines = index.line_of(np.arange(len(index))) + first_line
         good: list[bytes] = []
         good_lines: list[int] = []
         for r in range(len(index)):
-            rec = block[index.starts[r]:index.ends[r]]
+            rec = block[index.starts[r] : index.ends[r]]
             try:
                 rec.decode("utf-8")
             except UnicodeDecodeError as exc:
-                rejects.add(int(lines[r]), f"not valid UTF-8 text ({exc.reason} at byte "
-                            f"{exc.start} of the record)", rec.decode("utf-8", "backslashreplace"))
+                rejects.add(
+                    int(lines[r]),
+                    f"not valid UTF-8 text ({exc.reason} at byte {exc.start} of the record)",
+                    rec.decode("utf-8", "backslashreplace"),
+                )
                 continue
             if b'"' in rec or b"\r" in rec:
                 table, skipped = self._parse(rec + b"\n")
                 if table.num_rows + len(skipped) != 1:
-                    rejects.add(int(lines[r]), "malformed CSV record: a stray quote or a bare "
-                                "carriage return splits it differently than RFC 4180 quoting",
-                                rec.decode("utf-8"))
+                    rejects.add(
+                        int(lines[r]),
+                        "malformed CSV record: a stray quote or a bare "
+                        "carriage return splits it differently than RFC 4180 quoting",
+                        rec.decode("utf-8"),
+                    )
                     continue
             good.append(rec)
             good_lines.append(int(lines[r]))
         if good:
             rebuilt = b"\n".join(good) + b"\n"
-            self._parse_and_emit(rebuilt, rejects, index_records(rebuilt),
-                                 np.array(good_lines, dtype=np.int64))
+            self._parse_and_emit(
+                rebuilt, rejects, index_records(rebuilt), np.array(good_lines, dtype=np.int64)
+            )
 
 
 class _LineOf:
@@ -437,15 +497,17 @@ def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
 
 
 def _raw(block: bytes, index: RecordIndex, r: int) -> str:
-    return block[index.starts[r]:index.ends[r]].decode("utf-8", "backslashreplace")
+    return block[index.starts[r] : index.ends[r]].decode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------------------
 # streaming driver
 # ---------------------------------------------------------------------------
 
-def iter_blocks(stream: BinaryIO, *, block_bytes: int, max_record_bytes: int,
-                is_last_chunk: bool) -> Iterator[bytes]:
+
+def iter_blocks(
+    stream: BinaryIO, *, block_bytes: int, max_record_bytes: int, is_last_chunk: bool
+) -> Iterator[bytes]:
     """Yield blocks of whole records from `stream` (which starts at a record start)."""
     carry = b""
     while True:
@@ -455,7 +517,8 @@ def iter_blocks(stream: BinaryIO, *, block_bytes: int, max_record_bytes: int,
                 if not is_last_chunk:
                     raise ChunkBoundaryError(
                         f"the chunk ends inside a record ({len(carry)} bytes after the last "
-                        "record end): the chunk plan is wrong; re-run the file")
+                        "record end): the chunk plan is wrong; re-run the file"
+                    )
                 if len(carry) > max_record_bytes:
                     raise RecordTooLarge(_too_large(max_record_bytes))
                 yield carry
@@ -472,21 +535,36 @@ def iter_blocks(stream: BinaryIO, *, block_bytes: int, max_record_bytes: int,
 
 
 def _too_large(limit: int) -> str:
-    return (f"a record is longer than the maximum record size of {limit} bytes (no record end "
-            "found): check the file (binary data? unbalanced quote?) or raise max_record_bytes")
+    return (
+        f"a record is longer than the maximum record size of {limit} bytes (no record end "
+        "found): check the file (binary data? unbalanced quote?) or raise max_record_bytes"
+    )
 
 
-def process_stream(stream: BinaryIO, *, schema: Schema, columns: Sequence[str],
-                   valid_path: str | Path, rejected_path: str | Path, first_line: int = 1,
-                   is_last_chunk: bool = True, block_bytes: int = DEFAULT_BLOCK_BYTES,
-                   max_record_bytes: int = 1024 * 1024) -> ChunkResult:
+def process_stream(
+    stream: BinaryIO,
+    *,
+    schema: Schema,
+    columns: Sequence[str],
+    valid_path: str | Path,
+    rejected_path: str | Path,
+    first_line: int = 1,
+    is_last_chunk: bool = True,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    max_record_bytes: int = 1024 * 1024,
+) -> ChunkResult:
     """Process a byte range that starts at a record start. `first_line` is its file line."""
-    proc = ChunkProcessor(schema=schema, columns=columns, valid_path=valid_path,
-                          rejected_path=rejected_path)
+    proc = ChunkProcessor(
+        schema=schema, columns=columns, valid_path=valid_path, rejected_path=rejected_path
+    )
     line = first_line
     try:
-        for block in iter_blocks(stream, block_bytes=block_bytes,
-                                 max_record_bytes=max_record_bytes, is_last_chunk=is_last_chunk):
+        for block in iter_blocks(
+            stream,
+            block_bytes=block_bytes,
+            max_record_bytes=max_record_bytes,
+            is_last_chunk=is_last_chunk,
+        ):
             proc.add_block(block, line)
             line = first_line + proc.result.lines
     finally:
@@ -494,8 +572,9 @@ def process_stream(stream: BinaryIO, *, schema: Schema, columns: Sequence[str],
     return proc.result
 
 
-def process_file(path: str | Path, schema: Schema, valid_path: str | Path,
-                 rejected_path: str | Path, **kwargs) -> ChunkResult:
+def process_file(
+    path: str | Path, schema: Schema, valid_path: str | Path, rejected_path: str | Path, **kwargs
+) -> ChunkResult:
     """Whole local file as one chunk (header first): used by the benchmark and tests."""
     from .checks import parse_header
 
@@ -503,9 +582,15 @@ def process_file(path: str | Path, schema: Schema, valid_path: str | Path,
         head = f.read(1024 * 1024)
         start = len(BOM) if head.startswith(BOM) else 0
         nl = head.find(b"\n", start)
-        raw_header = head[start:nl + 1] if nl >= 0 else head[start:]
+        raw_header = head[start : nl + 1] if nl >= 0 else head[start:]
         columns = parse_header(header_text(raw_header), schema)
         f.seek(start + len(raw_header))
-        return process_stream(f, schema=schema, columns=columns, valid_path=valid_path,
-                              rejected_path=rejected_path,
-                              first_line=1 + raw_header.count(b"\n"), **kwargs)
+        return process_stream(
+            f,
+            schema=schema,
+            columns=columns,
+            valid_path=valid_path,
+            rejected_path=rejected_path,
+            first_line=1 + raw_header.count(b"\n"),
+            **kwargs,
+        )
