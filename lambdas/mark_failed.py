@@ -7,6 +7,7 @@ import json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
+from etl.s3io import delete_prefix
 
 
 def describe_error(error: dict) -> tuple[str, str]:
@@ -37,8 +38,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(file_id=ref.file_id)
     name, reason = describe_error(event.get("error") or {})
     changed = rt.status.fail_file(ref.file_id, name, reason)
+    # unpublished chunk outputs and a staged gzip copy are scratch: remove them
+    removed = delete_prefix(rt.s3, ref.bucket, ref.work_prefix) if changed else 0
+    if changed and ref.is_gzip:
+        removed += delete_prefix(rt.s3, ref.bucket, ref.staging_key)
     metrics.add_metric(name="FilesFailed", unit="Count", value=1)
-    logger.error("file failed", extra={"error": name, "reason": reason, "recorded": changed})
+    logger.error(
+        "file failed",
+        extra={"error": name, "reason": reason, "recorded": changed, "removed": removed},
+    )
     body = {
         "file_id": ref.file_id,
         "status": "FAILED",

@@ -1,4 +1,4 @@
-"""Process one chunk: streamed ranged GET -> typed Parquet (processed/) + rejects (work/)."""
+"""Process one chunk: streamed ranged GET -> typed Parquet + rejects, both under work/."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
             )
         finally:
             body.close()
-        rt.s3.upload_file(valid_path, ref.bucket, ref.valid_key(index), Config=TRANSFER)
+        # work/ until the finalizer publishes: a failed file never leaves results in processed/
+        rt.s3.upload_file(valid_path, ref.bucket, ref.work_valid_key(index), Config=TRANSFER)
         _inject_fault("after_valid_upload", index, attempt)
         rt.s3.upload_file(rejected_path, ref.bucket, ref.work_rejected_key(index), Config=TRANSFER)
     rt.status.finish_chunk(ref.file_id, index, {**result.to_dict(), "attempt_done": attempt})

@@ -167,3 +167,47 @@ def test_gzip_object_is_staged_and_processed(aws):
     _, valid = read_prefix(aws, summary["valid_prefix"])
     assert [r["transaction_id"] for r in valid] == [f"T{i:06d}" for i in range(30)]
     assert summary["valid_prefix"].startswith("processed/z/version=")
+
+
+def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
+    """One chunk hits RecordTooLarge after others finished: nothing reaches processed/."""
+    import mark_failed
+    import processor
+    import splitter
+    import validator
+    from etl.errors import RecordTooLarge
+
+    rows = [row(i) for i in range(30)]
+    rows[20] = row(20, merchant="m" * 5000)  # longer than the test max record size (4096)
+    detail = upload(aws, "incoming/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode())
+    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    checked = validator.handler(split, Ctx())
+    manifest = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
+    item = {k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")}
+    failures = []
+    for chunk in manifest:
+        try:
+            processor.handler({**item, "chunk": chunk}, Ctx())
+        except RecordTooLarge as exc:
+            failures.append((chunk["index"], str(exc)))
+    assert len(failures) == 1 and "maximum record size of 4096" in failures[0][1]
+    assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="work/")["KeyCount"] > 0
+    cause = json.dumps({"errorType": "RecordTooLarge", "errorMessage": failures[0][1]})
+    mark_failed.handler({**checked, "error": {"Error": "RecordTooLarge", "Cause": cause}}, Ctx())
+    for prefix in ("processed/", "rejected/", "work/"):
+        assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["KeyCount"] == 0, prefix
+    assert aws.status.get_file(split["file_id"])["error"] == "RecordTooLarge"
+
+
+def test_finalizer_retry_after_success_returns_the_same_message(aws):
+    import finalizer
+
+    detail = upload(aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n".encode())
+    first = run_pipeline(aws, detail)
+    again = finalizer.handler({"file_id": first["file_id"], "chunk_count": first["chunks"]}, Ctx())
+    assert again == first
+    keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    digest = first["dedup_id"][:16]
+    assert keys == ["config/schema.json", "incoming/twice.csv", f"manifests/{digest}.json",
+                    f"processed/twice/version={digest}/chunk-000000.parquet",
+                    f"rejected/twice/version={digest}/chunk-000000.parquet"]

@@ -94,5 +94,8 @@ class FileRef:
     def rejected_key(self, chunk: int) -> str:
         return f"{self.rejected_prefix}chunk-{chunk:06d}.parquet"
 
+    def work_valid_key(self, chunk: int) -> str:
+        return f"{self.work_prefix}valid/chunk-{chunk:06d}.parquet"
+
     def work_rejected_key(self, chunk: int) -> str:
         return f"{self.work_prefix}rejected/chunk-{chunk:06d}.parquet"

@@ -56,3 +56,15 @@ def stage_gzip(
         s3.upload_fileobj(_ReadOnly(plain), bucket, staging_key, Config=TRANSFER)
     head = s3.head_object(Bucket=bucket, Key=staging_key)
     return head.get("VersionId"), int(head["ContentLength"])
+
+
+def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+    """Delete every current object under `prefix` (1000 per call); returns how many."""
+    deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted

@@ -272,8 +272,10 @@ class ChunkProcessor:
         columns: Sequence[str],
         valid_path: str | Path,
         rejected_path: str | Path,
+        max_record_bytes: int = 1024 * 1024,
     ):
         self.schema = schema
+        self.max_record_bytes = max_record_bytes
         self.columns = list(columns)
         self.result = ChunkResult()
         self._valid_path = str(valid_path)
@@ -339,6 +341,9 @@ class ChunkProcessor:
     def add_block(self, block: bytes, first_line: int) -> None:
         """`block` holds whole records; `first_line` is the file line of its first byte."""
         index = index_records(block)
+        if len(index) and int((index.ends - index.starts).max()) > self.max_record_bytes:
+            # the splitter's plan relies on this bound, so it is enforced for every record
+            raise RecordTooLarge(_too_large(self.max_record_bytes))
         self.result.bytes += len(block)
         self.result.lines += len(index.newlines)
         self.result.records += len(index)
@@ -555,7 +560,11 @@ def process_stream(
 ) -> ChunkResult:
     """Process a byte range that starts at a record start. `first_line` is its file line."""
     proc = ChunkProcessor(
-        schema=schema, columns=columns, valid_path=valid_path, rejected_path=rejected_path
+        schema=schema,
+        columns=columns,
+        valid_path=valid_path,
+        rejected_path=rejected_path,
+        max_record_bytes=max_record_bytes,
     )
     line = first_line
     try:
