@@ -238,3 +238,26 @@ def test_a_different_schema_needs_no_code_change(tmp_path):
     assert [r["line"] for r in rejected] == [2, 3]
     assert rejected[0]["reason"] == "day: '2024-02-30' is not a date YYYY-MM-DD"
     assert rejected[1]["reason"] == "id: '9999999999999999999' is not a 64-bit integer"
+
+
+def test_stray_quote_record_is_rejected_as_malformed_and_nothing_is_lost(schema, tmp_path):
+    # RFC 4180: a quote inside an unquoted field opens nothing for pyarrow but flips the
+    # quote parity, so the next line joins the record: both lines are rejected together.
+    # The swallowed lines run up to the next line end with even quote parity.
+    stray = row(2, merchant='5" screen')
+    closing = row(4, merchant='7" tv')
+    data = "\n".join([row(1, merchant='"ACME, Inc."'), stray, row(3), closing, row(5), ""]).encode()
+    res, valid, rejected = run(schema, data, tmp_path)
+    assert [v["transaction_id"] for v in valid] == ["T000001", "T000005"]
+    assert rejected == [{"line": 3, "reason": "malformed CSV record: a stray quote or a bare carriage "
+                         "return splits it differently than RFC 4180 quoting",
+                         "raw": "\n".join([stray, row(3), closing])}]
+    assert res.records == 3 and res.rows_valid + res.rows_rejected == res.records
+
+
+def test_non_utf8_row_among_quoted_rows_keeps_the_fast_parse(schema, tmp_path):
+    rows = [row(i, merchant='"A, B"').encode() for i in range(300)]
+    rows[150] = row(150, merchant='"caf\udce9"').encode("utf-8", "surrogateescape")
+    res, valid, rejected = run(schema, b"\n".join(rows) + b"\n", tmp_path)
+    assert (res.rows_valid, res.rows_rejected) == (299, 1)
+    assert rejected[0]["line"] == 152 and rejected[0]["raw"] == row(150, merchant='"caf\\xe9"')

@@ -456,37 +456,54 @@ class ChunkProcessor:
     def _slow_path(
         self, block: bytes, index: RecordIndex, first_line: int, rejects: _Rejects
     ) -> None:
+        """Sort out what the fast path could not parse, record by record, losing nothing.
+
+        1. records that are not UTF-8 are rejected; the rest is parsed again in one go;
+        2. only if the parser still disagrees with the quote-parity record count (a stray
+           quote, a bare CR), records holding a quote or CR are parsed one by one and those
+           the parser would split differently are rejected as malformed.
+        """
         lines = index.line_of(np.arange(len(index))) + first_line
-        good: list[bytes] = []
-        good_lines: list[int] = []
-        for r in range(len(index)):
-            rec = block[index.starts[r] : index.ends[r]]
+        records = [block[index.starts[r] : index.ends[r]] for r in range(len(index))]
+        keep: list[int] = []
+        for r, rec in enumerate(records):
             try:
                 rec.decode("utf-8")
+                keep.append(r)
             except UnicodeDecodeError as exc:
                 rejects.add(
                     int(lines[r]),
                     f"not valid UTF-8 text ({exc.reason} at byte {exc.start} of the record)",
                     rec.decode("utf-8", "backslashreplace"),
                 )
-                continue
+        try:
+            self._emit_records(records, keep, lines, rejects)
+            return
+        except pa.ArrowInvalid:
+            pass
+        clean = []
+        for r in keep:
+            rec = records[r]
             if b'"' in rec or b"\r" in rec:
                 table, skipped = self._parse(rec + b"\n")
                 if table.num_rows + len(skipped) != 1:
                     rejects.add(
                         int(lines[r]),
-                        "malformed CSV record: a stray quote or a bare "
-                        "carriage return splits it differently than RFC 4180 quoting",
+                        "malformed CSV record: a stray quote or a bare carriage return splits "
+                        "it differently than RFC 4180 quoting",
                         rec.decode("utf-8"),
                     )
                     continue
-            good.append(rec)
-            good_lines.append(int(lines[r]))
-        if good:
-            rebuilt = b"\n".join(good) + b"\n"
-            self._parse_and_emit(
-                rebuilt, rejects, index_records(rebuilt), np.array(good_lines, dtype=np.int64)
-            )
+            clean.append(r)
+        self._emit_records(records, clean, lines, rejects)
+
+    def _emit_records(
+        self, records: list[bytes], keep: list[int], lines: np.ndarray, rejects: _Rejects
+    ) -> None:
+        if not keep:
+            return
+        rebuilt = b"\n".join(records[r] for r in keep) + b"\n"
+        self._parse_and_emit(rebuilt, rejects, index_records(rebuilt), lines[keep])
 
 
 class _LineOf:
