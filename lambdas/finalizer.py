@@ -51,7 +51,7 @@ def success_message(ref: FileRef, summary: dict) -> dict:
         "key": ref.key,
         "version_id": ref.version_id,
         **summary,
-        "message_group_id": ref.dataset[:128],
+        "message_group_id": ref.message_group_id,
         "dedup_id": ref.digest,
     }
 

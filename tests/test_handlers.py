@@ -211,3 +211,17 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
     assert keys == ["config/schema.json", "incoming/twice.csv", f"manifests/{digest}.json",
                     f"processed/twice/version={digest}/chunk-000000.parquet",
                     f"rejected/twice/version={digest}/chunk-000000.parquet"]
+
+
+def test_keys_are_deterministic_and_safe_for_sqs():
+    from etl.keys import FileRef
+
+    ref = FileRef("b", "incoming/März 2024/day one.csv.gz", "v1")
+    assert ref.file_id == "s3://b/incoming/März 2024/day one.csv.gz?versionId=v1"
+    assert FileRef.from_file_id(ref.file_id) == ref
+    assert ref.dataset == "März 2024/day one"
+    assert ref.message_group_id == "M_rz_2024/day_one"
+    assert ref.staging_key == f"staging/{ref.digest[:16]}/day one.csv"
+    assert ref.valid_key(3) == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+    assert FileRef("b", "incoming/x.csv", None).file_id == "s3://b/incoming/x.csv?versionId=null"
+    assert FileRef.from_file_id("s3://b/incoming/x.csv?versionId=null").version_id is None

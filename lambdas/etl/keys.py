@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from dataclasses import dataclass
 
 from .contract import PREFIXES
@@ -58,6 +59,11 @@ class FileRef:
                 name = name[: -len(suffix)]
                 break
         return name or "unnamed"
+
+    @property
+    def message_group_id(self) -> str:
+        """FIFO group per dataset; SQS allows printable ASCII only, at most 128 chars."""
+        return re.sub(r"[^!-~]", "_", self.dataset)[:128]
 
     @property
     def run(self) -> str:
