@@ -22,7 +22,9 @@ ITEM_KEYS = ("file_id", "bucket", "data_key", "data_version_id", "columns")
 
 
 def _body(n: int, bad: set[int] = frozenset(), start: int = 0) -> bytes:
-    lines = [HEADER] + [row(i, amount="1.005") if i in bad else row(i) for i in range(start, start + n)]
+    lines = [HEADER] + [
+        row(i, amount="1.005") if i in bad else row(i) for i in range(start, start + n)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -32,7 +34,9 @@ def _split_validate(rt, detail: dict, execution_id: str = "exec-1") -> tuple[dic
 
     split = splitter.handler({"detail": detail, "execution_id": execution_id}, Ctx())
     checked = validator.handler(split, Ctx())
-    manifest = json.loads(rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+    )
     return checked, manifest
 
 
@@ -43,19 +47,24 @@ def _process(checked: dict, chunk: dict) -> dict:
 
 
 def _keys(rt, prefix: str) -> list[str]:
-    return sorted(o["Key"] for o in rt.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in rt.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    )
 
 
 def _versions(rt, prefix: str) -> list[tuple[str, bool]]:
     out = rt.s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
-    return sorted([(v["Key"], False) for v in out.get("Versions", [])]
-                  + [(v["Key"], True) for v in out.get("DeleteMarkers", [])])
+    return sorted(
+        [(v["Key"], False) for v in out.get("Versions", [])]
+        + [(v["Key"], True) for v in out.get("DeleteMarkers", [])]
+    )
 
 
 def _tables(rt, prefix: str) -> dict[str, list[dict]]:
     return {
         k.rsplit("/", 1)[-1]: pq.read_table(
-            io.BytesIO(rt.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())).to_pylist()
+            io.BytesIO(rt.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
+        ).to_pylist()
         for k in _keys(rt, prefix)
     }
 
@@ -76,8 +85,13 @@ def test_same_version_delivered_three_times_registers_and_plans_once(aws):
     third = splitter.handler({"detail": detail, "execution_id": "exec-3"}, Ctx())
 
     assert first["duplicate"] is False and summary["status"] == "COMPLETE"
-    base = {"file_id": first["file_id"], "bucket": BUCKET, "key": "incoming/dup.csv",
-            "version_id": detail["object"]["version-id"], "duplicate": True}
+    base = {
+        "file_id": first["file_id"],
+        "bucket": BUCKET,
+        "key": "incoming/dup.csv",
+        "version_id": detail["object"]["version-id"],
+        "duplicate": True,
+    }
     assert second == {**base, "status": "REGISTERED"}
     assert third == {**base, "status": "COMPLETE"}
     assert aws.status.get_file(first["file_id"])["execution_id"] == "exec-1"
@@ -94,8 +108,17 @@ def test_redelivered_event_for_a_failed_version_is_a_duplicate_not_a_retry(aws):
 
     detail = upload(aws, "incoming/failed.csv", b"")
     out = mark_failed.handler(
-        {**detail, "error": {"Error": "EmptyFile", "Cause": json.dumps(
-            {"errorType": "EmptyFile", "errorMessage": "the file is empty (0 bytes)"})}}, Ctx())
+        {
+            **detail,
+            "error": {
+                "Error": "EmptyFile",
+                "Cause": json.dumps(
+                    {"errorType": "EmptyFile", "errorMessage": "the file is empty (0 bytes)"}
+                ),
+            },
+        },
+        Ctx(),
+    )
     assert out["status"] == "FAILED"
     again = splitter.handler({"detail": detail, "execution_id": "exec-2"}, Ctx())
     assert again["duplicate"] is True and again["status"] == "FAILED"
@@ -112,8 +135,10 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
 
     detail = upload(aws, "incoming/crashy.csv", body)
     checked, manifest = _split_validate(aws, detail)
-    monkeypatch.setenv("ETL_TEST_FAULTS", json.dumps(
-        [{"stage": "after_valid_upload", "chunks": [1], "attempts": 1}]))
+    monkeypatch.setenv(
+        "ETL_TEST_FAULTS",
+        json.dumps([{"stage": "after_valid_upload", "chunks": [1], "attempts": 1}]),
+    )
     for chunk in manifest:
         if chunk["index"] == 1:
             with pytest.raises(InjectedFault, match="after_valid_upload for chunk 1, attempt 1"):
@@ -126,8 +151,10 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     work = f"work/{digest}/"
     assert f"{work}valid/chunk-000001.parquet" in _keys(aws, work)
     assert f"{work}rejected/chunk-000001.parquet" not in _keys(aws, work)
-    assert (_chunks(aws, checked["file_id"])[1]["status"], _chunks(aws, checked["file_id"])[1]["attempts"]) == (
-        "RUNNING", 1)
+    assert (
+        _chunks(aws, checked["file_id"])[1]["status"],
+        _chunks(aws, checked["file_id"])[1]["attempts"],
+    ) == ("RUNNING", 1)
     # A finalizer that ran now (no retry) refuses: nothing is published, nothing COMPLETE.
     with pytest.raises(ConservationError, match=r"not finished \[1\]"):
         finalizer.handler(checked, Ctx())
@@ -139,8 +166,13 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
 
     items = _chunks(aws, checked["file_id"])
     assert {k: (i["status"], i["attempts"], i["attempt_done"]) for k, i in items.items()} == {
-        k: ("DONE", 2 if k == 1 else 1, 2 if k == 1 else 1) for k in range(len(manifest))}
-    assert (summary["rows_valid"], summary["rows_rejected"]) == (clean["rows_valid"], clean["rows_rejected"]) == (37, 3)
+        k: ("DONE", 2 if k == 1 else 1, 2 if k == 1 else 1) for k in range(len(manifest))
+    }
+    assert (
+        (summary["rows_valid"], summary["rows_rejected"])
+        == (clean["rows_valid"], clean["rows_rejected"])
+        == (37, 3)
+    )
     assert _tables(aws, summary["valid_prefix"]) == _tables(aws, clean["valid_prefix"])
     assert _tables(aws, summary["rejected_prefix"]) == _tables(aws, clean["rejected_prefix"])
     assert _keys(aws, work) == []
@@ -160,13 +192,18 @@ def test_chunk_run_twice_to_success_counts_once(aws):
     assert again == results[0]
     summary = finalizer.handler(checked, Ctx())
 
-    assert (summary["rows_total"], summary["rows_valid"], summary["rows_rejected"]) == (
-        clean["rows_total"], clean["rows_valid"], clean["rows_rejected"]) == (30, 29, 1)
+    assert (
+        (summary["rows_total"], summary["rows_valid"], summary["rows_rejected"])
+        == (clean["rows_total"], clean["rows_valid"], clean["rows_rejected"])
+        == (30, 29, 1)
+    )
     assert _chunks(aws, checked["file_id"])[0]["attempts"] == 2
     assert _tables(aws, summary["valid_prefix"]) == _tables(aws, clean["valid_prefix"])
     assert _tables(aws, summary["rejected_prefix"]) == _tables(aws, clean["rejected_prefix"])
     # published once each: the finalizer copied each chunk a single time
-    assert _versions(aws, summary["valid_prefix"]) == [(k, False) for k in _keys(aws, summary["valid_prefix"])]
+    assert _versions(aws, summary["valid_prefix"]) == [
+        (k, False) for k in _keys(aws, summary["valid_prefix"])
+    ]
 
 
 def test_finalizer_refuses_when_a_chunk_never_ran(aws):
@@ -192,7 +229,9 @@ def test_finalizer_refuses_when_counts_do_not_add_up(aws):
         _process(checked, chunk)
     aws.status.table.update_item(  # a chunk that claims one row less than it read
         Key={"file_id": checked["file_id"], "chunk_id": chunk_id(0)},
-        UpdateExpression="SET rows_valid = rows_valid - :one", ExpressionAttributeValues={":one": 1})
+        UpdateExpression="SET rows_valid = rows_valid - :one",
+        ExpressionAttributeValues={":one": 1},
+    )
     with pytest.raises(ConservationError, match="rows lost or duplicated"):
         finalizer.handler(checked, Ctx())
     assert _keys(aws, "processed/drift/") == []
@@ -205,8 +244,13 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
 
     summary = run_pipeline(aws, upload(aws, "incoming/done.csv", _body(20, bad={2})))
     published = _versions(aws, "processed/done/") + _versions(aws, "rejected/done/")
-    out = mark_failed.handler({"file_id": summary["file_id"], "error": {
-        "Error": "Lambda.ServiceException", "Cause": "late failure"}}, Ctx())
+    out = mark_failed.handler(
+        {
+            "file_id": summary["file_id"],
+            "error": {"Error": "Lambda.ServiceException", "Cause": "late failure"},
+        },
+        Ctx(),
+    )
 
     item = aws.status.get_file(summary["file_id"])
     assert item["status"] == "COMPLETE" and "error" not in item
@@ -214,16 +258,25 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
     assert out["error"] == "Lambda.ServiceException"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mark_failed ignores fail_file()'s result: for a file the table holds as COMPLETE (the "
-    "conditional write refused) it still returns status FAILED and the message NotifyFailure "
-    "publishes to SNS says FAILED, while the table says COMPLETE and the outputs are published."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "mark_failed ignores fail_file()'s result: for a file the table holds as COMPLETE (the "
+        "conditional write refused) it still returns status FAILED and the message NotifyFailure "
+        "publishes to SNS says FAILED, while the table says COMPLETE and the outputs are published."
+    ),
+)
 def test_mark_failed_after_complete_does_not_announce_failed(aws):
     import mark_failed
 
     summary = run_pipeline(aws, upload(aws, "incoming/done2.csv", _body(5)))
-    out = mark_failed.handler({"file_id": summary["file_id"], "error": {
-        "Error": "Lambda.ServiceException", "Cause": "late failure"}}, Ctx())
+    out = mark_failed.handler(
+        {
+            "file_id": summary["file_id"],
+            "error": {"Error": "Lambda.ServiceException", "Cause": "late failure"},
+        },
+        Ctx(),
+    )
     assert json.loads(out["message"])["status"] != "FAILED"
 
 
@@ -234,15 +287,21 @@ def test_two_versions_of_one_key_are_two_files_with_separate_outputs(aws):
 
     assert a["file_id"] != b["file_id"] and a["version_id"] != b["version_id"]
     assert a["valid_prefix"] != b["valid_prefix"]
-    assert a["valid_prefix"].startswith("processed/x/version=") and b["valid_prefix"].startswith("processed/x/version=")
+    assert a["valid_prefix"].startswith("processed/x/version=") and b["valid_prefix"].startswith(
+        "processed/x/version="
+    )
     a_rows = [r["transaction_id"] for t in _tables(aws, a["valid_prefix"]).values() for r in t]
     b_rows = [r["transaction_id"] for t in _tables(aws, b["valid_prefix"]).values() for r in t]
     assert a_rows == [f"T{i:06d}" for i in range(12) if i != 3]
     assert b_rows == [f"T{i:06d}" for i in range(100, 109) if i != 105]
-    assert [r["raw"][:7] for t in _tables(aws, b["rejected_prefix"]).values() for r in t] == ["T000105"]
+    assert [r["raw"][:7] for t in _tables(aws, b["rejected_prefix"]).values() for r in t] == [
+        "T000105"
+    ]
     files = [aws.status.get_file(x["file_id"]) for x in (a, b)]
     assert [(f["status"], f["rows_valid"], f["rows_rejected"]) for f in files] == [
-        ("COMPLETE", 11, 1), ("COMPLETE", 8, 1)]
+        ("COMPLETE", 11, 1),
+        ("COMPLETE", 8, 1),
+    ]
 
 
 # -- poison files -----------------------------------------------------------------------------
@@ -252,23 +311,53 @@ POISON = [
     ("bom_only", b"\xef\xbb\xbf", "splitter", "EmptyFile", "the file is empty"),
     ("header_only", f"{HEADER}\n".encode(), "validator", "HeaderOnly", "no data rows"),
     ("header_blank_lines", f"{HEADER}\n\n\n".encode(), "validator", "HeaderOnly", "no data rows"),
-    ("binary", b"\x00\x01\x02\n" * 50, "validator", "EncodingError", "binary content: a NUL byte at offset 0"),
+    (
+        "binary",
+        b"\x00\x01\x02\n" * 50,
+        "validator",
+        "EncodingError",
+        "binary content: a NUL byte at offset 0",
+    ),
     # UTF-16 text holds NUL bytes: it is reported as binary content
-    ("utf16", f"{HEADER}\n{row(1)}\n".encode("utf-16"), "validator", "EncodingError",
-     "binary content: a NUL byte at offset 3"),
-    ("cp1252", f"{HEADER}\n{row(1, merchant='Café')}\n".encode("cp1252"), "validator", "EncodingError",
-     "not UTF-8: invalid byte b'\\xe9'"),
-    ("tabs", f"{HEADER}\n{row(1)}\n".replace(",", "\t").encode(), "validator", "DelimiterMismatch",
-     "delimited by '\\t'"),
+    (
+        "utf16",
+        f"{HEADER}\n{row(1)}\n".encode("utf-16"),
+        "validator",
+        "EncodingError",
+        "binary content: a NUL byte at offset 3",
+    ),
+    (
+        "cp1252",
+        f"{HEADER}\n{row(1, merchant='Café')}\n".encode("cp1252"),
+        "validator",
+        "EncodingError",
+        "not UTF-8: invalid byte b'\\xe9'",
+    ),
+    (
+        "tabs",
+        f"{HEADER}\n{row(1)}\n".replace(",", "\t").encode(),
+        "validator",
+        "DelimiterMismatch",
+        "delimited by '\\t'",
+    ),
     ("one_huge_line", b"a," * 3000, "splitter", "RecordTooLarge", "maximum record size of 4096"),
-    ("bad_header", f"{HEADER.replace('status', 'state')}\n{row(1)}\n".encode(), "validator",
-     "SchemaMismatch", "missing columns ['status']; unknown columns ['state']"),
+    (
+        "bad_header",
+        f"{HEADER.replace('status', 'state')}\n{row(1)}\n".encode(),
+        "validator",
+        "SchemaMismatch",
+        "missing columns ['status']; unknown columns ['state']",
+    ),
     ("not_gzip.csv.gz", b"plain text, not gzip\n", "splitter", "EncodingError", "not valid gzip"),
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "stage", "error", "phrase"), POISON, ids=[p[0] for p in POISON])
-def test_poison_file_raises_its_named_error_and_mark_failed_records_it(aws, name, body, stage, error, phrase):
+@pytest.mark.parametrize(
+    ("name", "body", "stage", "error", "phrase"), POISON, ids=[p[0] for p in POISON]
+)
+def test_poison_file_raises_its_named_error_and_mark_failed_records_it(
+    aws, name, body, stage, error, phrase
+):
     import mark_failed
     import splitter
     import validator
@@ -285,8 +374,10 @@ def test_poison_file_raises_its_named_error_and_mark_failed_records_it(aws, name
     assert (stage == "splitter") == ("execution_id" in failing_input)
 
     cause = json.dumps({"errorType": error, "errorMessage": str(raised.value)})
-    event = {**(failing_input["detail"] if stage == "splitter" else failing_input),
-             "error": {"Error": error, "Cause": cause}}
+    event = {
+        **(failing_input["detail"] if stage == "splitter" else failing_input),
+        "error": {"Error": error, "Cause": cause},
+    }
     out = mark_failed.handler(event, Ctx())
 
     item = aws.status.get_file(out["file_id"])
@@ -310,4 +401,7 @@ def test_gzip_outputs_equal_the_plain_file_outputs(aws):
     assert _tables(aws, packed["rejected_prefix"]) == _tables(aws, plain["rejected_prefix"])
     # the staged plain copy is scratch: written once, deleted after publishing
     digest = packed["dedup_id"][:16]
-    assert _versions(aws, "staging/") == [(f"staging/{digest}/g.csv", False), (f"staging/{digest}/g.csv", True)]
+    assert _versions(aws, "staging/") == [
+        (f"staging/{digest}/g.csv", False),
+        (f"staging/{digest}/g.csv", True),
+    ]

@@ -123,8 +123,12 @@ def _shorten_relay_visibility(pipeline: LocalPipeline) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _row(i: int, *, amount: str = "12.34", status: str = "POSTED", merchant: str = "Harbor Fuel") -> str:
-    return f"TX{i:010d},ACC{i % 997:06d},2024-03-01T12:00:00Z,{amount},EUR,{merchant},food,{status}\n"
+def _row(
+    i: int, *, amount: str = "12.34", status: str = "POSTED", merchant: str = "Harbor Fuel"
+) -> str:
+    return (
+        f"TX{i:010d},ACC{i % 997:06d},2024-03-01T12:00:00Z,{amount},EUR,{merchant},food,{status}\n"
+    )
 
 
 def _digest(pipeline: LocalPipeline, key: str, version_id: str | None) -> str:
@@ -145,7 +149,9 @@ def _versions(pipeline: LocalPipeline, prefix: str) -> list[tuple[str, str, bool
     """(key, version id, is delete marker) of every version under prefix."""
     s3 = pipeline.client("s3")
     out = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket, Prefix=prefix):
+    for page in s3.get_paginator("list_object_versions").paginate(
+        Bucket=pipeline.bucket, Prefix=prefix
+    ):
         out += [(v["Key"], v["VersionId"], False) for v in page.get("Versions", [])]
         out += [(v["Key"], v["VersionId"], True) for v in page.get("DeleteMarkers", [])]
     return sorted(out)
@@ -189,7 +195,9 @@ def _history_states(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
     while True:
         page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, **kwargs)
         names += [
-            e["stateEnteredEventDetails"]["name"] for e in page["events"] if "stateEnteredEventDetails" in e
+            e["stateEnteredEventDetails"]["name"]
+            for e in page["events"]
+            if "stateEnteredEventDetails" in e
         ]
         if not page.get("nextToken"):
             return names
@@ -207,7 +215,9 @@ def _state_output(pipeline: LocalPipeline, execution_arn: str, state: str) -> di
 
 
 def _manifest(pipeline: LocalPipeline, digest: str) -> list[dict]:
-    body = pipeline.client("s3").get_object(Bucket=pipeline.bucket, Key=f"manifests/{digest[:16]}.json")
+    body = pipeline.client("s3").get_object(
+        Bucket=pipeline.bucket, Key=f"manifests/{digest[:16]}.json"
+    )
     return json.loads(body["Body"].read())
 
 
@@ -227,15 +237,20 @@ def _messages_for(pipeline: LocalPipeline, file_id: str) -> tuple[list[dict], li
     )
 
 
-def _expected_output_keys(pipeline, dataset: str, digest: str, manifest: list[dict],
-                          data: bytes, bad_ids: set[str]) -> tuple[list[str], list[str]]:
+def _expected_output_keys(
+    pipeline, dataset: str, digest: str, manifest: list[dict], data: bytes, bad_ids: set[str]
+) -> tuple[list[str], list[str]]:
     """processed/ and rejected/ keys the file must produce, from our own knowledge of which
     rows are bad and the manifest's byte ranges: a chunk has a valid object iff it holds a
     good row, a rejected object iff it holds a bad row."""
     run = f"version={digest[:16]}"
     valid, rejected = [], []
     for chunk in manifest:
-        ids = [line.split(",", 1)[0] for line in data[chunk["start"]:chunk["end"]].decode().splitlines() if line]
+        ids = [
+            line.split(",", 1)[0]
+            for line in data[chunk["start"] : chunk["end"]].decode().splitlines()
+            if line
+        ]
         name = f"chunk-{chunk['index']:06d}.parquet"
         if any(i not in bad_ids for i in ids):
             valid.append(f"processed/{dataset}/{run}/{name}")
@@ -244,7 +259,9 @@ def _expected_output_keys(pipeline, dataset: str, digest: str, manifest: list[di
     return valid, rejected
 
 
-def _write_with_rejects(path: Path, rows: int, bad_every: int, start: int = 0) -> tuple[bytes, set[str]]:
+def _write_with_rejects(
+    path: Path, rows: int, bad_every: int, start: int = 0
+) -> tuple[bytes, set[str]]:
     """rows records; every bad_every-th has an amount that would need rounding (a reject)."""
     lines, bad = [], set()
     for i in range(start, start + rows):
@@ -282,7 +299,11 @@ def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path)
     for dup in duplicates:
         # The visible sign: the execution ended in the AlreadyProcessed Succeed state,
         # right after Split, and its output says duplicate: true.
-        assert _history_states(pipeline, dup.execution_arn) == ["Split", "IsDuplicate", "AlreadyProcessed"]
+        assert _history_states(pipeline, dup.execution_arn) == [
+            "Split",
+            "IsDuplicate",
+            "AlreadyProcessed",
+        ]
         assert dup.output["duplicate"] is True and dup.output["file_id"] == file_id
         assert dup.output["status"] in ("REGISTERED", "PROCESSING", "COMPLETE")
         assert dup.success_message is None
@@ -301,7 +322,8 @@ def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path)
     # Outputs exist once: exact keys, each written exactly once (one version each).
     digest = _digest(pipeline, key, uploaded["version_id"])
     valid_keys, rejected_keys = _expected_output_keys(
-        pipeline, "dup3", digest, _manifest(pipeline, digest), data, bad)
+        pipeline, "dup3", digest, _manifest(pipeline, digest), data, bad
+    )
     assert _current(pipeline, "processed/dup3/") == valid_keys
     assert _current(pipeline, "rejected/dup3/") == rejected_keys
     assert [k for k, _, _ in _versions(pipeline, "processed/dup3/")] == valid_keys
@@ -332,7 +354,11 @@ def test_redelivered_event_after_completion_ends_quickly_as_duplicate(pipeline, 
 
     assert again.status == "SUCCEEDED" and again.duplicate
     assert again.output["status"] == "COMPLETE"
-    assert _history_states(pipeline, again.execution_arn) == ["Split", "IsDuplicate", "AlreadyProcessed"]
+    assert _history_states(pipeline, again.execution_arn) == [
+        "Split",
+        "IsDuplicate",
+        "AlreadyProcessed",
+    ]
     assert again.duration_s < 10
     assert _versions(pipeline, "processed/late_dup/") == before
     successes, _ = _messages_for(pipeline, first.file_id)
@@ -351,8 +377,14 @@ def _assert_same_tables(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> 
         assert got[name].to_pylist() == want[name].to_pylist(), name  # row for row, in order
 
 
-def _assert_exact_bucket_state(pipeline, dataset: str, key: str, version_id: str,
-                               valid_keys: list[str], rejected_keys: list[str]) -> None:
+def _assert_exact_bucket_state(
+    pipeline,
+    dataset: str,
+    key: str,
+    version_id: str,
+    valid_keys: list[str],
+    rejected_keys: list[str],
+) -> None:
     digest = _digest(pipeline, key, version_id)[:16]
     assert _current(pipeline, f"processed/{dataset}/") == valid_keys
     assert _current(pipeline, f"rejected/{dataset}/") == rejected_keys
@@ -378,13 +410,19 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipelines,
 
     assert result.status == "SUCCEEDED", result.error
     assert (result.rows_total, result.rows_valid, result.rows_rejected) == (
-        300, 300 - len(bad), len(bad))
+        300,
+        300 - len(bad),
+        len(bad),
+    )
     got_valid, got_rejected = _outputs(faulted, result)
     _assert_same_tables(got_valid, want_valid)
     _assert_same_tables(got_rejected, want_rejected)
 
-    runs = sorted((i.chunk_index, i.attempt, i.ok, i.error_type) for i in faulted.invocations
-                  if i.function == "processor" and i.file_id == result.file_id)
+    runs = sorted(
+        (i.chunk_index, i.attempt, i.ok, i.error_type)
+        for i in faulted.invocations
+        if i.function == "processor" and i.file_id == result.file_id
+    )
     expected_runs = []
     for k in range(result.chunks):
         if k in (1, 3):
@@ -394,16 +432,24 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipelines,
     assert runs == expected_runs
     items = _chunk_items(faulted, result.file_id)
     assert {k: (i["status"], i["attempts"], i["attempt_done"]) for k, i in items.items()} == {
-        k: ("DONE", 2, 2) if k in (1, 3) else ("DONE", 1, 1) for k in range(result.chunks)}
+        k: ("DONE", 2, 2) if k in (1, 3) else ("DONE", 1, 1) for k in range(result.chunks)
+    }
 
     # Exactly the expected current objects in the whole bucket (this pipeline ran one file).
     digest = _digest(faulted, uploaded["key"], uploaded["version_id"])
     valid_keys, rejected_keys = _expected_output_keys(
-        faulted, "crash", digest, _manifest(faulted, digest), data, bad)
+        faulted, "crash", digest, _manifest(faulted, digest), data, bad
+    )
     assert result.valid_keys == valid_keys and result.rejected_keys == rejected_keys
     assert _current(faulted) == sorted(
-        ["config/schema.json", "incoming/crash.csv", f"manifests/{digest[:16]}.json",
-         *valid_keys, *rejected_keys])
+        [
+            "config/schema.json",
+            "incoming/crash.csv",
+            f"manifests/{digest[:16]}.json",
+            *valid_keys,
+            *rejected_keys,
+        ]
+    )
     # Published objects were written once; the crashed attempts' overwrites and the scratch
     # deletions left noncurrent versions / delete markers under work/ only.
     assert [k for k, _, _ in _versions(faulted, "processed/")] == valid_keys
@@ -412,12 +458,15 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipelines,
     valid_work = [k for k, _, m in work if not m and "/valid/" in k]
     assert sorted(k.rsplit("/", 1)[-1] for k in valid_work) == sorted(
         [f"chunk-{k:06d}.parquet" for k in range(result.chunks)]
-        + ["chunk-000001.parquet", "chunk-000003.parquet"])  # uploaded twice: crash + retry
+        + ["chunk-000001.parquet", "chunk-000003.parquet"]
+    )  # uploaded twice: crash + retry
     successes, failures = _messages_for(faulted, result.file_id)
     assert len(successes) == 1 and failures == []
 
 
-def test_harness_faults_before_and_after_the_handler_converge_to_identical_outputs(pipeline, tmp_path):
+def test_harness_faults_before_and_after_the_handler_converge_to_identical_outputs(
+    pipeline, tmp_path
+):
     """The harness's own fault injection: 'after' = the handler ran fully (all side effects)
     and the invocation still failed; 'before' = the Lambda failed before the handler ran."""
     path = tmp_path / "hfault.csv"
@@ -437,20 +486,31 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
     assert result.status == "SUCCEEDED", result.error
     _assert_same_tables(_tables(pipeline, result.valid_keys), want_valid)
     _assert_same_tables(_tables(pipeline, result.rejected_keys), want_rejected)
-    runs = [i for i in pipeline.invocations if i.function == "processor" and i.file_id == result.file_id]
+    runs = [
+        i for i in pipeline.invocations if i.function == "processor" and i.file_id == result.file_id
+    ]
     assert sorted((i.chunk_index, i.attempt, i.ok) for i in runs if i.chunk_index in (0, 2, 4)) == [
-        (0, 1, False), (0, 2, True), (2, 1, False), (2, 2, False), (2, 3, True),
-        (4, 1, False), (4, 2, True)]
+        (0, 1, False),
+        (0, 2, True),
+        (2, 1, False),
+        (2, 2, False),
+        (2, 3, True),
+        (4, 1, False),
+        (4, 2, True),
+    ]
     # attempts counts handler runs: an 'after' fault ran the handler, a 'before' fault did not
     items = _chunk_items(pipeline, result.file_id)
     assert {k: i["attempts"] for k, i in items.items()} == {
-        k: {0: 2, 2: 3}.get(k, 1) for k in range(result.chunks)}
+        k: {0: 2, 2: 3}.get(k, 1) for k in range(result.chunks)
+    }
     assert {i["status"] for i in items.values()} == {"DONE"}
     digest = _digest(pipeline, uploaded["key"], uploaded["version_id"])
     valid_keys, rejected_keys = _expected_output_keys(
-        pipeline, "hfault", digest, _manifest(pipeline, digest), data, bad)
-    _assert_exact_bucket_state(pipeline, "hfault", uploaded["key"], uploaded["version_id"],
-                               valid_keys, rejected_keys)
+        pipeline, "hfault", digest, _manifest(pipeline, digest), data, bad
+    )
+    _assert_exact_bucket_state(
+        pipeline, "hfault", uploaded["key"], uploaded["version_id"], valid_keys, rejected_keys
+    )
     successes, failures = _messages_for(pipeline, result.file_id)
     assert len(successes) == 1 and failures == []
 
@@ -464,7 +524,9 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
 
     a, a_up = _run(pipeline, a_path, key)
     assert a.status == "SUCCEEDED", a.error
-    a_versions = _versions(pipeline, "processed/versioned/") + _versions(pipeline, "rejected/versioned/")
+    a_versions = _versions(pipeline, "processed/versioned/") + _versions(
+        pipeline, "rejected/versioned/"
+    )
     b, b_up = _run(pipeline, b_path, key)
     assert b.status == "SUCCEEDED", b.error
 
@@ -477,9 +539,13 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
     # B's outputs hold exactly B's rows; A's outputs are still exactly A's rows, untouched.
     b_ids = [f"TX{i:010d}" for i in range(10_000, 10_130)]
     a_ids = [f"TX{i:010d}" for i in range(200)]
-    assert [r["transaction_id"] for r in _rows(pipeline, b.valid_keys)] == [i for i in b_ids if i not in b_bad]
+    assert [r["transaction_id"] for r in _rows(pipeline, b.valid_keys)] == [
+        i for i in b_ids if i not in b_bad
+    ]
     assert sorted(r["raw"].split(",")[0] for r in _rows(pipeline, b.rejected_keys)) == sorted(b_bad)
-    assert [r["transaction_id"] for r in _rows(pipeline, a.valid_keys)] == [i for i in a_ids if i not in a_bad]
+    assert [r["transaction_id"] for r in _rows(pipeline, a.valid_keys)] == [
+        i for i in a_ids if i not in a_bad
+    ]
     assert sorted(r["raw"].split(",")[0] for r in _rows(pipeline, a.rejected_keys)) == sorted(a_bad)
     assert _current(pipeline, "processed/versioned/") == sorted(a.valid_keys + b.valid_keys)
     assert _current(pipeline, "rejected/versioned/") == sorted(a.rejected_keys + b.rejected_keys)
@@ -487,10 +553,19 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
     assert [v for v in after if a_run in v[0]] == a_versions
     # Two distinct file items, each with its own counts; two success messages.
     assert (a.file_item["status"], a.file_item["rows_valid"], a.file_item["rows_rejected"]) == (
-        "COMPLETE", 200 - len(a_bad), len(a_bad))
+        "COMPLETE",
+        200 - len(a_bad),
+        len(a_bad),
+    )
     assert (b.file_item["status"], b.file_item["rows_valid"], b.file_item["rows_rejected"]) == (
-        "COMPLETE", 130 - len(b_bad), len(b_bad))
-    assert (a.file_item["version_id"], b.file_item["version_id"]) == (a_up["version_id"], b_up["version_id"])
+        "COMPLETE",
+        130 - len(b_bad),
+        len(b_bad),
+    )
+    assert (a.file_item["version_id"], b.file_item["version_id"]) == (
+        a_up["version_id"],
+        b_up["version_id"],
+    )
     a_msgs, _ = _messages_for(pipeline, a.file_id)
     b_msgs, _ = _messages_for(pipeline, b.file_id)
     assert len(a_msgs) == 1 and len(b_msgs) == 1
@@ -508,19 +583,36 @@ POISON = {
     "empty": (b"", "EmptyFile", "the file is empty (0 bytes)", False),
     "header_only": (HEADER.encode(), "HeaderOnly", "the file has a header but no data rows", True),
     "binary": (bytes(range(256)) * 8, "EncodingError", "binary content: a NUL byte", True),
-    "latin1": ((HEADER + _rows_text(5).replace("Harbor Fuel", "Caf\xe9 Z\xfcrich")).encode("latin-1"),
-               "EncodingError", "not UTF-8: invalid byte b'\\xe9'", True),
-    "semicolons": ((HEADER + _rows_text(5)).replace(",", ";").encode(), "DelimiterMismatch",
-                   "the header is delimited by ';'", True),
-    "one_huge_line": (b"x" * (3 * MAX_RECORD_BYTES), "RecordTooLarge",
-                      f"longer than the maximum record size of {MAX_RECORD_BYTES} bytes", False),
-    "wrong_header": ((HEADER.replace("merchant", "shop") + _rows_text(5)).encode(), "SchemaMismatch",
-                     "missing columns ['merchant']; unknown columns ['shop']", True),
+    "latin1": (
+        (HEADER + _rows_text(5).replace("Harbor Fuel", "Caf\xe9 Z\xfcrich")).encode("latin-1"),
+        "EncodingError",
+        "not UTF-8: invalid byte b'\\xe9'",
+        True,
+    ),
+    "semicolons": (
+        (HEADER + _rows_text(5)).replace(",", ";").encode(),
+        "DelimiterMismatch",
+        "the header is delimited by ';'",
+        True,
+    ),
+    "one_huge_line": (
+        b"x" * (3 * MAX_RECORD_BYTES),
+        "RecordTooLarge",
+        f"longer than the maximum record size of {MAX_RECORD_BYTES} bytes",
+        False,
+    ),
+    "wrong_header": (
+        (HEADER.replace("merchant", "shop") + _rows_text(5)).encode(),
+        "SchemaMismatch",
+        "missing columns ['merchant']; unknown columns ['shop']",
+        True,
+    ),
 }
 
 
-def _assert_failed_cleanly(pipeline, result, uploaded: dict, body: bytes, dataset: str,
-                           error: str, phrase: str) -> None:
+def _assert_failed_cleanly(
+    pipeline, result, uploaded: dict, body: bytes, dataset: str, error: str, phrase: str
+) -> None:
     assert result.status == "FAILED" and result.execution_status == "FAILED"
     # DynamoDB: FAILED with the named error and the reason.
     item = result.file_item
@@ -530,9 +622,15 @@ def _assert_failed_cleanly(pipeline, result, uploaded: dict, body: bytes, datase
     assert result.failure_message["Subject"] == f"CSV ETL failed: {error}"
     message = json.loads(result.failure_message["Message"])
     assert message == {
-        "file_id": result.file_id, "status": "FAILED", "bucket": pipeline.bucket,
-        "key": uploaded["key"], "version_id": uploaded["version_id"], "error": error,
-        "reason": item["reason"], "input_untouched": True}
+        "file_id": result.file_id,
+        "status": "FAILED",
+        "bucket": pipeline.bucket,
+        "key": uploaded["key"],
+        "version_id": uploaded["version_id"],
+        "error": error,
+        "reason": item["reason"],
+        "input_untouched": True,
+    }
     successes, failures = _messages_for(pipeline, result.file_id)
     assert successes == [] and len(failures) == 1
     # The input object is untouched: same bytes, same (single) version.
@@ -541,7 +639,8 @@ def _assert_failed_cleanly(pipeline, result, uploaded: dict, body: bytes, datase
     assert head["VersionId"] == uploaded["version_id"]
     assert s3.get_object(Bucket=pipeline.bucket, Key=uploaded["key"])["Body"].read() == body
     assert [(k, v) for k, v, _ in _versions(pipeline, uploaded["key"])] == [
-        (uploaded["key"], uploaded["version_id"])]
+        (uploaded["key"], uploaded["version_id"])
+    ]
     # Nothing that looks like a result, now or ever (no version at all under the dataset).
     assert _versions(pipeline, f"processed/{dataset}/") == []
     assert _versions(pipeline, f"rejected/{dataset}/") == []
@@ -564,8 +663,11 @@ def test_poison_file_fails_with_named_error_and_leaves_no_result(pipeline, tmp_p
     # the bucket lifecycle). A Split-time failure writes none.
     assert (f"manifests/{digest}.json" in _current(pipeline, "manifests/")) is manifest
     # File-level failures stop before the fan-out: no processor ever ran.
-    assert [i for i in pipeline.invocations
-            if i.file_id == result.file_id and i.function in ("processor", "finalizer")] == []
+    assert [
+        i
+        for i in pipeline.invocations
+        if i.file_id == result.file_id and i.function in ("processor", "finalizer")
+    ] == []
 
 
 def test_corrupt_gzip_fails_as_encoding_error(pipeline, tmp_path):
@@ -575,8 +677,15 @@ def test_corrupt_gzip_fails_as_encoding_error(pipeline, tmp_path):
 
     result, uploaded = _run(pipeline, path)
 
-    _assert_failed_cleanly(pipeline, result, uploaded, body, "poison_gz", "EncodingError",
-                           "the object ends in .gz but is not valid gzip")
+    _assert_failed_cleanly(
+        pipeline,
+        result,
+        uploaded,
+        body,
+        "poison_gz",
+        "EncodingError",
+        "the object ends in .gz but is not valid gzip",
+    )
 
 
 def _huge_tail_file(path: Path) -> bytes:
@@ -597,31 +706,50 @@ def test_record_too_large_inside_a_chunk_fails_the_file_and_publishes_nothing(pi
 
     assert result.chunks >= 3
     last = result.chunks - 1
-    procs = sorted((i.chunk_index, i.ok, i.error_type) for i in pipeline.invocations
-                   if i.function == "processor" and i.file_id == result.file_id)
+    procs = sorted(
+        (i.chunk_index, i.ok, i.error_type)
+        for i in pipeline.invocations
+        if i.function == "processor" and i.file_id == result.file_id
+    )
     # RecordTooLarge is not retried (MaxAttempts 0); the other chunks succeeded.
     assert procs == [(k, True, None) for k in range(last)] + [(last, False, "RecordTooLarge")]
     items = _chunk_items(pipeline, result.file_id)
     assert {k: i["status"] for k, i in items.items()} == {
-        **{k: "DONE" for k in range(last)}, last: "RUNNING"}
+        **{k: "DONE" for k in range(last)},
+        last: "RUNNING",
+    }
     # moto does not fail the Map run on a failed item (AWS would: States.ExceedToleratedFailure
     # Threshold); the finalizer's conservation check catches the unfinished chunk.
-    _assert_failed_cleanly(pipeline, result, uploaded, body, "poison_tail", "ConservationError",
-                           f"not finished [{last}]")
+    _assert_failed_cleanly(
+        pipeline,
+        result,
+        uploaded,
+        body,
+        "poison_tail",
+        "ConservationError",
+        f"not finished [{last}]",
+    )
     # The successful chunks' Parquet went to work/ only and MarkFailed deleted it: current
     # objects are gone, delete markers (and noncurrent versions) remain in the versioned bucket.
     digest = _digest(pipeline, uploaded["key"], uploaded["version_id"])[:16]
     work = _versions(pipeline, f"work/{digest}/")
     assert {k for k, _, m in work if m} == {
-        f"work/{digest}/{kind}/chunk-{k:06d}.parquet" for kind in ("valid", "rejected") for k in range(last)}
+        f"work/{digest}/{kind}/chunk-{k:06d}.parquet"
+        for kind in ("valid", "rejected")
+        for k in range(last)
+    }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A RecordTooLarge raised by one processor (other chunks succeeded) is not the error the "
-    "file records: in moto the Map run succeeds and the finalizer reports ConservationError "
-    "'chunks not accounted for: ... not finished [N]'; in AWS the Map fails with "
-    "States.ExceedToleratedFailureThreshold. Nothing carries the chunk's named error to "
-    "MarkFailed (the chunk item stays RUNNING without an error)."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A RecordTooLarge raised by one processor (other chunks succeeded) is not the error the "
+        "file records: in moto the Map run succeeds and the finalizer reports ConservationError "
+        "'chunks not accounted for: ... not finished [N]'; in AWS the Map fails with "
+        "States.ExceedToleratedFailureThreshold. Nothing carries the chunk's named error to "
+        "MarkFailed (the chunk item stays RUNNING without an error)."
+    ),
+)
 def test_record_too_large_inside_a_chunk_is_reported_as_record_too_large(pipeline, tmp_path):
     path = tmp_path / "poison_tail2.csv"
     _huge_tail_file(path)
@@ -652,9 +780,19 @@ def test_twenty_files_at_once_all_complete_with_exact_counts(pipeline, tmp_path)
         assert counts == (stats.rows, stats.valid_rows, stats.invalid_rows), path.name
         item = result.file_item
         assert (item["status"], item["rows_total"], item["rows_valid"], item["rows_rejected"]) == (
-            "COMPLETE", stats.rows, stats.valid_rows, stats.invalid_rows), path.name
-        assert sum(t.num_rows for t in _tables(pipeline, result.valid_keys).values()) == stats.valid_rows
-        assert sum(t.num_rows for t in _tables(pipeline, result.rejected_keys).values()) == stats.invalid_rows
+            "COMPLETE",
+            stats.rows,
+            stats.valid_rows,
+            stats.invalid_rows,
+        ), path.name
+        assert (
+            sum(t.num_rows for t in _tables(pipeline, result.valid_keys).values())
+            == stats.valid_rows
+        )
+        assert (
+            sum(t.num_rows for t in _tables(pipeline, result.rejected_keys).values())
+            == stats.invalid_rows
+        )
         assert bool(result.rejected_keys) == (stats.invalid_rows > 0)
         successes, failures = _messages_for(pipeline, result.file_id)
         assert len(successes) == 1 and failures == [], path.name
@@ -676,7 +814,10 @@ def test_gzip_gives_the_same_outputs_as_the_plain_file(pipeline, tmp_path):
 
     assert want.status == got.status == "SUCCEEDED", (want.error, got.error)
     assert (got.rows_total, got.rows_valid, got.rows_rejected) == (
-        stats.rows, stats.valid_rows, stats.invalid_rows)
+        stats.rows,
+        stats.valid_rows,
+        stats.invalid_rows,
+    )
     assert got.chunks == want.chunks >= 3  # same bytes after staging: the same chunk plan
     _assert_same_tables(_tables(pipeline, got.valid_keys), _tables(pipeline, want.valid_keys))
     _assert_same_tables(_tables(pipeline, got.rejected_keys), _tables(pipeline, want.rejected_keys))
@@ -688,12 +829,20 @@ def test_gzip_gives_the_same_outputs_as_the_plain_file(pipeline, tmp_path):
     split = _state_output(pipeline, got.execution_arn, "Split")
     staged = f"staging/{digest}/gzcmp_packed.csv"
     assert (split["compression"], split["data_key"], split["size"]) == (
-        "gzip", staged, plain.stat().st_size)
+        "gzip",
+        staged,
+        plain.stat().st_size,
+    )
     versions = _versions(pipeline, f"staging/{digest}/")
     assert sorted((k, m) for k, _, m in versions) == [(staged, False), (staged, True)]
     assert _current(pipeline, "staging/") == []
     s3 = pipeline.client("s3")
     staged_version = next(v for k, v, m in versions if not m)
-    assert s3.get_object(Bucket=pipeline.bucket, Key=staged, VersionId=staged_version)[
-        "Body"].read() == plain.read_bytes()
-    assert s3.get_object(Bucket=pipeline.bucket, Key=uploaded["key"])["Body"].read() == packed.read_bytes()
+    assert (
+        s3.get_object(Bucket=pipeline.bucket, Key=staged, VersionId=staged_version)["Body"].read()
+        == plain.read_bytes()
+    )
+    assert (
+        s3.get_object(Bucket=pipeline.bucket, Key=uploaded["key"])["Body"].read()
+        == packed.read_bytes()
+    )
