@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from etl.finalize import check_conservation
+from etl.finalize import SUMMARY_KEYS, check_conservation, chunk_failure, success_message
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
@@ -43,30 +43,6 @@ def _publish_rejects(rt, ref: FileRef, index: int, first_line: int) -> None:
     rt.s3.put_object(Bucket=ref.bucket, Key=ref.rejected_key(index), Body=out.getvalue())
 
 
-def success_message(ref: FileRef, summary: dict) -> dict:
-    return {
-        "file_id": ref.file_id,
-        "status": COMPLETE,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "version_id": ref.version_id,
-        **summary,
-        "message_group_id": ref.message_group_id,
-        "dedup_id": ref.digest,
-    }
-
-
-SUMMARY_KEYS = (
-    "rows_total",
-    "rows_valid",
-    "rows_rejected",
-    "chunks",
-    "blank_lines",
-    "valid_prefix",
-    "rejected_prefix",
-)
-
-
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
@@ -75,9 +51,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(file_id=ref.file_id)
     done = rt.status.get_file(ref.file_id)
     if done and done.get("status") == COMPLETE:  # a retried finalizer: same answer, no work
-        return success_message(ref, {k: done[k] for k in SUMMARY_KEYS})
+        return success_message(ref, done)
     chunk_count = int(event["chunk_count"])
     items = rt.status.chunks(ref.file_id)
+    failure = chunk_failure(items)
+    if failure is not None:  # surface the chunk's own named error (e.g. RecordTooLarge)
+        raise failure
     totals = check_conservation(
         items,
         chunk_count=chunk_count,
@@ -110,6 +89,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "valid_prefix": ref.valid_prefix,
         "rejected_prefix": ref.rejected_prefix,
     }
+    assert set(summary) == set(SUMMARY_KEYS)
     rt.status.complete_file(ref.file_id, summary)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
     logger.info("file complete", extra=summary)

@@ -1,13 +1,22 @@
-"""MarkFailed: record the failure (name and reason) and build the SNS message."""
+"""MarkFailed: record the failure (name and reason) and build the SNS message.
+
+If the file is already COMPLETE (a step failed after the finalizer committed), nothing is
+marked: the success message is returned and the state machine sends it instead.
+"""
 
 from __future__ import annotations
 
 import json
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from etl.finalize import chunk_failure, success_message
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
+from etl.status import COMPLETE
+
+# Errors that only say "something failed below me": the chunk items say what.
+GENERIC_ERRORS = ("States.", "ConservationError")
 
 
 def describe_error(error: dict) -> tuple[str, str]:
@@ -37,10 +46,22 @@ def handler(event: dict, context: LambdaContext) -> dict:
     ref = file_ref(event)
     logger.append_keys(file_id=ref.file_id)
     name, reason = describe_error(event.get("error") or {})
+    if name.startswith(GENERIC_ERRORS) and event.get("file_id"):
+        cause = chunk_failure(rt.status.chunks(ref.file_id))
+        if cause is not None:
+            name, reason = cause.name, str(cause)
     changed = rt.status.fail_file(ref.file_id, name, reason)
+    if not changed:
+        item = rt.status.get_file(ref.file_id) or {}
+        if item.get("status") == COMPLETE:
+            logger.warning(
+                "failure after the file was committed: sending its success message",
+                extra={"error": name, "reason": reason},
+            )
+            return success_message(ref, item)
     # unpublished chunk outputs and a staged gzip copy are scratch: remove them
-    removed = delete_prefix(rt.s3, ref.bucket, ref.work_prefix) if changed else 0
-    if changed and ref.is_gzip:
+    removed = delete_prefix(rt.s3, ref.bucket, ref.work_prefix)
+    if ref.is_gzip:
         removed += delete_prefix(rt.s3, ref.bucket, ref.staging_key)
     metrics.add_metric(name="FilesFailed", unit="Count", value=1)
     logger.error(

@@ -40,6 +40,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
     ref = FileRef.from_file_id(event["file_id"])
     logger.append_keys(file_id=ref.file_id, chunk_id=index)
     attempt = rt.status.start_chunk(ref.file_id, index)
+    try:
+        return _process(rt, event, ref, index, attempt)
+    except Exception as exc:  # record why on the chunk item, then let the state machine decide
+        rt.status.fail_chunk(ref.file_id, index, type(exc).__name__, str(exc))
+        raise
+
+
+def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
+    chunk = event["chunk"]
     schema = rt.schema()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:

@@ -52,3 +52,11 @@ class SchemaConfigError(EtlError):
 
 class InjectedFault(EtlError):
     """Raised only by test fault injection (never configured by Terraform)."""
+
+
+def from_name(name: str, message: str) -> EtlError:
+    """An error whose class name (what Step Functions reports) is `name`."""
+    cls = globals().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, EtlError)):
+        cls = type(name, (EtlError,), {})
+    return cls(message)

@@ -4,8 +4,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConservationError
-from .status import DONE
+from .errors import ConservationError, EtlError, from_name
+from .keys import FileRef
+from .status import COMPLETE, DONE, FAILED
+
+SUMMARY_KEYS = (
+    "rows_total",
+    "rows_valid",
+    "rows_rejected",
+    "chunks",
+    "blank_lines",
+    "valid_prefix",
+    "rejected_prefix",
+)
+
+
+def success_message(ref: FileRef, summary: dict) -> dict:
+    """The message the FIFO results queue carries (one per object version)."""
+    return {
+        "file_id": ref.file_id,
+        "status": COMPLETE,
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": ref.version_id,
+        **{k: summary[k] for k in SUMMARY_KEYS},
+        "message_group_id": ref.message_group_id,
+        "dedup_id": ref.digest,
+    }
+
+
+def chunk_failure(items: list[dict]) -> EtlError | None:
+    """The named error of the first chunk whose last attempt failed, if any."""
+    failed = sorted((i for i in items if i.get("status") == FAILED), key=lambda i: i["chunk_id"])
+    if not failed:
+        return None
+    first = failed[0]
+    index = int(first["chunk_id"].split("#")[1])
+    more = f" ({len(failed) - 1} more chunks failed)" if len(failed) > 1 else ""
+    return from_name(
+        first.get("error", "ChunkFailed"), f"chunk {index}: {first.get('reason', '')}{more}"
+    )
 
 
 @dataclass(frozen=True)

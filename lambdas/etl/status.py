@@ -105,6 +105,20 @@ class StatusStore:
             ExpressionAttributeValues={":done": DONE, ":t": _now(), **values},
         )
 
+    def fail_chunk(self, file_id: str, index: int, error: str, reason: str) -> None:
+        """Record why a chunk attempt failed (a retry sets it RUNNING again)."""
+        self.table.update_item(
+            Key={"file_id": file_id, "chunk_id": chunk_id(index)},
+            UpdateExpression="SET #s = :f, #e = :e, reason = :r, failed_at = :t",
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues={
+                ":f": FAILED,
+                ":e": error,
+                ":r": reason[:4000],
+                ":t": _now(),
+            },
+        )
+
     def chunks(self, file_id: str) -> list[dict]:
         items: list[dict] = []
         kwargs: dict[str, Any] = {

@@ -37,7 +37,7 @@ variable "dynamodb_actions" {
     validator   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     processor   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     finalizer   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    mark_failed = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    mark_failed = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
   }
   nullable = false
 

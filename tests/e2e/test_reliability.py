@@ -716,18 +716,19 @@ def test_record_too_large_inside_a_chunk_fails_the_file_and_publishes_nothing(pi
     items = _chunk_items(pipeline, result.file_id)
     assert {k: i["status"] for k, i in items.items()} == {
         **{k: "DONE" for k in range(last)},
-        last: "RUNNING",
+        last: "FAILED",
     }
-    # moto does not fail the Map run on a failed item (AWS would: States.ExceedToleratedFailure
-    # Threshold); the finalizer's conservation check catches the unfinished chunk.
+    assert items[last]["error"] == "RecordTooLarge"
+    # moto does not fail the Map run on a failed item (AWS fails it with States.ExceedTolerated
+    # FailureThreshold); either way the chunk's own named error is what the file records.
     _assert_failed_cleanly(
         pipeline,
         result,
         uploaded,
         body,
         "poison_tail",
-        "ConservationError",
-        f"not finished [{last}]",
+        "RecordTooLarge",
+        f"chunk {last}: a record is longer than the maximum record size",
     )
     # The successful chunks' Parquet went to work/ only and MarkFailed deleted it: current
     # objects are gone, delete markers (and noncurrent versions) remain in the versioned bucket.
@@ -740,16 +741,6 @@ def test_record_too_large_inside_a_chunk_fails_the_file_and_publishes_nothing(pi
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A RecordTooLarge raised by one processor (other chunks succeeded) is not the error the "
-        "file records: in moto the Map run succeeds and the finalizer reports ConservationError "
-        "'chunks not accounted for: ... not finished [N]'; in AWS the Map fails with "
-        "States.ExceedToleratedFailureThreshold. Nothing carries the chunk's named error to "
-        "MarkFailed (the chunk item stays RUNNING without an error)."
-    ),
-)
 def test_record_too_large_inside_a_chunk_is_reported_as_record_too_large(pipeline, tmp_path):
     path = tmp_path / "poison_tail2.csv"
     _huge_tail_file(path)
