@@ -10,6 +10,8 @@ it FAILED, 2 when the local environment could not be set up, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
 import signal
 import sys
 import tempfile
@@ -42,16 +44,24 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--schema", type=Path, default=DEFAULT_SCHEMA, help="schema JSON (default: %(default)s)"
     )
     parser.add_argument(
-        "--max-concurrency", type=int, default=10, help="Distributed Map MaxConcurrency (default: 10)"
+        "--max-concurrency",
+        type=int,
+        default=10,
+        help="Distributed Map MaxConcurrency (default: 10)",
     )
     parser.add_argument(
         "--keep-running",
         action="store_true",
         help="after the run, keep the emulator up for inspection until Ctrl-C",
     )
-    parser.add_argument("--prefix", default="etl-local", help="resource name prefix (default: etl-local)")
     parser.add_argument(
-        "--timeout", type=float, default=3600, help="seconds to wait for the execution (default: 3600)"
+        "--prefix", default="etl-local", help="resource name prefix (default: etl-local)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        help="seconds to wait for the execution (default: 3600)",
     )
     args = parser.parse_args(argv)
     if args.input is not None and not args.input.is_file():
@@ -141,6 +151,9 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    # moto logs every failed task at ERROR with its whole parse tree; the summary and the
+    # failure message say what failed.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     # Clean up on kill too, and take Ctrl-C even where the shell started us with SIGINT
     # ignored (background jobs of non-interactive shells).
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -161,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         progress = _ProgressLine()
         try:
-            print("starting the local AWS emulator and building the function zips ...", file=sys.stderr)
+            print(
+                "starting the local AWS emulator and building the function zips ...",
+                file=sys.stderr,
+            )
             with LocalPipeline(
                 prefix=args.prefix,
                 chunk_bytes=chunk_bytes,
@@ -181,14 +197,17 @@ def main(argv: list[str] | None = None) -> int:
                     progress.done()
                 print(_summary_table(result, input_path, args.out))
                 if result.status != "SUCCEEDED":
-                    print(
-                        f"FAILED: {result.error}\n  function logs: {pipeline.work_dir / 'logs'}"
-                        " (kept with LOCALRUN_KEEP_WORK_DIR=1)",
-                        file=sys.stderr,
-                    )
+                    logs = pipeline.work_dir / "logs"
+                    if args.out is not None:  # the work dir goes away with the emulator
+                        logs = shutil.copytree(logs, args.out / "logs", dirs_exist_ok=True)
+                        where = f"function logs: {logs}"
+                    else:
+                        where = "give --out DIR to keep the function logs"
+                    print(f"FAILED: {result.error}\n  {where}", file=sys.stderr)
                 if args.keep_running:
                     print(
-                        f"\nkeeping the emulator up: export AWS_ENDPOINT_URL={pipeline.endpoint_url}"
+                        "\nkeeping the emulator up:"
+                        f" export AWS_ENDPOINT_URL={pipeline.endpoint_url}"
                         " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
                         " AWS_DEFAULT_REGION=us-east-1\n"
                         f"e.g. aws s3 ls s3://{pipeline.bucket} --recursive. Ctrl-C to stop.",

@@ -61,4 +61,6 @@ def _to_text(name: str, value: object) -> str:
         return value
     if isinstance(value, int | float):
         return json.dumps(value)
-    raise TemplateError(f"template variable {name!r}: unsupported value type {type(value).__name__}")
+    raise TemplateError(
+        f"template variable {name!r}: unsupported value type {type(value).__name__}"
+    )

@@ -14,11 +14,11 @@ Each function has a small pool of long-lived workers (created lazily, at most
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import select
-import signal
 import struct
 import subprocess
 import sys
@@ -404,10 +404,8 @@ def _runtime_error(error_type: str, message: str) -> dict:
 
 
 def _close_quietly(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

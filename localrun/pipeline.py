@@ -23,6 +23,7 @@ One LocalPipeline per process at a time (moto's backends and ``MOTO_PORT`` are g
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -117,7 +118,14 @@ class _Started:
 
 
 class LocalPipeline:
-    """The pipeline on an embedded moto server. Use as a context manager."""
+    """The pipeline on an embedded moto server. Use as a context manager.
+
+    Only one may run per process: moto's backends and ``MOTO_PORT`` are process-global, so a
+    second one would reset the first's resources and race its relay for events.
+    """
+
+    _active: LocalPipeline | None = None
+    _active_lock = threading.Lock()
 
     def __init__(
         self,
@@ -137,6 +145,7 @@ class LocalPipeline:
         work_dir: str | os.PathLike | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        quiet_moto: bool = True,
     ) -> None:
         """``functions_dir``: a dir of ready ``<name>.zip``; ``lambdas_dir``: zip handlers
         from there (tests with throwaway handlers); neither: ``python build.py
@@ -154,6 +163,8 @@ class LocalPipeline:
         self._lambdas_dir = Path(lambdas_dir) if lambdas_dir else None
         self._host = host
         self._requested_port = port
+        self._quiet_moto = quiet_moto
+        self._saved_log_level: int | None = None
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="localrun-"))
 
@@ -179,6 +190,7 @@ class LocalPipeline:
         self._messages_lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self.relay_errors: list[str] = []
+        self._clients = threading.local()
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> LocalPipeline:
@@ -199,6 +211,19 @@ class LocalPipeline:
             create_backend_app,
         )
 
+        with LocalPipeline._active_lock:
+            if LocalPipeline._active is not None:
+                raise RuntimeError(
+                    "another LocalPipeline is running in this process: close it first (moto's"
+                    " backends and MOTO_PORT are process-global)"
+                )
+            LocalPipeline._active = self
+        if self._quiet_moto:
+            # moto logs every failed task at ERROR with its whole parse tree; RunResult and
+            # the function logs (work_dir/logs) say what failed.
+            moto_logger = logging.getLogger("moto")
+            self._saved_log_level = moto_logger.level
+            moto_logger.setLevel(logging.CRITICAL)
         zips = self._function_zips()
         moto_app = DomainDispatcherApplication(create_backend_app)
         # Bind first (port 0 = a free port), then build the layer: the functions' env
@@ -255,19 +280,31 @@ class LocalPipeline:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+        if self._saved_log_level is not None:
+            logging.getLogger("moto").setLevel(self._saved_log_level)
+            self._saved_log_level = None
+        with LocalPipeline._active_lock:
+            if LocalPipeline._active is self:
+                LocalPipeline._active = None
         if self._own_work_dir and not os.environ.get("LOCALRUN_KEEP_WORK_DIR"):
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # -- the public API ------------------------------------------------------------------
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-        )
+        """A client for the local endpoint. boto3's default session is not thread-safe, so
+        each thread gets its own session; clients are cached per thread and service."""
+        cache = self._clients.__dict__
+        if service not in cache:
+            session = cache.setdefault("_session", boto3.session.Session())
+            cache[service] = session.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=REGION,
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            )
+        return cache[service]
 
     def upload(self, path: str | os.PathLike, key: str | None = None) -> dict:
         """Put a file to ``incoming/<basename>``: the S3 event starts the pipeline."""
@@ -375,8 +412,9 @@ class LocalPipeline:
         """Upload ``path`` to incoming/, wait for the execution its event starts, and
         (with ``out_dir``) write summary.json, valid/*.parquet and rejected/*.parquet."""
         began = time.monotonic()
-        uploaded = self.upload(path)
-        before = len(self.executions(uploaded["key"]))
+        key = self.contract["prefixes"]["incoming"] + Path(path).name
+        before = len(self.executions(key))  # count before the upload: the relay is fast
+        uploaded = self.upload(path, key)
         arns = self.wait_for_start(uploaded["key"], count=before + 1)
         result = self.wait_for(arns[before], timeout=timeout, progress=progress)
         result.duration_s = time.monotonic() - began
@@ -467,9 +505,11 @@ class LocalPipeline:
     def _function_zips(self) -> dict[str, Path]:
         if self._functions_dir is None:
             if self._lambdas_dir is not None:
-                contract = load_contract(self._lambdas_dir) if (
-                    self._lambdas_dir / "etl" / "contract.json"
-                ).is_file() else self.contract
+                contract = (
+                    load_contract(self._lambdas_dir)
+                    if (self._lambdas_dir / "etl" / "contract.json").is_file()
+                    else self.contract
+                )
                 self._functions_dir = zip_functions(
                     self._lambdas_dir, self.work_dir / "functions", contract
                 )
@@ -523,9 +563,7 @@ class LocalPipeline:
     def _create_resources(self) -> None:
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.bucket)
-        s3.put_bucket_versioning(
-            Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket,
             NotificationConfiguration={"EventBridgeConfiguration": {}},
@@ -575,7 +613,9 @@ class LocalPipeline:
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                            "Principal": {
+                                "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
+                            },
                             "Action": "sts:AssumeRole",
                         }
                     ],
@@ -643,35 +683,36 @@ class LocalPipeline:
 
     # -- internals: the relay ------------------------------------------------------------
     def _relay(self) -> None:
-        sqs = self.client("sqs")
-        sfn = self.client("stepfunctions")
+        """EventBridge -> Step Functions, as the rule's target would: one StartExecution per
+        matched event, with the rule's input path applied. Never dies silently."""
         while not self._stop.is_set():
             try:
-                messages = sqs.receive_message(
-                    QueueUrl=self._relay_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                ).get("Messages", [])
-            except Exception as exc:  # server going down
+                self._relay_once()
+            except Exception as exc:
                 if not self._stop.is_set():
-                    self.relay_errors.append(f"receive: {exc}")
+                    self.relay_errors.append(f"{type(exc).__name__}: {exc}")
                     time.sleep(0.2)
-                continue
-            for message in messages:
-                try:
-                    event = json.loads(message["Body"])
-                    detail = self._normalise_detail(_input_path(event, RULE_INPUT_PATH))
-                    arn = sfn.start_execution(
-                        stateMachineArn=self.state_machine_arn,
-                        name=uuid.uuid4().hex,
-                        input=json.dumps(detail),
-                    )["executionArn"]
-                    with self._started_cond:
-                        self._started.append(_Started(arn, detail, time.monotonic()))
-                        self._started_cond.notify_all()
-                except Exception as exc:
-                    self.relay_errors.append(f"start: {exc!r}")
-                sqs.delete_message(
-                    QueueUrl=self._relay_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+
+    def _relay_once(self) -> None:
+        sqs = self.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=self._relay_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            try:
+                event = json.loads(message["Body"])
+                detail = self._normalise_detail(_input_path(event, RULE_INPUT_PATH))
+                arn = self.client("stepfunctions").start_execution(
+                    stateMachineArn=self.state_machine_arn,
+                    name=uuid.uuid4().hex,
+                    input=json.dumps(detail),
+                )["executionArn"]
+                with self._started_cond:
+                    self._started.append(_Started(arn, detail, time.monotonic()))
+                    self._started_cond.notify_all()
+            except Exception as exc:
+                self.relay_errors.append(f"start: {exc!r}")
+            sqs.delete_message(QueueUrl=self._relay_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _normalise_detail(self, detail: dict) -> dict:
         """moto 5.2.5 (s3/notifications.py `_send_event_bridge_message`) emits `eTag`
@@ -739,7 +780,10 @@ class LocalPipeline:
         done = rows = 0
         if split.get("file_id"):
             for item in self.status_items(split["file_id"]):
-                if str(item.get("chunk_id", "")).startswith("CHUNK#") and item.get("status") == "DONE":
+                if (
+                    str(item.get("chunk_id", "")).startswith("CHUNK#")
+                    and item.get("status") == "DONE"
+                ):
                     done += 1
                     rows += int(item.get("rows_valid", 0)) + int(item.get("rows_rejected", 0))
         return Progress(
@@ -776,7 +820,9 @@ class LocalPipeline:
             result.duplicate = True
         elif status == "SUCCEEDED":
             message = self._wait_for_message(
-                lambda: self._results, self._results_url, True,
+                lambda: self._results,
+                self._results_url,
+                True,
                 lambda m: m.get("file_id") == result.file_id,
             )
             source = message or output or {}
@@ -797,9 +843,13 @@ class LocalPipeline:
                 result.file_id = result.failure.get("file_id") or result.file_id
                 subject = result.failure.get("subject")
                 result.failure_message = self._wait_for_message(
-                    lambda: self._failures, self._failure_sub_url, False,
-                    lambda m: m.get("Subject") == subject
-                    and m.get("Message") == result.failure.get("message"),
+                    lambda: self._failures,
+                    self._failure_sub_url,
+                    False,
+                    lambda m: (
+                        m.get("Subject") == subject
+                        and m.get("Message") == result.failure.get("message")
+                    ),
                 )
                 error = result.failure.get("error")
                 if isinstance(error, dict):
@@ -811,7 +861,9 @@ class LocalPipeline:
                     f"{description.get('error') or status}: {description.get('cause') or ''}"
                 ).strip(": ")
         if result.file_id:
-            file_items = [i for i in self.status_items(result.file_id) if i.get("chunk_id") == "FILE"]
+            file_items = [
+                i for i in self.status_items(result.file_id) if i.get("chunk_id") == "FILE"
+            ]
             result.file_item = file_items[0] if file_items else None
         return result
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-COMMON = '''
+COMMON = """
 import json, os, boto3
 
 s3 = boto3.client("s3")
@@ -24,9 +24,9 @@ TABLE = os.environ["ETL_STATUS_TABLE"]
 
 class SchemaMismatch(Exception):
     pass
-'''
+"""
 
-SPLITTER = '''
+SPLITTER = """
 from etl.common import *
 
 def handler(event, context):
@@ -48,18 +48,18 @@ def handler(event, context):
             "data_key": key, "data_version_id": version, "compression": None,
             "manifest_key": manifest_key, "chunk_count": len(chunks), "header_end": 0,
             "duplicate": False, "env_chunk_bytes": os.environ["ETL_CHUNK_BYTES"]}
-'''
+"""
 
-VALIDATOR = '''
+VALIDATOR = """
 from etl.common import *
 
 def handler(event, context):
     if "bad" in event["key"]:
         raise SchemaMismatch("header does not match the schema: expected transaction_id")
     return {**event, "columns": ["a", "b"]}
-'''
+"""
 
-PROCESSOR = '''
+PROCESSOR = """
 import os, time
 from etl.common import *
 
@@ -77,9 +77,9 @@ def handler(event, context):
                  "pid": {"N": str(os.getpid())}})
     return {"file_id": event["file_id"], "chunk_index": chunk["index"], "rows_valid": rows,
             "rows_rejected": 0, "bytes": len(body), "lines": rows}
-'''
+"""
 
-FINALIZER = '''
+FINALIZER = """
 from etl.common import *
 
 def handler(event, context):
@@ -92,9 +92,9 @@ def handler(event, context):
             "valid_prefix": f"processed/{event['file_id']}/",
             "rejected_prefix": f"rejected/{event['file_id']}/",
             "message_group_id": event["file_id"], "dedup_id": event["version_id"]}
-'''
+"""
 
-MARK_FAILED = '''
+MARK_FAILED = """
 from etl.common import *
 
 def handler(event, context):
@@ -107,7 +107,7 @@ def handler(event, context):
     return {"file_id": event["file_id"], "status": "FAILED", "error": error,
             "reason": cause["errorMessage"], "subject": f"ETL failed: {error['Error']}",
             "message": message}
-'''
+"""
 
 
 def write_fake_lambdas(root: Path) -> Path:

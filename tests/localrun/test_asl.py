@@ -55,7 +55,7 @@ def test_unused_value_raises():
 
 def test_directive_raises():
     with pytest.raises(TemplateError, match="directives"):
-        render_asl('%{ if x }1%{ endif }', {"x": 1})
+        render_asl("%{ if x }1%{ endif }", {"x": 1})
 
 
 def test_expression_interpolation_raises():

