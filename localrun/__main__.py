@@ -10,6 +10,7 @@ it FAILED, 2 when the local environment could not be set up, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import signal
@@ -213,16 +214,32 @@ def main(argv: list[str] | None = None) -> int:
                         f"e.g. aws s3 ls s3://{pipeline.bucket} --recursive. Ctrl-C to stop.",
                         file=sys.stderr,
                     )
-                    while True:
-                        time.sleep(3600)
+                    try:
+                        while True:
+                            time.sleep(3600)
+                    except KeyboardInterrupt:  # the way to stop it: exit with the run's status
+                        print("\nstopping the emulator", file=sys.stderr)
                 return 0 if result.status == "SUCCEEDED" else 1
         except KeyboardInterrupt:
             print("\ninterrupted: stopped the emulator and the function workers", file=sys.stderr)
             return 130
+        except TimeoutError as exc:  # the execution did not end within --timeout
+            if args.out is not None:
+                args.out.mkdir(parents=True, exist_ok=True)
+                summary = {
+                    "status": "FAILED",
+                    "rows_total": None,
+                    "rows_valid": None,
+                    "rows_rejected": None,
+                    "chunks": None,
+                    "error": f"timeout: {exc}",
+                    "execution_arn": None,
+                    "duration_s": None,
+                }
+                (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
         except Exception as exc:  # setup errors: build, bind, moto
-            if isinstance(exc, TimeoutError):
-                print(f"FAILED: {exc}", file=sys.stderr)
-                return 1
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
 

@@ -427,7 +427,8 @@ class LocalPipeline:
         s3 = self.client("s3")
         for name, keys in (("valid", result.valid_keys), ("rejected", result.rejected_keys)):
             target = out_dir / name
-            target.mkdir(exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)  # a reused --out DIR holds only this run
+            target.mkdir()
             basenames = [k.rsplit("/", 1)[-1] for k in keys]
             flat = len(set(basenames)) == len(basenames)
             for key, base in zip(keys, basenames, strict=True):

@@ -319,3 +319,59 @@ def test_cli_exits_1_with_the_reason_when_the_file_fails(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "FAILED" and summary["error"].startswith("EmptyFile")
     assert "FAILED: EmptyFile" in proc.stderr
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_cli_interrupted_mid_run_leaves_no_worker_or_port_behind(tmp_path):
+    import re
+    import signal
+    import socket
+    import time
+
+    path = tmp_path / "big.csv"
+    write_transactions(path, rows=60_000, seed=2)
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_PORT"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localrun", str(path), "--chunk-bytes", "262144"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until chunks are being processed
+            line = proc.stderr.readline()
+            match = re.search(r"moto on http://127\.0\.0\.1:(\d+)", line)
+            port = int(match.group(1)) if match else port
+            if port and len(_children(proc.pid)) >= 3:
+                break
+        workers = _children(proc.pid)
+        assert port and len(workers) >= 3, "the run never got to its workers"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted" in stderr
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not alive
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
