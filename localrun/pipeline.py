@@ -18,6 +18,12 @@ What it starts (and stops again, also on errors and Ctrl-C):
   SQS queue and the relay calls StartExecution with the rule's input path (``$.detail``).
 
 One LocalPipeline per process at a time (moto's backends and ``MOTO_PORT`` are global).
+
+The functions run from the function zips that Terraform deploys, but on this interpreter
+(CPython 3.11 here) with the harness venv's site-packages standing in for the Lambda
+layer: the layer zip build.py makes holds CPython 3.12 manylinux wheels for the Lambda
+architecture and cannot be imported on the host. The versions match (pyproject.toml pins
+the same pyarrow and powertools for ``layer`` and ``test``).
 """
 
 from __future__ import annotations
