@@ -122,14 +122,47 @@ locals {
 
   alarm_actions = [var.alarm_topic_arn]
 
-  # Per-function alarms, keyed "<function>-<metric>" so adding a function adds alarms only.
+  # Every alarm, keyed by a stable name; per-function ones are "<function>-<metric>" so
+  # adding a function adds its alarms and touches no other. All notify the failure topic.
+  pipeline_alarms = {
+    executions-failed = {
+      name        = "${var.prefix}-executions-failed"
+      description = "At least one pipeline execution failed: a file was marked FAILED (see the failure topic message)."
+      namespace   = "AWS/States"
+      metric      = "ExecutionsFailed"
+      dimensions  = tomap({ StateMachineArn = var.state_machine_arn })
+      statistic   = "Sum"
+    }
+    executions-timed-out = {
+      name        = "${var.prefix}-executions-timed-out"
+      description = "A pipeline execution hit the state machine timeout; its file is neither COMPLETE nor FAILED."
+      namespace   = "AWS/States"
+      metric      = "ExecutionsTimedOut"
+      dimensions  = tomap({ StateMachineArn = var.state_machine_arn })
+      statistic   = "Sum"
+    }
+    events-dlq-not-empty = {
+      name        = "${var.prefix}-events-dlq-not-empty"
+      description = "EventBridge could not start the pipeline for an uploaded file; the event is in ${var.events_dlq_name}."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = tomap({ QueueName = var.events_dlq_name })
+      statistic   = "Maximum"
+    }
+  }
+
   function_alarms = merge([
     for k, name in var.function_names : {
       for metric in ["Errors", "Throttles"] : "${k}-${lower(metric)}" => {
-        function = k
-        name     = name
-        metric   = metric
+        name        = "${name}-${lower(metric)}"
+        description = "Lambda ${metric} on ${name}."
+        namespace   = "AWS/Lambda"
+        metric      = metric
+        dimensions  = tomap({ FunctionName = name })
+        statistic   = "Sum"
       }
     }
   ]...)
+
+  alarms = merge(local.pipeline_alarms, local.function_alarms)
 }

@@ -1,13 +1,6 @@
 output "alarm_names" {
-  description = "Names of all alarms."
-  value = concat(
-    [
-      aws_cloudwatch_metric_alarm.executions_failed.alarm_name,
-      aws_cloudwatch_metric_alarm.executions_timed_out.alarm_name,
-      aws_cloudwatch_metric_alarm.events_dlq.alarm_name,
-    ],
-    [for a in aws_cloudwatch_metric_alarm.function : a.alarm_name],
-  )
+  description = "Names of all alarms, keyed like the alarms (executions-failed, <function>-errors, ...)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name }
 }
 
 output "dashboard_name" {
