@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from etl.chunking import plan_chunks
 from etl.errors import EncodingError
 from etl.keys import FileRef
@@ -14,12 +16,29 @@ from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
 
 
+def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
+    """(ref, size) of the uploaded object. S3 notifications URL-encode keys ("a b.csv" ->
+    "a+b.csv"); if the key as given does not exist, its decoded form is tried."""
+    version = {"VersionId": ref.version_id} if ref.version_id else {}
+    try:
+        head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
+    except ClientError as exc:
+        decoded = unquote_plus(ref.key)
+        if (
+            exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey")
+            or decoded == ref.key
+        ):
+            raise
+        ref = FileRef(ref.bucket, decoded, ref.version_id)
+        head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
+    return ref, int(head["ContentLength"])
+
+
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    ref = FileRef.from_event(event["detail"])
-    size = int(event["detail"]["object"].get("size", 0))
+    ref, size = resolve_object(rt.s3, FileRef.from_event(event["detail"]))
     logger.append_keys(file_id=ref.file_id)
     proceed, item = rt.status.register_file(
         ref.file_id,
@@ -58,14 +77,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
                 "upload a gzip-compressed CSV or drop the .gz suffix"
             ) from exc
         data_key, compression = ref.staging_key, "gzip"
-    else:
-        size = int(
-            rt.s3.head_object(
-                Bucket=ref.bucket,
-                Key=ref.key,
-                **({"VersionId": ref.version_id} if ref.version_id else {}),
-            )["ContentLength"]
-        )
 
     plan = plan_chunks(
         range_reader(rt.s3, ref.bucket, data_key, data_version),

@@ -225,3 +225,13 @@ def test_keys_are_deterministic_and_safe_for_sqs():
     assert ref.valid_key(3) == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
     assert FileRef("b", "incoming/x.csv", None).file_id == "s3://b/incoming/x.csv?versionId=null"
     assert FileRef.from_file_id("s3://b/incoming/x.csv?versionId=null").version_id is None
+
+
+def test_url_encoded_key_in_the_event_is_resolved_to_the_object(aws):
+    import splitter
+
+    detail = upload(aws, "incoming/March report (1).csv", f"{HEADER}\n{row(1)}\n".encode())
+    detail["object"]["key"] = "incoming/March+report+%281%29.csv"  # as S3 notifications encode it
+    out = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    assert out["key"] == "incoming/March report (1).csv" and out["chunk_count"] == 1
+    assert out["file_id"].startswith(f"s3://{BUCKET}/incoming/March report (1).csv?versionId=")
