@@ -42,3 +42,8 @@ output "table_name" {
   description = "Status table name."
   value       = module.storage.table_name
 }
+
+output "catalog_database_name" {
+  description = "Glue database with the processed and rejected tables (query them with Athena)."
+  value       = module.storage.catalog_database_name
+}

@@ -4,7 +4,9 @@ locals {
   region     = data.aws_region.current.region
 
   bucket_name = coalesce(var.bucket_name, "${var.prefix}-processing-${local.account_id}")
-  table_name  = coalesce(var.table_name, "${var.prefix}-status")
+
+  catalog_database_name = coalesce(var.catalog.database_name, replace(var.prefix, "-", "_"))
+  table_name            = coalesce(var.table_name, "${var.prefix}-status")
 
   create_kms_key = var.kms_key_arn == null
 

@@ -8,6 +8,11 @@ output "bucket_name" {
   value       = local.bucket.id
 }
 
+output "catalog_database_name" {
+  description = "Glue database holding the processed and rejected tables (null when the catalog is disabled)."
+  value       = one(aws_glue_catalog_database.this[*].name)
+}
+
 output "kms_key_arn" {
   description = "ARN of the customer-managed KMS key for S3, DynamoDB, SQS, SNS and CloudWatch Logs."
   value       = local.kms_key_arn

@@ -16,6 +16,21 @@ variable "bucket_name" {
   }
 }
 
+variable "catalog" {
+  description = "Glue Data Catalog tables over processed/ and rejected/ (queryable with Athena). database_name defaults to the prefix with dashes as underscores."
+  type = object({
+    enabled       = optional(bool, true)
+    database_name = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.catalog.database_name == null || can(regex("^[a-z0-9_]{1,255}$", var.catalog.database_name))
+    error_message = "catalog.database_name may hold lowercase letters, digits and underscores only."
+  }
+}
+
 variable "deletion_protection" {
   description = "Enable DynamoDB deletion protection on the status table (true in prod)."
   type        = bool
