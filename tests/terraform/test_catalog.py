@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from etl.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
