@@ -261,3 +261,15 @@ def test_non_utf8_row_among_quoted_rows_keeps_the_fast_parse(schema, tmp_path):
     res, valid, rejected = run(schema, b"\n".join(rows) + b"\n", tmp_path)
     assert (res.rows_valid, res.rows_rejected) == (299, 1)
     assert rejected[0]["line"] == 152 and rejected[0]["raw"] == row(150, merchant='"caf\\xe9"')
+
+
+def test_separator_inside_a_value_cannot_fool_the_combined_screen(tmp_path):
+    s = tmp_path / "s.json"
+    s.write_text('{"columns": [{"name": "a", "pattern": "^.*$"}, {"name": "n", "type": "int64"},'
+                 '{"name": "z", "pattern": "^.*$"}]}')
+    schema = load_schema(s)
+    # joined "x\x1fy\x1f1\x1fz" would match .*, [0-9]+, .* by shifting the boundaries
+    data = b"x,y\x1f1,z\nx,7,z\n"
+    res, valid, rejected = run(schema, data, tmp_path, columns=["a", "n", "z"], first_line=1)
+    assert valid == [{"a": "x", "n": 7, "z": "z"}]
+    assert rejected == [{"line": 1, "reason": "n: 'y\\x1f1' is not a 64-bit integer", "raw": "x,y\x1f1,z"}]

@@ -178,7 +178,9 @@ def _screen(table: pa.Table, schema: Schema) -> tuple[set[str], np.ndarray | Non
         parts.append(body if c.required else f"(?:{body}|)")
     joined = pc.binary_join_element_wise(*[_as_array(table.column(c.name)) for c in cols], _SEP)
     ok = pc.match_substring_regex(joined, "^" + _SEP.join(parts) + "$")
-    suspects = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
+    # a value holding the separator itself could shift the field boundaries: never trust it
+    clean = pc.equal(pc.count_substring(joined, _SEP), len(cols) - 1)
+    suspects = np.flatnonzero(~pc.and_(ok, clean).to_numpy(zero_copy_only=False))
     return {c.name for c in cols}, suspects
 
 
