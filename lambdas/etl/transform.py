@@ -156,7 +156,9 @@ def _string_rules(values: pa.Array, col: Column) -> tuple[pa.Array, list[tuple[p
 _SEP = "\x1f"  # unit separator: joins one row's values for the combined screen
 
 
-def _screen(table: pa.Table, schema: Schema) -> tuple[set[str], np.ndarray | None]:
+def _screen(
+    table: pa.Table, schema: Schema, *, may_hold_separator: bool = True
+) -> tuple[set[str], np.ndarray | None]:
     """One regex per row instead of one per value: join the plain-string columns that have
     an anchored lexical pattern and match the combined pattern. Rows that fail (rare) are
     the only ones the per-column rules then look at, so reasons stay exact. RE2's cost is
@@ -178,9 +180,11 @@ def _screen(table: pa.Table, schema: Schema) -> tuple[set[str], np.ndarray | Non
         parts.append(body if c.required else f"(?:{body}|)")
     joined = pc.binary_join_element_wise(*[_as_array(table.column(c.name)) for c in cols], _SEP)
     ok = pc.match_substring_regex(joined, "^" + _SEP.join(parts) + "$")
-    # a value holding the separator itself could shift the field boundaries: never trust it
-    clean = pc.equal(pc.count_substring(joined, _SEP), len(cols) - 1)
-    suspects = np.flatnonzero(~pc.and_(ok, clean).to_numpy(zero_copy_only=False))
+    if may_hold_separator:
+        # a value holding the separator itself could shift the field boundaries: never trust
+        # it (only checked when the raw block holds the byte at all, which is rare)
+        ok = pc.and_(ok, pc.equal(pc.count_substring(joined, _SEP), len(cols) - 1))
+    suspects = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
     return {c.name for c in cols}, suspects
 
 
@@ -205,7 +209,9 @@ def _rules_on_suspects(
     return empty, out
 
 
-def _validate(table: pa.Table, schema: Schema) -> tuple[list[_Check], dict[str, pa.Array]]:
+def _validate(
+    table: pa.Table, schema: Schema, *, may_hold_separator: bool = True
+) -> tuple[list[_Check], dict[str, pa.Array]]:
     """Run every rule of the schema; returns the failing-row masks and the typed columns.
 
     Dictionary-encoded columns (repeating values) are checked once per distinct value and
@@ -213,7 +219,7 @@ def _validate(table: pa.Table, schema: Schema) -> tuple[list[_Check], dict[str, 
     """
     checks: list[_Check] = []
     typed: dict[str, pa.Array] = {}
-    screened, suspects = _screen(table, schema)
+    screened, suspects = _screen(table, schema, may_hold_separator=may_hold_separator)
     for col in schema.columns:
         values = _as_array(table.column(col.name))
         if pa.types.is_dictionary(values.type):
@@ -418,7 +424,7 @@ class ChunkProcessor:
                 f"record count mismatch: {len(index)} by quote parity, "
                 f"{n_rows + len(skipped)} by the CSV parser"
             )
-        checks, typed = _validate(table, self.schema)
+        checks, typed = _validate(table, self.schema, may_hold_separator=_SEP.encode() in block)
         # table row i -> record ordinal (0-based) once the skipped ordinals are removed
         skipped_ord = np.array([s[0] - 1 for s in skipped], dtype=np.int64)
         keep = np.ones(len(index), dtype=bool)
