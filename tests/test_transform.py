@@ -273,3 +273,42 @@ def test_separator_inside_a_value_cannot_fool_the_combined_screen(tmp_path):
     res, valid, rejected = run(schema, data, tmp_path, columns=["a", "n", "z"], first_line=1)
     assert valid == [{"a": "x", "n": 7, "z": "z"}]
     assert rejected == [{"line": 1, "reason": "n: 'y\\x1f1' is not a 64-bit integer", "raw": "x,y\x1f1,z"}]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_parallel_blocks_give_the_same_output_as_one_thread(schema, tmp_path, threads):
+    rng = random.Random(11)
+    lines = make_csv(rng, 400, crlf=True).decode().split("\r\n")[1:]
+    for i in range(3, len(lines) - 1, 29):
+        lines[i] = lines[i].replace("USD", "usd")
+    lines[50] = ""  # a blank line
+    body = "\r\n".join(lines).encode()
+    one = run(schema, body, tmp_path, block_bytes=300, threads=1)
+    many = run(schema, body, tmp_path, block_bytes=300, threads=threads)
+    assert one[1:] == many[1:]
+    assert one[0] == many[0] and one[0].rows_rejected > 5 and one[0].blank_lines == 1
+
+
+def test_an_error_in_a_later_block_stops_the_parallel_run(schema, tmp_path):
+    data = ("\n".join(row(i) for i in range(200)) + "\n" + "x" * 5000 + "\n" + row(9) + "\n").encode()
+    with pytest.raises(RecordTooLarge):
+        run(schema, data, tmp_path, block_bytes=700, max_record_bytes=1000, threads=2)
+
+
+def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path, monkeypatch):
+    import threading
+
+    from etl import transform
+
+    seen = set()
+    original = transform.ChunkProcessor.prepare
+
+    def spy(self, block, first_line):
+        seen.add(threading.current_thread().name.split("_")[0])
+        return original(self, block, first_line)
+
+    monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
+    body = ("\n".join(row(i) for i in range(300)) + "\n").encode()
+    res, valid, _ = run(schema, body, tmp_path, block_bytes=400, threads=2)
+    assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [f"T{i:06d}" for i in range(300)]
+    assert seen == {"MainThread", "block"}
