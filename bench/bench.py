@@ -85,6 +85,21 @@ def _job_processor(csv: Path, out: Path) -> dict:
             "rows_rejected": int(result.rows_rejected), "result": extra}
 
 
+def _job_processor_all_cores(csv: Path, out: Path) -> dict:
+    """The same processor with one block worker per core (what a multi-vCPU Lambda does);
+    an extra, not a target: the comparison jobs stay at one thread."""
+    from etl.schema import load_schema
+    from etl.transform import process_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    threads = os.cpu_count() or 1
+    started = time.perf_counter()
+    result = process_file(csv, load_schema(SCHEMA), out / "valid.parquet",
+                          out / "rejected.parquet", threads=threads)
+    return {"seconds": time.perf_counter() - started, "threads": threads,
+            "rows_valid": int(result.rows_valid), "rows_rejected": int(result.rows_rejected)}
+
+
 def _job_pandas(csv: Path, out: Path) -> dict:
     _pin_one_thread()
     sys.path.insert(0, str(HERE))
@@ -230,7 +245,8 @@ def _job_diff(csv: Path, out: Path) -> dict:
     }
 
 
-JOBS = {"processor": _job_processor, "pandas": _job_pandas, "parse_only": _job_parse_only,
+JOBS = {"processor": _job_processor, "processor_all_cores": _job_processor_all_cores,
+        "pandas": _job_pandas, "parse_only": _job_parse_only,
         "splitter": _job_splitter, "diff": _job_diff}
 
 
@@ -406,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run the processor on a 1 GiB file and report its peak RSS")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per timed job; the fastest run counts (RSS: the largest)")
-    ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter",
+    ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter,processor_all_cores",
                     help="comma-separated subset of jobs to run")
     ap.add_argument("--quoted-newlines", action="store_true",
                     help="main sample with newlines inside quoted merchants (the splitter always "
@@ -440,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     for job in wanted:
         runs = []
         for i in range(max(1, args.repeat if job != "splitter" else 1)):
-            print(f"running {job} (1 thread, fresh process{f', run {i + 1}' if i else ''}) ...",
+            how = "all cores" if job == "processor_all_cores" else "1 thread"
+            print(f"running {job} ({how}, fresh process{f', run {i + 1}' if i else ''}) ...",
                   flush=True)
             shutil.rmtree(work / job, ignore_errors=True)  # no stale parts from older runs
             runs.append(run_child(job, csv, work / job))
@@ -492,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         "parse_only_peak_rss_mib": metric("parse_only", "peak_rss_mib"),
         "splitter_quoted_newlines_bytes_per_boundary": metric("splitter_quoted_newlines",
                                                               "bytes_per_boundary"),
+        "processor_all_cores_mb_s": metric("processor_all_cores", "mb_s"),
+        "processor_all_cores_peak_rss_mib": metric("processor_all_cores", "peak_rss_mib"),
+        "processor_all_cores_threads": metric("processor_all_cores", "threads"),
         "rows": sample["rows"],
         "quoted_newlines": args.quoted_newlines,
         "loadavg_1m": {"before": load_before[0], "after": load_after[0]},
@@ -587,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
           f"warm cache; MB = 1e6 bytes")
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    allc = jobs.get("processor_all_cores", {})
+    if allc.get("ok"):
+        print(f"processor on all {allc['threads']} cores (extra, not a target): "
+              f"{allc['mb_s']:.1f} MB/s, peak RSS {allc['peak_rss_mib']:.0f} MiB")
     for name in ("splitter", "splitter_quoted_newlines"):
         s = jobs.get(name, {})
         if s.get("ok"):
