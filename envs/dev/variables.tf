@@ -34,16 +34,14 @@ variable "chunk_bytes" {
 }
 
 variable "function_settings" {
-  description = "Per-function sizing keyed by contract name; unset values use the compute module defaults (3072 MB, 900 s, 512 MB /tmp)."
+  description = "Per-function sizing keyed by contract name, merged over the defaults (the processor gets 4096 MB /tmp for its Parquet; everything else uses the compute module defaults: 3072 MB, 900 s, 512 MB /tmp)."
   type = map(object({
     memory_mb            = optional(number)
     timeout_s            = optional(number)
     ephemeral_storage_mb = optional(number)
     reserved_concurrency = optional(number)
   }))
-  default = {
-    processor = { ephemeral_storage_mb = 4096 }
-  }
+  default  = {}
   nullable = false
 }
 
