@@ -36,6 +36,20 @@ def _assignments(attrs: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, 
     return ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))), names, values
 
 
+def _failure_update(error: str, reason: str) -> dict[str, Any]:
+    """The update that marks an item FAILED with the error's name and reason."""
+    return {
+        "UpdateExpression": "SET #s = :f, #e = :e, reason = :r, failed_at = :t",
+        "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+        "ExpressionAttributeValues": {
+            ":f": FAILED,
+            ":e": error,
+            ":r": reason[:4000],
+            ":t": _now(),
+        },
+    }
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -109,14 +123,7 @@ class StatusStore:
         """Record why a chunk attempt failed (a retry sets it RUNNING again)."""
         self.table.update_item(
             Key={"file_id": file_id, "chunk_id": chunk_id(index)},
-            UpdateExpression="SET #s = :f, #e = :e, reason = :r, failed_at = :t",
-            ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues={
-                ":f": FAILED,
-                ":e": error,
-                ":r": reason[:4000],
-                ":t": _now(),
-            },
+            **_failure_update(error, reason),
         )
 
     def chunks(self, file_id: str) -> list[dict]:
@@ -158,18 +165,12 @@ class StatusStore:
     def fail_file(self, file_id: str, error: str, reason: str) -> bool:
         """Mark FAILED unless already COMPLETE. Creates the item if the file never registered."""
         try:
+            update = _failure_update(error, reason)
+            update["ExpressionAttributeValues"][":c"] = COMPLETE
             self.table.update_item(
                 Key={"file_id": file_id, "chunk_id": FILE},
-                UpdateExpression="SET #s = :f, #e = :e, reason = :r, failed_at = :t",
                 ConditionExpression="attribute_not_exists(#s) OR #s <> :c",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={
-                    ":f": FAILED,
-                    ":e": error,
-                    ":r": reason[:4000],
-                    ":t": _now(),
-                    ":c": COMPLETE,
-                },
+                **update,
             )
             return True
         except ClientError as exc:
