@@ -312,3 +312,67 @@ def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path,
     res, valid, _ = run(schema, body, tmp_path, block_bytes=400, threads=2)
     assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [f"T{i:06d}" for i in range(300)]
     assert seen == {"MainThread", "block"}
+
+
+def _calendar_cases() -> list[tuple[str, bool]]:
+    """Every month/day pair from 00-00 to 13-32 in years that test each leap rule (and the
+    ends of the range), with whether it is a real date by Python's calendar."""
+    from datetime import date
+
+    cases = []
+    for year in (0, 1, 4, 100, 400, 1900, 1996, 2000, 2023, 2024, 2100, 2400, 9996, 9999):
+        for month in range(14):
+            for day in range(33):
+                try:
+                    real = date(year, month, day) is not None
+                except ValueError:
+                    real = False
+                cases.append((f"{year:04d}-{month:02d}-{day:02d}", real))
+    return cases
+
+
+def test_timestamps_are_kept_exactly_when_the_date_is_real_and_rejected_otherwise(
+    schema, tmp_path
+):
+    # the calendar rules live in the timestamp pattern (run by Arrow's RE2 in the combined
+    # screen and per column), so check them against Python's calendar on every date shape
+    cases = _calendar_cases()
+    times = ["00:00:00Z", "23:59:59.999999Z", "12:30:00+00:00"]
+    data = "".join(
+        row(i, timestamp=f"{d}T{times[i % 3]}") + "\n" for i, (d, _) in enumerate(cases)
+    ).encode()
+    res, valid, rejected = run(schema, data, tmp_path, first_line=1)
+    kept = {v["transaction_id"]: v["timestamp"] for v in valid}
+    expected_kept = {f"T{i:06d}" for i, (_, real) in enumerate(cases) if real}
+    assert set(kept) == expected_kept and res.rows_rejected == len(cases) - len(expected_kept)
+    for i, (d, real) in enumerate(cases):
+        if real:
+            t = datetime.fromisoformat(f"{d}T{times[i % 3]}".replace("Z", "+00:00"))
+            assert kept[f"T{i:06d}"] == t
+    assert {r["line"] for r in rejected} == {i + 1 for i, (_, real) in enumerate(cases) if not real}
+
+
+@pytest.mark.parametrize(
+    "clock", ["24:00:00Z", "23:60:00Z", "23:59:60Z", "1:00:00Z", "12:00:00.1234567Z", "12:00:00+01:00", "12:00:00z"]
+)
+def test_timestamps_out_of_clock_range_are_rejected(schema, tmp_path, clock):
+    res, valid, rejected = run(schema, (row(1, timestamp=f"2024-03-01T{clock}") + "\n").encode(), tmp_path)
+    assert (res.rows_valid, valid) == (0, [])
+    assert [r["reason"] for r in rejected] == [
+        f"timestamp: '2024-03-01T{clock}' is not an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"
+    ]
+
+
+def test_dates_are_calendar_exact(tmp_path):
+    s = tmp_path / "s.json"
+    s.write_text('{"columns": [{"name": "id", "type": "int64"}, {"name": "day", "type": "date"}]}')
+    schema = load_schema(s)
+    cases = _calendar_cases()
+    data = "".join(f"{i},{d}\n" for i, (d, _) in enumerate(cases)).encode()
+    res, valid, rejected = run(schema, data, tmp_path, columns=["id", "day"], first_line=1)
+    from datetime import date
+
+    assert valid == [
+        {"id": i, "day": date.fromisoformat(d)} for i, (d, real) in enumerate(cases) if real
+    ]
+    assert len(rejected) == sum(1 for _, real in cases if not real)

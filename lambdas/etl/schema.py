@@ -21,10 +21,21 @@ TYPES = ("string", "int64", "decimal", "timestamp", "date", "boolean")
 # pyarrow would otherwise accept "1e5" as a decimal or convert "+02:00" offsets silently.
 # ([0-9] rather than \d: same meaning in RE2, measurably faster on Arrow's regex kernel)
 _INT64 = r"^[+-]?[0-9]{1,19}$"
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Dates are calendar-exact in the pattern itself (months 01-12, 30/31-day months, Feb 29 in
+# leap years only, years 0001-9999), so a match always casts: RE2 runs a DFA, and the longer
+# pattern costs nothing measurable, whereas a separate calendar pass cost ~5% of a chunk.
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_CALENDAR_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_DATE = f"^{_CALENDAR_DATE}$"
 _TIMESTAMP_UTC = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-    r"(Z|\+00:00)$"
+    f"^{_CALENDAR_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,6}})?"
+    r"(?:Z|\+00:00)$"
 )
 _BOOLEAN = r"^(true|false)$"
 
