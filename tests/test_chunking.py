@@ -9,7 +9,7 @@ import random
 import pytest
 from conftest import HEADER, row
 from etl.chunking import BOM, plan_chunks
-from etl.csvscan import first_record_start, index_records, last_record_end
+from etl.csvscan import first_record_start, index_complete_records, index_records
 from etl.errors import EmptyFile, RecordTooLarge
 
 
@@ -161,10 +161,32 @@ def test_bom_header_and_crlf_header():
     )
 
 
-def test_last_record_end_skips_newlines_inside_quotes():
-    assert last_record_end(b'a,b\n"x\ny') == 4
-    assert last_record_end(b'a,b\n"x\ny"\n') == 10
-    assert last_record_end(b'"no end\n') == 0
+def test_complete_records_end_at_the_last_newline_outside_quotes():
+    cut = index_complete_records(b'a,b\n"x\ny')
+    assert (cut.length, cut.starts.tolist(), cut.ends.tolist(), cut.newlines.tolist()) == (
+        4,
+        [0],
+        [3],
+        [3],
+    )
+    whole = index_complete_records(b'a,b\n"x\ny"\n')
+    assert (whole.length, whole.starts.tolist(), whole.ends.tolist()) == (10, [0, 4], [3, 9])
+    assert index_complete_records(b'"no end\n') is None
+    assert index_complete_records(b"no newline at all") is None
+
+
+def test_complete_records_index_equals_the_index_of_the_cut_block():
+    rng = random.Random(5)
+    data = make_csv(rng, 300, crlf=True).replace(b"\r\nT000050,", b"\r\n\r\n\n\r\nT000050,")
+    for end in range(50, len(data), 97):
+        got = index_complete_records(data[:end])
+        if got is None:
+            continue
+        want = index_records(data[: got.length])
+        assert [a.tolist() for a in (got.starts, got.ends, got.newlines)] == [
+            a.tolist() for a in (want.starts, want.ends, want.newlines)
+        ]
+        assert (got.blank_lines, got.length) == (want.blank_lines, want.length)
 
 
 def test_index_records_spans_blank_lines_and_crlf():

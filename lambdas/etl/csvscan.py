@@ -18,25 +18,6 @@ LF = 0x0A
 CR = 0x0D
 
 
-def last_record_end(buf: bytes | bytearray | memoryview) -> int:
-    """Offset just past the last record-ending newline in `buf` (0 if there is none).
-
-    `buf` must start at a record start. Cost: one count of quotes plus, for each
-    trailing newline that sits inside quotes, a count of the bytes after it.
-    """
-    pos = buf.rfind(b"\n")
-    if pos < 0:
-        return 0
-    quotes_before = buf.count(b'"', 0, pos)
-    while quotes_before & 1:
-        prev = buf.rfind(b"\n", 0, pos)
-        if prev < 0:
-            return 0
-        quotes_before -= buf.count(b'"', prev, pos)
-        pos = prev
-    return pos + 1
-
-
 @dataclass(frozen=True)
 class RecordIndex:
     """Spans of the non-blank records in a block that starts at a record start."""
@@ -45,6 +26,7 @@ class RecordIndex:
     ends: np.ndarray  # int64 offsets just past each record's text (terminator excluded)
     newlines: np.ndarray  # offsets of every LF in the block (for line numbers)
     blank_lines: int  # empty lines (only a terminator): not records
+    length: int  # bytes spanned by the records and their terminators
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -54,25 +36,24 @@ class RecordIndex:
         return np.searchsorted(self.newlines, self.starts[record], side="left")
 
 
-def index_records(block: bytes) -> RecordIndex:
-    """Find every record of `block` with numpy: newlines with even quote parity end records.
-
-    Blank lines (empty, or a lone CR before LF) are not records, as in pyarrow's reader.
-    """
-    arr = np.frombuffer(block, dtype=np.uint8)
+def _record_ends(arr: np.ndarray, buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets of every LF, offsets of the LFs that end a record: even quote parity)."""
     newlines = np.flatnonzero(arr == LF)
-    ends_nl = newlines
-    if block.find(b'"') >= 0:
-        quotes = np.flatnonzero(arr == QUOTE)
-        parity = np.searchsorted(quotes, newlines) & 1
-        ends_nl = newlines[parity == 0]
+    if buf.find(b'"') < 0:
+        return newlines, newlines
+    quotes = np.flatnonzero(arr == QUOTE)
+    parity = np.searchsorted(quotes, newlines) & 1
+    return newlines, newlines[parity == 0]
+
+
+def _index(arr: np.ndarray, newlines: np.ndarray, ends_nl: np.ndarray, length: int) -> RecordIndex:
     starts = np.empty(len(ends_nl) + 1, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends_nl + 1
     ends = np.empty(len(ends_nl) + 1, dtype=np.int64)
     ends[:-1] = ends_nl
-    ends[-1] = len(block)
-    if starts[-1] >= len(block):  # block ends with a newline: no trailing partial record
+    ends[-1] = length
+    if starts[-1] >= length:  # the bytes end with a newline: no trailing partial record
         starts, ends = starts[:-1], ends[:-1]
     # strip the CR of CRLF terminators
     if len(ends):
@@ -82,7 +63,30 @@ def index_records(block: bytes) -> RecordIndex:
         ends = ends - has_cr
     keep = ends > starts
     blank = int(len(ends_nl) - np.count_nonzero(keep[: len(ends_nl)]))
-    return RecordIndex(starts[keep], ends[keep], newlines, blank)
+    return RecordIndex(starts[keep], ends[keep], newlines, blank, length)
+
+
+def index_records(block: bytes) -> RecordIndex:
+    """Find every record of `block` with numpy: newlines with even quote parity end records;
+    the bytes after the last one (if any) are the final record.
+
+    Blank lines (empty, or a lone CR before LF) are not records, as in pyarrow's reader.
+    """
+    arr = np.frombuffer(block, dtype=np.uint8)
+    newlines, ends_nl = _record_ends(arr, block)
+    return _index(arr, newlines, ends_nl, len(block))
+
+
+def index_complete_records(buf: bytes) -> RecordIndex | None:
+    """Index of the whole records at the start of `buf`, which ends anywhere (None if no
+    record ends in it). The records span `buf[:index.length]`; the rest is a partial record.
+    One pass finds both the cut and the index, so a streamed block is scanned once."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    newlines, ends_nl = _record_ends(arr, buf)
+    if not len(ends_nl):
+        return None
+    cut = int(ends_nl[-1]) + 1
+    return _index(arr, newlines[: np.searchsorted(newlines, cut)], ends_nl, cut)
 
 
 # ---------------------------------------------------------------------------

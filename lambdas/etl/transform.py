@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .chunking import BOM, header_text
-from .csvscan import RecordIndex, index_records, last_record_end
+from .csvscan import RecordIndex, index_complete_records, index_records
 from .errors import ChunkBoundaryError, RecordTooLarge
 from .schema import REJECTS_SCHEMA, Column, Schema
 
@@ -244,6 +244,11 @@ class _Rejects:
         self.reasons.append(reason)
         self.raws.append(raw)
 
+    def extend(self, lines: list[int], reasons: list[str], raws: list[str]) -> None:
+        self.lines.extend(lines)
+        self.reasons.extend(reasons)
+        self.raws.extend(raws)
+
     def table(self) -> pa.Table:
         order = sorted(range(len(self.lines)), key=self.lines.__getitem__)
         self.lines = [self.lines[i] for i in order]
@@ -350,16 +355,18 @@ class ChunkProcessor:
         self._rejected.close()
 
     # -- one block -------------------------------------------------------------------------
-    def add_block(self, block: bytes, first_line: int) -> None:
-        """`block` holds whole records; `first_line` is the file line of its first byte."""
-        self.commit(self.prepare(block, first_line))
+    def add_block(self, block: bytes, first_line: int, index: RecordIndex | None = None) -> None:
+        """`block` holds whole records; `first_line` is the file line of its first byte;
+        `index` its records if already known (`iter_blocks` finds them while cutting)."""
+        self.commit(self.prepare(block, first_line, index))
 
-    def prepare(self, block: bytes, first_line: int) -> _Prepared:
+    def prepare(self, block: bytes, first_line: int, index: RecordIndex | None = None) -> _Prepared:
         """Parse, validate and cast one block without writing anything.
 
         Safe to run for several blocks at once on worker threads once the column encodings
         are fixed (`fix_encodings()`); `commit()` must then be called in block order."""
-        index = index_records(block)
+        if index is None:
+            index = index_records(block)
         if len(index) and int((index.ends - index.starts).max()) > self.max_record_bytes:
             # the splitter's plan relies on this bound, so it is enforced for every record
             raise RecordTooLarge(_too_large(self.max_record_bytes))
@@ -446,29 +453,32 @@ class ChunkProcessor:
         keep = np.ones(len(index), dtype=bool)
         keep[skipped_ord] = False
         row_to_record = np.flatnonzero(keep)
-        expected = len(self.columns)
-        for ordinal, actual in skipped:
-            r = ordinal - 1
-            rejects.add(
-                int(lines[r]), f"expected {expected} fields, found {actual}", _raw(block, index, r)
+        if skipped:
+            expected = len(self.columns)
+            rejects.extend(
+                _lines_of(lines, skipped_ord),
+                [f"expected {expected} fields, found {actual}" for _, actual in skipped],
+                _raws(block, index, skipped_ord),
             )
         bad_rows = None
         if checks:
-            masks = [c.mask for c in checks]
-            bad_any = masks[0]
-            for m in masks[1:]:
-                bad_any = pc.or_(bad_any, m)
+            bad_any = checks[0].mask
+            for c in checks[1:]:
+                bad_any = pc.or_(bad_any, c.mask)
             bad_rows = np.flatnonzero(bad_any.to_numpy(zero_copy_only=False))
-            np_masks = [c.mask.to_numpy(zero_copy_only=False)[bad_rows] for c in checks]
-            columns = {c.column: _as_array(table.column(c.column)) for c in checks}
-            for j, row in enumerate(bad_rows):
-                reasons = []
-                for c, m in zip(checks, np_masks, strict=True):
-                    if m[j]:
-                        value = columns[c.column][int(row)].as_py()
-                        reasons.append(c.reason.replace("{value!r}", repr(value)))
-                r = int(row_to_record[row])
-                rejects.add(int(lines[r]), "; ".join(reasons), _raw(block, index, r))
+            # reasons per rejected row, in check order; values fetched once per check
+            reasons: list[list[str]] = [[] for _ in range(len(bad_rows))]
+            for c in checks:
+                hit = np.flatnonzero(c.mask.to_numpy(zero_copy_only=False)[bad_rows])
+                values = _as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
+                for j, value in zip(hit.tolist(), values.to_pylist(), strict=True):
+                    reasons[j].append(c.reason.replace("{value!r}", repr(value)))
+            records_arr = row_to_record[bad_rows]
+            rejects.extend(
+                _lines_of(lines, records_arr),
+                ["; ".join(r) for r in reasons],
+                _raws(block, index, records_arr),
+            )
         valid = self._valid_rows(kept, bad_rows, n_rows)
         if valid is not None:
             out.valid.append(valid)
@@ -547,13 +557,17 @@ class ChunkProcessor:
 
 
 class _LineOf:
-    """File line of record r, computed only for the (rare) records that are rejected."""
+    """File line of records, computed only for the (rare) records that are rejected."""
 
     def __init__(self, index: RecordIndex, first_line: int):
         self.index, self.first_line = index, first_line
 
-    def __getitem__(self, r: int) -> int:
-        return int(self.index.line_of(r)) + self.first_line
+    def __getitem__(self, records: np.ndarray) -> np.ndarray:
+        return self.index.line_of(records) + self.first_line
+
+
+def _lines_of(lines: np.ndarray | _LineOf, records: np.ndarray) -> list[int]:
+    return np.asarray(lines[records], dtype=np.int64).tolist() if len(records) else []
 
 
 def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
@@ -573,8 +587,10 @@ def _check_utf8(block: bytes) -> None:
     one.cast(pa.large_string())
 
 
-def _raw(block: bytes, index: RecordIndex, r: int) -> str:
-    return block[index.starts[r] : index.ends[r]].decode("utf-8", "backslashreplace")
+def _raws(block: bytes, index: RecordIndex, records: np.ndarray) -> list[str]:
+    """The exact text of each record (invalid UTF-8 bytes shown as \\xNN escapes)."""
+    spans = zip(index.starts[records].tolist(), index.ends[records].tolist(), strict=True)
+    return [block[a:b].decode("utf-8", "backslashreplace") for a, b in spans]
 
 
 # ---------------------------------------------------------------------------
@@ -584,8 +600,9 @@ def _raw(block: bytes, index: RecordIndex, r: int) -> str:
 
 def iter_blocks(
     stream: BinaryIO, *, block_bytes: int, max_record_bytes: int, is_last_chunk: bool
-) -> Iterator[bytes]:
-    """Yield blocks of whole records from `stream` (which starts at a record start)."""
+) -> Iterator[tuple[bytes, RecordIndex]]:
+    """Yield (block of whole records, its record index) from `stream`, which starts at a
+    record start."""
     carry = b""
     while True:
         data = stream.read(block_bytes)
@@ -598,17 +615,18 @@ def iter_blocks(
                     )
                 if len(carry) > max_record_bytes:
                     raise RecordTooLarge(_too_large(max_record_bytes))
-                yield carry
+                yield carry, index_records(carry)
             return
         buf = carry + data if carry else data
-        cut = last_record_end(buf)
-        if cut == 0:
+        index = index_complete_records(buf)
+        if index is None:
             if len(buf) > max_record_bytes:
                 raise RecordTooLarge(_too_large(max_record_bytes))
             carry = buf
             continue
+        cut = index.length
         carry = buf[cut:]
-        yield buf[:cut] if cut < len(buf) else buf
+        yield (buf[:cut] if cut < len(buf) else buf), index
 
 
 def _too_large(limit: int) -> str:
@@ -658,8 +676,8 @@ def process_stream(
     )
     try:
         if threads == 1:
-            for block in blocks:
-                proc.add_block(block, first_line + proc.result.lines)
+            for block, index in blocks:
+                proc.add_block(block, first_line + proc.result.lines, index)
         else:
             _process_in_parallel(proc, blocks, first_line, threads)
     finally:
@@ -668,22 +686,25 @@ def process_stream(
 
 
 def _process_in_parallel(
-    proc: ChunkProcessor, blocks: Iterator[bytes], first_line: int, threads: int
+    proc: ChunkProcessor,
+    blocks: Iterator[tuple[bytes, RecordIndex]],
+    first_line: int,
+    threads: int,
 ) -> None:
     """Prepare up to `threads` blocks concurrently, commit them in order (bounded memory:
     at most threads + 1 prepared blocks exist at a time)."""
     first = next(blocks, None)
     if first is None:
         return
-    proc.add_block(first, first_line)  # fixes the column encodings for every later block
+    proc.add_block(first[0], first_line, first[1])  # fixes every later block's encodings
     proc.fix_encodings()
     line = first_line + proc.result.lines
     pool = ThreadPoolExecutor(threads, thread_name_prefix="block")
     pending: deque[Future] = deque()
     try:
-        for block in blocks:
-            pending.append(pool.submit(proc.prepare, block, line))
-            line += block.count(b"\n")
+        for block, index in blocks:
+            pending.append(pool.submit(proc.prepare, block, line, index))
+            line += len(index.newlines)
             if len(pending) > threads:
                 proc.commit(pending.popleft().result())
         while pending:
