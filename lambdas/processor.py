@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.errors import InjectedFault
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
-from etl.s3io import TRANSFER, open_range
+from etl.s3io import TRANSFER, ReadAhead, range_reader
 from etl.transform import process_stream
 
 # Tests only: the local harness may set this; Terraform never does (a contract test pins it).
@@ -53,15 +53,8 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
         valid_path, rejected_path = f"{tmp}/valid.parquet", f"{tmp}/rejected.parquet"
-        body = open_range(
-            rt.s3,
-            event["bucket"],
-            event["data_key"],
-            event.get("data_version_id"),
-            int(chunk["start"]),
-            int(chunk["end"]),
-        )
-        try:
+        read = range_reader(rt.s3, event["bucket"], event["data_key"], event.get("data_version_id"))
+        with ReadAhead(read, int(chunk["start"]), int(chunk["end"])) as body:
             result = process_stream(
                 body,
                 schema=schema,
@@ -72,8 +65,6 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
                 is_last_chunk=bool(chunk.get("last")),
                 max_record_bytes=rt.settings.max_record_bytes,
             )
-        finally:
-            body.close()
         # work/ until the finalizer publishes: a failed file never leaves results in processed/
         rt.s3.upload_file(valid_path, ref.bucket, ref.work_valid_key(index), Config=TRANSFER)
         _inject_fault("after_valid_upload", index, attempt)

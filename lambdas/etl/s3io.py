@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import HTTPClientError, IncompleteReadError
 
 # Bounded memory for multipart uploads: 2 parts of 16 MiB in flight at most.
 TRANSFER = TransferConfig(
@@ -25,12 +31,99 @@ def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
     return read
 
 
-def open_range(s3: Any, bucket: str, key: str, version_id: str | None, start: int, end: int):
-    """A streaming body for bytes [start, end) of one object version (never read whole)."""
-    kwargs = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
-    if version_id:
-        kwargs["VersionId"] = version_id
-    return s3.get_object(**kwargs)["Body"]
+READ_PART_BYTES = 8 * 1024 * 1024
+READ_AHEAD_PARTS = 3
+READ_ATTEMPTS = 3
+# the connection dropped or stalled while the body streamed: botocore retries the request,
+# not the body, so a part is fetched again (throttling and 5xx are botocore's to retry)
+_TRANSIENT = (HTTPClientError, IncompleteReadError)
+
+
+class ShortRead(Exception):
+    """A ranged GET returned fewer bytes than asked for (the connection ended early)."""
+
+
+class ReadAhead:
+    """A file-like `read()` over bytes [start, end) of an object, fetched as ranged reads of
+    `part_bytes`, up to `parts_in_flight` at once on worker threads, returned in order.
+
+    One S3 stream delivers far less than the processor consumes per vCPU, so a serial
+    stream would make the network the bottleneck; parallel ranged GETs are AWS's advice
+    for throughput. The download of the next parts overlaps the processing of this one.
+    Memory: at most `parts_in_flight + 1` parts. A part whose body fails mid-stream is
+    fetched again (`attempts` in all) instead of failing the whole chunk.
+    """
+
+    def __init__(
+        self,
+        read_range: Callable[[int, int], bytes],
+        start: int,
+        end: int,
+        *,
+        part_bytes: int = READ_PART_BYTES,
+        parts_in_flight: int = READ_AHEAD_PARTS,
+        attempts: int = READ_ATTEMPTS,
+    ):
+        if part_bytes < 1 or parts_in_flight < 1 or attempts < 1:
+            raise ValueError("part_bytes, parts_in_flight and attempts must be >= 1")
+        self._read_range, self._end = read_range, end
+        self._part, self._in_flight, self._attempts = part_bytes, parts_in_flight, attempts
+        self._next = start  # next offset to request
+        self._pending: deque[Future] = deque()
+        self._current, self._pos = b"", 0
+        self._pool = ThreadPoolExecutor(parts_in_flight, thread_name_prefix="read-ahead")
+        self._lock = threading.Lock()
+        self.retries = 0  # parts fetched again after a transient failure
+        self._request()
+
+    def _request(self) -> None:
+        while len(self._pending) < self._in_flight and self._next < self._end:
+            a, b = self._next, min(self._next + self._part, self._end)
+            self._pending.append(self._pool.submit(self._fetch, a, b))
+            self._next = b
+
+    def _fetch(self, a: int, b: int) -> bytes:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                data = self._read_range(a, b)
+                if len(data) != b - a:
+                    raise ShortRead(f"bytes {a}-{b - 1}: got {len(data)} of {b - a} bytes")
+                return data
+            except (*_TRANSIENT, ShortRead):
+                if attempt == self._attempts:
+                    raise
+                with self._lock:
+                    self.retries += 1
+                time.sleep(0.1 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (a whole part without copying when it fits); b"" at the end."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(self._part), b""))
+        if self._pos >= len(self._current):
+            if not self._pending:
+                return b""
+            self._current, self._pos = self._pending.popleft().result(), 0
+            self._request()
+        if self._pos == 0 and size >= len(self._current):
+            out, self._current = self._current, b""
+            return out
+        out = self._current[self._pos : self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:
+        for f in self._pending:
+            f.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _ReadOnly:
