@@ -100,6 +100,70 @@ def _job_processor_all_cores(csv: Path, out: Path) -> dict:
             "rows_valid": int(result.rows_valid), "rows_rejected": int(result.rows_rejected)}
 
 
+# A model of S3 as one chunk's processor sees it (not a measurement of AWS): every GET waits
+# a first-byte latency, then streams at a fixed per-connection bandwidth. Values in the range
+# commonly reported for Lambda in-region; the point is the comparison, not the numbers.
+S3_MODEL = {"first_byte_latency_s": 0.030, "stream_mb_s": 90.0}
+
+
+class _ModelledStream:
+    """One GET over the whole range, streamed: what a plain StreamingBody gives."""
+
+    def __init__(self, f, end: int):
+        self.f, self.left, self.first = f, end, True
+
+    def read(self, n: int) -> bytes:
+        if self.first:
+            time.sleep(S3_MODEL["first_byte_latency_s"])
+            self.first = False
+        data = self.f.read(min(n, self.left))
+        self.left -= len(data)
+        time.sleep(len(data) / 1e6 / S3_MODEL["stream_mb_s"])
+        return data
+
+
+def _job_source_model(csv: Path, out: Path, *, read_ahead: bool) -> dict:
+    """The processor (all cores, as in Lambda) reading the file through the S3 model, either
+    as one serial stream or through etl.s3io.ReadAhead (parallel ranged reads)."""
+    from etl.checks import parse_header
+    from etl.chunking import header_text
+    from etl.s3io import ReadAhead
+    from etl.schema import load_schema
+    from etl.transform import process_stream
+
+    out.mkdir(parents=True, exist_ok=True)
+    schema = load_schema(SCHEMA)
+    size = csv.stat().st_size
+    with open(csv, "rb") as f:
+        raw_header = f.readline()
+    columns = parse_header(header_text(raw_header), schema)
+    fd = os.open(csv, os.O_RDONLY)
+
+    def read_range(a: int, b: int) -> bytes:
+        time.sleep(S3_MODEL["first_byte_latency_s"])
+        data = os.pread(fd, b - a, a)
+        time.sleep(len(data) / 1e6 / S3_MODEL["stream_mb_s"])
+        return data
+
+    started = time.perf_counter()
+    with open(csv, "rb") as f:
+        f.seek(len(raw_header))
+        body = (ReadAhead(read_range, len(raw_header), size) if read_ahead
+                else _ModelledStream(f, size - len(raw_header)))
+        try:
+            result = process_stream(body, schema=schema, columns=columns,
+                                    valid_path=out / "valid.parquet",
+                                    rejected_path=out / "rejected.parquet", first_line=2)
+        finally:
+            if read_ahead:
+                body.close()
+    seconds = time.perf_counter() - started
+    os.close(fd)
+    return {"seconds": seconds, "rows_valid": int(result.rows_valid),
+            "rows_rejected": int(result.rows_rejected), "s3_model": S3_MODEL,
+            "threads": os.cpu_count() or 1}
+
+
 def _job_pandas(csv: Path, out: Path) -> dict:
     _pin_one_thread()
     sys.path.insert(0, str(HERE))
@@ -246,6 +310,8 @@ def _job_diff(csv: Path, out: Path) -> dict:
 
 
 JOBS = {"processor": _job_processor, "processor_all_cores": _job_processor_all_cores,
+        "s3_model_serial": lambda c, o: _job_source_model(c, o, read_ahead=False),
+        "s3_model_read_ahead": lambda c, o: _job_source_model(c, o, read_ahead=True),
         "pandas": _job_pandas, "parse_only": _job_parse_only,
         "splitter": _job_splitter, "diff": _job_diff}
 
@@ -422,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run the processor on a 1 GiB file and report its peak RSS")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per timed job; the fastest run counts (RSS: the largest)")
-    ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter,processor_all_cores",
+    ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter,processor_all_cores,"
+                                      "s3_model_serial,s3_model_read_ahead",
                     help="comma-separated subset of jobs to run")
     ap.add_argument("--quoted-newlines", action="store_true",
                     help="main sample with newlines inside quoted merchants (the splitter always "
@@ -456,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     for job in wanted:
         runs = []
         for i in range(max(1, args.repeat if job != "splitter" else 1)):
-            how = "all cores" if job == "processor_all_cores" else "1 thread"
+            how = "all cores" if job.startswith(("processor_all", "s3_model")) else "1 thread"
             print(f"running {job} ({how}, fresh process{f', run {i + 1}' if i else ''}) ...",
                   flush=True)
             shutil.rmtree(work / job, ignore_errors=True)  # no stale parts from older runs
@@ -512,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
         "processor_all_cores_mb_s": metric("processor_all_cores", "mb_s"),
         "processor_all_cores_peak_rss_mib": metric("processor_all_cores", "peak_rss_mib"),
         "processor_all_cores_threads": metric("processor_all_cores", "threads"),
+        "s3_model": S3_MODEL,
+        "s3_model_serial_mb_s": metric("s3_model_serial", "mb_s"),
+        "s3_model_read_ahead_mb_s": metric("s3_model_read_ahead", "mb_s"),
+        "s3_model_read_ahead_peak_rss_mib": metric("s3_model_read_ahead", "peak_rss_mib"),
         "rows": sample["rows"],
         "quoted_newlines": args.quoted_newlines,
         "loadavg_1m": {"before": load_before[0], "after": load_after[0]},
@@ -611,6 +682,13 @@ def main(argv: list[str] | None = None) -> int:
     if allc.get("ok"):
         print(f"processor on all {allc['threads']} cores (extra, not a target): "
               f"{allc['mb_s']:.1f} MB/s, peak RSS {allc['peak_rss_mib']:.0f} MiB")
+    serial, ahead = jobs.get("s3_model_serial", {}), jobs.get("s3_model_read_ahead", {})
+    if serial.get("ok") and ahead.get("ok"):
+        print(f"processor on all cores reading through an S3 model ({S3_MODEL['stream_mb_s']:g} "
+              f"MB/s per GET, {S3_MODEL['first_byte_latency_s'] * 1e3:g} ms to first byte; a "
+              f"model, not AWS): one serial GET {serial['mb_s']:.1f} MB/s, ReadAhead "
+              f"{ahead['mb_s']:.1f} MB/s ({ahead['mb_s'] / serial['mb_s']:.2f}x), "
+              f"peak RSS {ahead['peak_rss_mib']:.0f} MiB")
     for name in ("splitter", "splitter_quoted_newlines"):
         s = jobs.get(name, {})
         if s.get("ok"):

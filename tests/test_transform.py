@@ -376,3 +376,19 @@ def test_dates_are_calendar_exact(tmp_path):
         {"id": i, "day": date.fromisoformat(d)} for i, (d, real) in enumerate(cases) if real
     ]
     assert len(rejected) == sum(1 for _, real in cases if not real)
+
+
+def test_rejects_of_many_blocks_share_row_groups(schema, tmp_path, monkeypatch):
+    from etl import transform
+
+    body = "".join(row(i, currency="usd" if i % 3 == 0 else "USD") + "\n" for i in range(120)).encode()
+    res, _, rejected = run(schema, body, tmp_path, block_bytes=400, threads=1)
+    meta = pq.ParquetFile(tmp_path / "r.parquet").metadata
+    assert res.rows_rejected == 40 and meta.num_rows == 40 and meta.num_row_groups == 1
+    assert [r["line"] for r in rejected] == [2 + i for i in range(0, 120, 3)]
+    # a bounded buffer: past the threshold the pending rejects are written out
+    monkeypatch.setattr(transform, "REJECTS_ROW_GROUP_ROWS", 5)
+    res, _, again = run(schema, body, tmp_path, block_bytes=400, threads=1)
+    meta = pq.ParquetFile(tmp_path / "r.parquet").metadata
+    assert again == rejected and meta.num_row_groups > 1
+    assert all(meta.row_group(i).num_rows < 5 + 4 for i in range(meta.num_row_groups))

@@ -36,12 +36,23 @@ class RecordIndex:
         return np.searchsorted(self.newlines, self.starts[record], side="left")
 
 
-def _record_ends(arr: np.ndarray, buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+_SCAN_STEP = 1024 * 1024  # bytes compared at a time: bounds the boolean temporaries
+
+
+def positions(arr: np.ndarray, byte: int) -> np.ndarray:
+    """Offsets of every `byte` in `arr` (uint8), int64; scanned in steps so the temporary
+    comparison array stays small whatever the size of `arr`."""
+    step = _SCAN_STEP
+    found = [np.flatnonzero(arr[i : i + step] == byte) + i for i in range(0, len(arr), step)]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(offsets of every LF, offsets of the LFs that end a record: even quote parity)."""
-    newlines = np.flatnonzero(arr == LF)
-    if buf.find(b'"') < 0:
+    newlines = positions(arr, LF)
+    quotes = positions(arr, QUOTE)
+    if not len(quotes):
         return newlines, newlines
-    quotes = np.flatnonzero(arr == QUOTE)
     parity = np.searchsorted(quotes, newlines) & 1
     return newlines, newlines[parity == 0]
 
@@ -66,23 +77,23 @@ def _index(arr: np.ndarray, newlines: np.ndarray, ends_nl: np.ndarray, length: i
     return RecordIndex(starts[keep], ends[keep], newlines, blank, length)
 
 
-def index_records(block: bytes) -> RecordIndex:
+def index_records(block: bytes | memoryview) -> RecordIndex:
     """Find every record of `block` with numpy: newlines with even quote parity end records;
     the bytes after the last one (if any) are the final record.
 
     Blank lines (empty, or a lone CR before LF) are not records, as in pyarrow's reader.
     """
     arr = np.frombuffer(block, dtype=np.uint8)
-    newlines, ends_nl = _record_ends(arr, block)
+    newlines, ends_nl = _record_ends(arr)
     return _index(arr, newlines, ends_nl, len(block))
 
 
-def index_complete_records(buf: bytes) -> RecordIndex | None:
+def index_complete_records(buf: bytes | memoryview) -> RecordIndex | None:
     """Index of the whole records at the start of `buf`, which ends anywhere (None if no
     record ends in it). The records span `buf[:index.length]`; the rest is a partial record.
     One pass finds both the cut and the index, so a streamed block is scanned once."""
     arr = np.frombuffer(buf, dtype=np.uint8)
-    newlines, ends_nl = _record_ends(arr, buf)
+    newlines, ends_nl = _record_ends(arr)
     if not len(ends_nl):
         return None
     cut = int(ends_nl[-1]) + 1

@@ -31,8 +31,8 @@ def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
     return read
 
 
-READ_PART_BYTES = 8 * 1024 * 1024
-READ_AHEAD_PARTS = 3
+READ_PART_BYTES = 4 * 1024 * 1024
+READ_AHEAD_PARTS = 4
 READ_ATTEMPTS = 3
 # the connection dropped or stalled while the body streamed: botocore retries the request,
 # not the body, so a part is fetched again (throttling and 5xx are botocore's to retry)
