@@ -31,6 +31,8 @@ def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
     return read
 
 
+# AWS suggests 8-16 MB ranges; on the bench's S3 model 4 MiB x 4 in flight was as fast as
+# 8 MiB x 3 with ~25 MiB less peak RSS (bench/README.md)
 READ_PART_BYTES = 4 * 1024 * 1024
 READ_AHEAD_PARTS = 4
 READ_ATTEMPTS = 3
