@@ -392,3 +392,22 @@ def test_rejects_of_many_blocks_share_row_groups(schema, tmp_path, monkeypatch):
     meta = pq.ParquetFile(tmp_path / "r.parquet").metadata
     assert again == rejected and meta.num_row_groups > 1
     assert all(meta.row_group(i).num_rows < 5 + 4 for i in range(meta.num_row_groups))
+
+
+def test_repeating_columns_get_dictionaries_and_patterns_still_hold_per_row(schema, tmp_path):
+    # account_id repeats (7 values): parsed as a dictionary, its pattern checked per distinct
+    # value and mapped back to every row; currency (allowed values) is checked per row
+    lines = [row(i) for i in range(3000)]
+    lines[1500] = row(1500, account_id="A!")
+    lines[2500] = row(2500, currency="EURO")
+    res, valid, rejected = run(schema, ("\n".join(lines) + "\n").encode(), tmp_path, first_line=1)
+    assert (res.rows_valid, res.rows_rejected) == (2998, 2)
+    assert [(r["line"], r["reason"]) for r in rejected] == [
+        (1501, "account_id: 'A!' is not a string matching ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
+        (2501, "currency: 'EURO' is not one of the allowed values"),
+    ]
+    assert [v["account_id"] for v in valid[:8]] == [f"A{i % 7}" for i in range(8)]
+    meta = pq.ParquetFile(tmp_path / "v.parquet").metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["account_id"] and "RLE_DICTIONARY" in encodings["currency"]
+    assert "RLE_DICTIONARY" not in encodings["transaction_id"]
