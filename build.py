@@ -597,6 +597,12 @@ def build_layer(
         site = Path(tmp) / "python"
         started = time.monotonic()
         install_layer_packages(spec, site, index_url)
+        drift = unpinned_distributions(distributions_in(site), spec.requirements)
+        if drift:
+            raise PipInstallError(
+                "the layer would hold packages that pyproject.toml does not pin: "
+                f"{', '.join(drift)}; pin them in [project.optional-dependencies].layer"
+            )
         installed = tree_size(site)
         report = trim_layer_tree(site)
         for rule, (files, size) in sorted(report.items(), key=lambda kv: -kv[1][1]):
@@ -621,6 +627,34 @@ def build_layer(
 
 def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions_in(site: Path) -> dict[str, str]:
+    """{distribution: version} of what pip installed into `site`."""
+    found = {}
+    for meta in site.glob("*.dist-info/METADATA"):
+        m = re.match(r"^(.+)-([^-]+)\.dist-info$", meta.parent.name)
+        if m:
+            found[m.group(1)] = m.group(2)
+    return dict(sorted(found.items()))
+
+
+def unpinned_distributions(installed: dict[str, str], requirements: Sequence[str]) -> list[str]:
+    """Installed `name==version`s that no `name==version` requirement pins exactly: a new or
+    moved transitive dependency, which would make the layer depend on the day it was built."""
+    pins = {}
+    for req in requirements:
+        name, _, version = req.partition("==")
+        pins[_normalise(name.split("[")[0].strip())] = version.strip()
+    return [
+        f"{name}=={version}"
+        for name, version in sorted(installed.items())
+        if pins.get(_normalise(name)) != version
+    ]
 
 
 def installed_distributions(layer_zip: Path) -> dict[str, str]:
