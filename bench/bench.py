@@ -330,11 +330,12 @@ def _worker(job: str, csv: Path, out: Path) -> None:
 
 
 # --------------------------------------------------------------------------- parent side
-def run_child(job: str, csv: Path, out: Path) -> dict:
-    """Run one job in a fresh single-threaded subprocess; add its exact peak RSS."""
+def run_child(job: str, csv: Path, out: Path, lambdas: Path = ROOT / "lambdas") -> dict:
+    """Run one job in a fresh single-threaded subprocess; add its exact peak RSS.
+    `lambdas` is where the child imports `etl` from (another revision for --baseline)."""
     env = {**os.environ, **SINGLE_THREAD_ENV}
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "lambdas"), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [str(lambdas), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", job,
            "--csv", str(csv), "--workdir", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -367,6 +368,38 @@ def run_child(job: str, csv: Path, out: Path) -> dict:
     if stderr.strip() and payload.get("ok"):
         payload["stderr_tail"] = stderr.strip()[-500:]
     return payload
+
+
+BASELINE_JOBS = ("processor", "processor_all_cores")
+
+
+def _checkout_lambdas(rev: str, data: Path) -> Path:
+    """lambdas/ of git revision `rev` in a scratch directory (for --baseline)."""
+    target = data / "baseline"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "lambdas"],
+                             capture_output=True, check=False)
+    if archive.returncode:
+        raise SystemExit(f"--baseline {rev}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "lambdas"
+
+
+def _baseline_summary(rev: str, runs: dict[str, list[dict]], jobs: dict, size: int) -> dict:
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    out = {"rev": rev, "commit": commit, "jobs": {}}
+    for job, job_runs in runs.items():
+        ok = [r for r in job_runs if r.get("ok")]
+        if not ok or not jobs.get(job, {}).get("ok"):
+            continue
+        best = min(r["seconds"] for r in ok)
+        out["jobs"][job] = {"seconds": best, "mb_s": size / 1e6 / best,
+                            "runs_seconds": [r["seconds"] for r in ok],
+                            "peak_rss_mib": max(r["peak_rss_mib"] for r in ok),
+                            "speedup": best / jobs[job]["seconds"]}
+    return out
 
 
 def ensure_sample(path: Path, size_bytes: int, seed: int, quoted_newlines: bool = False) -> dict:
@@ -494,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quoted-newlines", action="store_true",
                     help="main sample with newlines inside quoted merchants (the splitter always "
                          "also runs on such a sample)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run the processor jobs on the lambdas/ of git revision REV, "
+                         "interleaved with this tree's runs, and report the speed-up")
     ap.add_argument("--worker", choices=sorted(JOBS), help=argparse.SUPPRESS)
     ap.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -519,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warming page cache: {warm(csv):.2f} s")
 
     wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    baseline_dir = _checkout_lambdas(args.baseline, data) if args.baseline else None
     jobs: dict[str, dict] = {}
+    baseline_runs: dict[str, list[dict]] = {}
     for job in wanted:
         runs = []
         for i in range(max(1, args.repeat if job != "splitter" else 1)):
@@ -528,6 +566,11 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             shutil.rmtree(work / job, ignore_errors=True)  # no stale parts from older runs
             runs.append(run_child(job, csv, work / job))
+            if baseline_dir and job in BASELINE_JOBS:  # interleaved: the same machine state
+                print(f"running {job} at {args.baseline} ...", flush=True)
+                shutil.rmtree(work / f"baseline_{job}", ignore_errors=True)
+                baseline_runs.setdefault(job, []).append(
+                    run_child(job, csv, work / f"baseline_{job}", lambdas=baseline_dir))
             if not runs[-1].get("ok"):
                 break
         best = min(runs, key=lambda r: r.get("seconds", float("inf")))
@@ -565,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
         return j.get(key) if j.get("ok") else None
 
     proc_ok = bool(jobs.get("processor", {}).get("ok"))
+    baseline = _baseline_summary(args.baseline, baseline_runs, jobs, size) if baseline_dir else None
+    if baseline_dir:
+        shutil.rmtree(baseline_dir, ignore_errors=True)
     results = {
         "size_mb": args.size_mb,
         "processor_mb_s": metric("processor", "mb_s"),
@@ -600,6 +646,8 @@ def main(argv: list[str] | None = None) -> int:
                                              "seconds", "mb_per_s") if k in sample},
         "jobs": jobs,
     }
+    if baseline:
+        results["baseline"] = baseline
     pm, po, pd_ = results["processor_mb_s"], results["parse_only_mb_s"], results["pandas_mb_s"]
     results["ratio_processor_to_parse_only"] = pm / po if pm and po else None
     results["ratio_processor_to_pandas"] = pm / pd_ if pm and pd_ else None
@@ -707,6 +755,10 @@ def main(argv: list[str] | None = None) -> int:
         big_rss = _fmt(results["processor_1gib_peak_rss_mib"], ".0f")
         print(f"processor on a 1 GiB chunk: peak RSS {big_rss} MiB, "
               f"{_fmt(results['processor_1gib_mb_s'])} MB/s")
+    if baseline:
+        for job, b in baseline["jobs"].items():
+            print(f"{job} vs {baseline['rev']} ({baseline['commit']}), interleaved in this run: "
+                  f"{b['mb_s']:.1f} MB/s then, now {b['speedup']:.2f}x")
     print("\ntargets:")
     for key, (op, limit) in TARGETS.items():
         print(f"  {key} {op} {limit:g}: {_fmt(results.get(key), '.2f')}  "
