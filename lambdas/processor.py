@@ -1,17 +1,16 @@
-"""Process one chunk: streamed ranged GET -> typed Parquet + rejects, both under work/."""
+"""Process one chunk: parallel ranged GETs -> typed Parquet + rejects, streamed to work/."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.errors import InjectedFault
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
-from etl.s3io import TRANSFER, ReadAhead, range_reader
+from etl.s3io import ReadAhead, S3Sink, range_reader
 from etl.transform import process_stream
 
 # Tests only: the local harness may set this; Terraform never does (a contract test pins it).
@@ -51,24 +50,28 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
     chunk = event["chunk"]
     schema = rt.schema()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
-        valid_path, rejected_path = f"{tmp}/valid.parquet", f"{tmp}/rejected.parquet"
-        read = range_reader(rt.s3, event["bucket"], event["data_key"], event.get("data_version_id"))
-        with ReadAhead(read, int(chunk["start"]), int(chunk["end"])) as body:
-            result = process_stream(
-                body,
-                schema=schema,
-                columns=event["columns"],
-                valid_path=valid_path,
-                rejected_path=rejected_path,
-                first_line=1,
-                is_last_chunk=bool(chunk.get("last")),
-                max_record_bytes=rt.settings.max_record_bytes,
-            )
-        # work/ until the finalizer publishes: a failed file never leaves results in processed/
-        rt.s3.upload_file(valid_path, ref.bucket, ref.work_valid_key(index), Config=TRANSFER)
+    read = range_reader(rt.s3, event["bucket"], event["data_key"], event.get("data_version_id"))
+    # work/ until the finalizer publishes: a failed file never leaves results in processed/.
+    # Both outputs stream to S3 while the chunk is processed; neither is visible before
+    # complete(), and leaving the block by an exception aborts whatever was not completed.
+    with (
+        ReadAhead(read, int(chunk["start"]), int(chunk["end"])) as body,
+        S3Sink(rt.s3, ref.bucket, ref.work_valid_key(index)) as valid,
+        S3Sink(rt.s3, ref.bucket, ref.work_rejected_key(index)) as rejected,
+    ):
+        result = process_stream(
+            body,
+            schema=schema,
+            columns=event["columns"],
+            valid_path=valid,
+            rejected_path=rejected,
+            first_line=1,
+            is_last_chunk=bool(chunk.get("last")),
+            max_record_bytes=rt.settings.max_record_bytes,
+        )
+        valid.complete()
         _inject_fault("after_valid_upload", index, attempt)
-        rt.s3.upload_file(rejected_path, ref.bucket, ref.work_rejected_key(index), Config=TRANSFER)
+        rejected.complete()
     rt.status.finish_chunk(ref.file_id, index, {**result.to_dict(), "attempt_done": attempt})
     seconds = time.perf_counter() - started
     metrics.add_metric(name="RowsValid", unit="Count", value=result.rows_valid)

@@ -120,3 +120,138 @@ def test_close_leaves_no_worker_thread():
 def test_invalid_settings_are_refused():
     with pytest.raises(ValueError):
         ReadAhead(Source(), 0, 10, part_bytes=0)
+
+
+# ---------------------------------------------------------------------------- S3Sink
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto import mock_aws
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="sink-test")
+        yield client
+
+
+def _exists(s3, key: str) -> bool:
+    return "Contents" in s3.list_objects_v2(Bucket="sink-test", Prefix=key)
+
+
+def test_a_small_object_is_one_put_and_visible_only_after_complete(s3):
+    from etl.s3io import S3Sink
+
+    with S3Sink(s3, "sink-test", "work/x") as sink:
+        sink.write(b"hello ")
+        sink.write(memoryview(b"world"))
+        assert sink.tell() == 11 and not _exists(s3, "work/x")
+        sink.complete()
+    assert s3.get_object(Bucket="sink-test", Key="work/x")["Body"].read() == b"hello world"
+    assert s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+
+
+def test_a_large_object_streams_as_parts_and_completes_atomically(s3):
+    import random
+
+    from etl.s3io import S3Sink
+
+    data = random.Random(1).randbytes(12 * MIB + 12345)
+    sink = S3Sink(s3, "sink-test", "work/big", part_bytes=5 * MIB, parts_in_flight=2)
+    for i in range(0, len(data), 777_777):
+        sink.write(data[i : i + 777_777])
+    uploads = s3.list_multipart_uploads(Bucket="sink-test")["Uploads"]
+    assert [u["Key"] for u in uploads] == ["work/big"] and not _exists(s3, "work/big")
+    sink.complete()
+    assert s3.get_object(Bucket="sink-test", Key="work/big")["Body"].read() == data
+    head = s3.head_object(Bucket="sink-test", Key="work/big", PartNumber=1)
+    assert head["PartsCount"] == 3 and s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+
+
+def test_leaving_the_block_by_an_exception_publishes_nothing_and_aborts_the_upload(s3):
+    from etl.s3io import S3Sink
+
+    with pytest.raises(RuntimeError, match="boom"), S3Sink(s3, "sink-test", "work/y", part_bytes=5 * MIB) as sink:
+        sink.write(b"x" * (6 * MIB))
+        raise RuntimeError("boom")
+    assert sink.state == "aborted" and not _exists(s3, "work/y")
+    assert s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+    with S3Sink(s3, "sink-test", "work/z") as forgotten:
+        forgotten.write(b"never completed")
+    assert forgotten.state == "aborted" and not _exists(s3, "work/z")
+
+
+def test_a_failed_part_fails_complete_and_aborts(s3):
+    from etl.s3io import S3Sink
+
+    class Flaky:
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def upload_part(self, **kw):
+            if kw["PartNumber"] == 2:
+                raise ConnectionError("reset")
+            return s3.upload_part(**kw)
+
+    sink = S3Sink(Flaky(), "sink-test", "work/f", part_bytes=5 * MIB)
+    sink.write(b"a" * (11 * MIB))
+    with pytest.raises(ConnectionError, match="reset"):
+        sink.complete()
+    assert sink.state == "aborted" and not _exists(s3, "work/f")
+    assert s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+    with pytest.raises(ValueError, match="aborted"):
+        sink.write(b"more")
+
+
+def test_parts_in_flight_are_bounded():
+    from etl.s3io import S3Sink
+
+    release, lock = threading.Event(), threading.Lock()
+    state = {"running": 0, "peak": 0}
+
+    class Slow:
+        def create_multipart_upload(self, **kw):
+            return {"UploadId": "u"}
+
+        def upload_part(self, **kw):
+            with lock:
+                state["running"] += 1
+                state["peak"] = max(state["peak"], state["running"])
+            release.wait(5)
+            with lock:
+                state["running"] -= 1
+            return {"ETag": f"e{kw['PartNumber']}"}
+
+        def complete_multipart_upload(self, **kw):
+            state["parts"] = kw["MultipartUpload"]["Parts"]
+
+    sink = S3Sink(Slow(), "b", "k", part_bytes=10, parts_in_flight=2)
+    threading.Timer(0.5, release.set).start()
+    sink.write(b"z" * 65)  # 6 full parts, 5 bytes left for the last
+    sink.complete()
+    assert state["peak"] == 2
+    assert state["parts"] == [{"PartNumber": n, "ETag": f"e{n}"} for n in range(1, 8)]
+
+
+def test_a_parquet_writer_streams_into_the_sink(s3):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from etl.s3io import S3Sink
+
+    table = pa.table({"n": list(range(200_000)), "s": [f"v{i}" for i in range(200_000)]})
+    with S3Sink(s3, "sink-test", "work/t.parquet", part_bytes=5 * MIB) as sink:
+        with pq.ParquetWriter(sink, table.schema, compression="none") as writer:
+            for batch in table.to_batches(max_chunksize=50_000):
+                writer.write_table(pa.Table.from_batches([batch]))
+        sink.complete()
+    body = s3.get_object(Bucket="sink-test", Key="work/t.parquet")["Body"].read()
+    assert pq.read_table(io.BytesIO(body)).equals(table)

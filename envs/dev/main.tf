@@ -20,11 +20,6 @@ locals {
   }
   environment = { for key, name in local.contract.env : name => local.env_values[key] }
 
-  # Sizing that differs from the compute module defaults; user settings merge over it.
-  function_defaults = {
-    processor = { ephemeral_storage_mb = 4096 } # Parquet is written to /tmp before upload
-  }
-
   functions = {
     for name, fn in local.contract.functions : name => merge(
       {
@@ -36,7 +31,6 @@ locals {
         zip_path         = "${local.repo_root}/${local.manifest.artifacts[name].path}"
         zip_base64sha256 = local.manifest.artifacts[name].base64sha256
       },
-      try(local.function_defaults[name], {}),
       { for k, v in try(var.function_settings[name], {}) : k => v if v != null },
     )
   }

@@ -34,7 +34,7 @@ variable "chunk_bytes" {
 }
 
 variable "function_settings" {
-  description = "Per-function sizing keyed by contract name, merged over the defaults (the processor gets 4096 MB /tmp for its Parquet; everything else uses the compute module defaults: 3072 MB, 900 s, 512 MB /tmp)."
+  description = "Per-function sizing keyed by contract name, merged over the compute module defaults (3072 MB, 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp)."
   type = map(object({
     memory_mb            = optional(number)
     timeout_s            = optional(number)

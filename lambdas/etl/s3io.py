@@ -128,6 +128,142 @@ class ReadAhead:
         self.close()
 
 
+WRITE_PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts must be >= 5 MiB (but the last)
+WRITE_PARTS_IN_FLIGHT = 2
+
+
+class S3Sink:
+    """A write-only file for a Parquet writer that streams into one S3 object while it is
+    written: full parts go up as multipart parts on worker threads, so the upload overlaps
+    the processing instead of following it, and nothing is staged on local disk.
+
+    Nothing is visible under `key` until `complete()`; `abort()` (or leaving the `with`
+    block by an exception) discards the parts. An object smaller than one part is sent
+    with a single PutObject at `complete()`. Memory: one part being filled plus
+    `parts_in_flight` parts uploading. The bucket's default encryption applies; the
+    lifecycle rule aborts uploads of a process that died before either call.
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        *,
+        part_bytes: int = WRITE_PART_BYTES,
+        parts_in_flight: int = WRITE_PARTS_IN_FLIGHT,
+    ):
+        self._s3, self._bucket, self.key = s3, bucket, key
+        self._part_bytes, self._in_flight = part_bytes, parts_in_flight
+        self._buffer = bytearray()
+        self._written = 0
+        self._upload_id: str | None = None
+        self._parts: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self.state = "open"  # -> "complete" | "aborted"
+
+    # -- the file protocol pyarrow uses --------------------------------------------------
+    def write(self, data: bytes | memoryview) -> int:
+        if self.state != "open":
+            raise ValueError(f"write to a {self.state} S3Sink for {self.key}")
+        self._buffer += data
+        self._written += len(data)
+        while len(self._buffer) >= self._part_bytes:
+            part = bytes(self._buffer[: self._part_bytes])
+            del self._buffer[: self._part_bytes]
+            self._send(part)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self.state != "open"
+
+    def close(self) -> None:
+        """pyarrow may close the file it was given: publishing is `complete()`'s decision."""
+
+    # -- publishing ------------------------------------------------------------------------
+    def _send(self, part: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self.key)[
+                "UploadId"
+            ]
+            self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="s3-sink")
+        running = [f for f in self._parts if not f.done()]
+        if len(running) >= self._in_flight:
+            running[0].result()  # bounded memory: wait for the oldest part still uploading
+        number = len(self._parts) + 1
+        self._parts.append(self._pool.submit(self._upload_part, number, part))
+
+    def _upload_part(self, number: int, part: bytes) -> dict:
+        answer = self._s3.upload_part(
+            Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number,
+            Body=part,
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def complete(self) -> None:
+        """Make the object visible under `key` (atomically: all of it or nothing)."""
+        if self.state != "open":
+            raise ValueError(f"complete() on a {self.state} S3Sink for {self.key}")
+        try:
+            if self._upload_id is None:
+                self._s3.put_object(Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer))
+            else:
+                if self._buffer or not self._parts:
+                    self._send(bytes(self._buffer))
+                parts = [f.result() for f in self._parts]
+                self._s3.complete_multipart_upload(
+                    Bucket=self._bucket, Key=self.key, UploadId=self._upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self.state = "complete"
+        self._release()
+
+    def abort(self) -> None:
+        """Discard what was uploaded; a no-op once completed or aborted."""
+        if self.state != "open":
+            return
+        self.state = "aborted"
+        for f in self._parts:
+            f.cancel()
+        if self._pool:
+            self._pool.shutdown(wait=True)
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(
+                Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
+            )
+        self._release()
+
+    def _release(self) -> None:
+        self._buffer = bytearray()
+        self._parts = []
+        if self._pool:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> S3Sink:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None or self.state == "open":
+            self.abort()
+
+
 class _ReadOnly:
     """Hide seek/tell so the transfer manager streams instead of trying to rewind."""
 

@@ -286,19 +286,19 @@ class ChunkProcessor:
         *,
         schema: Schema,
         columns: Sequence[str],
-        valid_path: str | Path,
-        rejected_path: str | Path,
+        valid_path: str | Path | BinaryIO,
+        rejected_path: str | Path | BinaryIO,
         max_record_bytes: int = 1024 * 1024,
     ):
         self.schema = schema
         self.max_record_bytes = max_record_bytes
         self.columns = list(columns)
         self.result = ChunkResult()
-        self._valid_path = str(valid_path)
+        self._valid_path = _where(valid_path)
         self._valid: pq.ParquetWriter | None = None  # opened once the column encodings are known
         self._dict_columns: frozenset[str] | None = None
         self._rejected = pq.ParquetWriter(
-            str(rejected_path), REJECTS_SCHEMA, compression=PARQUET_COMPRESSION
+            _where(rejected_path), REJECTS_SCHEMA, compression=PARQUET_COMPRESSION
         )
         self._rejects_pending: list[pa.Table] = []
         self._read_options = pacsv.ReadOptions(
@@ -593,6 +593,11 @@ def _lines_of(lines: np.ndarray | _LineOf, records: np.ndarray) -> list[int]:
     return np.asarray(lines[records], dtype=np.int64).tolist() if len(records) else []
 
 
+def _where(target: str | Path | BinaryIO) -> str | BinaryIO:
+    """A Parquet writer's destination: a local path, or a writable file object (S3Sink)."""
+    return str(target) if isinstance(target, (str, Path)) else target
+
+
 def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
     """Match the writer's schema: dictionary-encode the first block's plain strings."""
     if column.type == target:
@@ -669,8 +674,8 @@ def process_stream(
     *,
     schema: Schema,
     columns: Sequence[str],
-    valid_path: str | Path,
-    rejected_path: str | Path,
+    valid_path: str | Path | BinaryIO,
+    rejected_path: str | Path | BinaryIO,
     first_line: int = 1,
     is_last_chunk: bool = True,
     block_bytes: int = DEFAULT_BLOCK_BYTES,

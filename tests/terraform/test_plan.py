@@ -408,7 +408,7 @@ def test_env_counts_and_key_values(env_plan):
     assert set(functions) == set(FUNCTIONS)
     assert {f["runtime"] for f in functions.values()} == {"python3.12"}
     assert {tuple(f["architectures"]) for f in functions.values()} == {("arm64",)}
-    assert functions["processor"]["ephemeral_storage"][0]["size"] == 4096
+    assert functions["processor"]["ephemeral_storage"][0]["size"] == 512  # Parquet streams to S3
     assert functions["mark_failed"]["function_name"] == f"etl-{env}-mark-failed"
     (machine,) = _of_type(plan, "aws_sfn_state_machine").values()
     assert machine["type"] == "STANDARD"
