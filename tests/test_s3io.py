@@ -255,3 +255,37 @@ def test_a_parquet_writer_streams_into_the_sink(s3):
         sink.complete()
     body = s3.get_object(Bucket="sink-test", Key="work/t.parquet")["Body"].read()
     assert pq.read_table(io.BytesIO(body)).equals(table)
+
+
+def test_a_failed_part_stops_the_writes_that_follow():
+    from etl.s3io import S3Sink
+
+    class Failing:
+        calls = 0
+
+        def create_multipart_upload(self, **kw):
+            return {"UploadId": "u"}
+
+        def upload_part(self, **kw):
+            Failing.calls += 1
+            raise ConnectionError("reset")
+
+        def abort_multipart_upload(self, **kw):
+            Failing.aborted = True
+
+    sink = S3Sink(Failing(), "b", "k", part_bytes=10, parts_in_flight=1)
+    with pytest.raises(ConnectionError, match="reset"):
+        for _ in range(100):
+            sink.write(b"x" * 10)
+    assert Failing.calls < 5  # not 100 parts after the first failure
+    sink.abort()
+    assert Failing.aborted and sink.state == "aborted"
+
+
+def test_the_s3_client_pool_covers_every_concurrent_transfer_of_a_processor(monkeypatch):
+    from etl import runtime, s3io
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert s3io.S3_MAX_CONNECTIONS >= s3io.READ_AHEAD_PARTS + 2 * s3io.WRITE_PARTS_IN_FLIGHT
+    rt = runtime.Runtime(runtime.Settings(bucket="b", status_table="t"), dynamodb=object())
+    assert rt.s3.meta.config.max_pool_connections == s3io.S3_MAX_CONNECTIONS

@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .contract import DEFAULTS, ENV, METRICS_NAMESPACE, SCHEMA_OBJECT_KEY
+from .s3io import S3_MAX_CONNECTIONS
 from .schema import Schema, load_schema
 from .status import StatusStore
 
@@ -57,7 +58,10 @@ class Runtime:
     _schema: tuple[str, Schema] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        config = Config(retries={"mode": "standard", "max_attempts": 5})
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            max_pool_connections=S3_MAX_CONNECTIONS,
+        )
         self.s3 = self.s3 or boto3.client("s3", config=config)
         self.dynamodb = self.dynamodb or boto3.resource("dynamodb", config=config)
 

@@ -200,6 +200,9 @@ class S3Sink:
                 "UploadId"
             ]
             self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="s3-sink")
+        for f in self._parts:
+            if f.done() and f.exception() is not None:
+                raise f.exception()  # fail fast: no point uploading the rest
         running = [f for f in self._parts if not f.done()]
         if len(running) >= self._in_flight:
             running[0].result()  # bounded memory: wait for the oldest part still uploading
@@ -262,6 +265,11 @@ class S3Sink:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is not None or self.state == "open":
             self.abort()
+
+
+# One client serves a processor's ReadAhead and its two sinks at once; size its connection
+# pool for all of them so no connection is thrown away and re-opened (botocore's default: 10).
+S3_MAX_CONNECTIONS = READ_AHEAD_PARTS + 2 * WRITE_PARTS_IN_FLIGHT + 2
 
 
 class _ReadOnly:
