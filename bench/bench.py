@@ -100,10 +100,15 @@ def _job_processor_all_cores(csv: Path, out: Path) -> dict:
             "rows_valid": int(result.rows_valid), "rows_rejected": int(result.rows_rejected)}
 
 
-# A model of S3 as one chunk's processor sees it (not a measurement of AWS): every GET waits
-# a first-byte latency, then streams at a fixed per-connection bandwidth. Values in the range
-# commonly reported for Lambda in-region; the point is the comparison, not the numbers.
+# A model of S3 as one chunk's processor sees it (not a measurement of AWS): every request
+# waits a first-byte latency, then moves bytes at a fixed per-connection bandwidth. Values in
+# the range commonly reported for Lambda in-region; the point is the comparison.
 S3_MODEL = {"first_byte_latency_s": 0.030, "stream_mb_s": 90.0}
+OLD_UPLOAD_PART_BYTES = 16 * MIB  # what the processor's upload_file used: 16 MiB parts, 2 at once
+
+
+def _modelled_transfer(nbytes: int) -> None:
+    time.sleep(S3_MODEL["first_byte_latency_s"] + nbytes / 1e6 / S3_MODEL["stream_mb_s"])
 
 
 class _ModelledStream:
@@ -122,12 +127,46 @@ class _ModelledStream:
         return data
 
 
-def _job_source_model(csv: Path, out: Path, *, read_ahead: bool) -> dict:
-    """The processor (all cores, as in Lambda) reading the file through the S3 model, either
-    as one serial stream or through etl.s3io.ReadAhead (parallel ranged reads)."""
+class _ModelledS3:
+    """The S3 calls S3Sink makes, each costing one modelled transfer; bodies are kept so the
+    job can check what arrived."""
+
+    def __init__(self):
+        self.objects: dict[str, int] = {}
+
+    def put_object(self, Key: str, Body: bytes, **_):  # noqa: N803 (boto3's names)
+        _modelled_transfer(len(Body))
+        self.objects[Key] = len(Body)
+
+    def create_multipart_upload(self, **_):
+        time.sleep(S3_MODEL["first_byte_latency_s"])
+        return {"UploadId": "u"}
+
+    def upload_part(self, Key: str, PartNumber: int, Body: bytes, **_):  # noqa: N803
+        _modelled_transfer(len(Body))
+        self.objects[Key] = self.objects.get(Key, 0) + len(Body)
+        return {"ETag": f"p{PartNumber}"}
+
+    def complete_multipart_upload(self, **_):
+        time.sleep(S3_MODEL["first_byte_latency_s"])
+
+
+def _old_upload(path: Path) -> None:
+    """upload_file of a finished local file: parts of 16 MiB, 2 in flight."""
+    size = path.stat().st_size
+    parts = max(1, -(-size // OLD_UPLOAD_PART_BYTES))
+    waves = -(-parts // 2)
+    for _ in range(waves):
+        _modelled_transfer(min(size, OLD_UPLOAD_PART_BYTES))
+
+
+def _job_source_model(csv: Path, out: Path, *, streamed: bool) -> dict:
+    """One chunk's whole S3 path through the model, processor on all cores as in Lambda.
+    streamed=False: one serial GET, Parquet to local files, then uploaded (the processor
+    before ReadAhead/S3Sink); True: etl.s3io.ReadAhead in, etl.s3io.S3Sink out."""
     from etl.checks import parse_header
     from etl.chunking import header_text
-    from etl.s3io import ReadAhead
+    from etl.s3io import ReadAhead, S3Sink
     from etl.schema import load_schema
     from etl.transform import process_stream
 
@@ -145,22 +184,29 @@ def _job_source_model(csv: Path, out: Path, *, read_ahead: bool) -> dict:
         time.sleep(len(data) / 1e6 / S3_MODEL["stream_mb_s"])
         return data
 
+    kwargs = {"schema": schema, "columns": columns, "first_line": 2}
+    s3 = _ModelledS3()
     started = time.perf_counter()
-    with open(csv, "rb") as f:
-        f.seek(len(raw_header))
-        body = (ReadAhead(read_range, len(raw_header), size) if read_ahead
-                else _ModelledStream(f, size - len(raw_header)))
-        try:
-            result = process_stream(body, schema=schema, columns=columns,
+    if streamed:
+        with (ReadAhead(read_range, len(raw_header), size) as body,
+              S3Sink(s3, "bench", "valid") as valid, S3Sink(s3, "bench", "rejected") as rej):
+            result = process_stream(body, valid_path=valid, rejected_path=rej, **kwargs)
+            valid.complete()
+            rej.complete()
+    else:
+        with open(csv, "rb") as f:
+            f.seek(len(raw_header))
+            result = process_stream(_ModelledStream(f, size - len(raw_header)),
                                     valid_path=out / "valid.parquet",
-                                    rejected_path=out / "rejected.parquet", first_line=2)
-        finally:
-            if read_ahead:
-                body.close()
+                                    rejected_path=out / "rejected.parquet", **kwargs)
+        _old_upload(out / "valid.parquet")
+        _old_upload(out / "rejected.parquet")
     seconds = time.perf_counter() - started
     os.close(fd)
     return {"seconds": seconds, "rows_valid": int(result.rows_valid),
             "rows_rejected": int(result.rows_rejected), "s3_model": S3_MODEL,
+            "uploaded_bytes": sum(s3.objects.values()) if streamed else sum(
+                (out / n).stat().st_size for n in ("valid.parquet", "rejected.parquet")),
             "threads": os.cpu_count() or 1}
 
 
@@ -310,8 +356,8 @@ def _job_diff(csv: Path, out: Path) -> dict:
 
 
 JOBS = {"processor": _job_processor, "processor_all_cores": _job_processor_all_cores,
-        "s3_model_serial": lambda c, o: _job_source_model(c, o, read_ahead=False),
-        "s3_model_read_ahead": lambda c, o: _job_source_model(c, o, read_ahead=True),
+        "s3_model_serial": lambda c, o: _job_source_model(c, o, streamed=False),
+        "s3_model_streamed": lambda c, o: _job_source_model(c, o, streamed=True),
         "pandas": _job_pandas, "parse_only": _job_parse_only,
         "splitter": _job_splitter, "diff": _job_diff}
 
@@ -522,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per timed job; the fastest run counts (RSS: the largest)")
     ap.add_argument("--jobs", default="processor,pandas,parse_only,splitter,processor_all_cores,"
-                                      "s3_model_serial,s3_model_read_ahead",
+                                      "s3_model_serial,s3_model_streamed",
                     help="comma-separated subset of jobs to run")
     ap.add_argument("--quoted-newlines", action="store_true",
                     help="main sample with newlines inside quoted merchants (the splitter always "
@@ -627,8 +673,8 @@ def main(argv: list[str] | None = None) -> int:
         "processor_all_cores_threads": metric("processor_all_cores", "threads"),
         "s3_model": S3_MODEL,
         "s3_model_serial_mb_s": metric("s3_model_serial", "mb_s"),
-        "s3_model_read_ahead_mb_s": metric("s3_model_read_ahead", "mb_s"),
-        "s3_model_read_ahead_peak_rss_mib": metric("s3_model_read_ahead", "peak_rss_mib"),
+        "s3_model_streamed_mb_s": metric("s3_model_streamed", "mb_s"),
+        "s3_model_streamed_peak_rss_mib": metric("s3_model_streamed", "peak_rss_mib"),
         "rows": sample["rows"],
         "quoted_newlines": args.quoted_newlines,
         "loadavg_1m": {"before": load_before[0], "after": load_after[0]},
@@ -730,13 +776,13 @@ def main(argv: list[str] | None = None) -> int:
     if allc.get("ok"):
         print(f"processor on all {allc['threads']} cores (extra, not a target): "
               f"{allc['mb_s']:.1f} MB/s, peak RSS {allc['peak_rss_mib']:.0f} MiB")
-    serial, ahead = jobs.get("s3_model_serial", {}), jobs.get("s3_model_read_ahead", {})
+    serial, ahead = jobs.get("s3_model_serial", {}), jobs.get("s3_model_streamed", {})
     if serial.get("ok") and ahead.get("ok"):
-        print(f"processor on all cores reading through an S3 model ({S3_MODEL['stream_mb_s']:g} "
-              f"MB/s per GET, {S3_MODEL['first_byte_latency_s'] * 1e3:g} ms to first byte; a "
-              f"model, not AWS): one serial GET {serial['mb_s']:.1f} MB/s, ReadAhead "
-              f"{ahead['mb_s']:.1f} MB/s ({ahead['mb_s'] / serial['mb_s']:.2f}x), "
-              f"peak RSS {ahead['peak_rss_mib']:.0f} MiB")
+        print(f"a chunk's S3 path on all cores through an S3 model ({S3_MODEL['stream_mb_s']:g} "
+              f"MB/s per connection, {S3_MODEL['first_byte_latency_s'] * 1e3:g} ms per request;"
+              f" a model, not AWS): serial GET + upload after {serial['mb_s']:.1f} MB/s, "
+              f"ReadAhead + S3Sink {ahead['mb_s']:.1f} MB/s "
+              f"({ahead['mb_s'] / serial['mb_s']:.2f}x), peak RSS {ahead['peak_rss_mib']:.0f} MiB")
     for name in ("splitter", "splitter_quoted_newlines"):
         s = jobs.get(name, {})
         if s.get("ok"):
