@@ -78,8 +78,14 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
     metrics.add_metric(name="RowsRejected", unit="Count", value=result.rows_rejected)
     metrics.add_metric(name="ProcessedBytes", unit="Bytes", value=result.bytes)
     metrics.add_metric(name="ChunkSeconds", unit="Seconds", value=round(seconds, 3))
+    metrics.add_metric(name="ReadRetries", unit="Count", value=body.retries)
     logger.info(
         "chunk processed",
-        extra={**result.to_dict(), "seconds": round(seconds, 3), "attempt": attempt},
+        extra={
+            **result.to_dict(),
+            "seconds": round(seconds, 3),
+            "attempt": attempt,
+            "read_retries": body.retries,
+        },
     )
     return {"file_id": ref.file_id, "chunk_index": index, **result.to_dict()}

@@ -39,22 +39,23 @@ class RecordIndex:
 _SCAN_STEP = 1024 * 1024  # bytes compared at a time: bounds the boolean temporaries
 
 
-def positions(arr: np.ndarray, byte: int) -> np.ndarray:
-    """Offsets of every `byte` in `arr` (uint8), int64; scanned in steps so the temporary
-    comparison array stays small whatever the size of `arr`."""
-    step = _SCAN_STEP
-    found = [np.flatnonzero(arr[i : i + step] == byte) + i for i in range(0, len(arr), step)]
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
-
-
 def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets of every LF, offsets of the LFs that end a record: even quote parity)."""
-    newlines = positions(arr, LF)
-    quotes = positions(arr, QUOTE)
-    if not len(quotes):
+    """(offsets of every LF, offsets of the LFs that end a record: even quote parity).
+
+    One scan finds LFs and quotes together (in steps, so temporaries stay small); the
+    number of quotes before each LF is then a cumulative sum over that short list."""
+    step = _SCAN_STEP
+    found = [
+        np.flatnonzero((arr[i : i + step] == LF) | (arr[i : i + step] == QUOTE)) + i
+        for i in range(0, len(arr), step)
+    ]
+    special = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    is_lf = arr[special] == LF
+    newlines = special[is_lf]
+    if len(newlines) == len(special):  # no quotes at all
         return newlines, newlines
-    parity = np.searchsorted(quotes, newlines) & 1
-    return newlines, newlines[parity == 0]
+    quotes_before = np.cumsum(~is_lf)[is_lf]
+    return newlines, newlines[(quotes_before & 1) == 0]
 
 
 def _index(arr: np.ndarray, newlines: np.ndarray, ends_nl: np.ndarray, length: int) -> RecordIndex:
