@@ -116,6 +116,32 @@ locals {
         ]
       }
     },
+    {
+      type = "metric", x = 0, y = 24, width = 12, height = 6
+      properties = {
+        title  = "Seconds per chunk (processor, p50 / p99)"
+        region = local.region
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          [var.metrics_namespace, "ChunkSeconds", "service", var.service_name, { stat = "p50", label = "p50" }],
+          [var.metrics_namespace, "ChunkSeconds", "service", var.service_name, { stat = "p99", label = "p99" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 24, width = 12, height = 6
+      properties = {
+        title  = "S3 read parts fetched again (processor)"
+        region = local.region
+        stat   = "Sum"
+        period = local.period
+        view   = "timeSeries"
+        metrics = [
+          [var.metrics_namespace, "ReadRetries", "service", var.service_name],
+        ]
+      }
+    },
   ]
 
   dashboard_body = jsonencode({ widgets = local.widgets })

@@ -380,6 +380,8 @@ def test_observability_dashboard_and_alarms(observability_plan):
         "RowsValid",
         "RowsRejected",
         "ProcessedBytes",
+        "ChunkSeconds",
+        "ReadRetries",
     ):
         assert name in metrics
     alarms = _of_type(observability_plan, "aws_cloudwatch_metric_alarm")
