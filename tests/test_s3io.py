@@ -289,3 +289,28 @@ def test_the_s3_client_pool_covers_every_concurrent_transfer_of_a_processor(monk
     assert s3io.S3_MAX_CONNECTIONS >= s3io.READ_AHEAD_PARTS + 2 * s3io.WRITE_PARTS_IN_FLIGHT
     rt = runtime.Runtime(runtime.Settings(bucket="b", status_table="t"), dynamodb=object())
     assert rt.s3.meta.config.max_pool_connections == s3io.S3_MAX_CONNECTIONS
+
+
+def test_multipart_uploads_declare_crc32_and_complete_with_each_parts_checksum(s3):
+    # as boto3's transfer manager does: S3 refuses part checksums the upload did not declare
+    from etl.s3io import S3Sink
+
+    calls = {}
+
+    class Spy:
+        def __getattr__(self, name):
+            method = getattr(s3, name)
+
+            def record(**kw):
+                calls[name] = kw
+                return method(**kw)
+
+            return record
+
+    with S3Sink(Spy(), "sink-test", "work/c", part_bytes=5 * MIB) as sink:
+        sink.write(b"c" * (11 * MIB))
+        sink.complete()
+    assert calls["create_multipart_upload"]["ChecksumAlgorithm"] == "CRC32"
+    parts = calls["complete_multipart_upload"]["MultipartUpload"]["Parts"]
+    assert [p["PartNumber"] for p in parts] == [1, 2, 3]
+    assert all(p["ChecksumCRC32"] and p["ETag"] for p in parts)

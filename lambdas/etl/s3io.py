@@ -129,6 +129,10 @@ class ReadAhead:
 
 
 WRITE_PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts must be >= 5 MiB (but the last)
+# As boto3's own transfer manager does since 1.36: declare the checksum botocore computes for
+# every part when the upload is created, and hand the parts' checksums back at completion
+# (S3 refuses parts whose checksum type the upload did not declare)
+CHECKSUM_ALGORITHM = "CRC32"
 WRITE_PARTS_IN_FLIGHT = 2
 
 
@@ -196,9 +200,9 @@ class S3Sink:
     # -- publishing ------------------------------------------------------------------------
     def _send(self, part: bytes) -> None:
         if self._upload_id is None:
-            self._upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self.key)[
-                "UploadId"
-            ]
+            self._upload_id = self._s3.create_multipart_upload(
+                Bucket=self._bucket, Key=self.key, ChecksumAlgorithm=CHECKSUM_ALGORITHM
+            )["UploadId"]
             self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="s3-sink")
         for f in self._parts:
             if f.done() and f.exception() is not None:
@@ -212,9 +216,12 @@ class S3Sink:
     def _upload_part(self, number: int, part: bytes) -> dict:
         answer = self._s3.upload_part(
             Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number,
-            Body=part,
+            Body=part, ChecksumAlgorithm=CHECKSUM_ALGORITHM,
         )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+        done = {"PartNumber": number, "ETag": answer["ETag"]}
+        if answer.get("ChecksumCRC32"):  # S3 checks every part's CRC again at completion
+            done["ChecksumCRC32"] = answer["ChecksumCRC32"]
+        return done
 
     def complete(self) -> None:
         """Make the object visible under `key` (atomically: all of it or nothing)."""
