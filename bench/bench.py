@@ -472,6 +472,9 @@ def ensure_sample(path: Path, size_bytes: int, seed: int, quoted_newlines: bool 
 
 
 def warm(path: Path) -> float:
+    """Flush dirty pages (a just-generated sample is still being written back, which would
+    compete with the first jobs) and read the file once so every job sees a warm cache."""
+    os.sync()
     started = time.perf_counter()
     with open(path, "rb", buffering=0) as f:
         buf = bytearray(16 * MIB)
