@@ -1,4 +1,6 @@
-"""Small S3 helpers shared by the handlers: ranged reads and gzip staging."""
+"""S3 I/O shared by the handlers: ranged reads, a parallel read-ahead stream over a byte range
+(the processor's input), a streaming multipart sink (its outputs), gzip staging, prefix
+deletion. Decisions and measurements: docs/decisions.md."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import HTTPClientError, IncompleteReadError
 
-# Bounded memory for multipart uploads: 2 parts of 16 MiB in flight at most.
+# upload_file / upload_fileobj (gzip staging): 2 parts of 16 MiB in flight at most.
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=2
 )
@@ -32,7 +34,7 @@ def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
 
 
 # AWS suggests 8-16 MB ranges; on the bench's S3 model 4 MiB x 4 in flight was as fast as
-# 8 MiB x 3 with ~25 MiB less peak RSS (bench/README.md)
+# 8 MiB x 3 with ~25 MiB less peak RSS (docs/decisions.md)
 READ_PART_BYTES = 4 * 1024 * 1024
 READ_AHEAD_PARTS = 4
 READ_ATTEMPTS = 3
