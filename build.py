@@ -633,14 +633,18 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+_DIST_INFO = re.compile(r"^([^/]+)-([^-/]+)\.dist-info$")
+
+
+def _distributions(dist_info_dirs: Iterable[str]) -> dict[str, str]:
+    """{distribution: version} from `<name>-<version>.dist-info` directory names."""
+    found = dict(m.groups() for d in dist_info_dirs if (m := _DIST_INFO.match(d)))
+    return dict(sorted(found.items()))
+
+
 def distributions_in(site: Path) -> dict[str, str]:
     """{distribution: version} of what pip installed into `site`."""
-    found = {}
-    for meta in site.glob("*.dist-info/METADATA"):
-        m = re.match(r"^(.+)-([^-]+)\.dist-info$", meta.parent.name)
-        if m:
-            found[m.group(1)] = m.group(2)
-    return dict(sorted(found.items()))
+    return _distributions(meta.parent.name for meta in site.glob("*.dist-info/METADATA"))
 
 
 def unpinned_distributions(installed: dict[str, str], requirements: Sequence[str]) -> list[str]:
@@ -659,13 +663,10 @@ def unpinned_distributions(installed: dict[str, str], requirements: Sequence[str
 
 def installed_distributions(layer_zip: Path) -> dict[str, str]:
     """{distribution: version} from the .dist-info directory names in the layer."""
-    found = {}
     with zipfile.ZipFile(layer_zip) as zf:
-        for name in zf.namelist():
-            m = re.match(r"^python/([^/]+)-([^-/]+)\.dist-info/METADATA$", name)
-            if m:
-                found[m.group(1)] = m.group(2)
-    return dict(sorted(found.items()))
+        names = zf.namelist()
+    metadata = [n.split("/") for n in names if n.endswith(".dist-info/METADATA")]
+    return _distributions(p[1] for p in metadata if len(p) == 3 and p[0] == "python")
 
 
 # ----------------------------------------------------------------------------- limits

@@ -179,9 +179,8 @@ def _job_source_model(csv: Path, out: Path, *, streamed: bool) -> dict:
     fd = os.open(csv, os.O_RDONLY)
 
     def read_range(a: int, b: int) -> bytes:
-        time.sleep(S3_MODEL["first_byte_latency_s"])
         data = os.pread(fd, b - a, a)
-        time.sleep(len(data) / 1e6 / S3_MODEL["stream_mb_s"])
+        _modelled_transfer(len(data))
         return data
 
     kwargs = {"schema": schema, "columns": columns, "first_line": 2}

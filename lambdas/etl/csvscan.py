@@ -39,6 +39,12 @@ class RecordIndex:
 _SCAN_STEP = 1024 * 1024  # bytes compared at a time: bounds the boolean temporaries
 
 
+def holds_byte(buf: bytes | memoryview, byte: int) -> bool:
+    """Whether `byte` occurs in `buf` (scanned in steps, like `_record_ends`)."""
+    arr, step = np.frombuffer(buf, dtype=np.uint8), _SCAN_STEP
+    return any((arr[i : i + step] == byte).any() for i in range(0, len(arr), step))
+
+
 def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(offsets of every LF, offsets of the LFs that end a record: even quote parity).
 

@@ -233,7 +233,7 @@ class S3Sink:
             if self._upload_id is None:
                 self._s3.put_object(Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer))
             else:
-                if self._buffer or not self._parts:
+                if self._buffer:
                     self._send(bytes(self._buffer))
                 parts = [f.result() for f in self._parts]
                 self._s3.complete_multipart_upload(
@@ -253,13 +253,11 @@ class S3Sink:
         self.state = "aborted"
         for f in self._parts:
             f.cancel()
-        if self._pool:
-            self._pool.shutdown(wait=True)
+        self._release()  # waits for parts still uploading, so the abort is the last word
         if self._upload_id is not None:
             self._s3.abort_multipart_upload(
                 Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
             )
-        self._release()
 
     def _release(self) -> None:
         self._buffer = bytearray()

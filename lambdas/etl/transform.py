@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .chunking import BOM, header_text
-from .csvscan import RecordIndex, index_complete_records, index_records
+from .csvscan import RecordIndex, holds_byte, index_complete_records, index_records
 from .errors import ChunkBoundaryError, RecordTooLarge
 from .schema import REJECTS_SCHEMA, Column, Schema
 
@@ -468,7 +468,7 @@ class ChunkProcessor:
                 f"record count mismatch: {len(index)} by quote parity, "
                 f"{n_rows + len(skipped)} by the CSV parser"
             )
-        separator = _holds_byte(block, ord(_SEP))
+        separator = holds_byte(block, ord(_SEP))
         checks, kept = _validate(table, self.schema, may_hold_separator=separator)
         # table row i -> record ordinal (0-based) once the skipped ordinals are removed
         skipped_ord = np.array([s[0] - 1 for s in skipped], dtype=np.int64)
@@ -605,11 +605,6 @@ def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
     if pa.types.is_dictionary(target) and not pa.types.is_dictionary(column.type):
         return pc.dictionary_encode(column).cast(target)
     return column.cast(target)
-
-
-def _holds_byte(block: Block, byte: int) -> bool:
-    arr, step = np.frombuffer(block, dtype=np.uint8), 1 << 20  # small temporaries
-    return any((arr[i : i + step] == byte).any() for i in range(0, len(arr), step))
 
 
 def _check_utf8(block: Block) -> None:
