@@ -1,7 +1,7 @@
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
 
   service_name = coalesce(var.service_name, var.prefix)
 

@@ -1,5 +1,5 @@
 locals {
-  region         = data.aws_region.current.region
+  region         = data.aws_region.current.id
   dashboard_name = "${var.prefix}-pipeline"
   period         = var.dashboard_period_seconds
 

@@ -1,7 +1,7 @@
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
 
   state_machine_name = "${var.prefix}-pipeline"
   rule_name          = "${var.prefix}-s3-incoming"

@@ -1,7 +1,7 @@
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
 
   bucket_name = coalesce(var.bucket_name, "${var.prefix}-processing-${local.account_id}")
 
