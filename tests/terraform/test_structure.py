@@ -73,7 +73,7 @@ def test_module_versions_are_floor_only(module):
     assert unquote(tf["required_version"]) == ">= 1.5.7"
     aws = tf["required_providers"][0]["aws"]
     assert unquote(aws["source"]) == "hashicorp/aws"
-    assert unquote(aws["version"]) == ">= 6.0"
+    assert unquote(aws["version"]) == ">= 5.100"
 
 
 @pytest.mark.parametrize("env", ENVS)
