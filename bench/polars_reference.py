@@ -1,0 +1,156 @@
+"""The polars peer: the processor's job written as idiomatic polars (lazy, vectorised).
+
+One lazy query over two scans of the file, sunk to both outputs in one pass:
+  * the CSV parsed as strings (``scan_csv``, schema from the header plus one spare column
+    that catches a 9th field; ragged rows are padded, not dropped);
+  * the same file read as whole lines (no quoting, NUL as the never-present separator),
+    which gives each record's exact raw text and its field count (the delimiters left
+    after removing quoted sections). polars' reader pads short rows without saying so,
+    so this is how a polars user tells a missing trailing field from an empty one.
+Then the schema's rules (``peer_rules.row_rules``: required, patterns incl. the strict
+decimal and calendar-exact timestamp forms, allowed values, int64 range) as one
+``coalesce`` of ``when`` expressions: the first failing rule names the reject. Valid
+rows are cast to the schema's types (``Decimal(p, s)``, ``Datetime("us", "UTC")`` ...)
+and sunk to Parquet (snappy); rejects keep ``line``, ``reason`` and the raw line.
+
+Known limits, documented rather than hidden: records holding a newline inside quotes
+(the lines and the parsed rows then no longer pair up: refused with an error), and a
+file that is not UTF-8 (polars refuses the whole file). Thread count: polars reads
+``POLARS_MAX_THREADS`` when it is first imported (the bench sets it per job).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from peer_rules import (
+    MISSING,
+    NOT_ALLOWED,
+    PATTERN,
+    RANGE,
+    PeerResult,
+    fields_reason,
+    file_columns,
+    row_rules,
+)
+
+from etl.schema import Column, Schema
+
+_EXTRA = "\x00extra"  # the spare column: holds a field past the schema's last one
+_RAW = "\x00raw"
+_LINE = "line"
+_REASON = "reason"
+_QUOTED = r'"(?:[^"]|"")*"'  # one RFC 4180 quoted section
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"  # 'Z' or '+00:00' (the pattern allows no other)
+
+
+def _empty(name: str) -> pl.Expr:
+    return pl.col(name).is_null() | (pl.col(name).str.len_bytes() == 0)
+
+
+def _fails(rule, col: Column) -> pl.Expr:
+    value, empty = pl.col(rule.column), _empty(rule.column)
+    if rule.kind == MISSING:
+        return empty
+    if rule.kind == PATTERN:
+        return ~empty & ~value.str.contains(rule.pattern)
+    if rule.kind == NOT_ALLOWED:
+        return ~empty & ~value.is_in(list(rule.allowed))
+    if rule.kind == RANGE:
+        return ~empty & value.str.to_integer(strict=False).is_null()
+    raise ValueError(f"unknown rule kind {rule.kind!r}")
+
+
+def _typed(col: Column) -> pl.Expr:
+    value = pl.col(col.name)
+    if not col.required:
+        value = pl.when(_empty(col.name)).then(None).otherwise(value)
+    if col.type == "decimal":
+        value = value.cast(pl.Decimal(col.precision, col.scale))
+    elif col.type == "timestamp":
+        value = value.str.to_datetime(_TIMESTAMP_FORMAT, time_unit="us", time_zone="UTC")
+    elif col.type == "int64":
+        value = value.str.to_integer()
+    elif col.type == "date":
+        value = value.str.to_date("%Y-%m-%d")
+    elif col.type == "boolean":
+        value = value == "true"
+    return value.alias(col.name)
+
+
+def _field_count(delimiter: str) -> pl.Expr:
+    raw = pl.col(_RAW)
+    plain = raw.str.count_matches(delimiter, literal=True)
+    unquoted = raw.str.replace_all(_QUOTED, "").str.count_matches(delimiter, literal=True)
+    return pl.when(raw.str.contains('"', literal=True)).then(unquoted).otherwise(plain) + 1
+
+
+def checked_frame(csv_path: str | Path, schema: Schema) -> pl.LazyFrame:
+    """Every record with its 1-based file line, raw text and reject reason (null if valid)."""
+    header = file_columns(csv_path, schema)
+    parsed = pl.scan_csv(
+        csv_path,
+        has_header=False,
+        skip_rows=1,
+        separator=schema.delimiter,
+        quote_char='"',
+        schema={**{n: pl.String for n in header}, _EXTRA: pl.String},
+        missing_columns="insert",
+        truncate_ragged_lines=True,
+        empty_string_is_null=False,
+    )
+    lines = pl.scan_csv(
+        csv_path,
+        has_header=False,
+        skip_rows=1,
+        separator="\x00",
+        quote_char=None,
+        schema={_RAW: pl.String},
+        empty_string_is_null=False,
+    )
+    by_column = {c.name: c for c in schema.columns}
+    expected = len(header)
+    fields = _field_count(schema.delimiter)
+    reason = pl.coalesce(
+        pl.when(fields != expected).then(
+            pl.format(fields_reason(expected, "{}"), fields.cast(pl.String))
+        ),
+        *[
+            pl.when(_fails(rule, by_column[rule.column])).then(pl.lit(rule.reason))
+            for rule in row_rules(schema)
+        ],
+    )
+    return (
+        pl.concat([parsed, lines], how="horizontal")
+        .with_row_index(_LINE, offset=2)  # the header is line 1
+        .with_columns(reason.alias(_REASON))
+    )
+
+
+def process_file_polars(
+    csv_path: str | Path, schema: Schema, valid_path: str | Path, rejected_path: str | Path
+) -> PeerResult:
+    """Valid rows -> ``valid_path`` (typed Parquet), rejects -> ``rejected_path``."""
+    frame = checked_frame(csv_path, schema)
+    valid = frame.filter(pl.col(_REASON).is_null()).select(_typed(c) for c in schema.columns)
+    rejects = frame.filter(pl.col(_REASON).is_not_null()).select(
+        pl.col(_LINE).cast(pl.Int64), _REASON, pl.col(_RAW).alias("raw")
+    )
+    counts = frame.group_by(_REASON).agg(pl.len().alias("rows"))
+    sinks = [
+        valid.sink_parquet(valid_path, compression="snappy", lazy=True),
+        rejects.sink_parquet(rejected_path, compression="snappy", lazy=True),
+    ]
+    try:
+        *_, by_reason = pl.collect_all([*sinks, counts])
+    except pl.exceptions.ShapeError as exc:
+        # one record spans two lines: rows and lines no longer pair up
+        raise ValueError(
+            f"{csv_path}: records and lines do not pair up (a quoted value holds a newline?): "
+            "the polars reference reads raw text and field counts line by line; run it on a "
+            "file without newlines inside quoted values"
+        ) from exc
+    tally = dict(zip(by_reason[_REASON].to_list(), by_reason["rows"].to_list(), strict=True))
+    rows_valid = tally.pop(None, 0)
+    return PeerResult(rows_valid, sum(tally.values()), tally)
