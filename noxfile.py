@@ -86,7 +86,8 @@ nox.options.sessions = ["lint", "tests", "policy"]
 
 RUFF = "ruff==0.17.6"
 CHECKOV = "checkov==3.3.30"
-BENCH_EXTRAS = ("pandas", "matplotlib", "psutil")
+# the bench's own dependencies, pinned: the peers' versions are part of what it measures
+BENCH_EXTRAS = ("pandas==3.1.1", "matplotlib==3.11.2", "polars==2.1.0", "duckdb==2.0.0")
 TERRAFORM_INSTALL = "https://developer.hashicorp.com/terraform/install"
 PROVIDER_HELP = (
     "allow access to registry.terraform.io, or on a connected machine run "

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+from etl.schema import Column, Schema
 from peer_rules import (
     MISSING,
     NOT_ALLOWED,
@@ -32,8 +33,6 @@ from peer_rules import (
     file_columns,
     row_rules,
 )
-
-from etl.schema import Column, Schema
 
 
 def _literal(text: str) -> str:
@@ -134,7 +133,9 @@ def process_file_duckdb(
             f"COPY rejects TO {_literal(str(rejected_path))} (FORMAT parquet, COMPRESSION snappy)"
         )
         rows_valid = con.execute("SELECT count(*) FROM checked WHERE reason IS NULL").fetchone()[0]
-        by_reason = dict(con.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall())
+        by_reason = dict(
+            con.execute("SELECT reason, count(*) FROM rejects GROUP BY reason").fetchall()
+        )
     finally:
         con.close()
     return PeerResult(rows_valid, sum(by_reason.values()), by_reason)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from etl.schema import Column, Schema
 from peer_rules import (
     MISSING,
     NOT_ALLOWED,
@@ -34,8 +35,6 @@ from peer_rules import (
     file_columns,
     row_rules,
 )
-
-from etl.schema import Column, Schema
 
 _EXTRA = "\x00extra"  # the spare column: holds a field past the schema's last one
 _RAW = "\x00raw"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from etl.schema import load_schema
 from etl.transform import process_file
+
 from localrun.sample import write_transactions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,10 +83,12 @@ def _assert_same_valid_values(tmp: Path, peer: str) -> None:
 
 
 def _run_peers(csv: Path, tmp: Path):
-    polars = process_file_polars(csv, SCHEMA, tmp / "polars_valid.parquet",
-                                 tmp / "polars_rejected.parquet")
-    duckdb = process_file_duckdb(csv, SCHEMA, tmp / "duckdb_valid.parquet",
-                                 tmp / "duckdb_rejected.parquet", threads=2)
+    polars = process_file_polars(
+        csv, SCHEMA, tmp / "polars_valid.parquet", tmp / "polars_rejected.parquet"
+    )
+    duckdb = process_file_duckdb(
+        csv, SCHEMA, tmp / "duckdb_valid.parquet", tmp / "duckdb_rejected.parquet", threads=2
+    )
     return polars, duckdb
 
 
@@ -117,11 +119,25 @@ def test_peers_match_the_processor_on_the_rules_edges(tmp_path):
     ours, categories = _check_against_processor(csv, tmp_path)
     assert (ours.rows_valid, ours.rows_rejected) == (5, 19)
     assert categories == {
-        3: "timestamp", 4: "timestamp", 5: "timestamp", 6: "timestamp", 7: "timestamp",
-        8: "timestamp", 11: "timestamp", 12: "amount", 13: "amount", 14: "amount",
-        15: "amount", 16: "amount", 17: "currency", 19: "status", 20: "transaction_id",
-        21: "transaction_id", 23: "expected 8 fields, found 7",
-        24: "expected 8 fields, found 9", 25: "amount",
+        3: "timestamp",
+        4: "timestamp",
+        5: "timestamp",
+        6: "timestamp",
+        7: "timestamp",
+        8: "timestamp",
+        11: "timestamp",
+        12: "amount",
+        13: "amount",
+        14: "amount",
+        15: "amount",
+        16: "amount",
+        17: "currency",
+        19: "status",
+        20: "transaction_id",
+        21: "transaction_id",
+        23: "expected 8 fields, found 7",
+        24: "expected 8 fields, found 9",
+        25: "amount",
     }
     polars_reasons = {
         r["line"]: r["reason"]

@@ -1,0 +1,437 @@
+"""The bench's jobs: the table of what runs (parent side) and each job's body (child side).
+
+Every job runs in its own fresh child process (`bench.py --worker JOB`, see harness.py);
+its body imports what it measures lazily, so the parent process stays small. A job
+returns a dict; `seconds` is its own wall time after its imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from settings import (
+    MIB,
+    PANDAS_CHUNKSIZE,
+    PARSE_BLOCK_BYTES,
+    SCHEMA,
+    SPLIT_CHUNK_BYTES,
+    SPLIT_MAX_RECORD_BYTES,
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job table."""
+
+    run: Callable[[Path, Path], dict]
+    label: str  # what the table and the chart call it
+    group: str  # ours | peer | floor | reference | extra | check
+    all_cores: bool = False  # False: the child is pinned to one thread
+    sample: str = "main"  # main: the sample with invalid rows; clean: none invalid
+    timed: bool = True  # reports MB/s
+    repeat: bool = True  # runs --repeat times (best counts)
+
+
+# --------------------------------------------------------------------------- child side
+def _pin_one_thread() -> None:
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+
+
+def _threads(all_cores: bool) -> int:
+    return (os.cpu_count() or 1) if all_cores else 1
+
+
+def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
+    """etl.transform.process_file on the whole file as one chunk; with all_cores, one block
+    worker per core (what a multi-vCPU Lambda does)."""
+    if not all_cores:
+        _pin_one_thread()
+    from etl.schema import load_schema
+    from etl.transform import process_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    threads = _threads(all_cores)
+    started = time.perf_counter()
+    result = process_file(
+        csv, load_schema(SCHEMA), out / "valid.parquet", out / "rejected.parquet", threads=threads
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "threads": threads,
+        "rows_valid": int(result.rows_valid),
+        "rows_rejected": int(result.rows_rejected),
+        "result": result.to_dict(),
+    }
+
+
+def job_pandas(csv: Path, out: Path) -> dict:
+    _pin_one_thread()
+    from pandas_reference import process_file_pandas
+
+    schema_doc = json.loads(SCHEMA.read_text())
+    started = time.perf_counter()
+    result = process_file_pandas(
+        csv, schema_doc, out / "valid", out / "rejected", chunksize=PANDAS_CHUNKSIZE
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "threads": 1,
+        "rows_valid": result.rows_valid,
+        "rows_rejected": result.rows_rejected,
+        "rejected_by_reason": result.rejected_by_reason,
+    }
+
+
+def job_polars(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
+    """bench/polars_reference.py; its thread count comes from POLARS_MAX_THREADS (set to 1
+    for the one-thread job by the parent), read when polars is imported."""
+    if not all_cores:
+        _pin_one_thread()
+    import polars as pl
+    from etl.schema import load_schema
+    from polars_reference import process_file_polars
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = process_file_polars(
+        csv, load_schema(SCHEMA), out / "valid.parquet", out / "rejected.parquet"
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "threads": pl.thread_pool_size(),
+        "rows_valid": result.rows_valid,
+        "rows_rejected": result.rows_rejected,
+        "rejected_by_reason": result.rejected_by_reason,
+        "version": pl.__version__,
+    }
+
+
+def job_duckdb(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
+    if not all_cores:
+        _pin_one_thread()
+    import duckdb
+    from duckdb_reference import process_file_duckdb
+    from etl.schema import load_schema
+
+    out.mkdir(parents=True, exist_ok=True)
+    threads = _threads(all_cores)
+    started = time.perf_counter()
+    result = process_file_duckdb(
+        csv,
+        load_schema(SCHEMA),
+        out / "valid.parquet",
+        out / "rejected.parquet",
+        threads=threads,
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "threads": threads,
+        "rows_valid": result.rows_valid,
+        "rows_rejected": result.rows_rejected,
+        "rejected_by_reason": result.rejected_by_reason,
+        "version": duckdb.__version__,
+    }
+
+
+def job_floor(csv: Path, out: Path) -> dict:
+    """The floor: pyarrow's typed parse of a clean file (timestamps and decimals converted by
+    the parser), written with the processor's Parquet writer settings; no validation."""
+    _pin_one_thread()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from etl.schema import load_schema
+    from etl.transform import (
+        DEFAULT_BLOCK_BYTES,
+        DICTIONARY_MAX_RATIO,
+        DICTIONARY_SAMPLE_ROWS,
+        PARQUET_COMPRESSION,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    schema = load_schema(SCHEMA)
+    target = schema.arrow_schema
+    reader = pacsv.open_csv(
+        csv,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=DEFAULT_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=schema.delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c.name: c.arrow_type for c in schema.columns},
+            include_columns=schema.names,
+            null_values=[""],  # an empty optional value is null, as the processor writes it
+            strings_can_be_null=True,
+        ),
+    )
+    writer, rows = None, 0
+    for batch in reader:
+        table = pa.Table.from_batches([batch]).cast(target)
+        if writer is None:
+            # the processor's writer settings (etl.transform.ChunkProcessor): dictionary
+            # pages for repeating string columns (allowed values, or few distinct values in
+            # the first rows), statistics on the typed columns only
+            repeating = []
+            for col in schema.columns:
+                if col.type != "string":
+                    continue
+                sample = table.column(col.name).slice(0, DICTIONARY_SAMPLE_ROWS)
+                if col.allowed is not None or (
+                    table.num_rows >= 1000
+                    and pc.count_distinct(sample).as_py() <= len(sample) * DICTIONARY_MAX_RATIO
+                ):
+                    repeating.append(col.name)
+            typed = [c.name for c in schema.columns if c.type != "string"]
+            writer = pq.ParquetWriter(
+                out / "valid.parquet",
+                target,
+                compression=PARQUET_COMPRESSION,
+                store_decimal_as_integer=True,
+                write_statistics=typed or False,
+                use_dictionary=sorted(repeating) or False,
+                store_schema=False,
+            )
+        writer.write_table(table)
+        rows += table.num_rows
+    if writer is not None:
+        writer.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "threads": 1, "rows_valid": rows, "rows_rejected": 0}
+
+
+def job_parse_only(csv: Path, out: Path) -> dict:
+    """pyarrow.csv.open_csv over the file, strings only, no checks, no write."""
+    _pin_one_thread()
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    names = [c["name"] for c in json.loads(SCHEMA.read_text())["columns"]]
+    skipped = 0
+
+    def skip(_row) -> str:
+        nonlocal skipped
+        skipped += 1
+        return "skip"
+
+    started = time.perf_counter()
+    reader = pacsv.open_csv(
+        csv,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=PARSE_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=False
+        ),
+    )
+    rows = 0
+    for batch in reader:
+        rows += batch.num_rows
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "threads": 1,
+        "rows_parsed": rows,
+        "rows_skipped_by_parser": skipped,
+    }
+
+
+def job_splitter(csv: Path, out: Path) -> dict:
+    """etl.chunking.plan_chunks with 64 MiB chunks: bytes read per chunk boundary."""
+    from etl.chunking import plan_chunks
+
+    size = csv.stat().st_size
+    fd = os.open(csv, os.O_RDONLY)
+    reads = 0
+
+    def read_range(start: int, end: int) -> bytes:
+        nonlocal reads
+        reads += 1
+        return os.pread(fd, end - start, start)
+
+    started = time.perf_counter()
+    plan = plan_chunks(
+        read_range, size, chunk_bytes=SPLIT_CHUNK_BYTES, max_record_bytes=SPLIT_MAX_RECORD_BYTES
+    )
+    seconds = time.perf_counter() - started
+    os.close(fd)
+    chunks = plan.chunks
+    tiled = all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False)) and (
+        not chunks or chunks[-1].end == size
+    )
+    return {
+        "seconds": seconds,
+        "chunks": len(chunks),
+        "boundaries": plan.boundaries,
+        "bytes_read": plan.bytes_read,
+        "reads": reads,
+        "fallbacks": plan.fallbacks,
+        "bytes_per_boundary": plan.bytes_per_boundary,
+        # every chunk start must be a record start: right after a newline, outside quotes
+        "starts_after_newline": _record_starts_ok(csv, [c.start for c in chunks]),
+        "chunks_tile_the_file": tiled,
+    }
+
+
+def _record_starts_ok(csv: Path, starts: list[int]) -> bool:
+    """Each offset after the first is right after a newline with an even quote count since
+    the first (exact for RFC 4180). Streams the file, so it adds no memory to the job."""
+    quotes, pos = 0, starts[0] if starts else 0
+    with open(csv, "rb") as f:
+        for start in starts[1:]:
+            f.seek(pos)
+            while pos < start:
+                block = f.read(min(8 * MIB, start - pos))
+                if not block:
+                    return False
+                quotes += block.count(b'"')
+                pos += len(block)
+            if quotes % 2 or not block.endswith(b"\n"):
+                return False
+    return True
+
+
+def job_diff(csv: Path, out: Path, *, peer: str) -> dict:
+    """Which records do the processor and `peer` keep differently, and are the kept values
+    identical column by column? (untimed; `out` is the run's work directory)"""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    def valid_of(job: str) -> ds.Dataset:
+        where = out / job / "valid.parquet"
+        return ds.dataset(where if where.exists() else out / job / "valid")
+
+    proc, other = valid_of("processor"), valid_of(peer)
+    a = proc.to_table(columns=["transaction_id"]).column(0).combine_chunks()
+    b = other.to_table(columns=["transaction_id"]).column(0).combine_chunks().cast(a.type)
+    only_proc = a.filter(pc.invert(pc.is_in(a, value_set=b)))
+    only_peer = b.filter(pc.invert(pc.is_in(b, value_set=a)))
+    data = csv.read_bytes()
+
+    def raw(tx: str) -> str:
+        at = data.find(b"\n" + tx.encode() + b",")
+        if at < 0:
+            return "?"
+        end = data.find(b"\n", at + 1)
+        return data[at + 1 : end].decode("utf-8", "replace")
+
+    same_values, types = None, {}
+    if len(only_proc) == 0 and len(only_peer) == 0 and len(a) == len(b):
+        # same rows in the same order: every column's values must be equal (compared in the
+        # processor's types; a peer's large_string is the same values as string)
+        pt, qt = proc.to_table(), other.to_table()
+        same_values = {}
+        for name in pt.column_names:
+            x = pt.column(name).combine_chunks()
+            y = qt.column(name).combine_chunks()
+            types[name] = str(y.type)
+            same_values[name] = x.equals(y.cast(x.type)) if y.type != x.type else x.equals(y)
+        del pt, qt
+    return {
+        "peer": peer,
+        "valid_columns_identical": same_values,
+        "peer_types": types,
+        "valid_only_in_processor": len(only_proc),
+        "valid_only_in_peer": len(only_peer),
+        "examples_valid_only_in_processor": {t: raw(t) for t in only_proc[:5].to_pylist()},
+        "examples_valid_only_in_peer": {t: raw(t) for t in only_peer[:5].to_pylist()},
+    }
+
+
+def _s3_model(streamed: bool) -> Callable[[Path, Path], dict]:
+    def run(csv: Path, out: Path) -> dict:
+        from s3model import job_s3_model
+
+        return job_s3_model(csv, out, streamed=streamed)
+
+    return run
+
+
+# --------------------------------------------------------------------------- the job table
+def _diff(peer: str) -> Callable[[Path, Path], dict]:
+    return lambda csv, out: job_diff(csv, out, peer=peer)
+
+
+JOBS: dict[str, Job] = {
+    "processor": Job(job_processor, "processor", "ours"),
+    "processor_all_cores": Job(
+        lambda c, o: job_processor(c, o, all_cores=True),
+        "processor, all cores",
+        "ours",
+        all_cores=True,
+    ),
+    "polars": Job(job_polars, "polars", "peer"),
+    "polars_all_cores": Job(
+        lambda c, o: job_polars(c, o, all_cores=True), "polars, all cores", "peer", all_cores=True
+    ),
+    "duckdb": Job(job_duckdb, "DuckDB", "peer"),
+    "duckdb_all_cores": Job(
+        lambda c, o: job_duckdb(c, o, all_cores=True), "DuckDB, all cores", "peer", all_cores=True
+    ),
+    "pandas": Job(job_pandas, "pandas", "reference"),
+    "floor": Job(job_floor, "floor: typed parse + write", "floor", sample="clean"),
+    "parse_only": Job(job_parse_only, "pyarrow parse only", "floor"),
+    "s3_model_serial": Job(
+        _s3_model(False), "S3 model: serial GET, upload after", "extra", all_cores=True
+    ),
+    "s3_model_streamed": Job(
+        _s3_model(True), "S3 model: ReadAhead + S3Sink", "extra", all_cores=True
+    ),
+    "splitter": Job(job_splitter, "splitter", "check", timed=False, repeat=False),
+    **{
+        f"diff_{peer}": Job(_diff(peer), f"diff vs {peer}", "check", timed=False, repeat=False)
+        for peer in ("pandas", "polars", "duckdb")
+    },
+}
+DEFAULT_JOBS = (
+    "processor",
+    "polars",
+    "duckdb",
+    "pandas",
+    "floor",
+    "parse_only",
+    "splitter",
+    "processor_all_cores",
+    "polars_all_cores",
+    "duckdb_all_cores",
+    "s3_model_serial",
+    "s3_model_streamed",
+)
+# the jobs that process the main sample and whose counts must agree with the generator's
+COUNTED = (
+    "processor",
+    "processor_all_cores",
+    "polars",
+    "polars_all_cores",
+    "duckdb",
+    "duckdb_all_cores",
+    "pandas",
+    "s3_model_serial",
+    "s3_model_streamed",
+)
+PEERS = ("polars", "duckdb")  # same job as ours, run at one thread and at all cores
+VALUE_CHECKED = ("pandas", "polars", "duckdb")  # valid outputs compared value by value
+
+
+def worker(job: str, csv: Path, out: Path) -> None:
+    """Child side: run one job and print its payload as the last stdout line."""
+    import pyarrow as pa
+
+    try:
+        payload = {"ok": True, **JOBS[job].run(csv, out)}
+    except ModuleNotFoundError as exc:
+        payload = {"ok": False, "available": False, "error": f"not available: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+        payload = {"ok": False, "available": True, "error": f"{type(exc).__name__}: {exc}"}
+    payload["pyarrow_version"] = pa.__version__
+    print("BENCH-RESULT " + json.dumps(payload, default=str), flush=True)

@@ -1,0 +1,362 @@
+"""Parent side: results.json (metrics, ratios, count checks), the printed table, the chart.
+
+Ratios are `ours / job` at the same thread count: the processor's MB/s over the job's
+(processor_all_cores' for an all-cores job), so 2.0 reads "ours is 2x that job".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness import git_state, machine
+from jobs import COUNTED, JOBS, PEERS
+from settings import TARGETS
+
+CHART_GROUP_COLOURS = {
+    "ours": "#1f77b4",
+    "peer": "#ff7f0e",
+    "reference": "#d62728",
+    "floor": "#7f7f7f",
+    "extra": "#9ecae1",
+}
+
+
+def _metric(jobs: dict, job: str, key: str):
+    j = jobs.get(job, {})
+    return j.get(key) if j.get("ok") else None
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def ours_for(job: str) -> str:
+    return "processor_all_cores" if JOBS[job].all_cores else "processor"
+
+
+def timed_jobs(jobs: dict) -> list[str]:
+    """The timed jobs that ran, in the job table's order (ours, peers, pandas, floor ...)."""
+    return [name for name, job in JOBS.items() if job.timed and name in jobs]
+
+
+# --------------------------------------------------------------------------- results
+def build_results(
+    *,
+    size_mb: float,
+    sample: dict,
+    clean: dict | None,
+    jobs: dict,
+    load: tuple[float, float],
+    quoted_newlines: bool,
+    s3_model: dict,
+    baseline: dict | None,
+) -> dict:
+    results: dict = {"size_mb": size_mb}
+    for name in timed_jobs(jobs):
+        results[f"{name}_mb_s"] = _metric(jobs, name, "mb_s")
+        results[f"{name}_peak_rss_mib"] = _metric(jobs, name, "peak_rss_mib")
+    results["processor_all_cores_threads"] = _metric(jobs, "processor_all_cores", "threads")
+    results["splitter_bytes_per_boundary"] = _metric(jobs, "splitter", "bytes_per_boundary")
+    results["splitter_quoted_newlines_bytes_per_boundary"] = _metric(
+        jobs, "splitter_quoted_newlines", "bytes_per_boundary"
+    )
+    results.update(ratios(results, jobs))
+    results.update(
+        {
+            "s3_model": s3_model,
+            "rows": sample["rows"],
+            "quoted_newlines": quoted_newlines,
+            "loadavg_1m": {"before": load[0], "after": load[1]},
+            "size_bytes": sample["bytes"],
+            "units": {
+                "size_mb": "MiB (2**20 bytes)",
+                "*_mb_s": "MB/s, 1 MB = 1e6 bytes",
+                "*_rss_mib": "MiB (ru_maxrss of the job's own process)",
+                "splitter_bytes_per_boundary": "bytes",
+                "ratio_*": "ours / job MB/s, at the job's thread count",
+            },
+            "machine": machine(),
+            "git": git_state(),
+            "pyarrow_version": next(
+                (j.get("pyarrow_version") for j in jobs.values() if j.get("pyarrow_version")), None
+            ),
+            "peer_versions": {p: _metric(jobs, p, "version") for p in PEERS},
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "threads": 1,
+            "generator": _generator(sample),
+            "generator_clean": _generator(clean) if clean else None,
+            "jobs": jobs,
+        }
+    )
+    if baseline:
+        results["baseline"] = baseline
+    if "processor" not in jobs:
+        results["processor"] = "not run"
+    elif not jobs["processor"].get("ok"):
+        results["processor"] = (
+            "not available" if jobs["processor"].get("available") is False else "failed"
+        )
+    return results
+
+
+def _generator(sample: dict) -> dict:
+    return {
+        k: sample[k]
+        for k in ("rows", "bytes", "invalid_rows", "invalid_by_kind", "seconds", "mb_per_s")
+        if k in sample
+    }
+
+
+def ratios(results: dict, jobs: dict) -> dict:
+    """The headline ratios (issue 14) and ours / job for every timed job."""
+    mb = {name: results.get(f"{name}_mb_s") for name in timed_jobs(jobs)}
+    out = {}
+    for threads, suffix in (("processor", ""), ("processor_all_cores", "_all_cores")):
+        peers = {p: mb.get(p + suffix) for p in PEERS if mb.get(p + suffix)}
+        fastest = max(peers, key=peers.get) if peers else None
+        out[f"fastest_peer{suffix}"] = fastest
+        out[f"ratio_{threads}_to_fastest_peer{suffix}"] = _ratio(
+            mb.get(threads), peers.get(fastest)
+        )
+    out["ratio_processor_to_floor"] = _ratio(mb.get("processor"), mb.get("floor"))
+    out["ratio_processor_to_parse_only"] = _ratio(mb.get("processor"), mb.get("parse_only"))
+    out["ratio_processor_to_pandas"] = _ratio(mb.get("processor"), mb.get("pandas"))
+    out["ratio_processor_to_polars"] = _ratio(mb.get("processor"), mb.get("polars"))
+    out["ratio_processor_to_duckdb"] = _ratio(mb.get("processor"), mb.get("duckdb"))
+    out["ratio_ours_to_job"] = {
+        name: _ratio(mb.get(ours_for(name)), mb.get(name))
+        for name in mb
+        if JOBS[name].group != "extra"
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- count checks
+def check_counts(
+    jobs: dict, sample: dict, clean: dict | None, diffs: dict[str, dict]
+) -> tuple[dict, list[str]]:
+    """Every job's valid/rejected counts against the generator's and the processor's, and the
+    value-by-value diffs. Returns (counts, problems): any problem fails the run."""
+    expected = (sample["rows"] - sample["invalid_rows"], sample["invalid_rows"])
+    counts: dict = {"expected_valid": expected[0], "expected_rejected": expected[1]}
+    problems: list[str] = []
+    ours = jobs.get("processor", {})
+    ours_counts = (ours.get("rows_valid"), ours.get("rows_rejected")) if ours.get("ok") else None
+    for name in COUNTED:
+        j = jobs.get(name)
+        if not j or not j.get("ok"):
+            continue
+        got = (j["rows_valid"], j["rows_rejected"])
+        counts[f"{name}_valid"], counts[f"{name}_rejected"] = got
+        if got != expected:
+            problems.append(
+                f"{name} counts valid/rejected {got[0]}/{got[1]} differ from the "
+                f"generator's {expected[0]}/{expected[1]}"
+            )
+        if ours_counts and got != ours_counts:
+            problems.append(
+                f"{name} counts valid/rejected {got[0]}/{got[1]} differ from the "
+                f"processor's {ours_counts[0]}/{ours_counts[1]}"
+            )
+    floor = jobs.get("floor", {})
+    if floor.get("ok") and clean:
+        counts["floor_rows"] = floor["rows_valid"]
+        if floor["rows_valid"] != clean["rows"]:
+            problems.append(
+                f"floor wrote {floor['rows_valid']} rows of the clean sample's {clean['rows']}"
+            )
+    for peer, d in diffs.items():
+        counts[f"diff_{peer}"] = {
+            k: v for k, v in d.items() if k not in ("peak_rss_mib", "exit_code")
+        }
+        if not d.get("ok"):
+            problems.append(f"diff vs {peer} failed: {d.get('error')}")
+            continue
+        if d["valid_only_in_processor"] or d["valid_only_in_peer"]:
+            problems.append(
+                f"processor and {peer} keep different rows: "
+                f"{d['valid_only_in_processor']} only in ours, "
+                f"{d['valid_only_in_peer']} only in {peer}"
+            )
+        cols = d.get("valid_columns_identical") or {}
+        if cols and not all(cols.values()):
+            problems.append(
+                f"processor and {peer} valid values differ in columns "
+                f"{sorted(k for k, v in cols.items() if not v)}"
+            )
+    for name, j in jobs.items():
+        if not j.get("ok") and j.get("available") is not False:
+            problems.append(f"{name} failed: {j.get('error')}")
+    return counts, problems
+
+
+def check_splits(jobs: dict) -> list[str]:
+    return [
+        f"{name}: plan is not record-aligned or does not tile the file"
+        for name in ("splitter", "splitter_quoted_newlines")
+        if jobs.get(name, {}).get("ok")
+        and not (jobs[name]["starts_after_newline"] and jobs[name]["chunks_tile_the_file"])
+    ]
+
+
+# --------------------------------------------------------------------------- printing
+def _fmt(v, spec: str = ".1f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def _check(value, op: str, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "PASS" if (value >= limit if op == ">=" else value <= limit) else "FAIL"
+
+
+def print_report(results: dict, problems: list[str], warnings: list[str]) -> None:
+    jobs = results["jobs"]
+    ratio = results["ratio_ours_to_job"]
+    rows = [("job", "threads", "seconds", "MB/s", "ours/job", "peak RSS MiB", "valid", "rejected")]
+    for name in timed_jobs(jobs):
+        j = jobs[name]
+        if not j.get("ok"):
+            rows.append((name, "", j.get("error", "failed")[:60], "", "", "", "", ""))
+            continue
+        valid = j.get("rows_valid", j.get("rows_parsed"))
+        rejected = j.get("rows_rejected")
+        rows.append(
+            (
+                name,
+                str(j.get("threads", "")),
+                _fmt(j["seconds"], ".2f"),
+                _fmt(j.get("mb_s")),
+                _fmt(ratio.get(name), ".2f"),
+                _fmt(j["peak_rss_mib"], ".0f"),
+                f"{valid:,}" if isinstance(valid, int) else "",
+                f"{rejected:,}"
+                if isinstance(rejected, int)
+                else f"{j.get('rows_skipped_by_parser', 0):,} skipped",
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    print(
+        f"\n{results['size_mb']:g} MiB ({results['size_bytes'] / 1e6:.0f} MB), "
+        f"{results['rows']:,} rows, warm cache; MB = 1e6 bytes; ours/job: the processor's "
+        "MB/s over the job's at the same thread count"
+    )
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    for name in ("splitter", "splitter_quoted_newlines"):
+        s = jobs.get(name, {})
+        if s.get("ok"):
+            print(
+                f"{name} (64 MiB chunks): {s['chunks']} chunks, {s['boundaries']} boundaries, "
+                f"{s['bytes_read']:,} bytes read in {s['reads']} reads = "
+                f"{s['bytes_per_boundary']:,.0f} bytes/boundary, {s['fallbacks']} fallbacks, "
+                f"{s['seconds'] * 1e3:.1f} ms"
+            )
+        elif s:
+            print(f"{name}: {s.get('error')}")
+    if "processor_1gib_peak_rss_mib" in results:
+        print(
+            f"processor on a 1 GiB chunk: peak RSS "
+            f"{_fmt(results['processor_1gib_peak_rss_mib'], '.0f')} MiB, "
+            f"{_fmt(results['processor_1gib_mb_s'])} MB/s"
+        )
+    for job, b in results.get("baseline", {}).get("jobs", {}).items():
+        print(
+            f"{job} vs {results['baseline']['rev']} ({results['baseline']['commit']}), "
+            f"interleaved in this run: {b['mb_s']:.1f} MB/s then, now {b['speedup']:.2f}x"
+        )
+    print("\ntargets:")
+    for key, (op, limit) in TARGETS.items():
+        print(
+            f"  {key} {op} {limit:g}: {_fmt(results.get(key), '.2f')}  "
+            f"{_check(results.get(key), op, limit)}"
+        )
+    if "processor_1gib_peak_rss_mib" in results:
+        v = results["processor_1gib_peak_rss_mib"]
+        print(f"  processor_1gib_peak_rss_mib <= 300: {_fmt(v, '.0f')}  {_check(v, '<=', 300)}")
+    print(
+        f"  (fastest peer: {results.get('fastest_peer')}; processor / parse-only "
+        f"{_fmt(results.get('ratio_processor_to_parse_only'), '.2f')}, / pandas "
+        f"{_fmt(results.get('ratio_processor_to_pandas'), '.2f')})"
+    )
+    counts = results["counts"]
+    print(f"counts: {json.dumps({k: v for k, v in counts.items() if not k.startswith('diff')})}")
+    for key, d in counts.items():
+        if key.startswith("diff_") and d.get("valid_columns_identical"):
+            cols = d["valid_columns_identical"]
+            same = "identical" if all(cols.values()) else "DIFFERENT"
+            print(f"processor and {d['peer']} valid outputs: {same} values in every column")
+    for w in warnings:
+        print(f"WARNING: {w}")
+    for p in problems:
+        print(f"FAIL: {p}")
+
+
+# --------------------------------------------------------------------------- the chart
+def chart(results: dict, path: Path) -> None:
+    """One horizontal bar per timed job (MB/s, with ours/job printed) and its peak RSS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    jobs = results["jobs"]
+    names = timed_jobs(jobs)[::-1]  # matplotlib draws the first bar at the bottom
+    labels, speeds, rss, colours, notes = [], [], [], [], []
+    for name in names:
+        j, spec = jobs[name], JOBS[name]
+        threads = "all cores" if spec.all_cores else "1 thread"
+        label = f"{spec.label.removesuffix(', all cores')} ({threads})"
+        if not j.get("ok"):
+            label += "\n(not available)" if j.get("available") is False else "\n(failed)"
+        labels.append(label)
+        speeds.append(j.get("mb_s") or 0.0)
+        rss.append(j.get("peak_rss_mib") or 0.0 if j.get("ok") else 0.0)
+        colours.append(CHART_GROUP_COLOURS.get(spec.group, "#999999"))
+        r = results["ratio_ours_to_job"].get(name)
+        if name in ("processor", "processor_all_cores") or r is None:
+            notes.append(f"{j.get('mb_s') or 0:.1f}")
+        else:
+            notes.append(f"{j['mb_s']:.1f}   ours = {r:.2f}x")
+    height = 1.2 + 0.42 * len(names)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
+    )
+    bars = ax1.barh(labels, speeds, color=colours)
+    ax1.bar_label(bars, labels=notes, padding=3, fontsize=8)
+    ax1.set_xlim(0, max(speeds + [1.0]) * 1.45)
+    ax1.set_xlabel(
+        "MB/s (1 MB = 1e6 bytes); 'ours = Nx': the processor's MB/s / the job's, same thread count",
+        fontsize=8,
+    )
+    ax1.tick_params(axis="y", labelsize=8)
+    size = results["size_mb"]
+    headline = (
+        f"processor / floor = {_fmt(results.get('ratio_processor_to_floor'), '.2f')}x "
+        f"(target >= 0.7), processor / fastest peer "
+        f"({results.get('fastest_peer') or 'n/a'}) = "
+        f"{_fmt(results.get('ratio_processor_to_fastest_peer'), '.2f')}x (target >= 1.5); "
+        f"1 thread"
+    )
+    ax1.set_title(f"Throughput on {size:g} MiB: {headline}", fontsize=9, loc="left")
+    bars = ax2.barh(labels, rss, color=colours)
+    ax2.bar_label(bars, fmt="%.0f", padding=3, fontsize=8)
+    ax2.axvline(300, ls="--", color="k", lw=1, label="processor target: 300 MiB")
+    ax2.set_xlim(0, max(rss + [300.0]) * 1.25)
+    ax2.legend(loc="lower right", fontsize=7)
+    ax2.set_xlabel("peak RSS (MiB)", fontsize=8)
+    ax2.set_title("Peak memory per job", fontsize=9, loc="left")
+    load = results.get("loadavg_1m", {})
+    fig.suptitle(
+        f"{results['git'].get('commit', '')} - pyarrow {results.get('pyarrow_version')} - "
+        f"{results['machine'].get('cpu', '')} x {results['machine'].get('cpus')} - "
+        f"1-min load {_fmt(load.get('before'), '.2f')} -> {_fmt(load.get('after'), '.2f')}",
+        fontsize=7,
+        x=0.01,
+        ha="left",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,36 @@
+"""The bench's fixed settings: paths, sizes, the one-thread environment, the targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SCHEMA = ROOT / "schemas" / "transactions.json"
+MIB = 2**20
+SPLIT_CHUNK_BYTES = 64 * MIB
+SPLIT_MAX_RECORD_BYTES = 1 * MIB
+PARSE_BLOCK_BYTES = 1 * MIB
+PANDAS_CHUNKSIZE = 100_000
+RSS_CHECK_MIB = 1024  # the largest chunk the processor's RSS target covers
+
+# issue 14: the processor against the floor (typed parse + the same Parquet write of a clean
+# file) and against the fastest peer doing the same job, both at one thread
+TARGETS = {
+    "ratio_processor_to_floor": (">=", 0.7),
+    "ratio_processor_to_fastest_peer": (">=", 1.5),
+    "processor_peak_rss_mib": ("<=", 300.0),
+    "splitter_bytes_per_boundary": ("<=", float(MIB)),
+}
+# a one-thread job's child gets these (pyarrow/Arrow read OMP_NUM_THREADS for their pool
+# sizes; polars reads POLARS_MAX_THREADS on import); an all-cores job gets none of them
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OMP_THREAD_LIMIT": "1",
+    "ARROW_NUM_THREADS": "1",
+    "ARROW_IO_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_MAX_THREADS": "1",
+    "POLARS_MAX_THREADS": "1",
+}
