@@ -40,7 +40,7 @@ _EXTRA = "\x00extra"  # the spare column: holds a field past the schema's last o
 _RAW = "\x00raw"
 _LINE = "line"
 _REASON = "reason"
-_QUOTED = r'"(?:[^"]|"")*"'  # one RFC 4180 quoted section
+_BAD = "\x00bad"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"  # 'Z' or '+00:00' (the pattern allows no other)
 
 
@@ -78,16 +78,16 @@ def _typed(col: Column) -> pl.Expr:
     return value.alias(col.name)
 
 
-def _field_count(delimiter: str) -> pl.Expr:
-    raw = pl.col(_RAW)
-    plain = raw.str.count_matches(delimiter, literal=True)
-    unquoted = raw.str.replace_all(_QUOTED, "").str.count_matches(delimiter, literal=True)
-    return pl.when(raw.str.contains('"', literal=True)).then(unquoted).otherwise(plain) + 1
+def _field_count(delimiter: str, parsed: list[str]) -> pl.Expr:
+    """Fields in the raw line: its delimiters, less those inside the parsed values (only a
+    quoted value can hold one), plus one. Exact up to the spare column; beyond it (10+
+    fields) it can only count more, never 8."""
+    inside = [pl.col(n).str.count_matches(delimiter, literal=True) for n in parsed]
+    return pl.col(_RAW).str.count_matches(delimiter, literal=True) + 1 - pl.sum_horizontal(inside)
 
 
-def checked_frame(csv_path: str | Path, schema: Schema) -> pl.LazyFrame:
-    """Every record with its 1-based file line, raw text and reject reason (null if valid)."""
-    header = file_columns(csv_path, schema)
+def _scans(csv_path: str | Path, schema: Schema, header: list[str]) -> pl.LazyFrame:
+    """The parsed records beside their raw lines, with each record's 1-based file line."""
     parsed = pl.scan_csv(
         csv_path,
         has_header=False,
@@ -108,41 +108,39 @@ def checked_frame(csv_path: str | Path, schema: Schema) -> pl.LazyFrame:
         schema={_RAW: pl.String},
         empty_string_is_null=False,
     )
-    by_column = {c.name: c for c in schema.columns}
-    expected = len(header)
-    fields = _field_count(schema.delimiter)
-    reason = pl.coalesce(
-        pl.when(fields != expected).then(
-            pl.format(fields_reason(expected, "{}"), fields.cast(pl.String))
-        ),
-        *[
-            pl.when(_fails(rule, by_column[rule.column])).then(pl.lit(rule.reason))
-            for rule in row_rules(schema)
-        ],
-    )
-    return (
-        pl.concat([parsed, lines], how="horizontal")
-        .with_row_index(_LINE, offset=2)  # the header is line 1
-        .with_columns(reason.alias(_REASON))
-    )
+    return pl.concat([parsed, lines], how="horizontal").with_row_index(_LINE, offset=2)
 
 
 def process_file_polars(
     csv_path: str | Path, schema: Schema, valid_path: str | Path, rejected_path: str | Path
 ) -> PeerResult:
-    """Valid rows -> ``valid_path`` (typed Parquet), rejects -> ``rejected_path``."""
-    frame = checked_frame(csv_path, schema)
-    valid = frame.filter(pl.col(_REASON).is_null()).select(_typed(c) for c in schema.columns)
-    rejects = frame.filter(pl.col(_REASON).is_not_null()).select(
-        pl.col(_LINE).cast(pl.Int64), _REASON, pl.col(_RAW).alias("raw")
+    """Valid rows -> ``valid_path`` (typed Parquet), rejects -> ``rejected_path``.
+
+    One scan feeds both outputs: a boolean per record says whether any rule fails; the
+    valid rows are cast and sunk, and only the (few) failing rows get their reason, the
+    first failing rule (a ``coalesce`` of ``when`` expressions)."""
+    header = file_columns(csv_path, schema)
+    by_column = {c.name: c for c in schema.columns}
+    expected = len(header)
+    fields = _field_count(schema.delimiter, [*header, _EXTRA])
+    rules = [(rule.reason, _fails(rule, by_column[rule.column])) for rule in row_rules(schema)]
+    frame = _scans(csv_path, schema, header).with_columns(
+        pl.any_horizontal(fields != expected, *[fails for _, fails in rules]).alias(_BAD)
     )
-    counts = frame.group_by(_REASON).agg(pl.len().alias("rows"))
-    sinks = [
-        valid.sink_parquet(valid_path, compression="snappy", lazy=True),
-        rejects.sink_parquet(rejected_path, compression="snappy", lazy=True),
-    ]
+    valid = frame.filter(~pl.col(_BAD)).select(_typed(c) for c in schema.columns)
+    reason = pl.coalesce(
+        pl.when(fields != expected).then(
+            pl.format(fields_reason(expected, "{}"), fields.cast(pl.String))
+        ),
+        *[pl.when(fails).then(pl.lit(label)) for label, fails in rules],
+    )
+    rejects = frame.filter(pl.col(_BAD)).select(
+        pl.col(_LINE).cast(pl.Int64), reason.alias(_REASON), pl.col(_RAW).alias("raw")
+    )
     try:
-        *_, by_reason = pl.collect_all([*sinks, counts])
+        _, rejected = pl.collect_all(
+            [valid.sink_parquet(valid_path, compression="snappy", lazy=True), rejects]
+        )
     except pl.exceptions.ShapeError as exc:
         # one record spans two lines: rows and lines no longer pair up
         raise ValueError(
@@ -150,6 +148,8 @@ def process_file_polars(
             "the polars reference reads raw text and field counts line by line; run it on a "
             "file without newlines inside quoted values"
         ) from exc
-    tally = dict(zip(by_reason[_REASON].to_list(), by_reason["rows"].to_list(), strict=True))
-    rows_valid = tally.pop(None, 0)
-    return PeerResult(rows_valid, sum(tally.values()), tally)
+    rejected.write_parquet(rejected_path, compression="snappy")
+    rows_valid = pl.scan_parquet(valid_path).select(pl.len()).collect().item()
+    tally = rejected.group_by(_REASON).len()
+    by_reason = dict(zip(tally[_REASON].to_list(), tally["len"].to_list(), strict=True))
+    return PeerResult(rows_valid, rejected.height, by_reason)

@@ -14,12 +14,12 @@ from harness import git_state, machine
 from jobs import COUNTED, JOBS, PEERS
 from settings import TARGETS
 
-CHART_GROUP_COLOURS = {
-    "ours": "#1f77b4",
-    "peer": "#ff7f0e",
-    "reference": "#d62728",
-    "floor": "#7f7f7f",
-    "extra": "#9ecae1",
+CHART_GROUPS = {  # group: (colour, legend)
+    "ours": ("#1f77b4", "ours"),
+    "peer": ("#ff7f0e", "peers: the same job"),
+    "reference": ("#d62728", "pandas reference"),
+    "floor": ("#7f7f7f", "floor / parse only: no checks"),
+    "extra": ("#9ecae1", "S3 model (extra)"),
 }
 
 
@@ -314,13 +314,13 @@ def chart(results: dict, path: Path) -> None:
         labels.append(label)
         speeds.append(j.get("mb_s") or 0.0)
         rss.append(j.get("peak_rss_mib") or 0.0 if j.get("ok") else 0.0)
-        colours.append(CHART_GROUP_COLOURS.get(spec.group, "#999999"))
+        colours.append(CHART_GROUPS[spec.group][0])
         r = results["ratio_ours_to_job"].get(name)
         if name in ("processor", "processor_all_cores") or r is None:
             notes.append(f"{j.get('mb_s') or 0:.1f}")
         else:
             notes.append(f"{j['mb_s']:.1f}   ours = {r:.2f}x")
-    height = 1.2 + 0.42 * len(names)
+    height = 1.9 + 0.42 * len(names)
     fig, (ax1, ax2) = plt.subplots(
         1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
     )
@@ -332,15 +332,19 @@ def chart(results: dict, path: Path) -> None:
         fontsize=8,
     )
     ax1.tick_params(axis="y", labelsize=8)
-    size = results["size_mb"]
-    headline = (
-        f"processor / floor = {_fmt(results.get('ratio_processor_to_floor'), '.2f')}x "
-        f"(target >= 0.7), processor / fastest peer "
-        f"({results.get('fastest_peer') or 'n/a'}) = "
-        f"{_fmt(results.get('ratio_processor_to_fastest_peer'), '.2f')}x (target >= 1.5); "
-        f"1 thread"
+    ax1.set_title(f"Throughput on {results['size_mb']:g} MiB", fontsize=9, loc="left")
+    groups = {JOBS[n].group for n in names}
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=colour)
+        for g, (colour, _) in CHART_GROUPS.items()
+        if g in groups
+    ]
+    ax1.legend(
+        handles,
+        [legend for g, (_, legend) in CHART_GROUPS.items() if g in groups],
+        loc="lower right",
+        fontsize=7,
     )
-    ax1.set_title(f"Throughput on {size:g} MiB: {headline}", fontsize=9, loc="left")
     bars = ax2.barh(labels, rss, color=colours)
     ax2.bar_label(bars, fmt="%.0f", padding=3, fontsize=8)
     ax2.axvline(300, ls="--", color="k", lw=1, label="processor target: 300 MiB")
@@ -350,10 +354,14 @@ def chart(results: dict, path: Path) -> None:
     ax2.set_title("Peak memory per job", fontsize=9, loc="left")
     load = results.get("loadavg_1m", {})
     fig.suptitle(
+        f"at one thread: processor / floor = "
+        f"{_fmt(results.get('ratio_processor_to_floor'), '.2f')}x (target >= 0.7), "
+        f"processor / fastest peer ({results.get('fastest_peer') or 'n/a'}) = "
+        f"{_fmt(results.get('ratio_processor_to_fastest_peer'), '.2f')}x (target >= 1.5)\n"
         f"{results['git'].get('commit', '')} - pyarrow {results.get('pyarrow_version')} - "
         f"{results['machine'].get('cpu', '')} x {results['machine'].get('cpus')} - "
         f"1-min load {_fmt(load.get('before'), '.2f')} -> {_fmt(load.get('after'), '.2f')}",
-        fontsize=7,
+        fontsize=9,
         x=0.01,
         ha="left",
     )
