@@ -87,16 +87,27 @@ def warm(path: Path) -> float:
 
 
 # --------------------------------------------------------------------------- one child
-def run_child(job: str, csv: Path, out: Path, lambdas: Path = ROOT / "lambdas") -> dict:
-    """Run one job in a fresh subprocess (pinned to one thread unless the job table says
-    all cores); add its exact peak RSS. `lambdas` is where the child imports `etl` from
-    (another revision for --baseline)."""
+def child_env(job: str, lambdas: Path = ROOT / "lambdas") -> dict[str, str]:
+    """The environment of a job's child: pinned to one thread unless the job table says all
+    cores (pyarrow sizes its pool from OMP_NUM_THREADS, so a pinned environment would make
+    an all-cores job run on one thread); `etl` imported from `lambdas`."""
     env = dict(os.environ)
-    if not JOBS[job].all_cores:
+    if JOBS[job].all_cores:
+        for name in SINGLE_THREAD_ENV:
+            env.pop(name, None)
+    else:
         env.update(SINGLE_THREAD_ENV)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(lambdas), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
+    return env
+
+
+def run_child(job: str, csv: Path, out: Path, lambdas: Path = ROOT / "lambdas") -> dict:
+    """Run one job in a fresh subprocess (pinned to one thread unless the job table says
+    all cores); add its exact peak RSS. `lambdas` is where the child imports `etl` from
+    (another revision for --baseline)."""
+    env = child_env(job, lambdas)
     cmd = [
         sys.executable,
         str(HERE / "bench.py"),

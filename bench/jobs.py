@@ -146,67 +146,14 @@ def job_duckdb(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
 
 
 def job_floor(csv: Path, out: Path) -> dict:
-    """The floor: pyarrow's typed parse of a clean file (timestamps and decimals converted by
-    the parser), written with the processor's Parquet writer settings; no validation."""
+    """bench/floor.py on the clean sample: typed parse + the processor's Parquet write."""
     _pin_one_thread()
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
     from etl.schema import load_schema
-    from etl.transform import (
-        DEFAULT_BLOCK_BYTES,
-        DICTIONARY_MAX_RATIO,
-        DICTIONARY_SAMPLE_ROWS,
-        PARQUET_COMPRESSION,
-    )
+    from floor import write_floor
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    schema = load_schema(SCHEMA)
-    target = schema.arrow_schema
-    reader = pacsv.open_csv(
-        csv,
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=DEFAULT_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(delimiter=schema.delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c.name: c.arrow_type for c in schema.columns},
-            include_columns=schema.names,
-            null_values=[""],  # an empty optional value is null, as the processor writes it
-            strings_can_be_null=True,
-        ),
-    )
-    writer, rows = None, 0
-    for batch in reader:
-        table = pa.Table.from_batches([batch]).cast(target)
-        if writer is None:
-            # the processor's writer settings (etl.transform.ChunkProcessor): dictionary
-            # pages for repeating string columns (allowed values, or few distinct values in
-            # the first rows), statistics on the typed columns only
-            repeating = []
-            for col in schema.columns:
-                if col.type != "string":
-                    continue
-                sample = table.column(col.name).slice(0, DICTIONARY_SAMPLE_ROWS)
-                if col.allowed is not None or (
-                    table.num_rows >= 1000
-                    and pc.count_distinct(sample).as_py() <= len(sample) * DICTIONARY_MAX_RATIO
-                ):
-                    repeating.append(col.name)
-            typed = [c.name for c in schema.columns if c.type != "string"]
-            writer = pq.ParquetWriter(
-                out / "valid.parquet",
-                target,
-                compression=PARQUET_COMPRESSION,
-                store_decimal_as_integer=True,
-                write_statistics=typed or False,
-                use_dictionary=sorted(repeating) or False,
-                store_schema=False,
-            )
-        writer.write_table(table)
-        rows += table.num_rows
-    if writer is not None:
-        writer.close()
+    rows = write_floor(csv, load_schema(SCHEMA), out / "valid.parquet")
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "threads": 1, "rows_valid": rows, "rows_rejected": 0}
 
