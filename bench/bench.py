@@ -105,6 +105,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.wanted = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    if args.quoted_newlines and args.jobs == ap.get_default("jobs"):
+        # the polars peer pairs records with lines, which quoted newlines break (it refuses
+        # such a file with an error): leave it out unless asked for by name
+        args.wanted = [j for j in args.wanted if not j.startswith("polars")]
+        print(
+            "--quoted-newlines: the polars jobs are left out (the polars reference refuses "
+            "newlines inside quoted values)"
+        )
     unknown = [j for j in args.wanted if j not in JOBS or j.startswith("diff_")]
     if unknown:
         ap.error(f"unknown jobs {unknown}; choose from {DEFAULT_JOBS}")

@@ -12,8 +12,11 @@ the rejects (snappy, DuckDB's default).
 
 Known limits: DuckDB's reader does not number the records it accepts, so a row rejected
 by a value rule has no ``line`` (null) and its ``raw`` is the fields re-joined with the
-delimiter (quoting lost); records rejected by the reader keep both. Empty values,
-quoted or not, read as NULL (DuckDB's default), which is what "empty" means here.
+delimiter (quoting lost); records rejected by the reader keep both. DuckDB's reader
+ignores trailing delimiters with nothing after them (by design, even in strict mode), so
+``...,POSTED,`` is read as 8 fields and kept where the processor rejects it (9 fields).
+Empty values, quoted or not, read as NULL (DuckDB's default), which is what "empty" means
+here.
 """
 
 from __future__ import annotations

@@ -83,8 +83,9 @@ def _check_chunk(df: pd.DataFrame, columns: list[dict]) -> tuple[np.ndarray, dic
         elif typ == "timestamp":
             ok = s.str.fullmatch(TIMESTAMP_UTC).to_numpy(dtype=bool)
             fail(~ok & ~empty, f"timestamp:{name}")
-            ts = pd.to_datetime(s.where(~bad & ~empty, None), format="ISO8601", utc=True,
-                                errors="coerce")
+            ts = pd.to_datetime(
+                s.where(~bad & ~empty, None), format="ISO8601", utc=True, errors="coerce"
+            )
             fail(ts.isna().to_numpy() & ~empty, f"timestamp:{name}")
             typed[name] = ts
         else:
@@ -97,13 +98,20 @@ def _check_chunk(df: pd.DataFrame, columns: list[dict]) -> tuple[np.ndarray, dic
     return reason, typed
 
 
-def process_file_pandas(csv_path: str | Path, schema_doc: dict, valid_dir: str | Path,
-                        rejected_dir: str | Path, *, chunksize: int = 100_000) -> PandasResult:
+def process_file_pandas(
+    csv_path: str | Path,
+    schema_doc: dict,
+    valid_dir: str | Path,
+    rejected_dir: str | Path,
+    *,
+    chunksize: int = 100_000,
+) -> PandasResult:
     columns = schema_doc["columns"]
     names = [c["name"] for c in columns]
     arrow_valid = pa.schema([pa.field(c["name"], _arrow_type(c)) for c in columns])
-    arrow_rejects = pa.schema([("record", pa.int64()), ("reason", pa.string()),
-                               ("raw", pa.string())])
+    arrow_rejects = pa.schema(
+        [("record", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
+    )
     valid_dir, rejected_dir = Path(valid_dir), Path(rejected_dir)
     valid_dir.mkdir(parents=True, exist_ok=True)
     rejected_dir.mkdir(parents=True, exist_ok=True)
@@ -116,26 +124,44 @@ def process_file_pandas(csv_path: str | Path, schema_doc: dict, valid_dir: str |
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        reader = pd.read_csv(csv_path, sep=delimiter, dtype=str, keep_default_na=False,
-                             na_filter=False, chunksize=chunksize, on_bad_lines="warn",
-                             encoding="utf-8", engine="c")
+        reader = pd.read_csv(
+            csv_path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            chunksize=chunksize,
+            on_bad_lines="warn",
+            encoding="utf-8",
+            engine="c",
+        )
         for part, df in enumerate(reader):
             if part == 0 and list(df.columns) != names:
                 raise ValueError(f"header {list(df.columns)} does not match schema {names}")
             reason, typed = _check_chunk(df, columns)
             ok = reason == ""
             valid = pd.DataFrame({n: typed[n][ok] for n in names})
-            valid.to_parquet(valid_dir / f"part-{part:05d}.parquet", engine="pyarrow",
-                             schema=arrow_valid, index=False)
+            valid.to_parquet(
+                valid_dir / f"part-{part:05d}.parquet",
+                engine="pyarrow",
+                schema=arrow_valid,
+                index=False,
+            )
             if (~ok).any():
                 bad = df[~ok]
-                rejects = pd.DataFrame({
-                    "record": bad.index.to_numpy(dtype=np.int64),
-                    "reason": reason[~ok],
-                    "raw": bad[names[0]].str.cat([bad[n] for n in names[1:]], sep=delimiter),
-                })
-                rejects.to_parquet(rejected_dir / f"part-{part:05d}.parquet", engine="pyarrow",
-                                   schema=arrow_rejects, index=False)
+                rejects = pd.DataFrame(
+                    {
+                        "record": bad.index.to_numpy(dtype=np.int64),
+                        "reason": reason[~ok],
+                        "raw": bad[names[0]].str.cat([bad[n] for n in names[1:]], sep=delimiter),
+                    }
+                )
+                rejects.to_parquet(
+                    rejected_dir / f"part-{part:05d}.parquet",
+                    engine="pyarrow",
+                    schema=arrow_rejects,
+                    index=False,
+                )
                 count(reason[~ok])
             result.rows_valid += int(ok.sum())
             result.rows_rejected += int((~ok).sum())
@@ -144,12 +170,18 @@ def process_file_pandas(csv_path: str | Path, schema_doc: dict, valid_dir: str |
     if skipped:
         lines = [int(m.group(1)) for m in skipped]
         fields = [int(m.group(3)) for m in skipped]
-        pd.DataFrame({
-            "record": np.asarray(lines, dtype=np.int64),
-            "reason": [f"too_many_fields:{f}" for f in fields],
-            "raw": [""] * len(lines),
-        }).to_parquet(rejected_dir / "part-parser.parquet", engine="pyarrow",
-                      schema=arrow_rejects, index=False)
+        pd.DataFrame(
+            {
+                "record": np.asarray(lines, dtype=np.int64),
+                "reason": [f"too_many_fields:{f}" for f in fields],
+                "raw": [""] * len(lines),
+            }
+        ).to_parquet(
+            rejected_dir / "part-parser.parquet",
+            engine="pyarrow",
+            schema=arrow_rejects,
+            index=False,
+        )
         result.rows_rejected += len(skipped)
         result.rejected_by_reason["too_many_fields"] = len(skipped)
     return result

@@ -1,17 +1,19 @@
 """The polars peer: the processor's job written as idiomatic polars (lazy, vectorised).
 
-One lazy query over two scans of the file, sunk to both outputs in one pass:
+One lazy query over two scans of the file, feeding both outputs in one pass
+(``collect_all`` of a lazy ``sink_parquet`` and the rejects):
   * the CSV parsed as strings (``scan_csv``, schema from the header plus one spare column
     that catches a 9th field; ragged rows are padded, not dropped);
   * the same file read as whole lines (no quoting, NUL as the never-present separator),
-    which gives each record's exact raw text and its field count (the delimiters left
-    after removing quoted sections). polars' reader pads short rows without saying so,
-    so this is how a polars user tells a missing trailing field from an empty one.
+    which gives each record's exact raw text and its field count: the line's delimiters
+    less those inside the parsed values, plus one. polars' reader pads short rows without
+    saying so, so this is how a polars user tells a missing trailing field from an empty one.
 Then the schema's rules (``peer_rules.row_rules``: required, patterns incl. the strict
-decimal and calendar-exact timestamp forms, allowed values, int64 range) as one
-``coalesce`` of ``when`` expressions: the first failing rule names the reject. Valid
-rows are cast to the schema's types (``Decimal(p, s)``, ``Datetime("us", "UTC")`` ...)
-and sunk to Parquet (snappy); rejects keep ``line``, ``reason`` and the raw line.
+decimal and calendar-exact timestamp forms, allowed values, int64 range) as one boolean
+per record (``any_horizontal``). Valid rows are cast to the schema's types
+(``Decimal(p, s)``, ``Datetime("us", "UTC")`` ...) and sunk to Parquet (snappy); only the
+(few) failing records get a reason, the first failing rule (a ``coalesce`` of ``when``
+expressions), and keep ``line`` and the raw line.
 
 Known limits, documented rather than hidden: records holding a newline inside quotes
 (the lines and the parsed rows then no longer pair up: refused with an error), and a
@@ -31,6 +33,7 @@ from peer_rules import (
     PATTERN,
     RANGE,
     PeerResult,
+    Rule,
     fields_reason,
     file_columns,
     row_rules,
@@ -48,7 +51,7 @@ def _empty(name: str) -> pl.Expr:
     return pl.col(name).is_null() | (pl.col(name).str.len_bytes() == 0)
 
 
-def _fails(rule, col: Column) -> pl.Expr:
+def _fails(rule: Rule) -> pl.Expr:
     value, empty = pl.col(rule.column), _empty(rule.column)
     if rule.kind == MISSING:
         return empty
@@ -120,10 +123,9 @@ def process_file_polars(
     valid rows are cast and sunk, and only the (few) failing rows get their reason, the
     first failing rule (a ``coalesce`` of ``when`` expressions)."""
     header = file_columns(csv_path, schema)
-    by_column = {c.name: c for c in schema.columns}
     expected = len(header)
     fields = _field_count(schema.delimiter, [*header, _EXTRA])
-    rules = [(rule.reason, _fails(rule, by_column[rule.column])) for rule in row_rules(schema)]
+    rules = [(rule.reason, _fails(rule)) for rule in row_rules(schema)]
     frame = _scans(csv_path, schema, header).with_columns(
         pl.any_horizontal(fields != expected, *[fails for _, fails in rules]).alias(_BAD)
     )
