@@ -86,14 +86,36 @@ data "aws_iam_policy_document" "function" {
   }
 
   # The key through S3 only, for this bucket's objects (the bucket uses an S3 Bucket Key, so
-  # the encryption context is the bucket ARN): Decrypt to read and to complete multipart
-  # uploads, GenerateDataKey only for functions that write objects.
+  # the encryption context is the bucket ARN): Decrypt to read objects and to complete
+  # multipart uploads; GenerateDataKey only for functions that write objects.
   dynamic "statement" {
     for_each = length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []
     content {
-      sid       = "UsePipelineKeyThroughS3"
+      sid       = "DecryptThroughS3"
       effect    = "Allow"
-      actions   = length(each.value.s3_write) > 0 ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [var.bucket_arn]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_write) > 0 ? [1] : []
+    content {
+      sid       = "GenerateDataKeyThroughS3"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
       resources = [var.kms_key_arn]
 
       condition {
@@ -114,7 +136,7 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
     content {
-      sid       = "UsePipelineKeyThroughDynamoDB"
+      sid       = "DecryptThroughDynamoDB"
       effect    = "Allow"
       actions   = ["kms:Decrypt"]
       resources = [var.kms_key_arn]

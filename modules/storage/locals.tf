@@ -25,5 +25,5 @@ locals {
   }
 
   # The processed/ rule exists only when it has an action (S3 refuses a rule without one).
-  processed_lifecycle = var.lifecycle_rules.processed_transition_after_days != null || var.lifecycle_rules.processed_expire_after_days != null
+  processed_lifecycle = var.lifecycle_rules.processed_storage_class != "STANDARD" || var.lifecycle_rules.processed_expire_after_days != null
 }

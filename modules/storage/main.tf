@@ -119,8 +119,9 @@ resource "aws_s3_bucket_policy" "this" {
 # (noncurrent_versions_to_retain > 0 keeps that many back outside the scratch prefixes: S3
 # applies the earliest expiration of overlapping rules), delete markers left with no version
 # behind them are removed, and incomplete multipart uploads are aborted.
-# processed/ may move to a storage class Athena still reads (GLACIER_IR, INTELLIGENT_TIERING
-# or STANDARD_IA; the variable refuses GLACIER and DEEP_ARCHIVE, which Athena skips).
+# processed/ may move to a storage class Athena still reads (GLACIER_IR by default,
+# INTELLIGENT_TIERING or STANDARD_IA; STANDARD keeps it where it is); the variable refuses
+# GLACIER and DEEP_ARCHIVE, which Athena skips (the Glue table would silently lose rows).
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = local.bucket.id
 
@@ -169,7 +170,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       }
 
       dynamic "transition" {
-        for_each = var.lifecycle_rules.processed_transition_after_days == null ? [] : [var.lifecycle_rules.processed_transition_after_days]
+        for_each = var.lifecycle_rules.processed_storage_class == "STANDARD" ? [] : [var.lifecycle_rules.processed_transition_after_days]
         content {
           days          = transition.value
           storage_class = var.lifecycle_rules.processed_storage_class
