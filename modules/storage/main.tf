@@ -222,7 +222,10 @@ resource "aws_s3_object" "schema" {
   source_hash  = filemd5(var.schema_file)
   content_type = "application/json"
   kms_key_id   = local.kms_key_arn
-  tags         = var.tags
+  # With the S3 Bucket Key the KMS encryption context is the bucket ARN, which is what the
+  # functions' kms:EncryptionContext:aws:s3:arn condition allows (modules/compute).
+  bucket_key_enabled = true
+  tags               = var.tags
 
   depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
 }

@@ -579,7 +579,9 @@ def test_splitter_may_list_incoming_so_a_missing_key_is_a_404():
         ("StringLike", "s3:prefix", ["${local.s3_object_arns[each.key].list}"])
     ]
     arns = expr(locals_of(MODULES_DIR / "compute")["s3_object_arns"])
-    assert 'list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]' in arns
+    assert (
+        'list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]' in arns
+    )
     for env in ENVS:
         functions = expr(locals_of(ENVS_DIR / env)["functions"])
         assert "s3_list = try(fn.s3_list, [])" in functions, env
@@ -661,6 +663,15 @@ def test_the_schema_upload_names_the_pipeline_key():
         if (t, n) == ("aws_s3_object", "schema")
     ]
     assert expr(schema["kms_key_id"]) == "local.kms_key_arn"
+    # ... and uses the Bucket Key, so its encryption context is the bucket ARN that the
+    # functions' kms:EncryptionContext:aws:s3:arn condition names.
+    assert schema["bucket_key_enabled"] is True
+    (sse,) = [
+        b
+        for _, t, _, b in module_blocks(MODULES_DIR / "storage", "resource")
+        if t == "aws_s3_bucket_server_side_encryption_configuration"
+    ]
+    assert sse["rule"][0]["bucket_key_enabled"] is True
 
 
 # --- Queues and topic: resource policies (issue 10, item 11) --------------------------------
@@ -722,7 +733,9 @@ def test_only_eventbridge_sends_dead_letters():
 
 
 def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
-    allows = {s.sid: s for s in _statements("orchestration", "failure_topic") if s.effect == "Allow"}
+    allows = {
+        s.sid: s for s in _statements("orchestration", "failure_topic") if s.effect == "Allow"
+    }
     assert set(allows) == {"AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish"}
     assert allows["AllowStateMachineToPublish"].principals == [("AWS", [STATE_MACHINE_ROLE])]
     alarms = allows["AllowPipelineAlarmsToPublish"]
@@ -730,7 +743,9 @@ def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
     assert (
         "ArnLike",
         "aws:SourceArn",
-        ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.prefix}-*"],
+        [
+            "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.prefix}-*"
+        ],
     ) in alarms.condition_details
     assert all(s.actions == ["sns:Publish"] for s in allows.values())
     deny = _one("orchestration", "failure_topic", sid="DenyPublishersOtherThanTheStateMachine")

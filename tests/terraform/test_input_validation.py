@@ -122,7 +122,9 @@ def test_processed_cannot_move_to_a_class_athena_skips(storage, storage_class):
     "storage_class", ["GLACIER_IR", "INTELLIGENT_TIERING", "STANDARD_IA", "STANDARD"]
 )
 def test_processed_may_move_to_a_class_athena_reads(storage, storage_class):
-    storage.accepts({**STORAGE_REQUIRED, "lifecycle_rules": {"processed_storage_class": storage_class}})
+    storage.accepts(
+        {**STORAGE_REQUIRED, "lifecycle_rules": {"processed_storage_class": storage_class}}
+    )
 
 
 def test_standard_ia_needs_30_days(storage):

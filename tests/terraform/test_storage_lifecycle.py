@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tfhcl import REPO, MODULES_DIR, expr, locals_of, module_blocks, unquote, variables_of
+from tfhcl import MODULES_DIR, REPO, expr, locals_of, module_blocks, unquote, variables_of
 
 STORAGE = MODULES_DIR / "storage"
 SCRATCH = {"work", "staging", "manifests"}
@@ -60,9 +60,7 @@ def _defaults() -> dict:
 
 def test_scratch_prefixes_are_work_staging_and_manifests():
     text = expr(locals_of(STORAGE)["transient_prefixes"])
-    assert text == (
-        '{for name in ["work", "staging", "manifests"] : name => var.prefixes[name]}'
-    )
+    assert text == ('{for name in ["work", "staging", "manifests"] : name => var.prefixes[name]}')
 
 
 def test_scratch_noncurrent_versions_expire_with_none_kept():
@@ -168,7 +166,10 @@ def test_retained_blocks_differ_from_the_unprotected_ones_only_in_protection():
         assert retained["lifecycle"] == [{"prevent_destroy": True}], rtype
         assert "lifecycle" not in this, rtype
     counts = {
-        rtype: (expr(_resource(rtype, "this")["count"]), expr(_resource(rtype, "retained")["count"]))
+        rtype: (
+            expr(_resource(rtype, "this")["count"]),
+            expr(_resource(rtype, "retained")["count"]),
+        )
         for rtype in PROTECTED
     }
     assert counts == {
