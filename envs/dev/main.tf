@@ -28,8 +28,11 @@ locals {
         s3_read          = fn.s3_read
         s3_write         = fn.s3_write
         s3_delete        = fn.s3_delete
+        s3_list          = try(fn.s3_list, [])
         zip_path         = "${local.repo_root}/${local.manifest.artifacts[name].path}"
         zip_base64sha256 = local.manifest.artifacts[name].base64sha256
+        # Caps this function's concurrent executions across all files (null: unreserved).
+        reserved_concurrency = lookup(var.reserved_concurrency, name, null)
       },
       { for k, v in try(var.function_settings[name], {}) : k => v if v != null },
     )

@@ -34,12 +34,11 @@ variable "chunk_bytes" {
 }
 
 variable "function_settings" {
-  description = "Per-function sizing keyed by contract name, merged over the compute module defaults (3072 MB, 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp)."
+  description = "Per-function sizing keyed by contract name, merged over the compute module defaults (3072 MB, 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp). Reserved concurrency is set with reserved_concurrency."
   type = map(object({
     memory_mb            = optional(number)
     timeout_s            = optional(number)
     ephemeral_storage_mb = optional(number)
-    reserved_concurrency = optional(number)
   }))
   default  = {}
   nullable = false
@@ -95,6 +94,25 @@ variable "region" {
   type        = string
   default     = "us-east-1"
   nullable    = false
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function, keyed by contract name (null or absent: unreserved). It caps the function's concurrent executions across ALL files, while max_concurrency caps chunks per file: N files in flight ask for up to N x max_concurrency processors. Keep the processor's value >= max_concurrency; prod reserves 50 processors: 5 files at full speed with max_concurrency = 10; more files queue on Lambda throttling, which the state machine retries. The sum must leave the account's 100 unreserved executions."
+  type        = map(number)
+  default = {
+    processor = 50
+  }
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(keys(local.contract.functions), k) && try(v >= 1 && floor(v) == v, false)])
+    error_message = "reserved_concurrency keys must be contract function names (splitter, validator, processor, finalizer, mark_failed) and values whole numbers of at least 1 (0 would stop the function; leave a function out to keep it unreserved)."
+  }
+
+  validation {
+    condition     = lookup(var.reserved_concurrency, "processor", null) == null || try(var.reserved_concurrency["processor"] >= var.max_concurrency, false)
+    error_message = "reserved_concurrency.processor must be at least max_concurrency: otherwise even one file throttles itself on every chunk wave."
+  }
 }
 
 variable "schema_file" {

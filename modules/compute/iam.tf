@@ -85,11 +85,74 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  statement {
-    sid       = "UsePipelineKey"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
+  # The key through S3 only, for this bucket's objects (the bucket uses an S3 Bucket Key, so
+  # the encryption context is the bucket ARN): Decrypt to read objects and to complete
+  # multipart uploads; GenerateDataKey only for functions that write objects.
+  dynamic "statement" {
+    for_each = length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []
+    content {
+      sid       = "DecryptThroughS3"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [var.bucket_arn]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_write) > 0 ? [1] : []
+    content {
+      sid       = "GenerateDataKeyThroughS3"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [var.bucket_arn]
+      }
+    }
+  }
+
+  # DynamoDB decrypts the status table's key on the caller's behalf (reads and writes alike).
+  dynamic "statement" {
+    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
+    content {
+      sid       = "DecryptThroughDynamoDB"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:dynamodb:tableName"
+        values   = [local.table_name]
+      }
+    }
   }
 
   statement {
@@ -107,20 +170,8 @@ data "aws_iam_policy_document" "function" {
     resources = ["*"]
   }
 
-  # PutMetricData has no resource-level permissions (Resource "*" is required);
-  # the namespace condition limits it to the pipeline's namespace.
-  statement {
-    sid       = "PutPipelineMetrics"
-    effect    = "Allow"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [var.metrics_namespace]
-    }
-  }
+  # No cloudwatch:PutMetricData: Powertools Metrics writes the custom metrics as EMF
+  # through the function's log stream, and CloudWatch extracts them from the logs.
 
   # From the seed: never let a function delete the bucket or the table.
   statement {

@@ -2,6 +2,8 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.id
+  dns_suffix = data.aws_partition.current.dns_suffix
+  table_name = element(split("/", var.table_arn), 1)
 
   service_name = coalesce(var.service_name, var.prefix)
 

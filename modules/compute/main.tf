@@ -49,7 +49,7 @@ resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_116: invoked synchronously by Step Functions (lambda:invoke, RequestResponse); a DLQ only applies to async invokes, failures are caught by the state machine
   # checkov:skip=CKV_AWS_117: the functions only call regional AWS APIs (S3, DynamoDB, KMS, Logs); no VPC resources to reach
   # checkov:skip=CKV_AWS_272: code signing not used; zips are built reproducibly by build.py and pinned by source_code_hash
-  # checkov:skip=CKV_AWS_115: reserved concurrency is an optional per-function input; fan-out is bounded by the Distributed Map MaxConcurrency
+  # checkov:skip=CKV_AWS_115: reserved concurrency is a validated per-function input; envs/prod reserves the processor, dev and the once-per-file functions stay unreserved on purpose (docs/decisions.md)
   for_each = var.functions
 
   function_name                  = local.function_names[each.key]

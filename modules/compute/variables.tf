@@ -30,12 +30,12 @@ variable "bucket_arn" {
 }
 
 variable "dynamodb_actions" {
-  description = "DynamoDB item actions each function may call on the status table, keyed by function name. Functions not listed get none."
+  description = "DynamoDB item actions each function may call on the status table, keyed by function name: exactly the calls its handler makes (etl/status.py). Functions not listed get none."
   type        = map(list(string))
   default = {
-    splitter    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    validator   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    processor   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    splitter    = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    validator   = ["dynamodb:UpdateItem"]
+    processor   = ["dynamodb:UpdateItem"]
     finalizer   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     mark_failed = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
   }
@@ -58,7 +58,7 @@ variable "environment" {
 }
 
 variable "functions" {
-  description = "Functions keyed by contract name (splitter, validator, ...): handler, description and S3 access by prefix name from contract.json, the zip from the build manifest, and sizing."
+  description = "Functions keyed by contract name (splitter, validator, ...): handler, description and S3 access by prefix name from contract.json (s3_list: prefixes the function may list although it does not delete there, e.g. so a missing key is a 404), the zip from the build manifest, sizing, and reserved_concurrency (null: unreserved; a number caps the function's concurrent executions across all files)."
   type = map(object({
     handler              = string
     description          = string
@@ -83,6 +83,12 @@ variable "functions" {
   validation {
     condition     = alltrue([for f in values(var.functions) : f.memory_mb >= 128 && f.memory_mb <= 10240 && f.timeout_s >= 1 && f.timeout_s <= 900 && f.ephemeral_storage_mb >= 512 && f.ephemeral_storage_mb <= 10240])
     error_message = "memory_mb and ephemeral_storage_mb must be 128/512-10240 and timeout_s 1-900."
+  }
+
+  # 0 would throttle every invocation (Lambda's off switch); unset (null) means unreserved.
+  validation {
+    condition     = alltrue([for f in values(var.functions) : try(f.reserved_concurrency >= 1 && floor(f.reserved_concurrency) == f.reserved_concurrency, f.reserved_concurrency == null)])
+    error_message = "reserved_concurrency must be null (unreserved) or a whole number of at least 1; 0 would stop the function. Lambda also keeps 100 of the account's concurrency unreserved, so the sum over all functions must stay below the account limit minus 100."
   }
 }
 
@@ -127,7 +133,7 @@ variable "log_retention_days" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the custom metrics (contract.json `metrics_namespace`); PutMetricData is limited to it."
+  description = "CloudWatch namespace of the custom metrics (contract.json `metrics_namespace`), set as POWERTOOLS_METRICS_NAMESPACE; the metrics are written as EMF through the logs, so no PutMetricData grant is needed."
   type        = string
   nullable    = false
 }

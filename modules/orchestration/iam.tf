@@ -49,12 +49,64 @@ data "aws_iam_policy_document" "state_machine" {
     resources = [aws_sns_topic.failures.arn]
   }
 
-  # The queue and the topic are encrypted with the pipeline key.
+  # The queue, the topic and the manifests are encrypted with the pipeline key: each use is
+  # limited to the service that makes it (kms:ViaService) and to this pipeline's resource
+  # (the service's encryption context).
   statement {
-    sid       = "UsePipelineKey"
+    sid       = "UsePipelineKeyForResultsQueue"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = [aws_sqs_queue.results.arn]
+    }
+  }
+
+  statement {
+    sid       = "UsePipelineKeyForFailureTopic"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${local.region}.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [aws_sns_topic.failures.arn]
+    }
+  }
+
+  statement {
+    sid       = "DecryptChunkManifests"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [var.bucket_arn]
+    }
   }
 
   # Distributed Map: the ItemReader reads the chunk manifest ...
@@ -162,7 +214,73 @@ resource "aws_iam_role_policy" "events" {
   policy = data.aws_iam_policy_document.events.json
 }
 
-# Queue policy of the EventBridge dead-letter queue: only this rule may send.
+# ---------------------------------------------------------------------------
+# Resource policies of the queues and the topic. Same-account IAM principals would
+# otherwise be able to send/publish through their own identity policies, so besides naming
+# the one sender each policy denies everyone else (IAM principals other than the sender;
+# AWS service principals carry aws:PrincipalServiceName and are limited by the Allow and
+# the key policy), and denies every request without TLS.
+# ---------------------------------------------------------------------------
+
+# Results FIFO queue: only the state machine (NotifySuccess) sends; consumers receive
+# through their own IAM policies.
+data "aws_iam_policy_document" "results_queue" {
+  statement {
+    sid       = "AllowStateMachineToSend"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.results.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.state_machine.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenySendersOtherThanTheStateMachine"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.results.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.state_machine.arn]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalServiceName"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.results.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# EventBridge dead-letter queue: only this rule's dead letters.
 data "aws_iam_policy_document" "events_dlq" {
   statement {
     sid       = "AllowRuleDeadLetters"
@@ -179,6 +297,124 @@ data "aws_iam_policy_document" "events_dlq" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [aws_cloudwatch_event_rule.incoming.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyIamPrincipalsSending"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalServiceName"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# Failure topic: the state machine (NotifyFailure) and this pipeline's CloudWatch alarms
+# publish; nobody else.
+data "aws_iam_policy_document" "failure_topic" {
+  statement {
+    sid       = "AllowStateMachineToPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.state_machine.arn]
+    }
+  }
+
+  statement {
+    sid       = "AllowPipelineAlarmsToPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.prefix}-*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyPublishersOtherThanTheStateMachine"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.state_machine.arn]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalServiceName"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
     }
   }
 }

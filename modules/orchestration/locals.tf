@@ -2,6 +2,7 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.id
+  dns_suffix = data.aws_partition.current.dns_suffix
 
   state_machine_name = "${var.prefix}-pipeline"
   rule_name          = "${var.prefix}-s3-incoming"

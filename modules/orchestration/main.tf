@@ -25,6 +25,16 @@ resource "aws_sns_topic" "failures" {
   tags              = var.tags
 }
 
+resource "aws_sqs_queue_policy" "results" {
+  queue_url = aws_sqs_queue.results.id
+  policy    = data.aws_iam_policy_document.results_queue.json
+}
+
+resource "aws_sns_topic_policy" "failures" {
+  arn    = aws_sns_topic.failures.arn
+  policy = data.aws_iam_policy_document.failure_topic.json
+}
+
 resource "aws_sns_topic_subscription" "email" {
   for_each = var.notification_emails
 

@@ -10,6 +10,10 @@ resource "aws_glue_catalog_database" "this" {
   description = "Tables over the CSV ETL pipeline's published Parquet (${local.bucket_name})."
 }
 
+# Athena reads processed/ only while its objects are in a class Athena can read: the
+# lifecycle moves them to lifecycle_rules.processed_storage_class (GLACIER_IR by default;
+# INTELLIGENT_TIERING, STANDARD_IA or STANDARD) and the variable refuses GLACIER and
+# DEEP_ARCHIVE, which Athena skips without an error (the table would silently lose rows).
 resource "aws_glue_catalog_table" "processed" {
   count = var.catalog.enabled ? 1 : 0
 

@@ -44,8 +44,13 @@ data "aws_iam_policy_document" "kms_key" {
     }
   }
 
-  # EventBridge (DLQ delivery), CloudWatch alarms (SNS publish) and S3 event
-  # notifications write to encrypted SQS/SNS and need the data key.
+  # EventBridge (dead-letter delivery to the encrypted SQS queue) and CloudWatch alarms
+  # (publish to the encrypted SNS topic) call KMS as service principals, so only the key
+  # policy can let them use the key. Nothing else does: S3 notifications go to EventBridge
+  # (not to SQS/SNS) and the topic has no SQS subscriptions, so SNS itself needs no grant.
+  # The pipeline's own roles (functions, state machine) get the key through IAM, limited
+  # there by kms:ViaService and the service's encryption context (modules compute and
+  # orchestration).
   statement {
     sid       = "AllowAwsServicesToUseKeyForQueuesAndTopics"
     effect    = "Allow"
@@ -54,7 +59,7 @@ data "aws_iam_policy_document" "kms_key" {
 
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
 
     condition {
@@ -65,7 +70,12 @@ data "aws_iam_policy_document" "kms_key" {
   }
 }
 
-# TLS only: deny every request that does not use HTTPS.
+# TLS only, and objects only under the pipeline key. Uploads that carry no encryption
+# headers get the bucket default (SSE-KMS with the pipeline key), so only explicit wrong
+# values are denied (the pattern AWS documents for the s3:x-amz-server-side-encryption*
+# condition keys): another algorithm (SSE-S3 "AES256", DSSE), another KMS key, or "aws:kms"
+# without a key id (S3 then uses the AWS managed aws/s3 key, not the bucket default).
+# PutObject also covers CopyObject and CreateMultipartUpload.
 data "aws_iam_policy_document" "bucket" {
   statement {
     sid     = "DenyInsecureTransport"
@@ -85,6 +95,66 @@ data "aws_iam_policy_document" "bucket" {
       test     = "Bool"
       variable = "aws:SecureTransport"
       values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyObjectsNotEncryptedWithKms"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+  }
+
+  statement {
+    sid       = "DenyObjectsUnderAnotherKmsKey"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = [local.kms_key_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyObjectsUnderTheAwsManagedKey"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["true"]
     }
   }
 }

@@ -23,4 +23,7 @@ locals {
   transient_prefixes = {
     for name in ["work", "staging", "manifests"] : name => var.prefixes[name]
   }
+
+  # The processed/ rule exists only when it has an action (S3 refuses a rule without one).
+  processed_lifecycle = var.lifecycle_rules.processed_storage_class != "STANDARD" || var.lifecycle_rules.processed_expire_after_days != null
 }

@@ -112,6 +112,16 @@ resource "aws_s3_bucket_policy" "this" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
+# Scratch prefixes (work/, staging/, manifests/) really expire: current objects after
+# transient_expire_after_days, their noncurrent versions (left by the pipeline's own deletes
+# in this versioned bucket) after transient_noncurrent_expire_after_days, with no version
+# kept back. Everywhere, noncurrent versions expire after noncurrent_expire_after_days
+# (noncurrent_versions_to_retain > 0 keeps that many back outside the scratch prefixes: S3
+# applies the earliest expiration of overlapping rules), delete markers left with no version
+# behind them are removed, and incomplete multipart uploads are aborted.
+# processed/ may move to a storage class Athena still reads (GLACIER_IR by default,
+# INTELLIGENT_TIERING or STANDARD_IA; STANDARD keeps it where it is); the variable refuses
+# GLACIER and DEEP_ARCHIVE, which Athena skips (the Glue table would silently lose rows).
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = local.bucket.id
 
@@ -134,27 +144,44 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     noncurrent_version_expiration {
       noncurrent_days           = var.lifecycle_rules.noncurrent_expire_after_days
-      newer_noncurrent_versions = var.lifecycle_rules.noncurrent_versions_to_retain
+      newer_noncurrent_versions = var.lifecycle_rules.noncurrent_versions_to_retain > 0 ? var.lifecycle_rules.noncurrent_versions_to_retain : null
     }
   }
 
   rule {
-    id     = "processed-to-glacier"
+    id     = "remove-expired-delete-markers"
     status = "Enabled"
 
-    filter {
-      prefix = var.prefixes["processed"]
-    }
+    filter {}
 
-    transition {
-      days          = var.lifecycle_rules.processed_glacier_after_days
-      storage_class = "GLACIER"
+    expiration {
+      expired_object_delete_marker = true
     }
+  }
 
-    dynamic "expiration" {
-      for_each = var.lifecycle_rules.processed_expire_after_days == null ? [] : [var.lifecycle_rules.processed_expire_after_days]
-      content {
-        days = expiration.value
+  dynamic "rule" {
+    for_each = local.processed_lifecycle ? [1] : []
+    content {
+      id     = "processed-storage-class"
+      status = "Enabled"
+
+      filter {
+        prefix = var.prefixes["processed"]
+      }
+
+      dynamic "transition" {
+        for_each = var.lifecycle_rules.processed_storage_class == "STANDARD" ? [] : [var.lifecycle_rules.processed_transition_after_days]
+        content {
+          days          = transition.value
+          storage_class = var.lifecycle_rules.processed_storage_class
+        }
+      }
+
+      dynamic "expiration" {
+        for_each = var.lifecycle_rules.processed_expire_after_days == null ? [] : [var.lifecycle_rules.processed_expire_after_days]
+        content {
+          days = expiration.value
+        }
       }
     }
   }
@@ -171,6 +198,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
       expiration {
         days = var.lifecycle_rules.transient_expire_after_days
+      }
+
+      noncurrent_version_expiration {
+        noncurrent_days = var.lifecycle_rules.transient_noncurrent_expire_after_days
       }
     }
   }
@@ -191,7 +222,10 @@ resource "aws_s3_object" "schema" {
   source_hash  = filemd5(var.schema_file)
   content_type = "application/json"
   kms_key_id   = local.kms_key_arn
-  tags         = var.tags
+  # With the S3 Bucket Key the KMS encryption context is the bucket ARN, which is what the
+  # functions' kms:EncryptionContext:aws:s3:arn condition allows (modules/compute).
+  bucket_key_enabled = true
+  tags               = var.tags
 
   depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
 }

@@ -64,20 +64,52 @@ variable "kms_key_deletion_window_days" {
 }
 
 variable "lifecycle_rules" {
-  description = "Object lifecycle: processed/ to GLACIER after N days, expiry of transient prefixes (work/, staging/, manifests/) and of noncurrent versions."
+  description = "Object lifecycle. processed/: move to processed_storage_class (GLACIER_IR, INTELLIGENT_TIERING or STANDARD_IA, all read by Athena; STANDARD: never move) after processed_transition_after_days, optional expiry. Scratch prefixes (work/, staging/, manifests/): current objects expire after transient_expire_after_days, noncurrent versions after transient_noncurrent_expire_after_days. Everywhere: noncurrent versions expire after noncurrent_expire_after_days, keeping the noncurrent_versions_to_retain newest (0: none; never in the scratch prefixes); expired delete markers are removed."
   type = object({
-    processed_glacier_after_days  = optional(number, 30)
-    processed_expire_after_days   = optional(number)
-    transient_expire_after_days   = optional(number, 7)
-    noncurrent_expire_after_days  = optional(number, 30)
-    noncurrent_versions_to_retain = optional(number, 1)
+    processed_transition_after_days        = optional(number, 30)
+    processed_storage_class                = optional(string, "GLACIER_IR")
+    processed_expire_after_days            = optional(number)
+    transient_expire_after_days            = optional(number, 7)
+    transient_noncurrent_expire_after_days = optional(number, 1)
+    noncurrent_expire_after_days           = optional(number, 30)
+    noncurrent_versions_to_retain          = optional(number, 0)
   })
   default  = {}
   nullable = false
 
   validation {
-    condition     = var.lifecycle_rules.processed_glacier_after_days >= 1 && var.lifecycle_rules.transient_expire_after_days >= 1 && var.lifecycle_rules.noncurrent_expire_after_days >= 1
-    error_message = "Lifecycle day counts must be at least 1."
+    condition = alltrue([
+      for d in [
+        var.lifecycle_rules.processed_transition_after_days,
+        var.lifecycle_rules.transient_expire_after_days,
+        var.lifecycle_rules.transient_noncurrent_expire_after_days,
+        var.lifecycle_rules.noncurrent_expire_after_days,
+        coalesce(var.lifecycle_rules.processed_expire_after_days, 1),
+      ] : d >= 1 && floor(d) == d
+    ])
+    error_message = "Lifecycle day counts must be whole numbers of at least 1."
+  }
+
+  # Athena skips objects in GLACIER (Flexible Retrieval) and DEEP_ARCHIVE: the processed
+  # table would silently lose rows. Only classes Athena reads directly are accepted.
+  validation {
+    condition     = contains(["STANDARD", "GLACIER_IR", "INTELLIGENT_TIERING", "STANDARD_IA"], var.lifecycle_rules.processed_storage_class)
+    error_message = "lifecycle_rules.processed_storage_class must be GLACIER_IR, INTELLIGENT_TIERING, STANDARD_IA or STANDARD (no transition): Athena does not read GLACIER or DEEP_ARCHIVE objects, so the processed table would silently lose rows. To archive, copy processed/ elsewhere; to stop paying for it, set processed_expire_after_days."
+  }
+
+  validation {
+    condition     = var.lifecycle_rules.processed_storage_class != "STANDARD_IA" || var.lifecycle_rules.processed_transition_after_days >= 30
+    error_message = "S3 moves objects to STANDARD_IA after 30 days at the earliest: set lifecycle_rules.processed_transition_after_days to 30 or more, or choose GLACIER_IR or INTELLIGENT_TIERING."
+  }
+
+  validation {
+    condition     = var.lifecycle_rules.processed_expire_after_days == null || var.lifecycle_rules.processed_storage_class == "STANDARD" || coalesce(var.lifecycle_rules.processed_expire_after_days, 0) > var.lifecycle_rules.processed_transition_after_days
+    error_message = "lifecycle_rules.processed_expire_after_days must be greater than processed_transition_after_days (S3 refuses an expiry at or before the transition); or set processed_storage_class = \"STANDARD\" to expire without a transition."
+  }
+
+  validation {
+    condition     = var.lifecycle_rules.noncurrent_versions_to_retain >= 0 && var.lifecycle_rules.noncurrent_versions_to_retain <= 100 && floor(var.lifecycle_rules.noncurrent_versions_to_retain) == var.lifecycle_rules.noncurrent_versions_to_retain
+    error_message = "lifecycle_rules.noncurrent_versions_to_retain must be a whole number from 0 to 100 (the S3 maximum)."
   }
 }
 
@@ -104,7 +136,7 @@ variable "prefixes" {
 }
 
 variable "retain" {
-  description = "Protect the bucket, table and KMS key with lifecycle prevent_destroy (prod). See README: Terraform cannot set prevent_destroy from a variable, so this selects between a protected and an unprotected resource block."
+  description = "Protect the bucket, table and KMS key with lifecycle prevent_destroy (prod). Terraform cannot set prevent_destroy from a variable, so this selects between a protected and an unprotected resource block: decide it when you first apply. Setting it to true on an existing deployment plans to DESTROY the unprotected bucket, table and key unless you move them in the state first (see the module README)."
   type        = bool
   default     = false
   nullable    = false

@@ -113,6 +113,10 @@ def test_functions_handlers_and_access_come_from_contract(env):
     assert functions.startswith("{for name, fn in local.contract.functions : name => merge(")
     for attr in ("handler", "description", "s3_read", "s3_write", "s3_delete"):
         assert f"{attr} = fn.{attr}" in functions
+    # s3_list is optional in contract.json (only functions that list without deleting).
+    assert "s3_list = try(fn.s3_list, [])" in functions
+    # Reserved concurrency has one input per env, keyed by contract name.
+    assert "reserved_concurrency = lookup(var.reserved_concurrency, name, null)" in functions
     assert expr(_module_call(env, "compute")["functions"]) == "local.functions"
     # S3 prefixes and the schema key too.
     storage = _module_call(env, "storage")
@@ -140,10 +144,18 @@ def test_compute_names_and_handlers_follow_the_contract():
 def test_contract_functions_have_handlers_matching_their_names():
     for name, fn in CONTRACT["functions"].items():
         assert fn["handler"] == f"{name}.handler"
-        for kind in ("s3_read", "s3_write", "s3_delete"):
-            assert set(fn[kind]) <= set(CONTRACT["prefixes"]), (
+        for kind in ("s3_read", "s3_write", "s3_delete", "s3_list"):
+            assert set(fn.get(kind, [])) <= set(CONTRACT["prefixes"]), (
                 f"{name}.{kind} names an unknown prefix"
             )
+        assert set(fn) <= {
+            "handler",
+            "description",
+            "s3_read",
+            "s3_write",
+            "s3_delete",
+            "s3_list",
+        }, f"{name}: unknown contract keys (the envs pass only these to the compute module)"
     # Nothing may write under incoming/: that would re-trigger the pipeline.
     assert all("incoming" not in fn["s3_write"] for fn in CONTRACT["functions"].values())
 

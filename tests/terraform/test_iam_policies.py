@@ -3,14 +3,19 @@ Distributed Map needs (which no local run exercises) pinned statically."""
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
 import pytest
 from tfhcl import (
+    ENVS,
+    ENVS_DIR,
     MODULES,
     MODULES_DIR,
+    REPO,
     as_list,
+    contract,
     expr,
     locals_of,
     module_blocks,
@@ -35,8 +40,9 @@ STAR_RESOURCE_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
-# Allowed on "*" only with this condition key.
-CONDITIONED_STAR_ACTIONS = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+# Allowed on "*" only with this condition key (none today: cloudwatch:PutMetricData was the
+# one, and Powertools writes the metrics as EMF through the logs instead).
+CONDITIONED_STAR_ACTIONS: dict[str, str] = {}
 POLICY_ARGS = ("policy", "assume_role_policy")
 
 
@@ -50,6 +56,9 @@ class Statement:
     resources: list[str]
     conditions: list[str] = field(default_factory=list)
     has_principals: bool = False
+    # (test, variable, values) of each condition, and (type, identifiers) of each principal.
+    condition_details: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    principals: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def __str__(self) -> str:
         doc = f"data.aws_iam_policy_document.{self.document}"
@@ -104,6 +113,18 @@ def _documents() -> dict[tuple[str, str], tuple[dict, list[Statement]]]:
                     resources=_resolve_strings(s.get("resources"), variables),
                     conditions=[unquote(c["variable"]) for c in s.get("condition", [])],
                     has_principals=bool(s.get("principals")),
+                    condition_details=[
+                        (
+                            unquote(c["test"]),
+                            unquote(c["variable"]),
+                            [unquote(v) for v in as_list(c["values"])],
+                        )
+                        for c in s.get("condition", [])
+                    ],
+                    principals=[
+                        (unquote(p["type"]), [unquote(i) for i in as_list(p["identifiers"])])
+                        for p in s.get("principals", [])
+                    ],
                 )
                 for s in _statement_bodies(body)
             ]
@@ -149,7 +170,16 @@ def _one(module: str, document: str, **match) -> Statement:
 
 def test_policy_documents_were_found():
     names = {name for _, name in DOCS}
-    assert {"function", "state_machine", "events", "events_dlq", "bucket", "kms_key"} <= names
+    assert {
+        "function",
+        "state_machine",
+        "events",
+        "events_dlq",
+        "results_queue",
+        "failure_topic",
+        "bucket",
+        "kms_key",
+    } <= names
     assert {("storage", "kms_key")} == KEY_POLICIES
 
 
@@ -264,7 +294,7 @@ def test_event_rule_role_only_starts_the_pipeline():
 
 
 def test_events_dlq_accepts_only_this_rule():
-    stmt = _one("orchestration", "events_dlq", actions=["sqs:SendMessage"])
+    stmt = _one("orchestration", "events_dlq", actions=["sqs:SendMessage"], effect="Allow")
     assert stmt.has_principals and "aws:SourceArn" in stmt.conditions
 
 
@@ -326,3 +356,415 @@ def test_function_dynamodb_actions_are_item_level():
         "dynamodb:BatchWriteItem",
     }
     assert set(stmt.actions) <= allowed
+
+
+# --- Functions: grants are exactly what the handlers call (issue 10, items 8 and 15) ------
+
+LAMBDAS = REPO / "lambdas"
+FUNCTION_NAMES = tuple(contract()["functions"])
+# boto3 Table methods -> the DynamoDB action each needs.
+TABLE_CALLS = {
+    "get_item": "dynamodb:GetItem",
+    "put_item": "dynamodb:PutItem",
+    "update_item": "dynamodb:UpdateItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "batch_writer": "dynamodb:BatchWriteItem",
+}
+
+
+def _status_store_actions() -> dict[str, set[str]]:
+    """StatusStore method -> DynamoDB actions it needs, following self.<method>() calls."""
+    tree = ast.parse((LAMBDAS / "etl" / "status.py").read_text(encoding="utf-8"))
+    (store,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StatusStore"]
+    direct: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for fn in store.body:
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        direct[fn.name], calls[fn.name] = set(), set()
+        for node in ast.walk(fn):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            target = node.func.value
+            if (
+                isinstance(target, ast.Attribute)
+                and target.attr == "table"
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            ):
+                assert node.func.attr in TABLE_CALLS, f"StatusStore.{fn.name}: {node.func.attr}?"
+                direct[fn.name].add(TABLE_CALLS[node.func.attr])
+            elif isinstance(target, ast.Name) and target.id == "self":
+                calls[fn.name].add(node.func.attr)
+
+    def resolve(name: str, seen: frozenset = frozenset()) -> set[str]:
+        out = set(direct[name])
+        for callee in calls[name] - seen:
+            if callee in direct:
+                out |= resolve(callee, seen | {name})
+        return out
+
+    return {name: resolve(name) for name in direct}
+
+
+def _handler_tree(function: str) -> ast.Module:
+    return ast.parse((LAMBDAS / f"{function}.py").read_text(encoding="utf-8"))
+
+
+def _runtime_calls(function: str, attribute: str) -> set[str]:
+    """Names called as rt.<attribute>.<name>(...) in the handler module."""
+    found = set()
+    for node in ast.walk(_handler_tree(function)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if (
+                isinstance(owner, ast.Attribute)
+                and owner.attr == attribute
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "rt"
+            ):
+                found.add(node.func.attr)
+    return found
+
+
+def _calls_rt_method(function: str, method: str) -> bool:
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == method
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "rt"
+        for node in ast.walk(_handler_tree(function))
+    )
+
+
+def _dynamodb_grants() -> dict[str, list[str]]:
+    default = variables_of(MODULES_DIR / "compute")["dynamodb_actions"]["default"]
+    return {unquote(k): [unquote(a) for a in v] for k, v in default.items()}
+
+
+def test_handlers_reach_dynamodb_only_through_the_status_store():
+    for function in FUNCTION_NAMES:
+        text = (LAMBDAS / f"{function}.py").read_text(encoding="utf-8")
+        assert "rt.dynamodb" not in text and "boto3" not in text, function
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_dynamodb_grants_are_exactly_what_the_handler_calls(function):
+    """Splitter: no UpdateItem; validator: no GetItem; processor: no Get/PutItem (issue 10)."""
+    store = _status_store_actions()
+    used = {a for m in _runtime_calls(function, "status") for a in store[m]}
+    assert sorted(_dynamodb_grants().get(function, [])) == sorted(used)
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_functions_read_config_only_when_they_load_the_schema(function):
+    """The schema lives under config/; only handlers that call rt.schema() may read it."""
+    reads_config = "config" in contract()["functions"][function]["s3_read"]
+    assert reads_config == _calls_rt_method(function, "schema")
+
+
+def test_no_function_may_put_metric_data():
+    """Powertools Metrics writes EMF through the log stream: no cloudwatch API is called."""
+    assert not [s for s in ALL_STATEMENTS if "cloudwatch:PutMetricData" in s.actions]
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in LAMBDAS.rglob("*.py"))
+    assert not re.search(r"""client\(\s*["']cloudwatch["']""", sources)
+    assert "from aws_lambda_powertools import Logger, Metrics" in sources
+
+
+def _function_body() -> dict:
+    return DOCS[("compute", "function")][0]
+
+
+def _dynamic_statement(sid: str) -> dict:
+    for dyn in _function_body().get("dynamic", []):
+        for label, body in dyn.items():
+            if unquote(label) == "statement" and unquote(body["content"][0]["sid"]) == sid:
+                return body
+    raise AssertionError(f"no dynamic statement {sid}")
+
+
+def test_function_key_use_goes_through_s3_and_dynamodb_only():
+    """kms:ViaService and the service's encryption context on every function key grant;
+    GenerateDataKey only for functions that write objects (not validator, mark_failed)."""
+    kms = {
+        s.sid: s
+        for s in _statements("compute", "function")
+        if any(a.startswith("kms:") for a in s.actions)
+    }
+    s3_context = [
+        ("StringEquals", "kms:ViaService", ["s3.${local.region}.${local.dns_suffix}"]),
+        ("StringEquals", "kms:EncryptionContext:aws:s3:arn", ["${var.bucket_arn}"]),
+    ]
+    dynamodb_context = [
+        ("StringEquals", "kms:ViaService", ["dynamodb.${local.region}.${local.dns_suffix}"]),
+        ("StringEquals", "kms:EncryptionContext:aws:dynamodb:tableName", ["${local.table_name}"]),
+    ]
+    got = {sid: (s.actions, s.resources, s.condition_details) for sid, s in kms.items()}
+    assert got == {
+        "DecryptThroughS3": (["kms:Decrypt"], ["${var.kms_key_arn}"], s3_context),
+        "GenerateDataKeyThroughS3": (["kms:GenerateDataKey"], ["${var.kms_key_arn}"], s3_context),
+        "DecryptThroughDynamoDB": (["kms:Decrypt"], ["${var.kms_key_arn}"], dynamodb_context),
+    }
+    # Who gets which: reads or writes -> Decrypt; writes -> GenerateDataKey; table -> Decrypt.
+    assert expr(_dynamic_statement("DecryptThroughS3")["for_each"]) == (
+        "length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []"
+    )
+    assert expr(_dynamic_statement("GenerateDataKeyThroughS3")["for_each"]) == (
+        "length(each.value.s3_write) > 0 ? [1] : []"
+    )
+    assert expr(_dynamic_statement("DecryptThroughDynamoDB")["for_each"]) == (
+        "length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []"
+    )
+    table_name = expr(locals_of(MODULES_DIR / "compute")["table_name"])
+    assert table_name == 'element(split("/", var.table_arn), 1)'
+
+
+def test_functions_that_write_objects_are_the_ones_that_need_generate_data_key():
+    writers = {n for n, f in contract()["functions"].items() if f["s3_write"]}
+    assert writers == {"splitter", "processor", "finalizer"}
+
+
+def test_state_machine_key_use_is_per_service_and_resource():
+    kms = [
+        s
+        for s in _statements("orchestration", "state_machine")
+        if any(a.startswith("kms:") for a in s.actions)
+    ]
+    got = {
+        s.sid: (
+            s.actions,
+            {c[1]: c[2] for c in s.condition_details if c[0] == "StringEquals"},
+        )
+        for s in kms
+    }
+    assert got == {
+        "UsePipelineKeyForResultsQueue": (
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            {
+                "kms:ViaService": ["sqs.${local.region}.${local.dns_suffix}"],
+                "kms:EncryptionContext:aws:sqs:arn": ["${aws_sqs_queue.results.arn}"],
+            },
+        ),
+        "UsePipelineKeyForFailureTopic": (
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            {
+                "kms:ViaService": ["sns.${local.region}.${local.dns_suffix}"],
+                "kms:EncryptionContext:aws:sns:topicArn": ["${aws_sns_topic.failures.arn}"],
+            },
+        ),
+        "DecryptChunkManifests": (
+            ["kms:Decrypt"],
+            {
+                "kms:ViaService": ["s3.${local.region}.${local.dns_suffix}"],
+                "kms:EncryptionContext:aws:s3:arn": ["${var.bucket_arn}"],
+            },
+        ),
+    }
+
+
+def test_splitter_may_list_incoming_so_a_missing_key_is_a_404():
+    """Without s3:ListBucket S3 answers a missing key with 403, and the splitter's
+    URL-decoded fallback (it retries on 404/NoSuchKey) could never run in AWS."""
+    spec = contract()["functions"]
+    assert spec["splitter"]["s3_list"] == ["incoming"]
+    splitter = (LAMBDAS / "splitter.py").read_text(encoding="utf-8")
+    assert '("404", "NoSuchKey")' in splitter
+    # ListBucket on the bucket, limited by s3:prefix to the listed and the deleted prefixes.
+    stmt = _one("compute", "function", sid="ListOnlyOwnPrefixes")
+    assert stmt.actions == ["s3:ListBucket"] and stmt.resources == ["${var.bucket_arn}"]
+    assert stmt.condition_details == [
+        ("StringLike", "s3:prefix", ["${local.s3_object_arns[each.key].list}"])
+    ]
+    arns = expr(locals_of(MODULES_DIR / "compute")["s3_object_arns"])
+    assert (
+        'list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]' in arns
+    )
+    for env in ENVS:
+        functions = expr(locals_of(ENVS_DIR / env)["functions"])
+        assert "s3_list = try(fn.s3_list, [])" in functions, env
+
+
+def test_functions_that_delete_by_prefix_may_list_it():
+    """delete_prefix (finalizer, MarkFailed) lists before it deletes: every s3_delete prefix
+    is in the function's ListBucket condition (the locals expression above); pin the use."""
+    source = (LAMBDAS / "etl" / "s3io.py").read_text(encoding="utf-8")
+    assert 'get_paginator("list_objects_v2")' in source
+    for name, spec in contract()["functions"].items():
+        handler = (LAMBDAS / f"{name}.py").read_text(encoding="utf-8")
+        if "delete_prefix(" in handler:
+            assert spec["s3_delete"], f"{name} deletes by prefix without s3_delete"
+
+
+# --- Key policy and bucket policy (issue 10, item 10) ---------------------------------------
+
+
+def test_key_policy_grants_no_unused_service():
+    """SNS never calls KMS for this pipeline (no SQS subscriptions); S3 sends to EventBridge."""
+    services = {
+        i
+        for s in _statements("storage", "kms_key")
+        for t, ids in s.principals
+        if t == "Service"
+        for i in ids
+    }
+    assert services == {
+        "logs.${local.region}.amazonaws.com",
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+    }
+
+
+def _bucket_denies() -> dict[str, Statement]:
+    return {s.sid: s for s in _statements("storage", "bucket") if s.effect == "Deny"}
+
+
+def test_bucket_denies_objects_under_another_encryption():
+    denies = _bucket_denies()
+    assert set(denies) == {
+        "DenyInsecureTransport",
+        "DenyObjectsNotEncryptedWithKms",
+        "DenyObjectsUnderAnotherKmsKey",
+        "DenyObjectsUnderTheAwsManagedKey",
+    }
+    for sid in set(denies) - {"DenyInsecureTransport"}:
+        stmt = denies[sid]
+        assert stmt.actions == ["s3:PutObject"], sid
+        assert stmt.resources == ["${local.bucket.arn}/*"], sid
+        assert stmt.principals == [("*", ["*"])], sid
+    # IfExists: an upload without encryption headers gets the bucket default (the pipeline
+    # key) and must pass; only explicit wrong values are denied.
+    assert denies["DenyObjectsNotEncryptedWithKms"].condition_details == [
+        ("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption", ["aws:kms"])
+    ]
+    assert denies["DenyObjectsUnderAnotherKmsKey"].condition_details == [
+        (
+            "StringNotEqualsIfExists",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            ["${local.kms_key_arn}"],
+        )
+    ]
+    assert denies["DenyObjectsUnderTheAwsManagedKey"].condition_details == [
+        ("StringEquals", "s3:x-amz-server-side-encryption", ["aws:kms"]),
+        ("Null", "s3:x-amz-server-side-encryption-aws-kms-key-id", ["true"]),
+    ]
+    assert denies["DenyInsecureTransport"].condition_details == [
+        ("Bool", "aws:SecureTransport", ["false"])
+    ]
+
+
+def test_the_schema_upload_names_the_pipeline_key():
+    """The one upload that sets encryption headers must pass DenyObjectsUnderAnotherKmsKey."""
+    (schema,) = [
+        b
+        for _, t, n, b in module_blocks(MODULES_DIR / "storage", "resource")
+        if (t, n) == ("aws_s3_object", "schema")
+    ]
+    assert expr(schema["kms_key_id"]) == "local.kms_key_arn"
+    # ... and uses the Bucket Key, so its encryption context is the bucket ARN that the
+    # functions' kms:EncryptionContext:aws:s3:arn condition names.
+    assert schema["bucket_key_enabled"] is True
+    (sse,) = [
+        b
+        for _, t, _, b in module_blocks(MODULES_DIR / "storage", "resource")
+        if t == "aws_s3_bucket_server_side_encryption_configuration"
+    ]
+    assert sse["rule"][0]["bucket_key_enabled"] is True
+
+
+# --- Queues and topic: resource policies (issue 10, item 11) --------------------------------
+
+STATE_MACHINE_ROLE = "${aws_iam_role.state_machine.arn}"
+# resource address -> (policy resource type, document, the one Allow principal)
+MESSAGING = {
+    ("aws_sqs_queue", "results"): ("aws_sqs_queue_policy", "results_queue"),
+    ("aws_sqs_queue", "events_dlq"): ("aws_sqs_queue_policy", "events_dlq"),
+    ("aws_sns_topic", "failures"): ("aws_sns_topic_policy", "failure_topic"),
+}
+
+
+def test_every_queue_and_topic_has_a_resource_policy():
+    resources = {
+        (t, n): b for _, t, n, b in module_blocks(MODULES_DIR / "orchestration", "resource")
+    }
+    messaging = {k for k in resources if k[0] in ("aws_sqs_queue", "aws_sns_topic")}
+    assert messaging == set(MESSAGING)
+    for (rtype, name), (policy_type, document) in MESSAGING.items():
+        policies = [
+            b
+            for (t, _), b in resources.items()
+            if t == policy_type
+            and expr(b.get("queue_url", b.get("arn")))
+            == f"{rtype}.{name}.{'id' if rtype == 'aws_sqs_queue' else 'arn'}"
+        ]
+        assert len(policies) == 1, f"{rtype}.{name} has no {policy_type}"
+        assert expr(policies[0]["policy"]) == f"data.aws_iam_policy_document.{document}.json"
+
+
+@pytest.mark.parametrize("document", [d for _, d in MESSAGING.values()])
+def test_queue_and_topic_policies_deny_plain_http(document):
+    deny = _one("orchestration", document, sid="DenyInsecureTransport")
+    assert deny.effect == "Deny" and deny.principals == [("*", ["*"])]
+    assert deny.condition_details == [("Bool", "aws:SecureTransport", ["false"])]
+
+
+def test_only_the_state_machine_sends_results():
+    stmts = _statements("orchestration", "results_queue")
+    allows = [s for s in stmts if s.effect == "Allow"]
+    assert [(s.actions, s.principals) for s in allows] == [
+        (["sqs:SendMessage"], [("AWS", [STATE_MACHINE_ROLE])])
+    ]
+    deny = _one("orchestration", "results_queue", sid="DenySendersOtherThanTheStateMachine")
+    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
+    assert deny.condition_details == [
+        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
+        ("Null", "aws:PrincipalServiceName", ["true"]),
+    ]
+
+
+def test_only_eventbridge_sends_dead_letters():
+    allows = [s for s in _statements("orchestration", "events_dlq") if s.effect == "Allow"]
+    assert [s.principals for s in allows] == [[("Service", ["events.amazonaws.com"])]]
+    deny = _one("orchestration", "events_dlq", sid="DenyIamPrincipalsSending")
+    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
+    assert deny.condition_details == [("Null", "aws:PrincipalServiceName", ["true"])]
+
+
+def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
+    allows = {
+        s.sid: s for s in _statements("orchestration", "failure_topic") if s.effect == "Allow"
+    }
+    assert set(allows) == {"AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish"}
+    assert allows["AllowStateMachineToPublish"].principals == [("AWS", [STATE_MACHINE_ROLE])]
+    alarms = allows["AllowPipelineAlarmsToPublish"]
+    assert alarms.principals == [("Service", ["cloudwatch.amazonaws.com"])]
+    assert (
+        "ArnLike",
+        "aws:SourceArn",
+        [
+            "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.prefix}-*"
+        ],
+    ) in alarms.condition_details
+    assert all(s.actions == ["sns:Publish"] for s in allows.values())
+    deny = _one("orchestration", "failure_topic", sid="DenyPublishersOtherThanTheStateMachine")
+    assert deny.effect == "Deny" and deny.actions == ["sns:Publish"]
+    assert deny.condition_details == [
+        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
+        ("Null", "aws:PrincipalServiceName", ["true"]),
+    ]
+
+
+def test_the_pipeline_alarms_are_named_with_the_prefix():
+    """The topic policy allows alarm:<prefix>-*: every alarm the observability module makes
+    is named "<prefix>-..." (pipeline alarms) or "<function name>-..." where the compute
+    module names functions "<prefix>-<name>"."""
+    obs = locals_of(MODULES_DIR / "observability")
+    pipeline = [unquote(a["name"]) for a in obs["pipeline_alarms"].values()]
+    assert pipeline and all(n.startswith("${var.prefix}-") for n in pipeline), pipeline
+    assert 'name = "${name}-${lower(metric)}"' in expr(obs["function_alarms"])
+    assert "for k, name in var.function_names" in expr(obs["function_alarms"])
+    assert expr(locals_of(MODULES_DIR / "compute")["function_names"]).startswith(
+        '{for name, _ in var.functions : name => "${var.prefix}-'
+    )

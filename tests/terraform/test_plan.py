@@ -252,11 +252,11 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
     )
     (lifecycle,) = _of_type(storage_plan, "aws_s3_bucket_lifecycle_configuration").values()
     rules = {r["id"]: r for r in lifecycle["rule"]}
-    glacier = rules["processed-to-glacier"]
-    assert glacier["filter"][0]["prefix"] == "processed/"
+    processed = rules["processed-storage-class"]
+    assert processed["filter"][0]["prefix"] == "processed/"
     assert (
-        glacier["transition"][0]["days"] == 30
-        and glacier["transition"][0]["storage_class"] == "GLACIER"
+        processed["transition"][0]["days"] == 30
+        and processed["transition"][0]["storage_class"] == "GLACIER_IR"  # Athena reads it
     )
     assert {
         "expire-work",
@@ -264,7 +264,12 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
         "expire-manifests",
         "abort-incomplete-multipart-uploads",
         "expire-noncurrent-versions",
+        "remove-expired-delete-markers",
     } <= set(rules)
+    for scratch in ("expire-work", "expire-staging", "expire-manifests"):
+        (noncurrent,) = rules[scratch]["noncurrent_version_expiration"]
+        assert noncurrent["noncurrent_days"] == 1 and not noncurrent["newer_noncurrent_versions"]
+    assert rules["remove-expired-delete-markers"]["expiration"][0]["expired_object_delete_marker"]
     (notification,) = _of_type(storage_plan, "aws_s3_bucket_notification").values()
     assert notification["eventbridge"] is True
     (key,) = _of_type(storage_plan, "aws_kms_key").values()
