@@ -715,6 +715,28 @@ def manifest_document(
     }
 
 
+def check_schemas(root: Path) -> list[Path]:
+    """Check every schema under schemas/ completely before anything is packaged: one
+    BuildError listing each problem with its file and JSON path (etl.schema, the same
+    check the functions and the local run use; it imports without pyarrow)."""
+    sys.path.insert(0, str(root / "lambdas"))
+    try:
+        from etl.errors import SchemaConfigError
+        from etl.schema import check_schema_file
+    finally:
+        sys.path.remove(str(root / "lambdas"))
+    files = sorted((root / "schemas").glob("*.json"))
+    problems = []
+    for path in files:
+        try:
+            check_schema_file(path)
+        except SchemaConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise BuildError("invalid schema:\n" + "\n".join(problems))
+    return files
+
+
 def build_all(
     root: Path = ROOT,
     out_dir: Path | None = None,
@@ -729,6 +751,7 @@ def build_all(
     if arch not in ARCHITECTURES:
         raise BuildError(f"unknown architecture {arch!r}: use one of {sorted(ARCHITECTURES)}")
     root = root.resolve()
+    check_schemas(root)
     out_dir = (out_dir or root / "dist").resolve()
     plans = plan_functions(root, out_dir)
     spec = LayerSpec(tuple(requirements or layer_requirements(root)), arch)

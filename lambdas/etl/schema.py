@@ -14,12 +14,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from .errors import SchemaConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Table Schema types the pipeline stores, with their Parquet/Arrow type.
 TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
@@ -197,6 +197,8 @@ class Field:
 
     @property
     def arrow_type(self) -> pa.DataType:
+        import pyarrow as pa
+
         return {
             "string": pa.string(),
             "integer": pa.int64(),
@@ -298,6 +300,8 @@ class Schema:
 
     @property
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema(
             [pa.field(c.name, c.arrow_type, nullable=not c.required) for c in self.columns],
             metadata={"schema_name": self.name, "schema_version": str(self.version)},
@@ -310,21 +314,30 @@ class Schema:
         raise KeyError(name)
 
 
-FAILURE_TYPE = pa.struct(
-    [
-        pa.field("column", pa.string()),  # null for record-level failures (fields, encoding)
-        pa.field("rule", pa.string(), nullable=False),
-        pa.field("value", pa.string()),  # the offending value as it was in the file
-    ]
-)
-REJECTS_SCHEMA = pa.schema(
-    [
-        pa.field("line", pa.int64(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("failures", pa.list_(FAILURE_TYPE), nullable=False),
-    ]
-)
+def __getattr__(name: str):
+    """The rejects' Arrow schema, built on first use: this module imports without pyarrow
+    so that `build.py` can check a schema in the interpreter that packages."""
+    if name not in ("FAILURE_TYPE", "REJECTS_SCHEMA"):
+        raise AttributeError(name)
+    import pyarrow as pa
+
+    failure = pa.struct(
+        [
+            pa.field("column", pa.string()),  # null for record-level rules (fields, encoding)
+            pa.field("rule", pa.string(), nullable=False),
+            pa.field("value", pa.string()),  # the offending value as it was in the file
+        ]
+    )
+    rejects = pa.schema(
+        [
+            pa.field("line", pa.int64(), nullable=False),
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field("raw", pa.string(), nullable=False),
+            pa.field("failures", pa.list_(failure), nullable=False),
+        ]
+    )
+    globals().update(FAILURE_TYPE=failure, REJECTS_SCHEMA=rejects)
+    return globals()[name]
 
 
 # ---------------------------------------------------------------------------
@@ -353,9 +366,20 @@ class _Problems:
                 )
 
 
+# Perl constructs RE2 refuses, for where Arrow's RE2 is not importable (build.py's interpreter)
+_NOT_RE2 = re.compile(r"\(\?(?:[=!]|<[=!]|>|P=|\()|\\[1-9]|\\[gk][<{'0-9]")
+
+
 def check_re2(pattern: str) -> str | None:
     """Why `pattern` is not a valid RE2 expression (None if it is). Compiled by the engine
-    that runs it (Arrow's RE2), so lookarounds are refused and `\\p{L}` is accepted."""
+    that runs it (Arrow's RE2), so lookarounds are refused and `\\p{L}` is accepted; where
+    pyarrow is not installed, the Perl-only constructs RE2 refuses are looked for instead."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        found = _NOT_RE2.search(pattern)
+        return f"RE2 has no {found.group()!r} (lookarounds, backreferences)" if found else None
     try:
         pc.match_substring_regex(pa.array([""], pa.string()), pattern)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
