@@ -509,7 +509,8 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
             problems.add(f"{path}.groupChar", "must be one character other than a digit")
         else:
             kw["group_char"] = doc["groupChar"]
-    if kw.get("group_char") and kw.get("group_char") == kw.get("decimal_char", "."):
+    group, decimal = kw.get("group_char"), kw.get("decimal_char", ".")
+    if typ == "number" and group is not None and group == decimal:
         problems.add(f"{path}.groupChar", "must differ from the decimal character")
     if only_for("bareNumber", {"number", "integer"}) and doc["bareNumber"] is not True:
         problems.add(

@@ -134,7 +134,15 @@ def _missing(values: pa.Array, col: Column) -> pa.Array:
     return pc.is_in(values, value_set=pa.array(col.missing_values, pa.string()))
 
 
-def _string_rules(values: pa.Array, col: Column) -> tuple[pa.Array, list[Failure]]:
+def _pattern_rule(col: Column) -> tuple[str, str]:
+    if col.type == "string":
+        return "pattern", f"{col.name}: does not match the pattern {col.pattern}"
+    return "type", f"{col.name}: not {col.describe()}"
+
+
+def _string_rules(
+    values: pa.Array, col: Column, *, with_pattern: bool = True
+) -> tuple[pa.Array, list[Failure]]:
     """(missing mask, [(failing mask, rule, reason)]) for one string-valued array: every
     rule that needs no typed value (required, the type's lexical form or the pattern,
     and for strings enum, minLength, maxLength)."""
@@ -150,13 +158,8 @@ def _string_rules(values: pa.Array, col: Column) -> tuple[pa.Array, list[Failure
         if pc.any(bad).as_py():
             failures.append((bad, rule, reason))
 
-    pattern = col.screen_pattern
-    if pattern is not None:
-        bad = pc.invert(pc.match_substring_regex(values, pattern))
-        if col.type == "string":
-            add(bad, "pattern", f"{col.name}: does not match the pattern {col.pattern}")
-        else:
-            add(bad, "type", f"{col.name}: not {col.describe()}")
+    if with_pattern and col.screen_pattern is not None:
+        add(pc.invert(pc.match_substring_regex(values, col.screen_pattern)), *_pattern_rule(col))
     if col.type == "string":
         if col.enum is not None:
             bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))
@@ -300,22 +303,21 @@ def _screen(
 def _rules_on_suspects(
     values: pa.Array, col: Column, suspects: np.ndarray
 ) -> tuple[pa.Array, list[Failure]]:
-    """`_string_rules` with the other rules evaluated on the screened-out rows only
-    (scattered back to full size). Missing values are cheap and checked on every row."""
-    n = len(values)
-    missing = _missing(values, col)
-    out: list[Failure] = []
-    if col.required and pc.any(missing).as_py():
-        out.append((missing, "required", f"{col.name}: a value is required"))
+    """`_string_rules` with the pattern evaluated on the screened-out rows only (scattered
+    back to full size); the other rules are cheap and checked on every row."""
+    missing, failures = _string_rules(values, col, with_pattern=False)
     if len(suspects):
-        _, failures = _string_rules(values.take(pa.array(suspects)), col)
-        for mask, rule, reason in failures:
-            if rule == "required":
-                continue
-            full = np.zeros(n, dtype=bool)
-            full[suspects] = mask.to_numpy(zero_copy_only=False)
-            out.append((pa.array(full), rule, reason))
-    return missing, out
+        sub = values.take(pa.array(suspects))
+        bad = pc.and_(
+            pc.invert(_missing(sub, col)),
+            pc.invert(pc.match_substring_regex(sub, col.screen_pattern)),
+        )
+        if pc.any(bad).as_py():
+            full = np.zeros(len(values), dtype=bool)
+            full[suspects] = bad.to_numpy(zero_copy_only=False)
+            at = 1 if failures and failures[0][1] == "required" else 0
+            failures.insert(at, (pa.array(full), *_pattern_rule(col)))
+    return missing, failures
 
 
 def _validate(
