@@ -168,7 +168,9 @@ def _rejects_rows(message: dict | None) -> list[tuple[str, str]]:
     ]
     for r in message.get("first_rejects", []):
         rows.append(("rejected line", f"{r['line']}: {r['reason']}  | {r['raw']}"))
-    return [(name if i == 0 or name != rows[i - 1][0] else "", v) for i, (name, v) in enumerate(rows)]
+    return [
+        (name if i == 0 or name != rows[i - 1][0] else "", v) for i, (name, v) in enumerate(rows)
+    ]
 
 
 def _n(value) -> str:

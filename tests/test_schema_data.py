@@ -43,13 +43,13 @@ PENGUIN_COLS = [f["name"] for f in PENGUINS["fields"]]
 
 def test_na_is_a_missing_value_in_every_type_strings_included(tmp_path):
     data = (
-        "Adelie,Torgersen,39.1,3750,male,2007\n"
-        "Adelie,NA,NA,NA,NA,2007\n"  # optional NA -> null, string field too
-        "Gentoo,Biscoe,46.1,4500,,2008\n"  # sex declares "" missing as well
-        "Adelie,,39.5,3800,female,2007\n"  # "" is NOT missing for island: kept as ""
-        "NA,Dream,40.0,3900,male,2008\n"  # species required: NA is a reject
-        "Adelie,Dream,,3900,male,2008\n"  # "" is not missing for bill_length: not a number
-    ).encode()
+        b"Adelie,Torgersen,39.1,3750,male,2007\n"
+        b"Adelie,NA,NA,NA,NA,2007\n"  # optional NA -> null, string field too
+        b"Gentoo,Biscoe,46.1,4500,,2008\n"  # sex declares "" missing as well
+        b"Adelie,,39.5,3800,female,2007\n"  # "" is NOT missing for island: kept as ""
+        b"NA,Dream,40.0,3900,male,2008\n"  # species required: NA is a reject
+        b"Adelie,Dream,,3900,male,2008\n"  # "" is not missing for bill_length: not a number
+    )
     res, valid, rejected = run(parse_schema(PENGUINS), data, tmp_path, columns=PENGUIN_COLS,
                                first_line=2)
     assert valid == [
@@ -71,11 +71,11 @@ def test_na_is_a_missing_value_in_every_type_strings_included(tmp_path):
 
 def test_ranges_on_numbers_integers_and_dates_with_every_failure_recorded(tmp_path):
     data = (
-        "Adelie,Dream,9.9,3750,male,2007\n"
-        "Adelie,Dream,100.1,999,male,2010\n"
-        "Adelie,Dream,100.0,1000,male,2009\n"
-        "Emperor,Dream,50,1000,unknown,2006\n"
-    ).encode()
+        b"Adelie,Dream,9.9,3750,male,2007\n"
+        b"Adelie,Dream,100.1,999,male,2010\n"
+        b"Adelie,Dream,100.0,1000,male,2009\n"
+        b"Emperor,Dream,50,1000,unknown,2006\n"
+    )
     res, valid, rejected = run(parse_schema(PENGUINS), data, tmp_path, columns=PENGUIN_COLS,
                                first_line=1)
     assert [v["bill_length_mm"] for v in valid] == [Decimal("100.0")]
@@ -119,14 +119,14 @@ WEATHER = {
 
 def test_slash_dates_yes_no_booleans_and_dotted_datetimes(tmp_path):
     data = (
-        "2012/01/01,0.0,No,01.01.2012 07:30\n"
-        "2012/2/29,10.9,Yes,29.2.2012 23:59\n"  # strptime's %m/%d take one digit too
-        "2015/12/31,,yes,\n"
-        "2013/02/29,1.0,No,01.01.2013 07:30\n"  # not a leap year: rejected, never guessed
-        "2011/12/31,1.0,maybe,31.04.2012 07:30\n"  # below the minimum; not a word; no 31 April
-        "2016/01/01,1.0,no,01.01.2016 24:00\n"  # not below the exclusive maximum; no hour 24
-        "2012-01-01,1.0,no,2012-01-01T07:30:00Z\n"  # ISO is not the declared format
-    ).encode()
+        b"2012/01/01,0.0,No,01.01.2012 07:30\n"
+        b"2012/2/29,10.9,Yes,29.2.2012 23:59\n"  # strptime's %m/%d take one digit too
+        b"2015/12/31,,yes,\n"
+        b"2013/02/29,1.0,No,01.01.2013 07:30\n"  # not a leap year: rejected, never guessed
+        b"2011/12/31,1.0,maybe,31.04.2012 07:30\n"  # below the minimum; not a word; no 31 April
+        b"2016/01/01,1.0,no,01.01.2016 24:00\n"  # not below the exclusive maximum; no hour 24
+        b"2012-01-01,1.0,no,2012-01-01T07:30:00Z\n"  # ISO is not the declared format
+    )
     cols = ["date", "precipitation", "rain", "observed"]
     res, valid, rejected = run(parse_schema(WEATHER), data, tmp_path, columns=cols, first_line=2)
     assert valid == [
@@ -166,13 +166,13 @@ def test_dotted_dates_decimal_commas_digit_groups_and_zoned_datetimes(tmp_path):
         ],
     })
     data = (
-        "01.03.2024;1.234,56;1.000;2024-03-01 12:00:00.5+00:00\n"
-        "1.3.2024;-0,5;7;2024-03-01 12:00:00.000001Z\n"
-        "31.12.2024;12.345.678,9;1.000.000;2024-03-01 12:00:00.25+0000\n"
-        "31.11.2024;1234,5;1,000;2024-03-01 12:00:00.5+02:00\n"  # no 31 Nov; ',' no group
-        "01.01.2024;123.456.789,00;1.00;2024-03-01 12:00:00+00:00\n"  # 9 digits > 8; bad group
-        "01.01.2024;1.5;10000000000000000000;2024-03-01 12:00:00.1Z\n"  # '.' no decimal; > int64
-    ).encode()
+        b"01.03.2024;1.234,56;1.000;2024-03-01 12:00:00.5+00:00\n"
+        b"1.3.2024;-0,5;7;2024-03-01 12:00:00.000001Z\n"
+        b"31.12.2024;12.345.678,9;1.000.000;2024-03-01 12:00:00.25+0000\n"
+        b"31.11.2024;1234,5;1,000;2024-03-01 12:00:00.5+02:00\n"  # no 31 Nov; ',' no group
+        b"01.01.2024;123.456.789,00;1.00;2024-03-01 12:00:00+00:00\n"  # 9 digits > 8; bad group
+        b"01.01.2024;1.5;10000000000000000000;2024-03-01 12:00:00.1Z\n"  # '.' no decimal; > int64
+    )
     res, valid, rejected = run(schema, data, tmp_path, columns=["datum", "betrag", "stueck",
                                                                 "zeit"], first_line=1)
     assert valid == [
@@ -279,8 +279,7 @@ def test_a_file_that_is_entirely_rejected_fails_with_too_many_rejects(aws):
 
 
 def test_the_threshold_is_a_share_of_the_file_and_names_the_top_rules():
-    from etl.finalize import FileTotals, check_reject_threshold, max_rejected_share, \
-        reject_summary
+    from etl.finalize import FileTotals, check_reject_threshold, max_rejected_share, reject_summary
 
     items = [
         {"chunk_id": "CHUNK#000000", "failure_counts": [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,18 +66,66 @@ DEFAULT_MAX_REJECTED_SHARE = 0.10
 DEFAULT_TRUE_VALUES = ("true", "True", "TRUE", "1")
 DEFAULT_FALSE_VALUES = ("false", "False", "FALSE", "0")
 
-_DOCUMENTARY = {"title", "description", "example", "rdfType", "$schema", "homepage", "created",
-                "keywords", "contributors", "profile"}
-_SCHEMA_KEYS = {"fields", "missingValues", "fieldsMatch", "name", "version", "dialect",
-                "maxRejectedShare"} | _DOCUMENTARY
-_FIELD_KEYS = {"name", "type", "format", "constraints", "missingValues", "trueValues",
-               "falseValues", "decimalChar", "groupChar", "bareNumber", "precision", "scale",
-               "timezone"} | _DOCUMENTARY
-_CONSTRAINTS = {"required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                "minLength", "maxLength", "pattern", "enum"}
-_DIALECT_KEYS = {"delimiter", "quoteChar", "doubleQuote", "header", "lineTerminator",
-                 "skipInitialSpace", "caseSensitiveHeader", "csvddfVersion", "$schema", "title",
-                 "description"}
+_DOCUMENTARY = {
+    "title",
+    "description",
+    "example",
+    "rdfType",
+    "$schema",
+    "homepage",
+    "created",
+    "keywords",
+    "contributors",
+    "profile",
+}
+_SCHEMA_KEYS = {
+    "fields",
+    "missingValues",
+    "fieldsMatch",
+    "name",
+    "version",
+    "dialect",
+    "maxRejectedShare",
+} | _DOCUMENTARY
+_FIELD_KEYS = {
+    "name",
+    "type",
+    "format",
+    "constraints",
+    "missingValues",
+    "trueValues",
+    "falseValues",
+    "decimalChar",
+    "groupChar",
+    "bareNumber",
+    "precision",
+    "scale",
+    "timezone",
+} | _DOCUMENTARY
+_CONSTRAINTS = {
+    "required",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+}
+_DIALECT_KEYS = {
+    "delimiter",
+    "quoteChar",
+    "doubleQuote",
+    "header",
+    "lineTerminator",
+    "skipInitialSpace",
+    "caseSensitiveHeader",
+    "csvddfVersion",
+    "$schema",
+    "title",
+    "description",
+}
 _RANGE = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 # which constraint applies to which type
 _APPLIES = {
@@ -112,7 +160,14 @@ _TIMESTAMP_UTC = (
 # strptime-style formats (Python's meaning: %d, %m, %H, %M, %S take one or two digits).
 # (calendar-exact piece per (month kind), extraction piece)
 _DIRECTIVES = {
-    "%Y": "Y", "%m": "m", "%d": "d", "%H": "H", "%M": "M", "%S": "S", "%f": "f", "%z": "z",
+    "%Y": "Y",
+    "%m": "m",
+    "%d": "d",
+    "%H": "H",
+    "%M": "M",
+    "%S": "S",
+    "%f": "f",
+    "%z": "z",
 }
 _FIXED = {
     "H": "(?:[01]?[0-9]|2[0-3])",
@@ -122,9 +177,14 @@ _FIXED = {
     "z": r"(?:Z|\+00:?00)",
 }
 _EXTRACT = {
-    "Y": "(?P<Y>[0-9]{4})", "m": "(?P<m>[0-9]{1,2})", "d": "(?P<d>[0-9]{1,2})",
-    "H": "(?P<H>[0-9]{1,2})", "M": "(?P<M>[0-9]{1,2})", "S": "(?P<S>[0-9]{1,2})",
-    "f": "(?P<f>[0-9]{1,6})", "z": _FIXED["z"],
+    "Y": "(?P<Y>[0-9]{4})",
+    "m": "(?P<m>[0-9]{1,2})",
+    "d": "(?P<d>[0-9]{1,2})",
+    "H": "(?P<H>[0-9]{1,2})",
+    "M": "(?P<M>[0-9]{1,2})",
+    "S": "(?P<S>[0-9]{1,2})",
+    "f": "(?P<f>[0-9]{1,6})",
+    "z": _FIXED["z"],
 }
 # (year, month, day) alternatives that make a calendar-exact date in any component order
 _CALENDAR_BRANCHES = (
@@ -218,9 +278,7 @@ class Field:
                 groups = -(-max(int_digits, 1) // 3)
                 g = _escape(self.group_char)
                 whole = f"(?:{whole}|[0-9]{{1,3}}(?:{g}[0-9]{{3}}){{1,{groups}}})"
-            frac = (
-                f"(?:{_escape(self.decimal_char)}[0-9]{{1,{self.scale}}})?" if self.scale else ""
-            )
+            frac = f"(?:{_escape(self.decimal_char)}[0-9]{{1,{self.scale}}})?" if self.scale else ""
             return f"^[+-]?{whole}{frac}$"
         if self.type == "integer":
             if self.group_char:
@@ -360,10 +418,8 @@ class _Problems:
             if reason:
                 self.add(f"{path}.{key}", f"'{key}' is not supported: {reason}")
             else:
-                self.add(
-                    f"{path}.{key}",
-                    f"unknown keyword '{key}' in {what}; use one of {sorted(allowed - _DOCUMENTARY)}",
-                )
+                known = sorted(allowed - _DOCUMENTARY)
+                self.add(f"{path}.{key}", f"unknown keyword '{key}' in {what}; use one of {known}")
 
 
 # Perl constructs RE2 refuses, for where Arrow's RE2 is not importable (build.py's interpreter)
@@ -437,7 +493,16 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
         problems.add(f"{path}.name", "every field needs a non-empty string 'name'")
         name = None
     problems.unknown_keys(doc, path, _FIELD_KEYS, "a field")
+    constraints = doc.get("constraints", {})
+    if not isinstance(constraints, dict):
+        problems.add(f"{path}.constraints", "must be an object")
+        constraints = {}
+    cpath = f"{path}.constraints"
+    problems.unknown_keys(constraints, cpath, _CONSTRAINTS, "constraints")
     typ = doc.get("type", "string")
+    if not isinstance(typ, str):
+        problems.add(f"{path}.type", f"must be a string; use one of {list(TYPES)}")
+        return None
     if typ in UNSUPPORTED_TYPES:
         problems.add(f"{path}.type", f"type '{typ}' is not supported: {UNSUPPORTED_TYPES[typ]}")
         return None
@@ -456,7 +521,7 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
     if missing is None:
         kw["missing_values"] = schema_missing
     elif not _strings(missing):
-        problems.add(f"{path}.missingValues", "must be a list of strings (e.g. [\"\", \"NA\"])")
+        problems.add(f"{path}.missingValues", 'must be a list of strings (e.g. ["", "NA"])')
     else:
         kw["missing_values"] = tuple(missing)
 
@@ -469,13 +534,16 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
                     "format 'any' would guess the date form; declare a pattern like %d/%m/%Y",
                 )
             else:
-                kw["format"] = _parse_format(fmt.removeprefix("fmt:"), typ, f"{path}.format",
-                                             problems)
+                kw["format"] = _parse_format(
+                    fmt.removeprefix("fmt:"), typ, f"{path}.format", problems
+                )
         else:
             problems.add(
                 f"{path}.format",
                 f"format {fmt!r} is not supported for {typ} fields (only 'default'"
-                + (", or a strptime pattern like %d.%m.%Y)" if typ in ("date", "datetime") else ")"),
+                + (
+                    ", or a strptime pattern like %d.%m.%Y)" if typ in ("date", "datetime") else ")"
+                ),
             )
 
     if typ == "number":
@@ -519,7 +587,7 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
             "meaning; remove them at the source",
         )
 
-    for key, default in (("trueValues", DEFAULT_TRUE_VALUES), ("falseValues", DEFAULT_FALSE_VALUES)):
+    for key in ("trueValues", "falseValues"):
         if only_for(key, {"boolean"}):
             if not _strings(doc[key]) or not doc[key]:
                 problems.add(f"{path}.{key}", "must be a non-empty list of strings")
@@ -537,18 +605,12 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
         if not has_zone and doc.get("timezone") != "UTC":
             problems.add(
                 f"{path}.format",
-                "this datetime format has no zone (%z): add the extension \"timezone\": \"UTC\" "
+                'this datetime format has no zone (%z): add the extension "timezone": "UTC" '
                 "to state that the values are UTC",
             )
         if has_zone and "timezone" in doc:
             problems.add(f"{path}.timezone", "the format has %z: the values carry their zone")
 
-    constraints = doc.get("constraints", {})
-    if not isinstance(constraints, dict):
-        problems.add(f"{path}.constraints", "must be an object")
-        constraints = {}
-    cpath = f"{path}.constraints"
-    problems.unknown_keys(constraints, cpath, _CONSTRAINTS, "constraints")
     required = constraints.get("required", False)
     if not isinstance(required, bool):
         problems.add(f"{cpath}.required", "must be true or false")
@@ -588,9 +650,11 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
         if not isinstance(enum, list) or not enum:
             problems.add(f"{cpath}.enum", "must be a non-empty list of values")
         else:
-            lexical = [_lexical(v, field, f"{cpath}.enum[{i}]", problems) for i, v in enumerate(enum)]
+            lexical = [
+                _lexical(v, field, f"{cpath}.enum[{i}]", problems) for i, v in enumerate(enum)
+            ]
             if all(v is not None for v in lexical):
-                field = _replace(field, enum=tuple(lexical))
+                field = replace(field, enum=tuple(lexical))
     ranges = []
     for key in _RANGE:
         if key in constraints and typ in _APPLIES[key]:
@@ -598,23 +662,22 @@ def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Prob
             if v is not None:
                 ranges.append((key, v))
     if ranges:
-        field = _replace(field, ranges=tuple(ranges))
+        field = replace(field, ranges=tuple(ranges))
     return field
-
-
-def _replace(field: Field, **changes) -> Field:
-    from dataclasses import replace
-
-    return replace(field, **changes)
 
 
 def _lexical(value: Any, field: Field, path: str, problems: _Problems) -> str | None:
     """A constraint value as the text a CSV value would have, checked like data."""
     if isinstance(value, bool) and field.type == "boolean":
         value = field.true_values[0] if value else field.false_values[0]
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and field.type in (
-        "integer",
-        "number",
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and field.type
+        in (
+            "integer",
+            "number",
+        )
     ):
         value = str(value)
         if field.type == "number" and field.decimal_char != ".":
@@ -660,7 +723,7 @@ def _parse(doc: Any, problems: _Problems) -> Schema | None:
     problems.unknown_keys(doc, "$", _SCHEMA_KEYS, "the schema")
     missing = doc.get("missingValues", [""])
     if not _strings(missing):
-        problems.add("$.missingValues", "must be a list of strings (e.g. [\"\", \"NA\"])")
+        problems.add("$.missingValues", 'must be a list of strings (e.g. ["", "NA"])')
         missing = [""]
     match = doc.get("fieldsMatch", "equal")
     if match != "equal":

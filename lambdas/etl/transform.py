@@ -10,10 +10,9 @@ touches rejected rows.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -110,7 +109,9 @@ _INT64_MAX = pa.scalar(2**63 - 1, pa.decimal128(38, 0))
 _INT64_MIN = pa.scalar(-(2**63), pa.decimal128(38, 0))
 
 
-def _int64_overflow(values: pa.Array, missing: pa.Array, failures: list[Failure]) -> pa.Array | None:
+def _int64_overflow(
+    values: pa.Array, missing: pa.Array, failures: list[Failure]
+) -> pa.Array | None:
     """The lexically valid int64 values that overflow 64 bits (None if there are none).
     Every other type's pattern admits only values that cast exactly: dates and timestamps
     are calendar-exact in the pattern (schema.py), decimals bounded in digits."""
@@ -241,7 +242,9 @@ def _typed_rules(
     """Range and (non-string) enum constraints, compared on the typed values of the rows
     that passed every other rule; returns the typed column (the cast is not repeated)."""
     ok_values = (
-        values if bad_so_far is None else pc.if_else(bad_so_far, pa.scalar(None, values.type), values)
+        values
+        if bad_so_far is None
+        else pc.if_else(bad_so_far, pa.scalar(None, values.type), values)
     )
     typed = _cast(ok_values, col)
     failures: list[Failure] = []
