@@ -95,6 +95,20 @@ def test_the_message_names_the_file_and_every_path(tmp_path):
     assert {p["file"] for p in err.value.problems} == {str(path)}
 
 
+def test_a_refused_type_does_not_hide_the_field_s_other_problems():
+    doc = {"fields": [{"name": "t", "type": "time", "constraints": {"unqiue": True}},
+                      {"name": "u", "type": ["string"]}]}
+    assert problems(doc) == [
+        ("$.fields[0].constraints.unqiue", "unknown keyword 'unqiue' in constraints; use one of "
+         "['enum', 'exclusiveMaximum', 'exclusiveMinimum', 'maxLength', 'maximum', "
+         "'minLength', 'minimum', 'pattern', 'required']"),
+        ("$.fields[0].type", "type 'time' is not supported: a time of day has no exact Parquet "
+         "type here; declare it a string with a pattern"),
+        ("$.fields[1].type", "must be a string; use one of ['string', 'integer', 'number', "
+         "'boolean', 'date', 'datetime']"),
+    ]
+
+
 def test_the_pre_table_schema_format_is_refused_with_the_migration():
     (path, message), = problems({"columns": [{"name": "a", "type": "int64"}]})
     assert path == "$.columns" and "rename 'columns' to 'fields'" in message
