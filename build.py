@@ -719,13 +719,15 @@ def check_schemas(root: Path) -> list[Path]:
     """Check every schema under schemas/ completely before anything is packaged: one
     BuildError listing each problem with its file and JSON path (etl.schema, the same
     check the functions and the local run use; it imports without pyarrow)."""
+    files = sorted((root / "schemas").glob("*.json"))
+    if not files:
+        return []
     sys.path.insert(0, str(root / "lambdas"))
     try:
         from etl.errors import SchemaConfigError
         from etl.schema import check_schema_file
     finally:
         sys.path.remove(str(root / "lambdas"))
-    files = sorted((root / "schemas").glob("*.json"))
     problems = []
     for path in files:
         try:
@@ -751,9 +753,9 @@ def build_all(
     if arch not in ARCHITECTURES:
         raise BuildError(f"unknown architecture {arch!r}: use one of {sorted(ARCHITECTURES)}")
     root = root.resolve()
-    check_schemas(root)
     out_dir = (out_dir or root / "dist").resolve()
     plans = plan_functions(root, out_dir)
+    check_schemas(root)
     spec = LayerSpec(tuple(requirements or layer_requirements(root)), arch)
     layer_path = layer_output(out_dir, arch)
 
