@@ -242,6 +242,13 @@ def test_the_local_run_checks_the_schema_before_the_emulator_starts(tmp_path, ca
     assert started == []
 
 
+def test_a_top_level_delimiter_is_pointed_at_the_dialect():
+    assert problems({"delimiter": ";", "fields": [{"name": "a"}]}) == [
+        ("$.delimiter", "'delimiter' is not supported: the CSV delimiter belongs in the dialect: "
+         '{"dialect": {"delimiter": ";"}}')
+    ]
+
+
 def test_load_schema_from_bytes_and_invalid_json():
     assert load_schema(b'{"fields": [{"name": "a"}]}').names == ["a"]
     with pytest.raises(SchemaConfigError, match="schema: not valid JSON"):

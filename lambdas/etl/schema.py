@@ -53,7 +53,7 @@ UNSUPPORTED = {
     "headerJoin": "the header is the first line",
     "itemType": "lists are not stored",
     "itemEnum": "lists are not stored",
-    "delimiter": "list fields are not stored (the CSV delimiter belongs in 'dialect')",
+    "delimiter": 'the CSV delimiter belongs in the dialect: {"dialect": {"delimiter": ";"}}',
 }
 # Documented extensions: what Table Schema lacks (README "The schema").
 EXTENSIONS = {
