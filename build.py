@@ -715,6 +715,30 @@ def manifest_document(
     }
 
 
+def check_schemas(root: Path) -> list[Path]:
+    """Check every schema under schemas/ completely before anything is packaged: one
+    BuildError listing each problem with its file and JSON path (etl.schema, the same
+    check the functions and the local run use; it imports without pyarrow)."""
+    files = sorted((root / "schemas").glob("*.json"))
+    if not files:
+        return []
+    sys.path.insert(0, str(root / "lambdas"))
+    try:
+        from etl.errors import SchemaConfigError
+        from etl.schema import check_schema_file
+    finally:
+        sys.path.remove(str(root / "lambdas"))
+    problems = []
+    for path in files:
+        try:
+            check_schema_file(path)
+        except SchemaConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise BuildError("invalid schema:\n" + "\n".join(problems))
+    return files
+
+
 def build_all(
     root: Path = ROOT,
     out_dir: Path | None = None,
@@ -731,6 +755,7 @@ def build_all(
     root = root.resolve()
     out_dir = (out_dir or root / "dist").resolve()
     plans = plan_functions(root, out_dir)
+    check_schemas(root)
     spec = LayerSpec(tuple(requirements or layer_requirements(root)), arch)
     layer_path = layer_output(out_dir, arch)
 

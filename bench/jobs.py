@@ -164,7 +164,7 @@ def job_parse_only(csv: Path, out: Path) -> dict:
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    names = [c["name"] for c in json.loads(SCHEMA.read_text())["columns"]]
+    names = [c["name"] for c in json.loads(SCHEMA.read_text())["fields"]]
     skipped = 0
 
     def skip(_row) -> str:

@@ -5,10 +5,13 @@ column-wise pandas operations (no per-row Python) -> ``DataFrame.to_parquet``
 (pyarrow engine) of the valid rows with the schema's types, and of the rejects.
 One Parquet part per chunk under ``valid_dir`` and ``rejected_dir``.
 
-Checks, in schema column order, first failure wins:
-  required column empty -> ``missing:<col>``; ``pattern`` -> ``pattern:<col>``;
-  ``allowed`` -> ``not_allowed:<col>``; decimal(p,s) by the strict lexical form
-  ``-?\\d{1,p-s}(\\.\\d{1,s})?`` then an exact cast to ``decimal128(p,s)``;
+The schema is the Table Schema of ``schemas/transactions.json`` (only what it uses: string,
+number with the precision/scale extension, datetime in the default format, constraints
+required/pattern/enum, missing values ``""``).
+Checks, in schema field order, first failure wins:
+  required field empty -> ``missing:<col>``; ``pattern`` (anchored) -> ``pattern:<col>``;
+  ``enum`` -> ``not_allowed:<col>``; number(p,s) by the strict lexical form
+  ``[+-]?\\d{1,p-s}(\\.\\d{1,s})?`` then an exact cast to ``decimal128(p,s)``;
   timestamp by the ISO-8601 UTC form ``...T..:..:..(.ffffff)?(Z|+00:00)`` and
   ``pd.to_datetime(format="ISO8601", utc=True, errors="coerce")`` (catches
   month 13, Feb 30).
@@ -46,9 +49,9 @@ class PandasResult:
 
 
 def _arrow_type(col: dict) -> pa.DataType:
-    if col.get("type") == "decimal":
+    if col.get("type") == "number":
         return pa.decimal128(col["precision"], col["scale"])
-    if col.get("type") == "timestamp":
+    if col.get("type") == "datetime":
         return pa.timestamp("us", tz="UTC")
     return pa.string()
 
@@ -70,17 +73,18 @@ def _check_chunk(df: pd.DataFrame, columns: list[dict]) -> tuple[np.ndarray, dic
         name = col["name"]
         s = df[name]
         empty = (s == "").to_numpy(dtype=bool)
-        if col.get("required", True):
+        constraints = col.get("constraints", {})
+        if constraints.get("required", False):
             fail(empty, f"missing:{name}")
         typ = col.get("type", "string")
-        if typ == "decimal":
+        if typ == "number":
             p, sc = col["precision"], col["scale"]
             frac = rf"(\.\d{{1,{sc}}})?" if sc else ""
-            ok = s.str.fullmatch(rf"-?\d{{1,{p - sc}}}{frac}").to_numpy(dtype=bool)
+            ok = s.str.fullmatch(rf"[+-]?\d{{1,{p - sc}}}{frac}").to_numpy(dtype=bool)
             fail(~ok & ~empty, f"decimal:{name}")
             clean = s.where(~bad & ~empty, None)
             typed[name] = clean.astype(pd.ArrowDtype(_arrow_type(col)))
-        elif typ == "timestamp":
+        elif typ == "datetime":
             ok = s.str.fullmatch(TIMESTAMP_UTC).to_numpy(dtype=bool)
             fail(~ok & ~empty, f"timestamp:{name}")
             ts = pd.to_datetime(
@@ -89,11 +93,11 @@ def _check_chunk(df: pd.DataFrame, columns: list[dict]) -> tuple[np.ndarray, dic
             fail(ts.isna().to_numpy() & ~empty, f"timestamp:{name}")
             typed[name] = ts
         else:
-            if col.get("pattern"):
-                ok = s.str.fullmatch(col["pattern"]).to_numpy(dtype=bool)
+            if constraints.get("pattern"):
+                ok = s.str.fullmatch(constraints["pattern"]).to_numpy(dtype=bool)
                 fail(~ok & ~empty, f"pattern:{name}")
-            if col.get("allowed"):
-                fail(~s.isin(col["allowed"]).to_numpy() & ~empty, f"not_allowed:{name}")
+            if constraints.get("enum"):
+                fail(~s.isin(constraints["enum"]).to_numpy() & ~empty, f"not_allowed:{name}")
             typed[name] = s.where(~empty, None)
     return reason, typed
 
@@ -106,7 +110,7 @@ def process_file_pandas(
     *,
     chunksize: int = 100_000,
 ) -> PandasResult:
-    columns = schema_doc["columns"]
+    columns = schema_doc["fields"]
     names = [c["name"] for c in columns]
     arrow_valid = pa.schema([pa.field(c["name"], _arrow_type(c)) for c in columns])
     arrow_rejects = pa.schema(
@@ -116,7 +120,7 @@ def process_file_pandas(
     valid_dir.mkdir(parents=True, exist_ok=True)
     rejected_dir.mkdir(parents=True, exist_ok=True)
     result = PandasResult()
-    delimiter = schema_doc.get("delimiter", ",")
+    delimiter = schema_doc.get("dialect", {}).get("delimiter", ",")
 
     def count(reasons) -> None:
         for r, k in pd.Series(reasons).value_counts().items():

@@ -13,7 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from etl.finalize import check_conservation, chunk_failure, success_message
+from etl.finalize import (
+    check_conservation,
+    check_reject_threshold,
+    chunk_failure,
+    max_rejected_share,
+    reject_summary,
+    success_message,
+)
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
@@ -63,6 +70,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
         data_bytes=int(event["size"]) - int(event["header_end"]),
         header_newlines=int(event["header_newlines"]),
     )
+    rejects = reject_summary(items, totals.first_lines)
+    check_reject_threshold(totals, rejects, max_rejected_share(done))  # before publishing
     by_index = {int(i["chunk_id"].split("#")[1]): i for i in items}
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         jobs = [
@@ -88,6 +97,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "blank_lines": totals.blank_lines,
         "valid_prefix": ref.valid_prefix,
         "rejected_prefix": ref.rejected_prefix,
+        **rejects,
     }
     rt.status.complete_file(ref.file_id, summary)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)

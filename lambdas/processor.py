@@ -72,7 +72,11 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
         valid.complete()
         _inject_fault("after_valid_upload", index, attempt)
         rejected.complete()
-    rt.status.finish_chunk(ref.file_id, index, {**result.to_dict(), "attempt_done": attempt})
+    rt.status.finish_chunk(
+        ref.file_id,
+        index,
+        {**result.to_dict(), **result.reject_details(), "attempt_done": attempt},
+    )
     seconds = time.perf_counter() - started
     metrics.add_metric(name="RowsValid", unit="Count", value=result.rows_valid)
     metrics.add_metric(name="RowsRejected", unit="Count", value=result.rows_rejected)

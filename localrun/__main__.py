@@ -123,6 +123,7 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
             f" {size / 1e6 / result.duration_s:.2f} MB/s)"
         )
     rows.append(("duration", f"{result.duration_s:.1f} s{rate}"))
+    rows += _rejects_rows(result.success_message)
     if result.duplicate:
         rows.append(("note", "duplicate event: the object version was already processed"))
     if result.error:
@@ -142,6 +143,36 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
 
+def _schema_problems(path: Path) -> str | None:
+    """Every problem of the schema file, before the emulator starts (None if it is valid)."""
+    lambdas = str(Path(__file__).resolve().parent.parent / "lambdas")
+    if lambdas not in sys.path:
+        sys.path.append(lambdas)  # the handlers' core, as the functions import it
+    from etl.errors import SchemaConfigError
+    from etl.schema import check_schema_file
+
+    try:
+        check_schema_file(path)
+    except SchemaConfigError as exc:
+        return f"SchemaConfigError: {exc}"
+    return None
+
+
+def _rejects_rows(message: dict | None) -> list[tuple[str, str]]:
+    """Rejects per column and rule, and the first rejected lines, from the success message."""
+    if not message or not message.get("rows_rejected"):
+        return []
+    rows = [
+        ("rejects", f"{int(r['count']):,}  {r.get('column') or '(record)'}  {r['rule']}")
+        for r in message.get("rejects_by_rule", [])
+    ]
+    for r in message.get("first_rejects", []):
+        rows.append(("rejected line", f"{r['line']}: {r['reason']}  | {r['raw']}"))
+    return [
+        (name if i == 0 or name != rows[i - 1][0] else "", v) for i, (name, v) in enumerate(rows)
+    ]
+
+
 def _n(value) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -152,6 +183,9 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if (problems := _schema_problems(args.schema)) is not None:
+        print(f"error: {problems}", file=sys.stderr)
+        return 2
     # moto logs every failed task at ERROR with its whole parse tree; the summary and the
     # failure message say what failed.
     logging.getLogger("moto").setLevel(logging.CRITICAL)

@@ -124,7 +124,7 @@ class SampleStats:
 
 def _load_schema(path: Path = SCHEMA_PATH) -> dict:
     schema = json.loads(path.read_text(encoding="utf-8"))
-    names = tuple(c["name"] for c in schema["columns"])
+    names = tuple(c["name"] for c in schema["fields"])
     if names != COLUMNS:
         raise ValueError(f"generator knows columns {COLUMNS}, schema {path} declares {names}")
     return schema
@@ -168,14 +168,14 @@ class _Generator:
         if not 0.0 <= invalid_fraction <= 1.0:
             raise ValueError("invalid_fraction must be within [0, 1]")
         schema = _load_schema()
-        cols = {c["name"]: c for c in schema["columns"]}
+        cols = {c["name"]: c for c in schema["fields"]}
         self.rng = np.random.default_rng(seed)
         self.invalid_fraction = invalid_fraction
         self.term = b"\r\n" if crlf else b"\n"
         self.invalid_carry = 0.0
         self.next_index = 0
 
-        currencies = list(cols["currency"]["allowed"])
+        currencies = list(cols["currency"]["constraints"]["enum"])
         weights = np.full(len(currencies), 0.0)
         rest = 1.0 - sum(_COMMON_CURRENCIES.values())
         others = [i for i, c in enumerate(currencies) if c not in _COMMON_CURRENCIES]
@@ -184,7 +184,7 @@ class _Generator:
         self.cur_pool = _pool([c.encode() for c in currencies])
         self.cur_p = weights / weights.sum()
 
-        statuses = list(cols["status"]["allowed"])
+        statuses = list(cols["status"]["constraints"]["enum"])
         sw = np.array([_STATUS_WEIGHTS.get(s, 0.01) for s in statuses])
         self.status_pool = _pool([s.encode() for s in statuses])
         self.status_p = sw / sw.sum()

@@ -84,7 +84,7 @@ def test_many_chunks_with_quoted_newlines_keep_every_row(aws):
     expected_lines = [2 + i + sum(1 for j in range(i) if j % 9 == 3) for i in bad]
     assert [r["line"] for r in rejected] == expected_lines
     assert [r["raw"] for r in rejected] == [row(i, amount="12.345") for i in bad]
-    assert all(r["reason"].startswith("amount: '12.345' is not a decimal(18,2)") for r in rejected)
+    assert all(r["reason"].startswith("amount: not a decimal(18,2)") for r in rejected)
     status = aws.status.get_file(summary["file_id"])
     assert status["status"] == "COMPLETE" and status["rows_valid"] == summary["rows_valid"]
     # work files are cleaned up, nothing half-written remains
@@ -202,14 +202,18 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
 def test_finalizer_retry_after_success_returns_the_same_message(aws):
     import finalizer
 
-    detail = upload(aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n".encode())
+    good = "".join(f"{row(i)}\n" for i in range(3, 12))  # 1 of 10 rejected: within 0.1
+    detail = upload(
+        aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode()
+    )
     first = run_pipeline(aws, detail)
     again = finalizer.handler({"file_id": first["file_id"], "chunk_count": first["chunks"]}, Ctx())
     assert again == first
     keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     digest = first["dedup_id"][:16]
     assert keys == ["config/schema.json", "incoming/twice.csv", f"manifests/{digest}.json",
-                    f"processed/twice/version={digest}/chunk-000000.parquet",
+                    *[f"processed/twice/version={digest}/chunk-{k:06d}.parquet"
+                      for k in range(first["chunks"])],
                     f"rejected/twice/version={digest}/chunk-000000.parquet"]
 
 

@@ -17,7 +17,7 @@ from localrun.sample import BOM, COLUMNS, INVALID_KINDS, write_transactions
 SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "schemas" / "transactions.json").read_text()
 )
-COLS = {c["name"]: c for c in SCHEMA["columns"]}
+COLS = {c["name"]: c for c in SCHEMA["fields"]}
 AMOUNT = re.compile(r"-?\d{1,16}(\.\d{1,2})?")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
@@ -29,10 +29,10 @@ def classify(record: list[str]) -> str | None:
     if len(record) > len(COLUMNS):
         return "too_many_fields"
     row = dict(zip(COLUMNS, record, strict=True))
-    if any(row[c["name"]] == "" for c in SCHEMA["columns"] if c["required"]):
+    if any(row[c["name"]] == "" for c in SCHEMA["fields"] if c["constraints"]["required"]):
         return "missing_required"
     for name in ("transaction_id", "account_id"):
-        if not re.fullmatch(COLS[name]["pattern"], row[name]):
+        if not re.fullmatch(COLS[name]["constraints"]["pattern"], row[name]):
             return "bad_pattern"
     ts = row["timestamp"]
     if not TIMESTAMP.fullmatch(ts):
@@ -43,9 +43,9 @@ def classify(record: list[str]) -> str | None:
         return "bad_timestamp"
     if not AMOUNT.fullmatch(row["amount"]):
         return "bad_amount"
-    if row["currency"] not in COLS["currency"]["allowed"]:
+    if row["currency"] not in COLS["currency"]["constraints"]["enum"]:
         return "bad_currency"
-    if row["status"] not in COLS["status"]["allowed"]:
+    if row["status"] not in COLS["status"]["constraints"]["enum"]:
         return "bad_status"
     return None
 

@@ -50,6 +50,10 @@ class SchemaConfigError(EtlError):
     """The schema file itself is invalid."""
 
 
+class TooManyRejects(EtlError):
+    """More of the file's rows were rejected than the schema's maxRejectedShare allows."""
+
+
 class InjectedFault(EtlError):
     """Raised only by test fault injection (never configured by Terraform)."""
 

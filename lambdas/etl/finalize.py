@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from .errors import ConservationError, EtlError, from_name
+from .errors import ConservationError, EtlError, TooManyRejects, from_name
 from .keys import FileRef
+from .schema import DEFAULT_MAX_REJECTED_SHARE
 from .status import COMPLETE, DONE, FAILED
 
 SUMMARY_KEYS = (
@@ -16,7 +20,11 @@ SUMMARY_KEYS = (
     "blank_lines",
     "valid_prefix",
     "rejected_prefix",
+    "rejects_by_rule",
+    "first_rejects",
 )
+FIRST_REJECTS = 5  # rejected lines the summary shows
+TOP_RULES = 3  # (column, rule) pairs a TooManyRejects message names
 
 
 def success_message(ref: FileRef, summary: dict) -> dict:
@@ -27,7 +35,7 @@ def success_message(ref: FileRef, summary: dict) -> dict:
         "bucket": ref.bucket,
         "key": ref.key,
         "version_id": ref.version_id,
-        **{k: summary[k] for k in SUMMARY_KEYS},
+        **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
         "message_group_id": ref.message_group_id,
         "dedup_id": ref.digest,
     }
@@ -103,4 +111,70 @@ def check_conservation(
         consumed,
         sum(int(i.get("blank_lines", 0)) for i in ordered),
         first_lines,
+    )
+
+
+# ---------------------------------------------------------------------------
+# rejects: counts per column and rule, the first rejected lines, the threshold
+# ---------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers (Decimal), nested, as plain ints/floats for JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def reject_summary(items: list[dict], first_lines: dict[int, int]) -> dict:
+    """Sum the chunks' failure counts per (column, rule), most frequent first, and keep the
+    file's first rejected lines (chunk-local line numbers made file line numbers)."""
+    counts: Counter = Counter()
+    first: list[dict] = []
+    for item in items:
+        k = int(item["chunk_id"].split("#")[1])
+        for c in item.get("failure_counts") or []:
+            counts[(c.get("column"), c["rule"])] += int(c["count"])
+        for r in item.get("first_rejects") or []:
+            first.append({**_plain(r), "line": int(r["line"]) + first_lines[k] - 1})
+    first.sort(key=lambda r: r["line"])
+    return {
+        "rejects_by_rule": [
+            {"column": column, "rule": rule, "count": n}
+            for (column, rule), n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        ],
+        "first_rejects": first[:FIRST_REJECTS],
+    }
+
+
+def max_rejected_share(file_item: dict | None) -> float:
+    """The schema's maxRejectedShare as the validator recorded it on the file item."""
+    value = (file_item or {}).get("max_rejected_share")
+    return DEFAULT_MAX_REJECTED_SHARE if value in (None, "") else float(value)
+
+
+def describe_rules(rejects_by_rule: list[dict], top: int = TOP_RULES) -> str:
+    """`amount type 1,461; currency enum 3` (record-level rules have no column)."""
+    return "; ".join(
+        f"{r['column'] + ' ' if r.get('column') else ''}{r['rule']} {int(r['count']):,}"
+        for r in rejects_by_rule[:top]
+    )
+
+
+def check_reject_threshold(totals: FileTotals, rejects: dict, max_share: float) -> None:
+    """TooManyRejects when more than `max_share` of the file's rows were rejected: a file
+    that mostly fails its schema is the wrong file or the wrong schema, not a result."""
+    if totals.rows_total == 0 or totals.rows_rejected <= max_share * totals.rows_total:
+        return
+    share = totals.rows_rejected / totals.rows_total
+    raise TooManyRejects(
+        f"{totals.rows_rejected:,} of {totals.rows_total:,} rows rejected ({share:.1%}), more "
+        f"than the schema's maxRejectedShare {max_share:.1%}; top rules: "
+        f"{describe_rules(rejects['rejects_by_rule'])}. Nothing was published: check that the "
+        "schema describes the file (formats, missingValues, constraints) or fix the file, "
+        "then upload it again (or raise maxRejectedShare)"
     )

@@ -10,10 +10,10 @@ touches rejected rows.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from .chunking import BOM, header_text
 from .csvscan import RecordIndex, holds_byte, index_complete_records, index_records
 from .errors import ChunkBoundaryError, RecordTooLarge
-from .schema import REJECTS_SCHEMA, Column, Schema
+from .schema import REJECTS_SCHEMA, Column, Schema, _escape
 
 DEFAULT_BLOCK_BYTES = 8 * 1024 * 1024
 MIN_PARALLEL_BLOCK_BYTES = 1024 * 1024
@@ -42,6 +42,10 @@ REJECTS_ROW_GROUP_BYTES = 16 * 1024 * 1024
 PARQUET_COMPRESSION = "snappy"  # the Parquet ecosystem default; zstd cost 1.6x the write time here
 
 
+FIRST_REJECTS = 5  # rejected lines a chunk keeps for the summary
+FIRST_REJECT_RAW_CHARS = 200  # ... each cut to this many characters
+
+
 @dataclass
 class ChunkResult:
     rows_valid: int = 0
@@ -50,6 +54,10 @@ class ChunkResult:
     lines: int = 0  # LF bytes in the range (to compute later chunks' line numbers)
     blank_lines: int = 0  # empty lines: not records, neither valid nor rejected
     records: int = 0  # records by quote parity on the raw bytes, independent of the parser
+    # failures per (column, rule) (a row may fail several rules; record-level rules have no
+    # column), and the first rejected lines (chunk-local line numbers)
+    failure_counts: Counter = field(default_factory=Counter)
+    first_rejects: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +67,18 @@ class ChunkResult:
             "bytes": self.bytes,
             "lines": self.lines,
             "blank_lines": self.blank_lines,
+        }
+
+    def reject_details(self) -> dict:
+        """What the chunk's status item records about its rejects (the finalizer sums it)."""
+        return {
+            "failure_counts": [
+                {"column": column, "rule": rule, "count": n}
+                for (column, rule), n in sorted(
+                    self.failure_counts.items(), key=lambda kv: (-kv[1], str(kv[0]))
+                )
+            ],
+            "first_rejects": self.first_rejects,
         }
 
 
@@ -71,7 +91,11 @@ class ChunkResult:
 class _Check:
     column: str
     mask: pa.Array  # True where the row fails
-    reason: str  # template; {value} is replaced by the offending value
+    rule: str  # the Table Schema constraint or cause: type, required, enum, pattern, ...
+    reason: str  # group-able: never holds the value (the value goes in the failure)
+
+
+Failure = tuple[pa.Array, str, str]  # (failing mask, rule, reason)
 
 
 def _as_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -86,44 +110,170 @@ _INT64_MIN = pa.scalar(-(2**63), pa.decimal128(38, 0))
 
 
 def _int64_overflow(
-    values: pa.Array, empty: pa.Array, failures: list[tuple[pa.Array, str]]
+    values: pa.Array, missing: pa.Array, failures: list[Failure]
 ) -> pa.Array | None:
     """The lexically valid int64 values that overflow 64 bits (None if there are none).
     Every other type's pattern admits only values that cast exactly: dates and timestamps
     are calendar-exact in the pattern (schema.py), decimals bounded in digits."""
     if (pc.max(pc.binary_length(values)).as_py() or 0) < 19:
         return None  # fewer than 19 digits always fit in 64 bits
-    ok = pc.invert(empty)
-    for mask, _ in failures:
+    ok = pc.invert(missing)
+    for mask, _, _ in failures:
         ok = pc.and_(ok, pc.invert(mask))
     as_dec = pc.cast(pc.if_else(ok, values, pa.scalar(None, pa.string())), pa.decimal128(38, 0))
     bad = pc.fill_null(pc.or_(pc.greater(as_dec, _INT64_MAX), pc.less(as_dec, _INT64_MIN)), False)
     return bad if pc.any(bad).as_py() else None
 
 
-def _string_rules(values: pa.Array, col: Column) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
-    """(empty mask, [(failing mask, reason)]) for one string-valued array."""
-    empty = pc.equal(pc.binary_length(values), 0)
-    any_empty = pc.any(empty).as_py()
-    failures: list[tuple[pa.Array, str]] = []
-    if col.required and any_empty:
-        failures.append((empty, f"{col.name}: required value is empty"))
-    nonempty = pc.invert(empty) if any_empty else None
-    pattern = col.lexical_pattern
-    if pattern is not None:
-        bad = pc.invert(pc.match_substring_regex(values, pattern))
-        bad = bad if nonempty is None else pc.and_(nonempty, bad)
+def _missing(values: pa.Array, col: Column) -> pa.Array:
+    """True where the value is one of the field's missing values (Table Schema
+    `missingValues`, default [""]): null if the field is optional, a reject if required."""
+    if col.missing_values == ("",):
+        return pc.equal(pc.binary_length(values), 0)
+    if not col.missing_values:
+        return pa.array(np.zeros(len(values), dtype=bool))
+    return pc.is_in(values, value_set=pa.array(col.missing_values, pa.string()))
+
+
+def _pattern_rule(col: Column) -> tuple[str, str]:
+    if col.type == "string":
+        return "pattern", f"{col.name}: does not match the pattern {col.pattern}"
+    return "type", f"{col.name}: not {col.describe()}"
+
+
+def _string_rules(
+    values: pa.Array, col: Column, *, with_pattern: bool = True
+) -> tuple[pa.Array, list[Failure]]:
+    """(missing mask, [(failing mask, rule, reason)]) for one string-valued array: every
+    rule that needs no typed value (required, the type's lexical form or the pattern,
+    and for strings enum, minLength, maxLength)."""
+    missing = _missing(values, col)
+    any_missing = pc.any(missing).as_py()
+    failures: list[Failure] = []
+    if col.required and any_missing:
+        failures.append((missing, "required", f"{col.name}: a value is required"))
+    present = pc.invert(missing) if any_missing else None
+
+    def add(bad: pa.Array, rule: str, reason: str) -> None:
+        bad = bad if present is None else pc.and_(present, bad)
         if pc.any(bad).as_py():
-            failures.append((bad, f"{col.name}: {{value!r}} is not {col.describe()}"))
-    if col.allowed is not None:
-        bad = pc.invert(pc.is_in(values, value_set=pa.array(col.allowed, pa.string())))
-        bad = bad if nonempty is None else pc.and_(nonempty, bad)
+            failures.append((bad, rule, reason))
+
+    if with_pattern and col.screen_pattern is not None:
+        add(pc.invert(pc.match_substring_regex(values, col.screen_pattern)), *_pattern_rule(col))
+    if col.type == "string":
+        if col.enum is not None:
+            bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))
+            add(bad, "enum", f"{col.name}: not one of the enum values")
+        if col.min_length is not None or col.max_length is not None:
+            length = pc.utf8_length(values)
+            if col.min_length is not None:
+                add(
+                    pc.less(length, col.min_length),
+                    "minLength",
+                    f"{col.name}: shorter than {col.min_length} characters",
+                )
+            if col.max_length is not None:
+                add(
+                    pc.greater(length, col.max_length),
+                    "maxLength",
+                    f"{col.name}: longer than {col.max_length} characters",
+                )
+    return missing, failures
+
+
+def _normalise(values: pa.Array, col: Column) -> pa.Array:
+    """The field's text in the form Arrow casts exactly (digit groups removed, '.' as the
+    decimal mark, dates rebuilt as ISO 8601); only called for declared non-default forms."""
+    if col.type in ("integer", "number"):
+        if col.group_char:
+            values = pc.replace_substring(values, col.group_char, "")
+        if col.type == "number" and col.decimal_char != ".":
+            values = pc.replace_substring(values, col.decimal_char, ".")
+        return values
+    parts = pc.extract_regex(values, col.format.extract_pattern())
+    comps = col.format.components
+
+    def part(name: str, width: int = 2) -> pa.Array:
+        return pc.utf8_lpad(pc.struct_field(parts, name), width=width, padding="0")
+
+    pieces = [pc.struct_field(parts, "Y"), "-", part("m"), "-", part("d")]
+    if col.type == "datetime":
+        seconds = part("S") if "S" in comps else "00"
+        pieces += ["T", part("H"), ":", part("M"), ":", seconds]
+        if "f" in comps:
+            pieces += [".", pc.struct_field(parts, "f")]
+        pieces.append("Z")
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def _needs_normalising(col: Column) -> bool:
+    return (
+        col.format is not None
+        or (col.type in ("integer", "number") and col.group_char is not None)
+        or (col.type == "number" and col.decimal_char != ".")
+    )
+
+
+def _cast(values: pa.Array | pa.ChunkedArray, col: Column) -> pa.Array | pa.ChunkedArray:
+    """Cast checked text to the field's type (booleans by the declared true words)."""
+    if col.type == "boolean":
+        is_true = pc.is_in(values, value_set=pa.array(col.true_values, pa.string()))
+        return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), is_true)
+    return pc.cast(values, col.arrow_type)
+
+
+_RANGE_RULES = {
+    "minimum": (pc.less, "less than the minimum"),
+    "maximum": (pc.greater, "greater than the maximum"),
+    "exclusiveMinimum": (pc.less_equal, "not greater than the exclusive minimum"),
+    "exclusiveMaximum": (pc.greater_equal, "not less than the exclusive maximum"),
+}
+
+
+def _typed_value(text: str, col: Column) -> pa.Scalar:
+    one = pa.array([text], pa.string())
+    return _cast(_normalise(one, col) if _needs_normalising(col) else one, col)[0]
+
+
+def _typed_rules(
+    values: pa.Array, col: Column, bad_so_far: pa.Array | None
+) -> tuple[pa.Array, list[Failure]]:
+    """Range and (non-string) enum constraints, compared on the typed values of the rows
+    that passed every other rule; returns the typed column (the cast is not repeated)."""
+    ok_values = (
+        values
+        if bad_so_far is None
+        else pc.if_else(bad_so_far, pa.scalar(None, values.type), values)
+    )
+    typed = _cast(ok_values, col)
+    failures: list[Failure] = []
+    for key, text in col.ranges:
+        compare, words = _RANGE_RULES[key]
+        bad = pc.fill_null(compare(typed, _typed_value(text, col)), False)
         if pc.any(bad).as_py():
-            failures.append((bad, f"{col.name}: {{value!r}} is not one of the allowed values"))
-    return empty, failures
+            failures.append((bad, key, f"{col.name}: {words} {text}"))
+    if col.enum is not None:
+        allowed = pa.array([_typed_value(v, col).as_py() for v in col.enum], col.arrow_type)
+        bad = pc.and_(pc.is_valid(typed), pc.invert(pc.is_in(typed, value_set=allowed)))
+        if pc.any(bad).as_py():
+            failures.append((bad, "enum", f"{col.name}: not one of the enum values"))
+    return typed, failures
 
 
 _SEP = "\x1f"  # unit separator: joins one row's values for the combined screen
+
+
+def _screenable(col: Column, table: pa.Table) -> bool:
+    p = col.screen_pattern
+    return (
+        p is not None
+        and p.startswith("^")
+        and p.endswith("$")
+        and "^" not in p[1:-1]
+        and "$" not in p[1:-1]
+        and not pa.types.is_dictionary(table.schema.field(col.name).type)
+    )
 
 
 def _screen(
@@ -133,21 +283,16 @@ def _screen(
     an anchored lexical pattern and match the combined pattern. Rows that fail (rare) are
     the only ones the per-column rules then look at, so reasons stay exact. RE2's cost is
     mostly per call, so this cuts the regex time by about a third for three columns."""
-    cols = [
-        c
-        for c in schema.columns
-        if c.lexical_pattern
-        and c.lexical_pattern.startswith("^")
-        and c.lexical_pattern.endswith("$")
-        and not c.lexical_pattern.endswith("\\$")
-        and not pa.types.is_dictionary(table.schema.field(c.name).type)
-    ]
+    cols = [c for c in schema.columns if _screenable(c, table)]
     if len(cols) < 2 or table.num_rows == 0:
         return set(), None
     parts = []
     for c in cols:
-        body = f"(?:{c.lexical_pattern[1:-1]})"
-        parts.append(body if c.required else f"(?:{body}|)")
+        body = f"(?:{c.screen_pattern[1:-1]})"
+        if not c.required and c.missing_values:
+            # a missing value passes the screen of an optional field (it becomes null)
+            body = "(?:" + "|".join([body, *(_escape(m) for m in c.missing_values)]) + ")"
+        parts.append(body)
     joined = pc.binary_join_element_wise(*[_as_array(table.column(c.name)) for c in cols], _SEP)
     ok = pc.match_substring_regex(joined, "^" + _SEP.join(parts) + "$")
     if may_hold_separator:
@@ -160,30 +305,30 @@ def _screen(
 
 def _rules_on_suspects(
     values: pa.Array, col: Column, suspects: np.ndarray
-) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
-    """`_string_rules` with the pattern/allowed rules evaluated on the screened-out rows only
-    (scattered back to full size). Emptiness is cheap and checked on every row."""
-    n = len(values)
-    empty = pc.equal(pc.binary_length(values), 0)
-    out: list[tuple[pa.Array, str]] = []
-    if col.required and pc.any(empty).as_py():
-        out.append((empty, f"{col.name}: required value is empty"))
+) -> tuple[pa.Array, list[Failure]]:
+    """`_string_rules` with the pattern evaluated on the screened-out rows only (scattered
+    back to full size); the other rules are cheap and checked on every row."""
+    missing, failures = _string_rules(values, col, with_pattern=False)
     if len(suspects):
-        _, failures = _string_rules(values.take(pa.array(suspects)), col)
-        for mask, reason in failures:
-            if reason.endswith("required value is empty"):
-                continue
-            full = np.zeros(n, dtype=bool)
-            full[suspects] = mask.to_numpy(zero_copy_only=False)
-            out.append((pa.array(full), reason))
-    return empty, out
+        sub = values.take(pa.array(suspects))
+        bad = pc.and_(
+            pc.invert(_missing(sub, col)),
+            pc.invert(pc.match_substring_regex(sub, col.screen_pattern)),
+        )
+        if pc.any(bad).as_py():
+            full = np.zeros(len(values), dtype=bool)
+            full[suspects] = bad.to_numpy(zero_copy_only=False)
+            at = 1 if failures and failures[0][1] == "required" else 0
+            failures.insert(at, (pa.array(full), *_pattern_rule(col)))
+    return missing, failures
 
 
 def _validate(
     table: pa.Table, schema: Schema, *, may_hold_separator: bool = True
 ) -> tuple[list[_Check], dict[str, pa.Array]]:
     """Run every rule of the schema on the string values; returns the failing-row masks and
-    the columns to keep, still as strings (optional empties already null).
+    the columns to keep (optional missing values already null): still as text in a form
+    that casts exactly, or already typed where a range/enum rule needed the typed values.
 
     Every way a value can fail its cast is a check here (the lexical form, which for dates
     and timestamps is calendar-exact, and the int64 range), so `_typed()` casts only rows
@@ -196,31 +341,47 @@ def _validate(
     screened, suspects = _screen(table, schema, may_hold_separator=may_hold_separator)
     for col in schema.columns:
         values = _as_array(table.column(col.name))
-        if pa.types.is_dictionary(values.type):
-            empty_d, failures_d = _string_rules(values.dictionary, col)
+        if pa.types.is_dictionary(values.type):  # string fields only
+            missing_d, failures_d = _string_rules(values.dictionary, col)
             indices = values.indices
-            for mask, reason in failures_d:
-                checks.append(_Check(col.name, pc.take(mask, indices), reason))
-            if not col.required and pc.any(empty_d).as_py():
-                empty = pc.take(empty_d, indices)
+            for mask, rule, reason in failures_d:
+                checks.append(_Check(col.name, pc.take(mask, indices), rule, reason))
+            if not col.required and pc.any(missing_d).as_py():
+                missing = pc.take(missing_d, indices)
                 values = pa.DictionaryArray.from_arrays(
-                    pc.if_else(empty, pa.scalar(None, indices.type), indices), values.dictionary
+                    pc.if_else(missing, pa.scalar(None, indices.type), indices), values.dictionary
                 )
             kept[col.name] = values
             continue
         if col.name in screened:
-            empty, failures = _rules_on_suspects(values, col, suspects)
+            missing, failures = _rules_on_suspects(values, col, suspects)
         else:
-            empty, failures = _string_rules(values, col)
-        checks.extend(_Check(col.name, mask, reason) for mask, reason in failures)
-        any_empty = pc.any(empty).as_py()
-        if col.type == "int64":
-            bad = _int64_overflow(values, empty, failures)
+            missing, failures = _string_rules(values, col)
+        any_missing = pc.any(missing).as_py()
+        if _needs_normalising(col):
+            values = _normalise(values, col)
+            if col.type == "number" and col.group_char:
+                # digit groups may hide too many integer digits: the plain form decides
+                plain = Column(col.name, "number", precision=col.precision, scale=col.scale)
+                bad = pc.invert(pc.match_substring_regex(values, plain.type_pattern))
+                bad = pc.and_(pc.invert(missing), pc.fill_null(bad, False))
+                for mask, _, _ in failures:
+                    bad = pc.and_(bad, pc.invert(mask))
+                if pc.any(bad).as_py():
+                    failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+        if col.type == "integer":
+            bad = _int64_overflow(values, missing, failures)
             if bad is not None:
-                reason = f"{col.name}: {{value!r}} is not {col.describe()}"
-                checks.append(_Check(col.name, bad, reason))
-        if not col.required and any_empty:
-            values = pc.if_else(empty, pa.scalar(None, pa.string()), values)
+                failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+        if not col.required and any_missing:
+            values = pc.if_else(missing, pa.scalar(None, pa.string()), values)
+        if col.ranges or (col.enum is not None and col.type != "string"):
+            bad_so_far = missing if any_missing else None
+            for mask, _, _ in failures:
+                bad_so_far = mask if bad_so_far is None else pc.or_(bad_so_far, mask)
+            values, typed_failures = _typed_rules(values, col, bad_so_far)
+            failures.extend(typed_failures)
+        checks.extend(_Check(col.name, mask, rule, reason) for mask, rule, reason in failures)
         kept[col.name] = values
     return checks, kept
 
@@ -228,8 +389,8 @@ def _validate(
 def _typed(table: pa.Table, schema: Schema) -> pa.Table:
     """Cast the string columns of rows that passed every check to the schema's types."""
     for i, col in enumerate(schema.columns):
-        if col.type != "string":
-            table = table.set_column(i, col.name, pc.cast(table.column(i), col.arrow_type))
+        if col.type != "string" and table.schema.field(i).type != col.arrow_type:
+            table = table.set_column(i, col.name, _cast(table.column(i), col))
     return table
 
 
@@ -243,30 +404,63 @@ class _Rejects:
     lines: list[int]
     reasons: list[str]
     raws: list[str]
+    failures: list[list[dict]]
 
-    def add(self, line: int, reason: str, raw: str) -> None:
+    def add(self, line: int, reason: str, raw: str, failures: list[dict]) -> None:
         self.lines.append(line)
         self.reasons.append(reason)
         self.raws.append(raw)
+        self.failures.append(failures)
 
-    def extend(self, lines: list[int], reasons: list[str], raws: list[str]) -> None:
+    def extend(
+        self, lines: list[int], reasons: list[str], raws: list[str], failures: list[list[dict]]
+    ) -> None:
         self.lines.extend(lines)
         self.reasons.extend(reasons)
         self.raws.extend(raws)
+        self.failures.extend(failures)
+
+    def truncate(self, n: int) -> None:
+        del self.lines[n:], self.reasons[n:], self.raws[n:], self.failures[n:]
 
     def table(self) -> pa.Table:
         order = sorted(range(len(self.lines)), key=self.lines.__getitem__)
         self.lines = [self.lines[i] for i in order]
         self.reasons = [self.reasons[i] for i in order]
         self.raws = [self.raws[i] for i in order]
+        self.failures = [self.failures[i] for i in order]
         return pa.table(
             {
                 "line": pa.array(self.lines, pa.int64()),
                 "reason": pa.array(self.reasons, pa.string()),
                 "raw": pa.array(self.raws, pa.string()),
+                "failures": pa.array(self.failures, REJECTS_SCHEMA.field("failures").type),
             },
             schema=REJECTS_SCHEMA,
         )
+
+    def count_into(self, result: ChunkResult) -> None:
+        """Add this block's failures per (column, rule) and its first lines to `result`
+        (after `table()`, so lines are in order; blocks are committed in order)."""
+        for failures in self.failures:
+            for f in failures:
+                result.failure_counts[(f["column"], f["rule"])] += 1
+        for i in range(min(len(self.lines), FIRST_REJECTS - len(result.first_rejects))):
+            result.first_rejects.append(
+                {
+                    "line": self.lines[i],
+                    "reason": self.reasons[i],
+                    "raw": self.raws[i][:FIRST_REJECT_RAW_CHARS],
+                }
+            )
+
+
+def _failure(column: str | None, rule: str, value: str | None) -> dict:
+    return {"column": column, "rule": rule, "value": value}
+
+
+def _empty_rejects() -> _Rejects:
+    return _Rejects([], [], [], [])
 
 
 @dataclass
@@ -329,13 +523,15 @@ class ChunkProcessor:
         for col in self.schema.columns:
             if col.type != "string":
                 continue
-            if col.allowed is not None:
+            if col.enum is not None:
                 repeating.add(col.name)
             elif table.num_rows >= 1000:
                 sample = table.column(col.name).slice(0, DICTIONARY_SAMPLE_ROWS)
                 if pc.count_distinct(sample).as_py() <= len(sample) * DICTIONARY_MAX_RATIO:
                     repeating.add(col.name)
-        parsed = {c.name for c in self.schema.columns if c.name in repeating and c.pattern}
+        parsed = {
+            c.name for c in self.schema.columns if c.name in repeating and c.pattern is not None
+        }
         self._dict_columns = frozenset(parsed)
         self._convert_options = self._make_convert_options(self._dict_columns)
         fields = [
@@ -392,7 +588,7 @@ class ChunkProcessor:
                 records=len(index),
                 blank_lines=index.blank_lines,
             ),
-            _Rejects([], [], []),
+            _empty_rejects(),
             [],
         )
         try:
@@ -400,7 +596,7 @@ class ChunkProcessor:
         except pa.ArrowInvalid:
             # Not UTF-8, or pyarrow saw records differently from the quote-parity rules
             # (stray quote, bare CR): sort record by record, then parse the clean ones.
-            out.rejects = _Rejects([], [], [])
+            out.rejects = _empty_rejects()
             out.valid = []
             self._slow_path(block, index, first_line, out)
         return out
@@ -417,6 +613,7 @@ class ChunkProcessor:
             self.result.rows_valid += table.num_rows
         if prepared.rejects.lines:
             self._rejects_pending.append(prepared.rejects.table())
+            prepared.rejects.count_into(self.result)
             self.result.rows_rejected += len(prepared.rejects.lines)
             pending = self._rejects_pending
             if (
@@ -476,11 +673,12 @@ class ChunkProcessor:
         keep[skipped_ord] = False
         row_to_record = np.flatnonzero(keep)
         if skipped:
-            expected = len(self.columns)
+            reason = f"wrong number of fields: expected {len(self.columns)}"
             rejects.extend(
                 _lines_of(lines, skipped_ord),
-                [f"expected {expected} fields, found {actual}" for _, actual in skipped],
+                [reason] * len(skipped),
                 _raws(block, index, skipped_ord),
+                [[_failure(None, "fields", str(actual))] for _, actual in skipped],
             )
         bad_rows = None
         if checks:
@@ -488,18 +686,21 @@ class ChunkProcessor:
             for c in checks[1:]:
                 bad_any = pc.or_(bad_any, c.mask)
             bad_rows = np.flatnonzero(bad_any.to_numpy(zero_copy_only=False))
-            # reasons per rejected row, in check order; values fetched once per check
+            # failures per rejected row, in check order; values fetched once per check
             reasons: list[list[str]] = [[] for _ in range(len(bad_rows))]
+            failures: list[list[dict]] = [[] for _ in range(len(bad_rows))]
             for c in checks:
                 hit = np.flatnonzero(c.mask.to_numpy(zero_copy_only=False)[bad_rows])
                 values = _as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
                 for j, value in zip(hit.tolist(), values.to_pylist(), strict=True):
-                    reasons[j].append(c.reason.replace("{value!r}", repr(value)))
+                    reasons[j].append(c.reason)
+                    failures[j].append(_failure(c.column, c.rule, value))
             records_arr = row_to_record[bad_rows]
             rejects.extend(
                 _lines_of(lines, records_arr),
                 ["; ".join(r) for r in reasons],
                 _raws(block, index, records_arr),
+                failures,
             )
         valid = self._valid_rows(kept, bad_rows, n_rows)
         if valid is not None:
@@ -544,15 +745,16 @@ class ChunkProcessor:
             except UnicodeDecodeError as exc:
                 rejects.add(
                     int(lines[r]),
-                    f"not valid UTF-8 text ({exc.reason} at byte {exc.start} of the record)",
+                    "not valid UTF-8 text",
                     rec.decode("utf-8", "backslashreplace"),
+                    [_failure(None, "encoding", f"{exc.reason} at byte {exc.start}")],
                 )
         mark = len(rejects.lines)
         try:
             self._emit_records(records, keep, lines, out)
             return
         except pa.ArrowInvalid:
-            del rejects.lines[mark:], rejects.reasons[mark:], rejects.raws[mark:]
+            rejects.truncate(mark)
             out.valid.clear()
         clean = []
         for r in keep:
@@ -565,6 +767,7 @@ class ChunkProcessor:
                         "malformed CSV record: a stray quote or a bare carriage return splits "
                         "it differently than RFC 4180 quoting",
                         rec.decode("utf-8"),
+                        [_failure(None, "malformed", None)],
                     )
                     continue
             clean.append(r)

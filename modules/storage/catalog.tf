@@ -1,5 +1,5 @@
 # Athena-queryable tables over the published data: processed/ (typed rows, columns from the
-# schema) and rejected/ (line, reason, raw). Athena reads every object below a table's
+# schema) and rejected/ (line, reason, raw, failures). Athena reads every object below a table's
 # location, so each table covers all datasets and versions; filter on "$path" (for example
 # `WHERE "$path" LIKE '%/version=<id>/%'`) to read one file version.
 
@@ -52,7 +52,7 @@ resource "aws_glue_catalog_table" "rejected" {
 
   name          = "rejected"
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "Rejected rows with their line, reason and exact raw text."
+  description   = "Rejected rows with their line, reason, exact raw text and failures (column, rule, value)."
   table_type    = "EXTERNAL_TABLE"
   parameters = {
     EXTERNAL              = "TRUE"

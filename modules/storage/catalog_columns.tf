@@ -1,28 +1,35 @@
-# Glue/Athena column types derived from the deployed schema JSON: the same file that drives
-# validation and the Parquet types, so the catalog cannot drift from the data. Kept in its
-# own provider-free file so tests can evaluate it with `terraform console`.
+# Glue/Athena column types derived from the deployed schema JSON (a Frictionless Table
+# Schema): the same file that drives validation and the Parquet types, so the catalog cannot
+# drift from the data. Kept in its own provider-free file so tests can evaluate it with
+# `terraform console`. The schema itself is checked completely by build.py (and by every
+# function that loads it); a document without `fields` fails here, at plan time.
 locals {
   schema_document = jsondecode(file(var.schema_file))
 
   glue_types = {
-    string    = "string"
-    int64     = "bigint"
-    timestamp = "timestamp"
-    date      = "date"
-    boolean   = "boolean"
+    string   = "string"
+    integer  = "bigint"
+    datetime = "timestamp"
+    date     = "date"
+    boolean  = "boolean"
   }
 
   processed_columns = [
-    for c in local.schema_document.columns : {
-      name    = c.name
-      type    = try(c.type, "string") == "decimal" ? "decimal(${c.precision},${c.scale})" : local.glue_types[try(c.type, "string")]
-      comment = try(c.required, true) ? "required" : "optional"
+    for f in local.schema_document.fields : {
+      name    = f.name
+      type    = try(f.type, "string") == "number" ? "decimal(${f.precision},${f.scale})" : local.glue_types[try(f.type, "string")]
+      comment = try(f.constraints.required, false) ? "required" : "optional"
     }
   ]
 
   rejected_columns = [
     { name = "line", type = "bigint", comment = "1-based line in the original file where the record starts" },
-    { name = "reason", type = "string", comment = "why the row was rejected" },
+    { name = "reason", type = "string", comment = "why the row was rejected (no values: group by it)" },
     { name = "raw", type = "string", comment = "the record's exact text" },
+    {
+      name    = "failures"
+      type    = "array<struct<column:string,rule:string,value:string>>"
+      comment = "each failure: column (null for record-level rules), rule (type, required, enum, pattern, minimum, maxLength, fields, encoding, malformed, ...), the value as in the file"
+    },
   ]
 }

@@ -92,7 +92,7 @@ def test_many_chunks_with_quoted_newlines_and_rejects(pipeline, tmp_path):
     assert len(set(valid.column("transaction_id").to_pylist())) == stats.valid_rows
     assert any("\n" in (m or "") for m in valid.column("merchant").to_pylist())
     rejected = pq.read_table(tmp_path / "out" / "rejected")
-    assert rejected.column_names == ["line", "reason", "raw"]
+    assert rejected.column_names == ["line", "reason", "raw", "failures"]
     assert rejected.num_rows == stats.invalid_rows
     assert all(rejected.column("reason").to_pylist())
     assert len(set(rejected.column("line").to_pylist())) == stats.invalid_rows
@@ -153,7 +153,7 @@ def test_quoted_newlines_straddling_every_nominal_boundary_are_kept_whole(pipeli
 
 
 def test_rejects_carry_line_reason_and_raw_text(pipeline, tmp_path):
-    rows = [_row(i) for i in range(20)]
+    rows = [_row(i) for i in range(40)]  # 3 of 40 rejected: within maxRejectedShare 0.1
     rows[3] = _row(3, amount="12.345")  # would need rounding
     rows[7] = _row(7, status="posted")  # not an allowed value
     rows[11] = _row(11).replace(",food,POSTED\n", ",food\n")  # too few fields
@@ -163,7 +163,7 @@ def test_rejects_carry_line_reason_and_raw_text(pipeline, tmp_path):
     result = pipeline.run_file(path, out_dir=tmp_path / "out")
 
     assert result.status == "SUCCEEDED", result.error
-    assert (result.rows_total, result.rows_valid, result.rows_rejected) == (20, 17, 3)
+    assert (result.rows_total, result.rows_valid, result.rows_rejected) == (40, 37, 3)
     rejected = pq.read_table(tmp_path / "out" / "rejected").sort_by("line").to_pylist()
     assert [r["line"] for r in rejected] == [5, 9, 13]  # file line numbers (header = line 1)
     assert [r["raw"] for r in rejected] == [

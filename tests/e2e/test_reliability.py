@@ -754,7 +754,7 @@ def test_twenty_files_at_once_all_complete_with_exact_counts(pipeline, tmp_path)
     specs = []
     for n in range(20):
         rows = 20 + 37 * n  # 20 .. 723 rows, ~1 to ~12 chunks
-        invalid = (0.0, 0.01, 0.05, 0.2)[n % 4]
+        invalid = (0.0, 0.01, 0.05, 0.08)[n % 4]  # within maxRejectedShare 0.1
         path = tmp_path / f"many_{n:02d}.csv"
         stats = write_transactions(path, rows=rows, invalid_fraction=invalid, seed=100 + n)
         specs.append((path, stats))

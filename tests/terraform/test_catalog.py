@@ -27,7 +27,13 @@ pytestmark = pytest.mark.skipif(shutil.which("terraform") is None,
 
 
 def athena_type(t: pa.DataType) -> str:
-    return f"decimal({t.precision},{t.scale})" if pa.types.is_decimal(t) else ATHENA[t]
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    if pa.types.is_list(t):
+        return f"array<{athena_type(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ",".join(f"{f.name}:{athena_type(f.type)}" for f in t) + ">"
+    return ATHENA[t]
 
 
 def evaluate(tmp_path: Path, schema_file: Path, expression: str):
@@ -43,10 +49,14 @@ def evaluate(tmp_path: Path, schema_file: Path, expression: str):
 
 @pytest.mark.parametrize("schema_doc", [
     None,  # the default transactions schema
-    {"name": "all", "columns": [
-        {"name": "i", "type": "int64"}, {"name": "d", "type": "decimal", "precision": 38, "scale": 0},
-        {"name": "t", "type": "timestamp", "required": False}, {"name": "day", "type": "date"},
-        {"name": "b", "type": "boolean", "required": False}, {"name": "s"}]},
+    {"name": "all", "fields": [
+        {"name": "i", "type": "integer", "constraints": {"required": True}},
+        {"name": "d", "type": "number", "precision": 38, "scale": 0,
+         "constraints": {"required": True}},
+        {"name": "t", "type": "datetime"},
+        {"name": "day", "type": "date", "format": "%d.%m.%Y", "constraints": {"required": True}},
+        {"name": "b", "type": "boolean", "trueValues": ["yes"], "falseValues": ["no"]},
+        {"name": "s"}]},
 ])
 def test_glue_columns_match_the_parquet_schema(tmp_path, schema_doc):
     if schema_doc is None:
