@@ -51,6 +51,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         },
     )
     base = {
+        "execution_id": event["execution_id"],
         "file_id": ref.file_id,
         "bucket": ref.bucket,
         "key": ref.key,

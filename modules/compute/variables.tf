@@ -35,7 +35,7 @@ variable "dynamodb_actions" {
   default = {
     splitter    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     validator   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    processor   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    processor   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     finalizer   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     mark_failed = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
   }
