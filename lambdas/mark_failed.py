@@ -92,8 +92,6 @@ def remove_outputs(rt, ref: FileRef) -> int:
     """Everything a failed file version may have left: unpublished chunk outputs (work/),
     the staged gzip copy (staging/) and anything a finalizer published before it failed
     (the version's processed/ and rejected/ prefixes)."""
-    if not inside_pipeline(rt, ref):  # a refused foreign object: nothing of ours to delete
-        return 0
     prefixes = (ref.work_prefix, ref.staging_prefix, *ref.published_prefixes)
     return sum(delete_prefix(rt.s3, ref.bucket, p) for p in prefixes)
 
@@ -116,15 +114,37 @@ def failure_message(ref: FileRef, name: str, reason: str) -> dict:
     }
 
 
+def refused_input_message(ref: FileRef | None, name: str, reason: str) -> dict:
+    """The failure message for an execution whose input names no pipeline object: nothing
+    is recorded in the status table and nothing is deleted."""
+    if ref is not None:
+        return failure_message(ref, name, reason)
+    body = {"file_id": None, "status": FAILED, "error": name, "reason": reason}
+    return {
+        **body,
+        "subject": f"CSV ETL failed: {name}"[:100],
+        "message": json.dumps(body, indent=2),
+    }
+
+
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
     execution_id = event["execution_id"]
     state = event["input"]
-    ref, item = choose(rt, candidates(state), execution_id)
-    logger.append_keys(file_id=ref.file_id)
     name, reason = describe_error(state.get("error") or {})
+    try:
+        refs = candidates(state)
+    except (KeyError, TypeError, AttributeError):
+        refs = []
+    if not refs or not inside_pipeline(rt, refs[0]):
+        # a refused execution input (InputOutsidePipeline): no file of ours to mark or clean
+        name, reason = published_name(name, reason)
+        logger.error("execution input refused", extra={"error": name, "reason": reason})
+        return refused_input_message(refs[0] if refs else None, name, reason)
+    ref, item = choose(rt, refs, execution_id)
+    logger.append_keys(file_id=ref.file_id)
     if name.startswith(GENERIC_ERRORS) and state.get("file_id"):
         cause = chunk_failure(rt.status.chunks(ref.file_id))
         if cause is not None:

@@ -107,9 +107,14 @@ def test_a_retried_finalizer_after_a_partial_publish_completes_with_exactly_the_
 
     summary = finalizer.handler(checked, Ctx())  # the state machine's Retry
 
-    assert summary == {**clean, **{k: summary[k] for k in ("file_id", "key", "version_id")},
-                       "valid_prefix": ref.valid_prefix, "rejected_prefix": ref.rejected_prefix,
-                       "message_group_id": "retry", "dedup_id": ref.digest}
+    assert summary == {
+        **clean,
+        **{k: summary[k] for k in ("file_id", "key", "version_id")},
+        "valid_prefix": ref.valid_prefix,
+        "rejected_prefix": ref.rejected_prefix,
+        "message_group_id": "retry",
+        "dedup_id": ref.digest,
+    }
     assert [k.rsplit("/", 1)[1] for k in _keys(aws, ref.valid_prefix)] == [
         k.rsplit("/", 1)[1] for k in _keys(aws, clean["valid_prefix"])
     ]

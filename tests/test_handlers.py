@@ -47,9 +47,7 @@ def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
         rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
     )
     for chunk in manifest:
-        item = {
-            k: checked[k] for k in CHUNK_ITEM_KEYS
-        }
+        item = {k: checked[k] for k in CHUNK_ITEM_KEYS}
         processor.handler({**item, "chunk": chunk}, Ctx())
     return finalizer.handler(checked, Ctx())
 
@@ -159,7 +157,9 @@ def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
 
     detail = upload(aws, "incoming/empty.csv", b"")
     out = mark_failed.handler(
-        mark_failed_event({**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, "e"),
+        mark_failed_event(
+            {**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, "e"
+        ),
         Ctx(),
     )
     assert (
@@ -192,7 +192,9 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
     detail = upload(aws, "incoming/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode())
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     checked = validator.handler(split, Ctx())
-    manifest = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+    )
     item = {k: checked[k] for k in CHUNK_ITEM_KEYS}
     failures = []
     for chunk in manifest:
@@ -215,15 +217,21 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
 def test_finalizer_retry_after_success_returns_the_same_message(aws):
     import finalizer
 
-    detail = upload(aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n".encode())
+    detail = upload(
+        aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n".encode()
+    )
     first = run_pipeline(aws, detail)
     again = finalizer.handler({"file_id": first["file_id"], "chunk_count": first["chunks"]}, Ctx())
     assert again == first
     keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     digest = first["dedup_id"][:16]
-    assert keys == ["config/schema.json", "incoming/twice.csv", f"manifests/{digest}.json",
-                    f"processed/twice/version={digest}/chunk-000000.parquet",
-                    f"rejected/twice/version={digest}/chunk-000000.parquet"]
+    assert keys == [
+        "config/schema.json",
+        "incoming/twice.csv",
+        f"manifests/{digest}.json",
+        f"processed/twice/version={digest}/chunk-000000.parquet",
+        f"rejected/twice/version={digest}/chunk-000000.parquet",
+    ]
 
 
 def test_keys_are_deterministic_and_safe_for_sqs():
@@ -235,7 +243,10 @@ def test_keys_are_deterministic_and_safe_for_sqs():
     assert ref.dataset == "März 2024/day one"
     assert ref.message_group_id == "M_rz_2024/day_one"
     assert ref.staging_key == f"staging/{ref.digest[:16]}/day one.csv"
-    assert ref.valid_key(3) == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+    assert (
+        ref.valid_key(3)
+        == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+    )
     assert FileRef("b", "incoming/x.csv", None).file_id == "s3://b/incoming/x.csv?versionId=null"
     assert FileRef.from_file_id("s3://b/incoming/x.csv?versionId=null").version_id is None
 

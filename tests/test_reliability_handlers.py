@@ -155,7 +155,11 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     assert f"{work}valid/chunk-000001.parquet" in _keys(aws, work)
     assert f"{work}rejected/chunk-000001.parquet" not in _keys(aws, work)
     crashed = _chunks(aws, checked["file_id"])[1]
-    assert (crashed["status"], crashed["attempts"], crashed["error"]) == ("FAILED", 1, "InjectedFault")
+    assert (crashed["status"], crashed["attempts"], crashed["error"]) == (
+        "FAILED",
+        1,
+        "InjectedFault",
+    )
     # A finalizer that ran now (no retry) refuses with the chunk's own error: nothing is
     # published, nothing COMPLETE.
     with pytest.raises(InjectedFault, match=r"chunk 1: injected fault at after_valid_upload"):

@@ -179,8 +179,7 @@ class StatusStore:
             execution_id,
             {
                 "expression": (
-                    "SET #s = :run, started_at = :t, "
-                    "attempts = if_not_exists(attempts, :z) + :one"
+                    "SET #s = :run, started_at = :t, attempts = if_not_exists(attempts, :z) + :one"
                 ),
                 "values": {":run": RUNNING, ":t": _now(), ":z": 0, ":one": 1},
             },

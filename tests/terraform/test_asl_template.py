@@ -132,7 +132,11 @@ THROTTLE_RETRY = {
     "JitterStrategy": "FULL",
 }
 LAMBDA_SERVICE_RETRY = {
-    "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"],
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+    ],
     "IntervalSeconds": 2,
     "MaxAttempts": 6,
     "BackoffRate": 2.0,
@@ -153,7 +157,9 @@ def _lambda_tasks(definition) -> dict[str, dict]:
     states = dict(definition["States"])
     states.update(definition["States"]["ProcessChunks"]["ItemProcessor"]["States"])
     return {
-        name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+        name: s
+        for name, s in states.items()
+        if s.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
 
 
