@@ -121,13 +121,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "valid_prefix": ref.valid_prefix,
         "rejected_prefix": ref.rejected_prefix,
     }
-    try:
-        rt.status.complete_file(ref.file_id, execution_id, summary)
-    except FileStateConflict:
-        # failed while we published (MarkFailed): take back what this attempt copied
-        for prefix in ref.published_prefixes:
-            delete_prefix(rt.s3, ref.bucket, prefix)
-        raise
+    rt.status.complete_file(ref.file_id, execution_id, summary)
     _cleanup(rt, ref, event.get("data_key"))
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
     logger.info("file complete", extra=summary)

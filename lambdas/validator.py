@@ -25,7 +25,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     columns = parse_header(header_text(sample[: h1 - h0]), schema)
     check_has_data(sample[h1 - h0 :], data_bytes=size - h1)
     rt.status.set_processing(
-        event["file_id"], chunk_count=int(event["chunk_count"]), columns=columns
+        event["file_id"],
+        event["execution_id"],
+        chunk_count=int(event["chunk_count"]),
+        columns=columns,
     )
     logger.info("file accepted", extra={"columns": columns, "chunks": event["chunk_count"]})
     return {**event, "columns": columns}

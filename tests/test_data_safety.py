@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import HEADER
 from test_handlers import Ctx, mark_failed_event, run_pipeline, upload
 from test_reliability_handlers import _body, _keys, _process, _split_validate, _tables
 
@@ -330,3 +331,17 @@ def test_the_finalizer_of_another_execution_publishes_nothing(aws):
         finalizer.handler({**checked, "execution_id": "exec-2"}, Ctx())
     assert _keys(aws, "processed/") == [] and _keys(aws, "rejected/") == []
     assert aws.status.get_file(checked["file_id"])["status"] == "PROCESSING"
+
+
+def test_the_validator_of_another_execution_cannot_start_processing_the_file(aws):
+    import splitter
+    import validator
+    from etl.errors import FileStateConflict
+
+    detail = upload(aws, "incoming/validate.csv", _body(10))
+    split = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
+    with pytest.raises(FileStateConflict, match=r"is REGISTERED \(execution exec-1\)"):
+        validator.handler({**split, "execution_id": "exec-2"}, Ctx())
+    assert aws.status.get_file(split["file_id"])["status"] == "REGISTERED"
+    assert validator.handler(split, Ctx())["columns"] == HEADER.split(",")
+    assert aws.status.get_file(split["file_id"])["status"] == "PROCESSING"

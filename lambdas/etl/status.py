@@ -112,15 +112,29 @@ class StatusStore:
         ).get("Item")
         return _plain(got) if got else None
 
-    def set_processing(self, file_id: str, **attrs: Any) -> None:
+    def set_processing(self, file_id: str, execution_id: str, **attrs: Any) -> None:
+        """REGISTERED -> PROCESSING (or stay PROCESSING) for the owning execution only."""
         sets, names, values = _assignments(attrs)
-        self.table.update_item(
-            Key={"file_id": file_id, "chunk_id": FILE},
-            UpdateExpression=f"SET #s = :p, {sets}",
-            ConditionExpression="#s IN (:r, :p)",
-            ExpressionAttributeNames={"#s": "status", **names},
-            ExpressionAttributeValues={":p": PROCESSING, ":r": REGISTERED, **values},
-        )
+        try:
+            self.table.update_item(
+                Key={"file_id": file_id, "chunk_id": FILE},
+                UpdateExpression=f"SET #s = :p, {sets}",
+                ConditionExpression="execution_id = :x AND #s IN (:r, :p)",
+                ExpressionAttributeNames={"#s": "status", **names},
+                ExpressionAttributeValues={
+                    ":p": PROCESSING,
+                    ":r": REGISTERED,
+                    ":x": execution_id,
+                    **values,
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            raise FileStateConflict(
+                f"refusing to start processing: {_describe(file_id, self.get_file(file_id))}; "
+                "only the execution that registered a file processes it"
+            ) from exc
 
     def _file_owned_check(self, file_id: str, execution_id: str) -> dict[str, Any]:
         """A transaction item: the file is PROCESSING and owned by `execution_id`."""
