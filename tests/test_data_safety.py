@@ -345,3 +345,30 @@ def test_the_validator_of_another_execution_cannot_start_processing_the_file(aws
     assert aws.status.get_file(split["file_id"])["status"] == "REGISTERED"
     assert validator.handler(split, Ctx())["columns"] == HEADER.split(",")
     assert aws.status.get_file(split["file_id"])["status"] == "PROCESSING"
+
+
+def test_a_chunk_write_that_meets_a_concurrent_transaction_is_tried_again(aws, monkeypatch):
+    """Concurrent processors all check the file item in their transactions; DynamoDB cancels
+    one of two that overlap (TransactionConflict) and botocore does not retry it."""
+    client = aws.status.table.meta.client
+    real = client.transact_write_items
+    calls = []
+
+    def transact_write_items(**kwargs):
+        calls.append(kwargs)
+        if len(calls) <= 2:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return real(**kwargs)
+
+    checked, manifest = _split_validate(aws, upload(aws, "incoming/busy.csv", _body(10)))
+    monkeypatch.setattr(client, "transact_write_items", transact_write_items)
+    _process(checked, manifest[0])
+    assert len(calls) == 4  # start: 2 conflicts + 1; finish: 1
+    item = aws.status.chunks(checked["file_id"])[0]
+    assert (item["status"], item["attempts"]) == ("DONE", 1)

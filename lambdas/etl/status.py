@@ -14,6 +14,7 @@ execution's chunks.
 
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,8 @@ FILE = "FILE"
 REGISTERED, PROCESSING, COMPLETE, FAILED = "REGISTERED", "PROCESSING", "COMPLETE", "FAILED"
 PUBLISHING = "PUBLISHING"
 RUNNING, DONE = "RUNNING", "DONE"
+TRANSACTION_ATTEMPTS = 8  # a conflict lasts as long as another chunk's write: milliseconds
+TRANSACTION_BACKOFF_S = 0.01
 
 
 def chunk_id(index: int) -> str:
@@ -70,6 +73,15 @@ def _transaction_refused(exc: ClientError) -> bool:
     reasons = exc.response.get("CancellationReasons") or []
     return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and any(
         r.get("Code") == "ConditionalCheckFailed" for r in reasons
+    )
+
+
+def _transaction_conflict(exc: ClientError) -> bool:
+    """A transaction cancelled because another one held one of its items (e.g. two chunk
+    writes checking the same file item at the same instant): safe to try again."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and any(
+        r.get("Code") == "TransactionConflict" for r in reasons
     )
 
 
@@ -155,33 +167,39 @@ class StatusStore:
         chunk is not another execution's. Returns False (nothing written) otherwise."""
         names = {"#s": "status", "#x": "execution_id", **update.pop("names", {})}
         values = {":x": execution_id, **update.pop("values", {})}
-        try:
-            self.table.meta.client.transact_write_items(
-                TransactItems=[
-                    self._file_owned_check(file_id, execution_id),
-                    {
-                        "Update": {
-                            "TableName": self.table.name,
-                            "Key": {"file_id": file_id, "chunk_id": chunk_id(index)},
-                            "UpdateExpression": update["expression"] + ", #x = :x",
-                            "ConditionExpression": "attribute_not_exists(#x) OR #x = :x",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                ]
-            )
-            return True
-        except ClientError as exc:
-            if _transaction_refused(exc):
-                return False
-            raise
+        items = [
+            self._file_owned_check(file_id, execution_id),
+            {
+                "Update": {
+                    "TableName": self.table.name,
+                    "Key": {"file_id": file_id, "chunk_id": chunk_id(index)},
+                    "UpdateExpression": update["expression"] + ", #x = :x",
+                    "ConditionExpression": "attribute_not_exists(#x) OR #x = :x",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+        ]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.table.meta.client.transact_write_items(TransactItems=items)
+                return True
+            except ClientError as exc:
+                if _transaction_refused(exc):
+                    return False
+                # concurrent chunk writes all check the file item; botocore does not retry
+                # the resulting conflicts, so back off (full jitter) and try again
+                if not _transaction_conflict(exc) or attempt >= TRANSACTION_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, TRANSACTION_BACKOFF_S * 2**attempt))
 
     def _refused(self, file_id: str, index: int, what: str) -> FileStateConflict:
         return FileStateConflict(
             f"chunk {index}: refusing to {what}: {_describe(file_id, self.get_file(file_id))}, "
-            "not PROCESSING under this execution. The file was failed or finished by its "
-            "own execution; nothing was written"
+            "not PROCESSING under this execution: a chunk is written only while its file is "
+            "PROCESSING under the execution that owns it. Nothing was written"
         )
 
     def start_chunk(self, file_id: str, index: int, execution_id: str) -> int:
