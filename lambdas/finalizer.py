@@ -1,7 +1,16 @@
 """Finalize: check conservation, publish the chunk outputs from work/, mark COMPLETE.
 
-Nothing appears under processed/ or rejected/ before this step succeeds, so a failed file
-never leaves Parquet that looks like a result.
+Publishing is a small state machine of its own, safe to retry at any point:
+1. PROCESSING -> PUBLISHING, a conditional write that only the owning execution passes
+   (a FAILED or COMPLETE file, or another execution's, is refused: FileStateConflict);
+2. copy/rewrite every chunk output to its deterministic processed/ and rejected/ key
+   (idempotent: a retry overwrites the same keys with the same bytes);
+3. PUBLISHING -> COMPLETE;
+4. only then delete work/ and the staged gzip copy.
+A retry that finds PUBLISHING redoes 2-4; one that finds COMPLETE redoes 4 and returns the
+same success message. If the file fails instead, MarkFailed deletes the file version's
+processed/ and rejected/ prefixes, so a failed file never leaves Parquet that looks like a
+result.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from etl.errors import FileStateConflict
 from etl.finalize import (
     check_conservation,
     check_reject_threshold,
@@ -24,7 +34,7 @@ from etl.finalize import (
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
-from etl.status import COMPLETE
+from etl.status import COMPLETE, FAILED
 from etl.transform import PARQUET_COMPRESSION
 
 PUBLISH_THREADS = 8
@@ -50,45 +60,68 @@ def _publish_rejects(rt, ref: FileRef, index: int, first_line: int) -> None:
     rt.s3.put_object(Bucket=ref.bucket, Key=ref.rejected_key(index), Body=out.getvalue())
 
 
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    rt = get_runtime()
-    ref = FileRef.from_file_id(event["file_id"])
-    logger.append_keys(file_id=ref.file_id)
-    done = rt.status.get_file(ref.file_id)
-    if done and done.get("status") == COMPLETE:  # a retried finalizer: same answer, no work
-        return success_message(ref, done)
-    chunk_count = int(event["chunk_count"])
+def _cleanup(rt, ref: FileRef, data_key: str | None) -> None:
+    """Scratch of a COMPLETE file: its work/ outputs and the staged gzip copy."""
+    delete_prefix(rt.s3, ref.bucket, ref.work_prefix)
+    if data_key and data_key != ref.key:
+        delete_prefix(rt.s3, ref.bucket, data_key)  # the staged gzip copy
+
+
+def _checked_totals(rt, ref: FileRef, event: dict):
     items = rt.status.chunks(ref.file_id)
     failure = chunk_failure(items)
     if failure is not None:  # surface the chunk's own named error (e.g. RecordTooLarge)
         raise failure
     totals = check_conservation(
         items,
-        chunk_count=chunk_count,
+        chunk_count=int(event["chunk_count"]),
         data_bytes=int(event["size"]) - int(event["header_end"]),
         header_newlines=int(event["header_newlines"]),
     )
-    rejects = reject_summary(items, totals.first_lines)
-    check_reject_threshold(totals, rejects, max_rejected_share(done))  # before publishing
+    return items, totals
+
+
+def _publish(rt, ref: FileRef, items: list[dict], totals) -> None:
     by_index = {int(i["chunk_id"].split("#")[1]): i for i in items}
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         jobs = [
             pool.submit(_publish_valid, rt, ref, k)
-            for k in range(chunk_count)
+            for k in range(totals.chunks)
             if int(by_index[k]["rows_valid"]) > 0
         ]
         jobs += [
             pool.submit(_publish_rejects, rt, ref, k, totals.first_lines[k])
-            for k in range(chunk_count)
+            for k in range(totals.chunks)
             if int(by_index[k]["rows_rejected"]) > 0
         ]
         for job in jobs:
             job.result()
-    delete_prefix(rt.s3, ref.bucket, ref.work_prefix)
-    if event.get("data_key") and event["data_key"] != ref.key:
-        delete_prefix(rt.s3, ref.bucket, event["data_key"])  # the staged gzip copy
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    rt = get_runtime()
+    ref = FileRef.from_file_id(event["file_id"])
+    logger.append_keys(file_id=ref.file_id)
+    done = rt.status.get_file(ref.file_id) or {}
+    if done.get("status") == COMPLETE:  # a retried finalizer: finish the cleanup, same answer
+        _cleanup(rt, ref, event.get("data_key"))
+        return success_message(ref, done)
+    if done.get("status") == FAILED:
+        raise FileStateConflict(
+            f"refusing to publish: {ref.file_id} is FAILED ({done.get('error')}); "
+            "nothing was published. Upload the file again to retry it"
+        )
+    execution_id = event["execution_id"]
+    items, totals = _checked_totals(rt, ref, event)  # refuse before changing anything
+    rejects = reject_summary(items, totals.first_lines)
+    check_reject_threshold(totals, rejects, max_rejected_share(done))  # before publishing
+    rt.status.begin_publish(ref.file_id, execution_id)
+    # No chunk write is accepted from here on: these chunk items are final.
+    items, totals = _checked_totals(rt, ref, event)
+    rejects = reject_summary(items, totals.first_lines)
+    _publish(rt, ref, items, totals)
     summary = {
         "rows_total": totals.rows_total,
         "rows_valid": totals.rows_valid,
@@ -99,7 +132,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "rejected_prefix": ref.rejected_prefix,
         **rejects,
     }
-    rt.status.complete_file(ref.file_id, summary)
+    rt.status.complete_file(ref.file_id, execution_id, summary)
+    _cleanup(rt, ref, event.get("data_key"))
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
     logger.info("file complete", extra=summary)
     return success_message(ref, summary)

@@ -1,22 +1,38 @@
 """MarkFailed: record the failure (name and reason) and build the SNS message.
 
-If the file is already COMPLETE (a step failed after the finalizer committed), nothing is
-marked: the success message is returned and the state machine sends it instead.
+Its event is `{"execution_id": $$.Execution.Id, "input": <the failed state's input with
+"error">}`. Only the execution that owns the file (the one that registered it) may fail it:
+- owner, file not COMPLETE/FAILED (or no item yet): mark FAILED, delete everything the file
+  version may have left under work/, staging/, processed/ and rejected/, return the failure
+  message (status FAILED);
+- owner, file already FAILED (a retried MarkFailed): clean up again, return the recorded
+  failure;
+- file COMPLETE (a step failed after the finalizer committed): nothing is marked, the
+  success message is returned and the state machine sends it instead;
+- another execution owns the file (e.g. a duplicate event's Split failed while the owner
+  works): nothing is changed or deleted; status NOT_OWNER ends the execution in
+  OwnedByAnotherExecution.
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from etl.contract import PREFIXES
+from etl.errors import named_errors
 from etl.finalize import chunk_failure, success_message
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
-from etl.status import COMPLETE
+from etl.status import COMPLETE, FAILED
 
 # Errors that only say "something failed below me": the chunk items say what.
 GENERIC_ERRORS = ("States.", "ConservationError")
+# Names Step Functions and Lambda give to failures of their own: published as they are.
+SERVICE_ERRORS = ("States.", "Lambda.", "Sandbox.", "Runtime.")
+NOT_OWNER = "NOT_OWNER"
 
 
 def describe_error(error: dict) -> tuple[str, str]:
@@ -33,44 +49,57 @@ def describe_error(error: dict) -> tuple[str, str]:
     return name, cause or name
 
 
-def file_ref(event: dict) -> FileRef:
-    if event.get("file_id"):
-        return FileRef.from_file_id(event["file_id"])
-    return FileRef.from_event(event.get("detail", event))  # Split failed: the raw S3 event
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    rt = get_runtime()
-    ref = file_ref(event)
-    logger.append_keys(file_id=ref.file_id)
-    name, reason = describe_error(event.get("error") or {})
-    if name.startswith(GENERIC_ERRORS) and event.get("file_id"):
-        cause = chunk_failure(rt.status.chunks(ref.file_id))
-        if cause is not None:
-            name, reason = cause.name, str(cause)
-    changed = rt.status.fail_file(ref.file_id, name, reason)
-    if not changed:
-        item = rt.status.get_file(ref.file_id) or {}
-        if item.get("status") == COMPLETE:
-            logger.warning(
-                "failure after the file was committed: sending its success message",
-                extra={"error": name, "reason": reason},
-            )
-            return success_message(ref, item)
-    # unpublished chunk outputs and a staged gzip copy are scratch: remove them
-    removed = delete_prefix(rt.s3, ref.bucket, ref.work_prefix)
-    if ref.is_gzip:
-        removed += delete_prefix(rt.s3, ref.bucket, ref.staging_key)
-    metrics.add_metric(name="FilesFailed", unit="Count", value=1)
-    logger.error(
-        "file failed",
-        extra={"error": name, "reason": reason, "recorded": changed, "removed": removed},
+def published_name(name: str, reason: str) -> tuple[str, str]:
+    """A raw Python/botocore/pyarrow exception (`KeyError`, `ClientError`, `ArrowInvalid`,
+    `Exception`) is never published as the error name: it becomes `UnexpectedError` and the
+    reason keeps the original type and message."""
+    if name in named_errors() or name.startswith(SERVICE_ERRORS):
+        return name, reason
+    return "UnexpectedError", (
+        f"{name}: {reason} (an error the pipeline has no name for: look up the execution's "
+        "function logs; if the file is at fault fix it, otherwise report it; then upload "
+        "the file again)"
     )
+
+
+def candidates(state: dict) -> list[FileRef]:
+    """The file ids this failure may belong to. After Split, the state names it; a failed
+    Split left only the raw S3 event, whose key Split may have URL-decoded."""
+    if state.get("file_id"):
+        return [FileRef.from_file_id(state["file_id"])]
+    raw = FileRef.from_event(state.get("detail", state))
+    decoded = FileRef(raw.bucket, unquote_plus(raw.key), raw.version_id)
+    return [raw] if decoded == raw else [raw, decoded]
+
+
+def choose(rt, refs: list[FileRef], execution_id: str) -> tuple[FileRef, dict | None]:
+    """The candidate owned by this execution, else the first that exists, else the first."""
+    items = [(ref, rt.status.get_file(ref.file_id)) for ref in refs]
+    for ref, item in items:
+        if item and item.get("execution_id") == execution_id:
+            return ref, item
+    for ref, item in items:
+        if item:
+            return ref, item
+    return refs[0], None
+
+
+def inside_pipeline(rt, ref: FileRef) -> bool:
+    return ref.bucket == rt.settings.bucket and ref.key.startswith(PREFIXES["incoming"])
+
+
+def remove_outputs(rt, ref: FileRef) -> int:
+    """Everything a failed file version may have left: unpublished chunk outputs (work/),
+    the staged gzip copy (staging/) and anything a finalizer published before it failed
+    (the version's processed/ and rejected/ prefixes)."""
+    prefixes = (ref.work_prefix, ref.staging_prefix, *ref.published_prefixes)
+    return sum(delete_prefix(rt.s3, ref.bucket, p) for p in prefixes)
+
+
+def failure_message(ref: FileRef, name: str, reason: str) -> dict:
     body = {
         "file_id": ref.file_id,
-        "status": "FAILED",
+        "status": FAILED,
         "bucket": ref.bucket,
         "key": ref.key,
         "version_id": ref.version_id,
@@ -83,3 +112,75 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "subject": f"CSV ETL failed: {name}"[:100],
         "message": json.dumps(body, indent=2),
     }
+
+
+def refused_input_message(ref: FileRef | None, name: str, reason: str) -> dict:
+    """The failure message for an execution whose input names no pipeline object: nothing
+    is recorded in the status table and nothing is deleted."""
+    if ref is not None:
+        return failure_message(ref, name, reason)
+    body = {"file_id": None, "status": FAILED, "error": name, "reason": reason}
+    return {
+        **body,
+        "subject": f"CSV ETL failed: {name}"[:100],
+        "message": json.dumps(body, indent=2),
+    }
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    rt = get_runtime()
+    execution_id = event["execution_id"]
+    state = event["input"]
+    name, reason = describe_error(state.get("error") or {})
+    try:
+        refs = candidates(state)
+    except (KeyError, TypeError, AttributeError):
+        refs = []
+    if not refs or not inside_pipeline(rt, refs[0]):
+        # a refused execution input (InputOutsidePipeline): no file of ours to mark or clean
+        name, reason = published_name(name, reason)
+        logger.error("execution input refused", extra={"error": name, "reason": reason})
+        return refused_input_message(refs[0] if refs else None, name, reason)
+    ref, item = choose(rt, refs, execution_id)
+    logger.append_keys(file_id=ref.file_id)
+    if name.startswith(GENERIC_ERRORS) and state.get("file_id"):
+        cause = chunk_failure(rt.status.chunks(ref.file_id))
+        if cause is not None:
+            name, reason = cause.name, str(cause)
+    name, reason = published_name(name, reason)
+
+    changed = rt.status.fail_file(ref.file_id, execution_id, name, reason)
+    if not changed:
+        item = rt.status.get_file(ref.file_id) or {}
+        if item.get("status") == COMPLETE:
+            logger.warning(
+                "failure after the file was committed: sending its success message",
+                extra={"error": name, "reason": reason},
+            )
+            return success_message(ref, item)
+        if item.get("execution_id") != execution_id:
+            logger.warning(
+                "the file belongs to another execution: nothing changed",
+                extra={"error": name, "reason": reason, "owner": item.get("execution_id")},
+            )
+            metrics.add_metric(name="NotOwnerFailures", unit="Count", value=1)
+            return {
+                "file_id": ref.file_id,
+                "status": NOT_OWNER,
+                "file_status": item.get("status"),
+                "owner_execution_id": item.get("execution_id"),
+                "error": name,
+                "reason": reason,
+            }
+        # already FAILED by this execution (a retried MarkFailed): report what was recorded
+        name, reason = item.get("error", name), item.get("reason", reason)
+    removed = remove_outputs(rt, ref)
+    if changed:
+        metrics.add_metric(name="FilesFailed", unit="Count", value=1)
+    logger.error(
+        "file failed",
+        extra={"error": name, "reason": reason, "recorded": changed, "removed": removed},
+    )
+    return failure_message(ref, name, reason)

@@ -37,12 +37,14 @@ def handler(event: dict, context: LambdaContext) -> dict:
     chunk = event["chunk"]
     index = int(chunk["index"])
     ref = FileRef.from_file_id(event["file_id"])
+    execution_id = event["execution_id"]
     logger.append_keys(file_id=ref.file_id, chunk_id=index)
-    attempt = rt.status.start_chunk(ref.file_id, index)
+    # refused (FileStateConflict) unless the file is PROCESSING under this execution
+    attempt = rt.status.start_chunk(ref.file_id, index, execution_id)
     try:
         return _process(rt, event, ref, index, attempt)
     except Exception as exc:  # record why on the chunk item, then let the state machine decide
-        rt.status.fail_chunk(ref.file_id, index, type(exc).__name__, str(exc))
+        rt.status.fail_chunk(ref.file_id, index, execution_id, type(exc).__name__, str(exc))
         raise
 
 
@@ -75,6 +77,7 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
     rt.status.finish_chunk(
         ref.file_id,
         index,
+        event["execution_id"],
         {**result.to_dict(), **result.reject_details(), "attempt_done": attempt},
     )
     seconds = time.perf_counter() - started

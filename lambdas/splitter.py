@@ -10,10 +10,32 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from etl.chunking import plan_chunks
-from etl.errors import EncodingError
+from etl.contract import PREFIXES
+from etl.errors import EncodingError, InputAccessDenied, InputNotFound, InputOutsidePipeline
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
+def _unreadable(ref: FileRef, exc: ClientError) -> Exception:
+    """A named error for an object Split cannot read; other errors stay as they are."""
+    where = f"s3://{ref.bucket}/{ref.key} (version {ref.version_id or 'null'})"
+    if _code(exc) in ("404", "NoSuchKey", "NoSuchVersion"):
+        return InputNotFound(
+            f"{where} does not exist (deleted or overwritten before it was processed): "
+            "upload the file again"
+        )
+    if _code(exc) in ("403", "AccessDenied", "KMS.AccessDeniedException"):
+        return InputAccessDenied(
+            f"S3 refused to read {where} ({_code(exc)}): check that the object is encrypted "
+            "with the pipeline's KMS key and that the splitter role may read incoming/ "
+            "(s3:GetObject, and s3:ListBucket so a missing key is a 404, not a 403)"
+        )
+    return exc
 
 
 def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
@@ -24,21 +46,42 @@ def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
         head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
     except ClientError as exc:
         decoded = unquote_plus(ref.key)
-        if (
-            exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey")
-            or decoded == ref.key
-        ):
-            raise
+        if _code(exc) not in ("404", "NoSuchKey") or decoded == ref.key:
+            raise _unreadable(ref, exc) from exc
         ref = FileRef(ref.bucket, decoded, ref.version_id)
-        head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
+        try:
+            head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
+        except ClientError as exc2:
+            raise _unreadable(ref, exc2) from exc2
     return ref, int(head["ContentLength"])
+
+
+def accepted_ref(detail: object, bucket: str) -> FileRef:
+    """The object the execution is about, if the pipeline may process it: an object under
+    incoming/ of the pipeline bucket. A manual StartExecution naming config/, staging/ or
+    another bucket is refused before anything is read or registered."""
+    try:
+        ref = FileRef.from_event(detail)  # type: ignore[arg-type]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputOutsidePipeline(
+            f"the execution input is not an S3 Object Created event (missing {exc}): start "
+            "executions only through the pipeline's EventBridge rule, with the event's detail"
+        ) from exc
+    incoming = PREFIXES["incoming"]
+    if ref.bucket != bucket or not ref.key.startswith(incoming):
+        raise InputOutsidePipeline(
+            f"s3://{ref.bucket}/{ref.key} is not under s3://{bucket}/{incoming}: the pipeline "
+            f"processes only objects uploaded to {incoming} of its own bucket; upload the file "
+            "there"
+        )
+    return ref
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    ref, size = resolve_object(rt.s3, FileRef.from_event(event["detail"]))
+    ref, size = resolve_object(rt.s3, accepted_ref(event.get("detail"), rt.settings.bucket))
     logger.append_keys(file_id=ref.file_id)
     proceed, item = rt.status.register_file(
         ref.file_id,
@@ -51,6 +94,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         },
     )
     base = {
+        "execution_id": event["execution_id"],
         "file_id": ref.file_id,
         "bucket": ref.bucket,
         "key": ref.key,
@@ -69,7 +113,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
     if ref.is_gzip:
         try:
             data_version, size = stage_gzip(
-                rt.s3, ref.bucket, ref.key, ref.version_id, ref.staging_key
+                rt.s3,
+                ref.bucket,
+                ref.key,
+                ref.version_id,
+                ref.staging_key,
+                max_bytes=rt.settings.max_decompressed_bytes,
+                max_ratio=rt.settings.max_gzip_ratio,
             )
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise EncodingError(
@@ -84,6 +134,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         chunk_bytes=rt.settings.chunk_bytes,
         max_record_bytes=rt.settings.max_record_bytes,
         delimiter=schema.delimiter,
+        max_chunks=rt.settings.max_chunks,
     )
     rt.s3.put_object(
         Bucket=ref.bucket,

@@ -26,6 +26,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     check_has_data(sample[h1 - h0 :], data_bytes=size - h1)
     rt.status.set_processing(
         event["file_id"],
+        event["execution_id"],
         chunk_count=int(event["chunk_count"]),
         columns=columns,
         # the schema's reject threshold, for the finalizer (which does not read the schema)

@@ -215,3 +215,38 @@ def test_reference_scan_agrees_with_python_csv():
     text = data.decode()
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert len(record_starts(data, 0)) - 1 == len(rows)
+
+
+def test_a_plan_is_refused_as_soon_as_it_passes_max_chunks():
+    from etl.errors import TooManyChunks
+
+    data = make_csv(random.Random(3), 200, quoted_newlines=False)
+    read = []
+
+    def read_range(a, b):
+        read.append(b - a)
+        return data[a:b]
+
+    full = plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=500, max_record_bytes=4096)
+    assert len(full.chunks) > 10
+    exact = plan_chunks(
+        lambda a, b: data[a:b],
+        len(data),
+        chunk_bytes=500,
+        max_record_bytes=4096,
+        max_chunks=len(full.chunks),
+    )
+    assert exact.chunks == full.chunks
+    with pytest.raises(TooManyChunks, match=r"more than 10 chunks of about 500 bytes"):
+        plan_chunks(read_range, len(data), chunk_bytes=500, max_record_bytes=4096, max_chunks=10)
+    # 3 reads for the header, then one probe per boundary until the 11th chunk start: the
+    # planner stops there instead of planning the whole file
+    assert len(read) == 3 + 10
+
+
+def test_cr_only_line_endings_are_a_line_ending_error_not_a_huge_header():
+    from etl.errors import LineEndingError
+
+    data = (HEADER + "\r" + "\r".join(row(i) for i in range(100)) + "\r").encode()
+    with pytest.raises(LineEndingError, match="bare carriage return"):
+        plan_chunks(lambda a, b: data[a:b], len(data), chunk_bytes=500, max_record_bytes=1000)

@@ -11,6 +11,8 @@ import pytest
 from conftest import HEADER, row, s3_event
 
 BUCKET = "etl-test-processing"
+# what the Distributed Map's ItemSelector hands each processor (plus "chunk")
+CHUNK_ITEM_KEYS = ("file_id", "bucket", "data_key", "data_version_id", "columns", "execution_id")
 
 
 class Ctx:
@@ -23,6 +25,11 @@ class Ctx:
 def upload(rt, key: str, body: bytes) -> dict:
     out = rt.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     return s3_event(BUCKET, key, out.get("VersionId"), len(body))
+
+
+def mark_failed_event(state: dict, execution_id: str) -> dict:
+    """MarkFailed's event as the state machine builds it (ASL Parameters)."""
+    return {"execution_id": execution_id, "input": state}
 
 
 def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
@@ -40,9 +47,7 @@ def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
         rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
     )
     for chunk in manifest:
-        item = {
-            k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")
-        }
+        item = {k: checked[k] for k in CHUNK_ITEM_KEYS}
         processor.handler({**item, "chunk": chunk}, Ctx())
     return finalizer.handler(checked, Ctx())
 
@@ -103,6 +108,7 @@ def test_duplicate_event_for_same_version_does_no_second_run(aws):
         "version_id": detail["object"]["version-id"],
         "duplicate": True,
         "status": "COMPLETE",
+        "execution_id": "exec-2",
     }
 
 
@@ -132,7 +138,8 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
     assert "unknown columns ['acct']" in str(err.value)
     cause = json.dumps({"errorType": "SchemaMismatch", "errorMessage": str(err.value)})
     out = mark_failed.handler(
-        {**split, "error": {"Error": "SchemaMismatch", "Cause": cause}}, Ctx()
+        mark_failed_event({**split, "error": {"Error": "SchemaMismatch", "Cause": cause}}, "e"),
+        Ctx(),
     )
     assert out["status"] == "FAILED" and out["error"] == "SchemaMismatch"
     assert json.loads(out["message"])["reason"] == str(err.value)
@@ -150,7 +157,10 @@ def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
 
     detail = upload(aws, "incoming/empty.csv", b"")
     out = mark_failed.handler(
-        {**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, Ctx()
+        mark_failed_event(
+            {**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, "e"
+        ),
+        Ctx(),
     )
     assert (
         out["file_id"]
@@ -182,8 +192,10 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
     detail = upload(aws, "incoming/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode())
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     checked = validator.handler(split, Ctx())
-    manifest = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read())
-    item = {k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")}
+    manifest = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+    )
+    item = {k: checked[k] for k in CHUNK_ITEM_KEYS}
     failures = []
     for chunk in manifest:
         try:
@@ -193,7 +205,10 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
     assert len(failures) == 1 and "maximum record size of 4096" in failures[0][1]
     assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="work/")["KeyCount"] > 0
     cause = json.dumps({"errorType": "RecordTooLarge", "errorMessage": failures[0][1]})
-    mark_failed.handler({**checked, "error": {"Error": "RecordTooLarge", "Cause": cause}}, Ctx())
+    mark_failed.handler(
+        mark_failed_event({**checked, "error": {"Error": "RecordTooLarge", "Cause": cause}}, "e"),
+        Ctx(),
+    )
     for prefix in ("processed/", "rejected/", "work/"):
         assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["KeyCount"] == 0, prefix
     assert aws.status.get_file(split["file_id"])["error"] == "RecordTooLarge"
@@ -226,7 +241,10 @@ def test_keys_are_deterministic_and_safe_for_sqs():
     assert ref.dataset == "März 2024/day one"
     assert ref.message_group_id == "M_rz_2024/day_one"
     assert ref.staging_key == f"staging/{ref.digest[:16]}/day one.csv"
-    assert ref.valid_key(3) == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+    assert (
+        ref.valid_key(3)
+        == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+    )
     assert FileRef("b", "incoming/x.csv", None).file_id == "s3://b/incoming/x.csv?versionId=null"
     assert FileRef.from_file_id("s3://b/incoming/x.csv?versionId=null").version_id is None
 

@@ -16,9 +16,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row
-from test_handlers import BUCKET, Ctx, run_pipeline, upload
+from test_handlers import BUCKET, CHUNK_ITEM_KEYS, Ctx, mark_failed_event, run_pipeline, upload
 
-ITEM_KEYS = ("file_id", "bucket", "data_key", "data_version_id", "columns")
+ITEM_KEYS = CHUNK_ITEM_KEYS
 
 
 def _body(n: int, bad: set[int] = frozenset(), start: int = 0) -> bytes:
@@ -92,8 +92,8 @@ def test_same_version_delivered_three_times_registers_and_plans_once(aws):
         "version_id": detail["object"]["version-id"],
         "duplicate": True,
     }
-    assert second == {**base, "status": "REGISTERED"}
-    assert third == {**base, "status": "COMPLETE"}
+    assert second == {**base, "status": "REGISTERED", "execution_id": "exec-2"}
+    assert third == {**base, "status": "COMPLETE", "execution_id": "exec-3"}
     assert aws.status.get_file(first["file_id"])["execution_id"] == "exec-1"
     # the manifest was written by exec-1 only (its Split ran twice: same key, 2 versions)
     assert _versions(aws, "manifests/") == [(first["manifest_key"], False)] * 2
@@ -108,15 +108,18 @@ def test_redelivered_event_for_a_failed_version_is_a_duplicate_not_a_retry(aws):
 
     detail = upload(aws, "incoming/failed.csv", b"")
     out = mark_failed.handler(
-        {
-            **detail,
-            "error": {
-                "Error": "EmptyFile",
-                "Cause": json.dumps(
-                    {"errorType": "EmptyFile", "errorMessage": "the file is empty (0 bytes)"}
-                ),
+        mark_failed_event(
+            {
+                **detail,
+                "error": {
+                    "Error": "EmptyFile",
+                    "Cause": json.dumps(
+                        {"errorType": "EmptyFile", "errorMessage": "the file is empty (0 bytes)"}
+                    ),
+                },
             },
-        },
+            "exec-1",
+        ),
         Ctx(),
     )
     assert out["status"] == "FAILED"
@@ -152,7 +155,11 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     assert f"{work}valid/chunk-000001.parquet" in _keys(aws, work)
     assert f"{work}rejected/chunk-000001.parquet" not in _keys(aws, work)
     crashed = _chunks(aws, checked["file_id"])[1]
-    assert (crashed["status"], crashed["attempts"], crashed["error"]) == ("FAILED", 1, "InjectedFault")
+    assert (crashed["status"], crashed["attempts"], crashed["error"]) == (
+        "FAILED",
+        1,
+        "InjectedFault",
+    )
     # A finalizer that ran now (no retry) refuses with the chunk's own error: nothing is
     # published, nothing COMPLETE.
     with pytest.raises(InjectedFault, match=r"chunk 1: injected fault at after_valid_upload"):
@@ -245,10 +252,13 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
     summary = run_pipeline(aws, upload(aws, "incoming/done.csv", _body(20, bad={2})))
     published = _versions(aws, "processed/done/") + _versions(aws, "rejected/done/")
     out = mark_failed.handler(
-        {
-            "file_id": summary["file_id"],
-            "error": {"Error": "Lambda.ServiceException", "Cause": "late failure"},
-        },
+        mark_failed_event(
+            {
+                "file_id": summary["file_id"],
+                "error": {"Error": "Lambda.ServiceException", "Cause": "late failure"},
+            },
+            "exec-1",
+        ),
         Ctx(),
     )
 
@@ -349,14 +359,14 @@ def test_poison_file_raises_its_named_error_and_mark_failed_records_it(
         failing_input = split
         validator.handler(split, Ctx())
     assert type(raised.value).__name__ == error and phrase in str(raised.value), str(raised.value)
-    assert (stage == "splitter") == ("execution_id" in failing_input)
+    assert (stage == "splitter") == ("detail" in failing_input)
 
     cause = json.dumps({"errorType": error, "errorMessage": str(raised.value)})
     event = {
         **(failing_input["detail"] if stage == "splitter" else failing_input),
         "error": {"Error": error, "Cause": cause},
     }
-    out = mark_failed.handler(event, Ctx())
+    out = mark_failed.handler(mark_failed_event(event, "e"), Ctx())
 
     item = aws.status.get_file(out["file_id"])
     assert (item["status"], item["error"], item["reason"]) == ("FAILED", error, str(raised.value))

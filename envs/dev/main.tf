@@ -17,6 +17,10 @@ locals {
     schema_key       = local.contract.schema_object_key
     chunk_bytes      = tostring(coalesce(var.chunk_bytes, local.contract.defaults.chunk_bytes))
     max_record_bytes = tostring(coalesce(var.max_record_bytes, local.contract.defaults.max_record_bytes))
+    # limits against decompression bombs and runaway plans (named errors when crossed)
+    max_decompressed_bytes = tostring(coalesce(var.max_decompressed_bytes, local.contract.defaults.max_decompressed_bytes))
+    max_gzip_ratio         = tostring(coalesce(var.max_gzip_ratio, local.contract.defaults.max_gzip_ratio))
+    max_chunks             = tostring(coalesce(var.max_chunks, local.contract.defaults.max_chunks))
   }
   environment = { for key, name in local.contract.env : name => local.env_values[key] }
 

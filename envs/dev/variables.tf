@@ -58,11 +58,44 @@ variable "log_retention_days" {
   nullable    = false
 }
 
+variable "max_chunks" {
+  description = "Most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. Null uses contract.json defaults.max_chunks."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_chunks == null || try(var.max_chunks >= 1, false)
+    error_message = "max_chunks must be at least 1."
+  }
+}
+
 variable "max_concurrency" {
   description = "Distributed Map MaxConcurrency (chunks processed in parallel per file)."
   type        = number
   default     = 10
   nullable    = false
+}
+
+variable "max_decompressed_bytes" {
+  description = "Largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES); more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_decompressed_bytes."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_decompressed_bytes == null || try(var.max_decompressed_bytes >= 1048576, false)
+    error_message = "max_decompressed_bytes must be at least 1 MiB."
+  }
+}
+
+variable "max_gzip_ratio" {
+  description = "Largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_gzip_ratio."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_gzip_ratio == null || try(var.max_gzip_ratio >= 1, false)
+    error_message = "max_gzip_ratio must be at least 1."
+  }
 }
 
 variable "max_record_bytes" {

@@ -6,7 +6,8 @@ import codecs
 import csv
 from collections import Counter
 
-from .errors import DelimiterMismatch, EncodingError, HeaderOnly, SchemaMismatch
+from .chunking import CR_ONLY_REASON
+from .errors import DelimiterMismatch, EncodingError, HeaderOnly, LineEndingError, SchemaMismatch
 from .schema import Schema
 
 OTHER_DELIMITERS = (";", "\t", "|", ",")
@@ -38,7 +39,7 @@ def parse_header(header: bytes, schema: Schema) -> list[str]:
             "the first line is empty: the file must start with a header line "
             f"naming the columns {schema.names}"
         )
-    names = [n.strip() for n in next(csv.reader([text], delimiter=schema.delimiter))]
+    names = [n.strip() for n in _header_fields(text, schema.delimiter)]
     expected = set(schema.names)
     if len(names) == 1 and names[0] not in expected:
         for other in OTHER_DELIMITERS:
@@ -67,6 +68,19 @@ def parse_header(header: bytes, schema: Schema) -> list[str]:
             + f". Expected the columns {schema.names} (any order)"
         )
     return names
+
+
+def _header_fields(text: str, delimiter: str) -> list[str]:
+    """The header's fields; a header the csv module cannot read is a named error."""
+    try:
+        return next(csv.reader([text], delimiter=delimiter))
+    except csv.Error as exc:
+        if "\r" in text:  # the csv module's "new-line character seen in unquoted field"
+            raise LineEndingError(CR_ONLY_REASON) from exc
+        raise SchemaMismatch(
+            f"the header line is not valid CSV ({exc}): fix the header's quoting and upload "
+            "the file again"
+        ) from exc
 
 
 def check_has_data(data_sample: bytes, *, data_bytes: int) -> None:

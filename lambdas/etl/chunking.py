@@ -13,13 +13,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .csvscan import first_record_start
-from .errors import EmptyFile, RecordTooLarge
+from .errors import EmptyFile, LineEndingError, RecordTooLarge, TooManyChunks
 
 BOM = b"\xef\xbb\xbf"
 PROBE_BYTES = 64 * 1024
 SCAN_BLOCK = 8 * 1024 * 1024
 
 ReadRange = Callable[[int, int], bytes]  # (start, end_exclusive) -> bytes
+CR_ONLY_REASON = (
+    "the lines end in a bare carriage return (CR, classic Mac OS line endings), not LF or "
+    "CRLF: re-export the file with Unix (LF) or Windows (CRLF) line endings"
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ def read_header(read: _CountingReader, max_record_bytes: int) -> tuple[int, int,
         read, header_start, min(read.size, header_start + max_record_bytes)
     )
     if end is None:
+        if b"\r" in head:
+            raise LineEndingError(CR_ONLY_REASON)
         if read.size - header_start > max_record_bytes:
             raise RecordTooLarge(
                 f"the header line is longer than the maximum record size of {max_record_bytes} "
@@ -154,6 +160,17 @@ def header_text(raw_header: bytes) -> bytes:
     return raw_header[:-1] if raw_header.endswith(b"\r") else raw_header
 
 
+def _check_chunk_count(
+    chunks: int, max_chunks: int | None, chunk_bytes: int, data_bytes: int
+) -> None:
+    if max_chunks is not None and chunks > max_chunks:
+        raise TooManyChunks(
+            f"the file's {data_bytes} data bytes would be split into more than {max_chunks} "
+            f"chunks of about {chunk_bytes} bytes (the max_chunks limit): raise chunk_bytes "
+            "for fewer, larger chunks, raise max_chunks, or split the file into smaller uploads"
+        )
+
+
 def plan_chunks(
     read_range: ReadRange,
     size: int,
@@ -162,8 +179,10 @@ def plan_chunks(
     max_record_bytes: int,
     delimiter: str = ",",
     probe_bytes: int = PROBE_BYTES,
+    max_chunks: int | None = None,
 ) -> ChunkPlan:
-    """Plan record-aligned chunks of about `chunk_bytes` over the data after the header."""
+    """Plan record-aligned chunks of about `chunk_bytes` over the data after the header.
+    Raises TooManyChunks as soon as the plan would exceed `max_chunks`."""
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be positive")
     read = _CountingReader(read_range, size)
@@ -193,6 +212,7 @@ def plan_chunks(
             break
         if off > starts[-1]:
             starts.append(off)
+            _check_chunk_count(len(starts), max_chunks, chunk_bytes, size - header_end)
         target = max(off, target) + chunk_bytes
     plan.bytes_read = read.bytes_read - header_bytes_read
     if header_end < size:

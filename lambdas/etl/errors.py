@@ -54,13 +54,61 @@ class TooManyRejects(EtlError):
     """More of the file's rows were rejected than the schema's maxRejectedShare allows."""
 
 
+class FileStateConflict(EtlError):
+    """The file's status item forbids this write: it is FAILED or COMPLETE, or another
+    execution owns it. Nothing was changed by the refused step."""
+
+
+class DecompressedTooLarge(EtlError):
+    """A .gz input decompresses past the configured size or ratio limit."""
+
+
+class TooManyChunks(EtlError):
+    """The file would be planned into more chunks than the configured maximum."""
+
+
+class LineEndingError(EtlError):
+    """The file's lines end in a bare carriage return (classic Mac), which CSV readers here
+    do not accept as a record terminator."""
+
+
+class InputOutsidePipeline(EtlError):
+    """The execution was started for an object outside the pipeline bucket's incoming/."""
+
+
+class InputNotFound(EtlError):
+    """The uploaded object version no longer exists (deleted before it was processed)."""
+
+
+class InputAccessDenied(EtlError):
+    """S3 refused to read the uploaded object (bucket policy, KMS key or the role)."""
+
+
+class UnexpectedError(EtlError):
+    """A failure the pipeline has no name for (a defect or an AWS problem): the reason
+    carries the original exception type and message."""
+
+
 class InjectedFault(EtlError):
     """Raised only by test fault injection (never configured by Terraform)."""
+
+
+def named_errors() -> set[str]:
+    """Every EtlError subclass name defined in the pipeline (what MarkFailed may publish)."""
+    found: set[str] = set()
+    todo = [EtlError]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if not sub.__dict__.get("_dynamic") and sub.__name__ not in found:
+                found.add(sub.__name__)
+                todo.append(sub)
+    return found
 
 
 def from_name(name: str, message: str) -> EtlError:
     """An error whose class name (what Step Functions reports) is `name`."""
     cls = globals().get(name)
     if not (isinstance(cls, type) and issubclass(cls, EtlError)):
-        cls = type(name, (EtlError,), {})
+        cls = type(name, (EtlError,), {"_dynamic": True})
     return cls(message)

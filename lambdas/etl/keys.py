@@ -83,6 +83,15 @@ class FileRef:
         return f"{PREFIXES['work']}{self.digest[:16]}/"
 
     @property
+    def published_prefixes(self) -> tuple[str, str]:
+        """Where this version's results go; a failed file must leave nothing under them."""
+        return self.valid_prefix, self.rejected_prefix
+
+    @property
+    def staging_prefix(self) -> str:
+        return f"{PREFIXES['staging']}{self.digest[:16]}/"
+
+    @property
     def manifest_key(self) -> str:
         return f"{PREFIXES['manifests']}{self.digest[:16]}.json"
 
@@ -92,7 +101,7 @@ class FileRef:
         for suffix in (".gzip", ".gz"):
             if base.lower().endswith(suffix):
                 base = base[: -len(suffix)]
-        return f"{PREFIXES['staging']}{self.digest[:16]}/{base}"
+        return f"{self.staging_prefix}{base}"
 
     def valid_key(self, chunk: int) -> str:
         return f"{self.valid_prefix}chunk-{chunk:06d}.parquet"

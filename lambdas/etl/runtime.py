@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .contract import DEFAULTS, ENV, METRICS_NAMESPACE, SCHEMA_OBJECT_KEY
+from .errors import SchemaConfigError
 from .s3io import S3_MAX_CONNECTIONS
 from .schema import Schema, load_schema
 from .status import StatusStore
@@ -31,6 +32,9 @@ class Settings:
     schema_key: str = SCHEMA_OBJECT_KEY
     chunk_bytes: int = DEFAULTS["chunk_bytes"]
     max_record_bytes: int = DEFAULTS["max_record_bytes"]
+    max_decompressed_bytes: int = DEFAULTS["max_decompressed_bytes"]
+    max_gzip_ratio: float = DEFAULTS["max_gzip_ratio"]
+    max_chunks: int = DEFAULTS["max_chunks"]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +51,11 @@ class Settings:
             schema_key=env.get(ENV["schema_key"]) or SCHEMA_OBJECT_KEY,
             chunk_bytes=int(env.get(ENV["chunk_bytes"]) or DEFAULTS["chunk_bytes"]),
             max_record_bytes=int(env.get(ENV["max_record_bytes"]) or DEFAULTS["max_record_bytes"]),
+            max_decompressed_bytes=int(
+                env.get(ENV["max_decompressed_bytes"]) or DEFAULTS["max_decompressed_bytes"]
+            ),
+            max_gzip_ratio=float(env.get(ENV["max_gzip_ratio"]) or DEFAULTS["max_gzip_ratio"]),
+            max_chunks=int(env.get(ENV["max_chunks"]) or DEFAULTS["max_chunks"]),
         )
 
 
@@ -78,8 +87,15 @@ class Runtime:
             obj = self.s3.get_object(**kwargs)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if self._schema and (status == 304 or exc.response["Error"].get("Code") == "304"):
+            code = exc.response["Error"].get("Code")
+            if self._schema and (status == 304 or code == "304"):
                 return self._schema[1]
+            if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+                raise SchemaConfigError(
+                    f"the schema object s3://{self.settings.bucket}/{self.settings.schema_key} "
+                    f"cannot be read ({code}): deploy it (terraform apply writes it from "
+                    "schema_file) and check the function's read access to config/"
+                ) from exc
             raise
         schema = load_schema(obj["Body"].read())
         self._schema = (obj["ETag"], schema)

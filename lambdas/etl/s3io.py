@@ -15,6 +15,8 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import HTTPClientError, IncompleteReadError
 
+from .errors import DecompressedTooLarge
+
 # upload_file / upload_fileobj (gzip staging): 2 parts of 16 MiB in flight at most.
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=2
@@ -217,8 +219,12 @@ class S3Sink:
 
     def _upload_part(self, number: int, part: bytes) -> dict:
         answer = self._s3.upload_part(
-            Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number,
-            Body=part, ChecksumAlgorithm=CHECKSUM_ALGORITHM,
+            Bucket=self._bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=part,
+            ChecksumAlgorithm=CHECKSUM_ALGORITHM,
         )
         done = {"PartNumber": number, "ETag": answer["ETag"]}
         if answer.get("ChecksumCRC32"):  # S3 checks every part's CRC again at completion
@@ -237,7 +243,9 @@ class S3Sink:
                     self._send(bytes(self._buffer))
                 parts = [f.result() for f in self._parts]
                 self._s3.complete_multipart_upload(
-                    Bucket=self._bucket, Key=self.key, UploadId=self._upload_id,
+                    Bucket=self._bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
                     MultipartUpload={"Parts": parts},
                 )
         except BaseException:
@@ -279,27 +287,66 @@ class S3Sink:
 S3_MAX_CONNECTIONS = READ_AHEAD_PARTS + 2 * WRITE_PARTS_IN_FLIGHT + 2
 
 
-class _ReadOnly:
-    """Hide seek/tell so the transfer manager streams instead of trying to rewind."""
+# the ratio limit applies once this much was decompressed: tiny files have meaningless ratios
+RATIO_FLOOR_BYTES = 1024 * 1024
 
-    def __init__(self, raw: Any):
-        self.read = raw.read
+
+class _BoundedInflate:
+    """A read-only stream over decompressed bytes that raises DecompressedTooLarge as soon as
+    the output passes `max_bytes`, or `max_ratio` times the compressed size (past
+    RATIO_FLOOR_BYTES): a decompression bomb stops after at most one read past the limit.
+    It has no seek/tell, so the transfer manager streams it instead of trying to rewind."""
+
+    def __init__(self, plain: Any, *, compressed: int, max_bytes: int, max_ratio: float):
+        self._plain, self._compressed = plain, compressed
+        self._max_bytes, self._max_ratio = max_bytes, max_ratio
+        self.total = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._plain.read(size)
+        self.total += len(data)
+        if self.total > self._max_bytes:
+            raise DecompressedTooLarge(
+                f"the gzip input decompresses to more than {self._max_bytes} bytes (the "
+                f"max_decompressed_bytes limit; compressed size {self._compressed} bytes): "
+                "split the file into smaller uploads, or raise max_decompressed_bytes if it "
+                "is legitimate"
+            )
+        if self.total > RATIO_FLOOR_BYTES and self.total > self._max_ratio * self._compressed:
+            raise DecompressedTooLarge(
+                f"the gzip input expands more than {self._max_ratio:g}x (the max_gzip_ratio "
+                f"limit: {self._compressed} compressed bytes gave over {self.total} so far): "
+                "this looks like a decompression bomb; check the file, or raise "
+                "max_gzip_ratio if such a ratio is legitimate for your data"
+            )
+        return data
 
 
 def stage_gzip(
-    s3: Any, bucket: str, key: str, version_id: str | None, staging_key: str
+    s3: Any,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    staging_key: str,
+    *,
+    max_bytes: int,
+    max_ratio: float,
 ) -> tuple[str | None, int]:
     """Stream-decompress a .gz object into `staging_key` (multipart, bounded memory).
 
     gzip cannot be split by byte ranges, so the splitter stages a plain copy once and the
-    chunks are planned over it. Returns (staged version id, staged size).
+    chunks are planned over it. Returns (staged version id, staged size). Raises
+    DecompressedTooLarge past `max_bytes` or `max_ratio` (the upload is abandoned).
     """
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
         kwargs["VersionId"] = version_id
-    body = s3.get_object(**kwargs)["Body"]
-    with gzip.GzipFile(fileobj=body, mode="rb") as plain:
-        s3.upload_fileobj(_ReadOnly(plain), bucket, staging_key, Config=TRANSFER)
+    obj = s3.get_object(**kwargs)
+    with gzip.GzipFile(fileobj=obj["Body"], mode="rb") as plain:
+        bounded = _BoundedInflate(
+            plain, compressed=int(obj["ContentLength"]), max_bytes=max_bytes, max_ratio=max_ratio
+        )
+        s3.upload_fileobj(bounded, bucket, staging_key, Config=TRANSFER)
     head = s3.head_object(Bucket=bucket, Key=staging_key)
     return head.get("VersionId"), int(head["ContentLength"])
 

@@ -34,8 +34,8 @@ variable "dynamodb_actions" {
   type        = map(list(string))
   default = {
     splitter    = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    validator   = ["dynamodb:UpdateItem"]
-    processor   = ["dynamodb:UpdateItem"]
+    validator   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    processor   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     finalizer   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     mark_failed = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
   }

@@ -98,6 +98,7 @@ MARK_FAILED = """
 from etl.common import *
 
 def handler(event, context):
+    event = event.get("input", event)  # {execution_id, input} as the state machine sends it
     error = event["error"]
     cause = json.loads(error["Cause"])
     ddb.put_item(TableName=TABLE, Item={"file_id": {"S": event["file_id"]}, "chunk_id": {"S": "FILE"},

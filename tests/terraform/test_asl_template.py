@@ -120,3 +120,95 @@ def test_renderer_refuses_missing_unknown_and_directives(template):
         render_asl(template, {**SAMPLE, "not_in_template": 1})
     with pytest.raises(TemplateError):
         render_asl("%{ if true }x%{ endif }", {})
+
+
+# -- issue 10: data safety in the state machine ------------------------------------------------
+THROTTLE_RETRY = {
+    "ErrorEquals": ["Lambda.TooManyRequestsException"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 10,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+LAMBDA_SERVICE_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+    ],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+NOTIFY_RETRY = {
+    "ErrorEquals": ["States.ALL"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 8,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+
+
+def _lambda_tasks(definition) -> dict[str, dict]:
+    states = dict(definition["States"])
+    states.update(definition["States"]["ProcessChunks"]["ItemProcessor"]["States"])
+    return {
+        name: s
+        for name, s in states.items()
+        if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+
+
+def test_every_lambda_task_retries_throttles_longer_and_with_jitter(definition):
+    tasks = _lambda_tasks(definition)
+    assert sorted(tasks) == ["Finalize", "MarkFailed", "ProcessChunk", "Split", "Validate"]
+    for name, task in tasks.items():
+        assert THROTTLE_RETRY in task["Retry"], name
+        if name != "MarkFailed":  # MarkFailed retries States.ALL after throttles
+            assert LAMBDA_SERVICE_RETRY in task["Retry"], name
+
+
+def test_notifications_are_retried_with_jitter(definition):
+    for name in ("NotifySuccess", "NotifyFailure"):
+        assert definition["States"][name]["Retry"] == [NOTIFY_RETRY], name
+
+
+def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflict(definition):
+    states = definition["States"]
+    assert states["Finalize"]["Retry"] == [
+        {
+            "ErrorEquals": ["States.Timeout", "ClientError"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 3,
+            "BackoffRate": 2.0,
+            "MaxDelaySeconds": 30,
+            "JitterStrategy": "FULL",
+        },
+        THROTTLE_RETRY,
+        LAMBDA_SERVICE_RETRY,
+    ]
+    chunk = states["ProcessChunks"]["ItemProcessor"]["States"]["ProcessChunk"]
+    assert {
+        "ErrorEquals": ["RecordTooLarge", "ChunkBoundaryError", "FileStateConflict"],
+        "MaxAttempts": 0,
+    } in chunk["Retry"]
+
+
+def test_mark_failed_gets_the_execution_id_and_a_non_owner_ends_without_failing(definition):
+    states = definition["States"]
+    assert states["MarkFailed"]["Parameters"]["Payload"] == {
+        "execution_id.$": "$$.Execution.Id",
+        "input.$": "$",
+    }
+    assert states["WasCommitted"]["Choices"] == [
+        {"Variable": "$.status", "StringEquals": "COMPLETE", "Next": "NotifySuccess"},
+        {"Variable": "$.status", "StringEquals": "NOT_OWNER", "Next": "OwnedByAnotherExecution"},
+    ]
+    assert states["OwnedByAnotherExecution"]["Type"] == "Succeed"
+    # the processors and the finalizer carry the execution that owns the file
+    assert states["ProcessChunks"]["ItemSelector"]["execution_id.$"] == "$$.Execution.Id"
+    assert states["Split"]["Parameters"]["Payload"]["execution_id.$"] == "$$.Execution.Id"
