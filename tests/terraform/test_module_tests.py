@@ -25,7 +25,9 @@ def tftest_files(module: str) -> list[Path]:
 
 
 def run_blocks(module: str) -> list[tuple[str, dict]]:
-    return [(name, body) for path in tftest_files(module) for name, body in blocks(load(path), "run")]
+    return [
+        (name, body) for path in tftest_files(module) for name, body in blocks(load(path), "run")
+    ]
 
 
 def validation_counts(module: str) -> Counter:

@@ -60,22 +60,22 @@ mock_resource "aws_s3_object" {
 
 mock_resource "aws_lambda_layer_version" {
   defaults = {
-    arn               = "arn:aws:lambda:us-east-1:123456789012:layer:etl-test-deps:1"
-    layer_arn         = "arn:aws:lambda:us-east-1:123456789012:layer:etl-test-deps"
-    version           = "1"
-    created_date      = "2026-01-01T00:00:00.000+0000"
-    signing_job_arn   = ""
-    source_code_size  = 57671680
+    arn                         = "arn:aws:lambda:us-east-1:123456789012:layer:etl-test-deps:1"
+    layer_arn                   = "arn:aws:lambda:us-east-1:123456789012:layer:etl-test-deps"
+    version                     = "1"
+    created_date                = "2026-01-01T00:00:00.000+0000"
+    signing_job_arn             = ""
+    source_code_size            = 57671680
     signing_profile_version_arn = ""
   }
 }
 
 mock_resource "aws_lambda_function" {
   defaults = {
-    arn               = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
-    invoke_arn        = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter/invocations"
-    qualified_arn     = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter:$LATEST"
-    version           = "$LATEST"
-    last_modified     = "2026-01-01T00:00:00.000+0000"
+    arn           = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
+    invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter/invocations"
+    qualified_arn = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter:$LATEST"
+    version       = "$LATEST"
+    last_modified = "2026-01-01T00:00:00.000+0000"
   }
 }
