@@ -1,4 +1,4 @@
-# Values the mocked hashicorp/aws returns in `terraform test` (see ../README.md#tests):
+# Values the mocked hashicorp/aws returns in this module's `terraform test` runs:
 # one account in us-east-1, ARNs in the formats AWS returns.
 
 mock_data "aws_caller_identity" {
