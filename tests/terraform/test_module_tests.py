@@ -17,6 +17,7 @@ import pytest
 from tfhcl import MODULES_DIR, blocks, expr, load, unquote, variables_of
 from tfrun import MODULES, provider_text, run_terraform
 
+pytest_plugins = ["tfplugin"]
 SUMMARY = re.compile(r"(Success|Failure)! (\d+) passed, (\d+) failed(?:, (\d+) skipped)?\.")
 
 
@@ -81,11 +82,20 @@ def test_every_validation_block_has_an_expect_failures_run(module):
     assert not unknown, f"modules/{module}: runs expect failures of unvalidated {sorted(unknown)}"
 
 
+def terraform_test(module: str, tf_root, tf_env):
+    root = tf_root(f"modules/{module}")
+    return run_terraform(["test", "-no-color"], root, tf_env, check=False)
+
+
+@pytest.fixture(scope="module")
+def module_tests(tf_jobs, tf_root, tf_env):
+    return {m: tf_jobs.submit(terraform_test, m, tf_root, tf_env) for m in MODULES}
+
+
 @pytest.mark.tftest
 @pytest.mark.parametrize("module", MODULES)
-def test_terraform_test_passes(module, tf_root, tf_env):
-    root = tf_root(f"modules/{module}")
-    proc = run_terraform(["test", "-no-color"], root, tf_env, check=False)
+def test_terraform_test_passes(module, module_tests):
+    proc = module_tests[module].result()
     output = proc.stdout + proc.stderr
     summary = SUMMARY.search(output)
     assert proc.returncode == 0 and summary, (

@@ -2,7 +2,7 @@
 
 They run wherever terraform is installed, with the provider `localrun/tfcli.py` chooses (the
 envs' pinned 6.66.0 where it is installable, otherwise the machine's filesystem mirror through
-the test-only version override; conftest.py prints which in the pytest header). No AWS
+the test-only version override; tfplugin.py prints which in the pytest header). No AWS
 account is needed: a test-only provider override gives fake credentials and the skip_* flags
 and points the two services a plan calls at an in-process moto server: STS (the data source
 aws_caller_identity) and Step Functions (the provider validates a state machine definition
@@ -18,6 +18,7 @@ import tftest
 from tfhcl import contract
 from tfrun import FUNCTIONS, provider_text, require_terraform
 
+pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -76,30 +77,50 @@ def _by_key(resources: dict[str, dict]) -> dict[str, dict]:
 # --- modules through fixtures ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def storage_plan(sts_endpoint, tf_root, tf_env):
-    return _plan(tf_root, tf_env, "tests/terraform/fixtures/storage", sts_endpoint)
+PLANS = {
+    "storage": ("tests/terraform/fixtures/storage", {}),
+    "compute": ("tests/terraform/fixtures/compute", {"artifacts_dir": "{tree}/dist"}),
+    "orchestration": ("tests/terraform/fixtures/orchestration", {}),
+    "observability": ("tests/terraform/fixtures/observability", {}),
+    "dev": ("envs/dev", {"region": "us-east-1"}),
+    "prod": ("envs/prod", {"region": "us-east-1"}),
+}
 
 
 @pytest.fixture(scope="module")
-def compute_plan(sts_endpoint, tf_root, tf_env, tf_tree):
-    return _plan(
-        tf_root,
-        tf_env,
-        "tests/terraform/fixtures/compute",
-        sts_endpoint,
-        {"artifacts_dir": str(tf_tree / "dist")},
-    )
+def plans(tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
+    """All six plans, started together on the session's terraform pool."""
+    return {
+        name: tf_jobs.submit(
+            _plan,
+            tf_root,
+            tf_env,
+            rel,
+            sts_endpoint,
+            {k: v.format(tree=tf_tree) for k, v in tf_vars.items()},
+        )
+        for name, (rel, tf_vars) in PLANS.items()
+    }
 
 
 @pytest.fixture(scope="module")
-def orchestration_plan(sts_endpoint, tf_root, tf_env):
-    return _plan(tf_root, tf_env, "tests/terraform/fixtures/orchestration", sts_endpoint)
+def storage_plan(plans):
+    return plans["storage"].result()
 
 
 @pytest.fixture(scope="module")
-def observability_plan(sts_endpoint, tf_root, tf_env):
-    return _plan(tf_root, tf_env, "tests/terraform/fixtures/observability", sts_endpoint)
+def compute_plan(plans):
+    return plans["compute"].result()
+
+
+@pytest.fixture(scope="module")
+def orchestration_plan(plans):
+    return plans["orchestration"].result()
+
+
+@pytest.fixture(scope="module")
+def observability_plan(plans):
+    return plans["observability"].result()
 
 
 def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
@@ -273,10 +294,8 @@ def test_observability_dashboard_and_alarms(observability_plan):
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def env_plan(request, sts_endpoint, tf_root, tf_env):
-    return request.param, _plan(
-        tf_root, tf_env, f"envs/{request.param}", sts_endpoint, {"region": "us-east-1"}
-    )
+def env_plan(request, plans):
+    return request.param, plans[request.param].result()
 
 
 def test_env_counts_and_key_values(env_plan):

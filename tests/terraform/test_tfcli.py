@@ -5,9 +5,11 @@ Unit tests on fake mirror folders; no terraform needed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import tfrun
 from tfhcl import load, unquote
 
 from localrun import tfcli
@@ -185,3 +187,32 @@ def test_env_for_the_forced_registry_leaves_terraforms_own_config(tmp_path, only
         "CHECKPOINT_DISABLE": "1",
     }
     assert not (tmp_path / "terraformrc").exists()
+
+
+def test_missing_terraform_skips_and_names_the_provider(monkeypatch):
+    monkeypatch.setattr(tfcli, "terraform_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        tfrun.require_terraform()
+    assert str(skipped.value) == (
+        "terraform is not installed (not on PATH; install it from "
+        "https://developer.hashicorp.com/terraform/install); these tests run it with "
+        + tfrun.provider_text()
+    )
+
+
+def test_missing_terraform_fails_in_ci(monkeypatch):
+    monkeypatch.setattr(tfcli, "terraform_binary", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="^CI must run Terraform: terraform is not"):
+        tfrun.require_terraform()
+
+
+def test_terraform_version_is_reported(monkeypatch):
+    tfcli.terraform_version.cache_clear()
+    monkeypatch.setattr(tfcli, "terraform_binary", lambda: None)
+    assert tfcli.terraform_version() is None
+    tfcli.terraform_version.cache_clear()
+    monkeypatch.undo()
+    if tfcli.terraform_binary():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", tfcli.terraform_version())

@@ -12,16 +12,26 @@ import json
 import pytest
 from tfrun import ENVS, MODULES, provider_text, run_terraform
 
+pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
 
 ROOTS = [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS]
 
 
-@pytest.mark.parametrize("rel", ROOTS)
-def test_validate_is_clean(rel, tf_root, tf_env):
+def validate(rel: str, tf_root, tf_env) -> tuple[str, dict, int]:
     root = tf_root(rel)
     proc = run_terraform(["validate", "-json", "-no-color"], root, tf_env, check=False)
-    result = json.loads(proc.stdout)
+    return rel, json.loads(proc.stdout), proc.returncode
+
+
+@pytest.fixture(scope="module")
+def validations(tf_jobs, tf_root, tf_env):
+    return {rel: tf_jobs.submit(validate, rel, tf_root, tf_env) for rel in ROOTS}
+
+
+@pytest.mark.parametrize("rel", ROOTS)
+def test_validate_is_clean(rel, validations):
+    _, result, returncode = validations[rel].result()
     problems = [
         f"{d['severity']}: {d['summary']}: {d.get('detail', '')}"
         f" ({d.get('range', {}).get('filename', '?')}:{d.get('range', {}).get('start', {}).get('line', '?')})"
@@ -30,4 +40,4 @@ def test_validate_is_clean(rel, tf_root, tf_env):
     assert (result["valid"], result["error_count"], result["warning_count"]) == (True, 0, 0), (
         f"{rel} with {provider_text()}:\n" + "\n".join(problems)
     )
-    assert proc.returncode == 0
+    assert returncode == 0

@@ -1,6 +1,6 @@
 """Running Terraform in the tests: the provider tfcli chose, one tree, skip/fail messages.
 
-Used by conftest.py (fixtures, report header) and the test modules here.
+Used by tfplugin.py (fixtures, report lines) and the test modules here.
 """
 
 from __future__ import annotations

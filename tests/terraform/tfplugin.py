@@ -1,4 +1,8 @@
-"""Terraform runs for the tests in this folder: one provider decision, one tree, one init per root.
+"""pytest plugin for the tests here that run Terraform: fixtures, the report lines.
+
+A test module that runs Terraform declares `pytest_plugins = ["tfplugin"]`. (Not a
+conftest.py: a second conftest module would replace tests/conftest.py as `conftest` in
+sys.modules, and the test modules that `from conftest import ...` would break.)
 
 Every test that runs Terraform goes through here:
 - the provider comes from `localrun/tfcli.py` (the envs' exact pin where it can be installed,
@@ -8,6 +12,8 @@ Every test that runs Terraform goes through here:
   contract, the plan fixtures and a tiny fake build), and each root in it is initialised once
   (`terraform init` links the mirror's provider; a registry download lands in one plugin
   cache for the whole session);
+- the slow commands (plans, `terraform test`, validate) of a test file are started together on
+  a pool of `ETL_TF_JOBS` workers (default: one per core), each test waiting for its own;
 - the provider version and how long the inits took are printed in the pytest header/summary
   and in every skip and failure message.
 
@@ -17,9 +23,12 @@ service does), where a missing terraform is a failure: CI must run Terraform.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,29 +49,12 @@ from tfrun import (
 
 from localrun import tfcli
 
-_header_shown = False
 
-
-def _header_lines() -> list[str]:
+def pytest_report_collectionfinish(config, start_path, items):
+    """Which terraform and provider this run uses, right under "collected N items"."""
     version = tfcli.terraform_version()
     terraform = f"terraform {version}" if version else "terraform: not installed"
     return [f"{terraform}; provider: {provider_text()}"]
-
-
-def pytest_report_header(config):
-    # Printed when pytest starts in this folder (then this conftest is an initial one).
-    global _header_shown
-    _header_shown = True
-    return _header_lines()
-
-
-def pytest_report_collectionfinish(config, start_path, items):
-    # A run from the repo root loads this conftest only while collecting: say it here then.
-    if _header_shown or not any(
-        Path(str(i.path)).is_relative_to(Path(__file__).parent) for i in items
-    ):
-        return []
-    return _header_lines()
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -101,27 +93,44 @@ def tf_tree(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tf_root(tf_tree, tf_env):
-    """init(rel) -> the initialised root `rel` of the tree (each root once per session).
+    """init(rel) -> the initialised root `rel` of the tree (each root once per session;
+    safe to call from the pool's threads).
 
     Roots that pin the provider exactly (envs, plan fixtures) get tfcli's test-only version
     override when the mirror holds another version; a remote backend becomes local."""
     done: dict[str, Path] = {}
+    locks: dict[str, threading.Lock] = {}
+    guard = threading.Lock()
 
     def init(rel: str) -> Path:
-        if rel in done:
-            return done[rel]
-        root = tf_tree / rel
-        if re.fullmatch(r"=?\s*\d+\.\d+\.\d+", aws_constraint(root)):
-            SETUP.write_override(root)
-        if "backend " in (root / "versions.tf").read_text():
-            (root / "zz_backend_override.tf").write_text(BACKEND_OVERRIDE)
-        start = time.monotonic()
-        run_terraform(["init", "-input=false", "-no-color"], root, tf_env)
-        INIT_SECONDS[rel] = time.monotonic() - start
-        done[rel] = root
-        return root
+        with guard:
+            lock = locks.setdefault(rel, threading.Lock())
+        with lock:
+            if rel in done:
+                return done[rel]
+            root = tf_tree / rel
+            if re.fullmatch(r"=?\s*\d+\.\d+\.\d+", aws_constraint(root)):
+                SETUP.write_override(root)
+            if "backend " in (root / "versions.tf").read_text():
+                (root / "zz_backend_override.tf").write_text(BACKEND_OVERRIDE)
+            start = time.monotonic()
+            run_terraform(["init", "-input=false", "-no-color"], root, tf_env)
+            INIT_SECONDS[rel] = time.monotonic() - start
+            done[rel] = root
+            return root
 
     return init
+
+
+@pytest.fixture(scope="session")
+def tf_jobs():
+    """The pool the slow terraform commands run on (ETL_TF_JOBS workers, default one per
+    core); a test gets its command's result with `.result()`, failures and skips included."""
+    require_terraform()
+    with ThreadPoolExecutor(
+        max_workers=int(os.environ.get("ETL_TF_JOBS") or os.cpu_count() or 1)
+    ) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="session")
