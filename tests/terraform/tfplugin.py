@@ -50,11 +50,24 @@ from tfrun import (
 from localrun import tfcli
 
 
-def pytest_report_collectionfinish(config, start_path, items):
-    """Which terraform and provider this run uses, right under "collected N items"."""
+def versions_line() -> str:
     version = tfcli.terraform_version()
     terraform = f"terraform {version}" if version else "terraform: not installed"
-    return [f"{terraform}; provider: {provider_text()}"]
+    return f"{terraform}; provider: {provider_text()}"
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """Which terraform and provider this run uses, right under "collected N items"."""
+    return [versions_line()]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran Terraform says with which versions, under its traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and item.get_closest_marker("tftest"):
+        report.sections.append(("terraform", versions_line()))
 
 
 def pytest_terminal_summary(terminalreporter):
