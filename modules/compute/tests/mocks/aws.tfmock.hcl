@@ -79,3 +79,10 @@ mock_resource "aws_lambda_function" {
     last_modified = "2026-01-01T00:00:00.000+0000"
   }
 }
+
+override_data {
+  target = data.aws_iam_policy_document.function
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"ReadObjectsByPrefix\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:GetObjectVersion\"],\"Resource\":[\"arn:aws:s3:::etl-test-processing-123456789012/incoming/*\",\"arn:aws:s3:::etl-test-processing-123456789012/config/*\"]},{\"Sid\":\"UsePipelineKey\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\",\"kms:GenerateDataKey\"],\"Resource\":\"arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\"},{\"Sid\":\"DenyDeleteBucketAndTable\",\"Effect\":\"Deny\",\"Action\":[\"s3:DeleteBucket\",\"dynamodb:DeleteTable\"],\"Resource\":[\"arn:aws:s3:::etl-test-processing-123456789012\",\"arn:aws:dynamodb:us-east-1:123456789012:table/etl-test-status\"]}]}"
+  }
+}

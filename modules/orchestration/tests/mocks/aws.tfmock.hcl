@@ -94,3 +94,31 @@ override_resource {
     url = "https://sqs.us-east-1.amazonaws.com/123456789012/etl-test-events-dlq"
   }
 }
+
+override_data {
+  target = data.aws_iam_policy_document.events_assume
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"events.amazonaws.com\"},\"Action\":\"sts:AssumeRole\",\"Condition\":{\"StringEquals\":{\"aws:SourceAccount\":\"123456789012\"}}}]}"
+  }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.state_machine
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"InvokePipelineFunctions\",\"Effect\":\"Allow\",\"Action\":\"lambda:InvokeFunction\",\"Resource\":[\"arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter\",\"arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter:*\"]},{\"Sid\":\"StartChildExecutions\",\"Effect\":\"Allow\",\"Action\":\"states:StartExecution\",\"Resource\":\"arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline\"}]}"
+  }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.events
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StartPipeline\",\"Effect\":\"Allow\",\"Action\":\"states:StartExecution\",\"Resource\":\"arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline\"}]}"
+  }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.events_dlq
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"AllowRuleDeadLetters\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"events.amazonaws.com\"},\"Action\":\"sqs:SendMessage\",\"Resource\":\"arn:aws:sqs:us-east-1:123456789012:etl-test-events-dlq\",\"Condition\":{\"ArnEquals\":{\"aws:SourceArn\":\"arn:aws:events:us-east-1:123456789012:rule/etl-test-s3-incoming\"}}}]}"
+  }
+}

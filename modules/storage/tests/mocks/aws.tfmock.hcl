@@ -70,3 +70,10 @@ mock_resource "aws_glue_catalog_table" {
     arn = "arn:aws:glue:us-east-1:123456789012:table/etl_test/processed"
   }
 }
+
+override_data {
+  target = data.aws_iam_policy_document.kms_key
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"EnableRootAccountAdministration\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:root\"},\"Action\":\"kms:*\",\"Resource\":\"*\"},{\"Sid\":\"AllowCloudWatchLogs\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"logs.us-east-1.amazonaws.com\"},\"Action\":[\"kms:Encrypt\",\"kms:Decrypt\",\"kms:ReEncrypt*\",\"kms:GenerateDataKey*\",\"kms:DescribeKey\"],\"Resource\":\"*\",\"Condition\":{\"ArnLike\":{\"kms:EncryptionContext:aws:logs:arn\":\"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/etl-test-*\"}}}]}"
+  }
+}
