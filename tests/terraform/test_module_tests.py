@@ -88,8 +88,13 @@ def terraform_test(module: str, tf_root, tf_env):
 
 
 @pytest.fixture(scope="module")
-def module_tests(tf_jobs, tf_root, tf_env):
-    return {m: tf_jobs.submit(terraform_test, m, tf_root, tf_env) for m in MODULES}
+def module_tests(request, tf_jobs, tf_root, tf_env):
+    modules = {
+        item.callspec.params["module"]
+        for item in request.session.items
+        if item.originalname == "test_terraform_test_passes"
+    }
+    return {m: tf_jobs.submit(terraform_test, m, tf_root, tf_env) for m in modules}
 
 
 @pytest.mark.tftest

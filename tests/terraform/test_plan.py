@@ -16,7 +16,7 @@ import json
 import pytest
 import tftest
 from tfhcl import contract
-from tfrun import FUNCTIONS, provider_text, require_terraform
+from tfrun import FUNCTIONS, provider_text, require_terraform, selected
 
 pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
@@ -88,8 +88,15 @@ PLANS = {
 
 
 @pytest.fixture(scope="module")
-def plans(tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
-    """All six plans, started together on the session's terraform pool."""
+def plans(request, tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
+    """The plans the selected tests need (all six in a full run), started together on the
+    session's terraform pool."""
+    needed = selected(request, "env_plan") | {
+        name
+        for item in request.session.items
+        for name in PLANS
+        if f"{name}_plan" in getattr(item, "fixturenames", ())
+    }
     return {
         name: tf_jobs.submit(
             _plan,
@@ -100,6 +107,7 @@ def plans(tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
             {k: v.format(tree=tf_tree) for k, v in tf_vars.items()},
         )
         for name, (rel, tf_vars) in PLANS.items()
+        if name in needed
     }
 
 

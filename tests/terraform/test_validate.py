@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tfrun import ENVS, MODULES, provider_text, run_terraform
+from tfrun import ENVS, MODULES, provider_text, run_terraform, selected
 
 pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
@@ -25,8 +25,8 @@ def validate(rel: str, tf_root, tf_env) -> tuple[str, dict, int]:
 
 
 @pytest.fixture(scope="module")
-def validations(tf_jobs, tf_root, tf_env):
-    return {rel: tf_jobs.submit(validate, rel, tf_root, tf_env) for rel in ROOTS}
+def validations(request, tf_jobs, tf_root, tf_env):
+    return {rel: tf_jobs.submit(validate, rel, tf_root, tf_env) for rel in selected(request, "rel")}
 
 
 @pytest.mark.parametrize("rel", ROOTS)

@@ -61,6 +61,16 @@ def require_terraform() -> str:
     return tfcli.terraform_binary()
 
 
+def selected(request, argname: str) -> set:
+    """The values of parameter `argname` among the tests this run selected (so `-k` or one
+    test id starts only the terraform commands those tests need)."""
+    return {
+        item.callspec.params[argname]
+        for item in request.session.items
+        if hasattr(item, "callspec") and argname in item.callspec.params
+    }
+
+
 # --- running terraform ------------------------------------------------------------------------
 
 
