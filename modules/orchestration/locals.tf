@@ -15,8 +15,9 @@ locals {
     "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*",
   ]
   # Built statically too, so the rendered definition is known at plan time (plan tests
-  # and reviewers see the real document); this is the URL format SQS returns.
+  # and reviewers see the real document); these are the URL and ARN formats SQS and SNS return.
   results_queue_url = "https://sqs.${local.region}.${data.aws_partition.current.dns_suffix}/${local.account_id}/${aws_sqs_queue.results.name}"
+  failure_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${aws_sns_topic.failures.name}"
 
 
   invoked_function_arns = flatten([

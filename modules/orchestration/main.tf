@@ -68,7 +68,7 @@ resource "aws_sfn_state_machine" "this" {
     finalizer_arn          = var.function_arns["finalizer"]
     mark_failed_arn        = var.function_arns["mark_failed"]
     results_queue_url      = local.results_queue_url
-    failure_topic_arn      = aws_sns_topic.failures.arn
+    failure_topic_arn      = local.failure_topic_arn
     max_concurrency        = var.max_concurrency
     retry_interval_seconds = var.processor_retry.interval_seconds
     retry_max_attempts     = var.processor_retry.max_attempts

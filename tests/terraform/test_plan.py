@@ -1,41 +1,28 @@
 """tftest plan tests: each module through a fixture root, and envs/dev + envs/prod.
 
-They need terraform and the hashicorp/aws 6.66.0 provider (installed, in a local mirror, or
-downloadable). No AWS account is needed: a test-only override file gives the provider fake
-credentials and its skip_* flags, and points STS (the one data source that calls AWS,
-aws_caller_identity) at an in-process moto server. Where terraform or the provider is
-missing, every test here skips and says so.
+They run wherever terraform is installed, with the provider `localrun/tfcli.py` chooses (the
+envs' pinned 6.66.0 where it is installable, otherwise the machine's filesystem mirror through
+the test-only version override; tfplugin.py prints which in the pytest header). No AWS
+account is needed: a test-only provider override gives fake credentials and the skip_* flags
+and points the two services a plan calls at an in-process moto server: STS (the data source
+aws_caller_identity) and Step Functions (the provider validates a state machine definition
+that is known at plan time). Every plan must also be free of warnings.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import tempfile
-import zipfile
-from pathlib import Path
 
 import pytest
-from tfhcl import REPO, contract
+import tftest
+from tfhcl import contract
+from tfrun import FUNCTIONS, provider_text, require_terraform, selected
 
+pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
 
-PROVIDER_VERSION = "6.66.0"
 ACCOUNT = "123456789012"  # moto's default account
-FUNCTIONS = ("splitter", "validator", "processor", "finalizer", "mark_failed")
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-# Copied into the temporary tree, keeping the relative paths the roots use.
-TREE = ("modules", "envs", "schemas", "lambdas/etl/contract.json", "tests/terraform/fixtures")
-PROBE_TIMEOUT_S = 120  # only reached when a registry answers and the download starts
-PLUGIN_CACHE = Path(
-    os.environ.get("TF_PLUGIN_CACHE_DIR")
-    or Path.home() / ".cache" / "csv-etl" / "terraform-plugins"
-)
 
 OVERRIDE = """\
 # Test-only: written by tests/terraform/test_plan.py into a temporary copy of the root.
@@ -50,143 +37,28 @@ provider "aws" {{
 
   endpoints {{
     sts = "{sts}"
+    sfn = "{sts}"
   }}
 }}
 """
-BACKEND_OVERRIDE = """\
-terraform {
-  backend "local" {}
-}
-"""
 
 
-def _tf_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(TF_PLUGIN_CACHE_DIR=str(PLUGIN_CACHE), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    return env
-
-
-@functools.lru_cache(maxsize=1)
-def terraform_unavailable() -> str | None:
-    """Why plan tests cannot run here, or None. Decided once per session.
-
-    `terraform init` on a two-line probe is the honest test: it succeeds with the provider
-    in a local mirror or plugin cache+lock, or with a reachable registry (then the download
-    lands in the plugin cache for the real roots). Offline it fails in well under a second
-    (measured: 0.1 s here).
-    """
-    binary = shutil.which("terraform")
-    if binary is None:
-        return (
-            "terraform is not installed (not on PATH); tftest plan tests need terraform "
-            f"and the hashicorp/aws {PROVIDER_VERSION} provider"
-        )
-    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tf-probe-") as probe:
-        Path(probe, "versions.tf").write_text(
-            'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
-            f'      version = "{PROVIDER_VERSION}"\n    }}\n  }}\n}}\n'
-        )
-        try:
-            proc = subprocess.run(
-                [binary, "init", "-backend=false", "-input=false", "-no-color"],
-                cwd=probe,
-                env=_tf_env(),
-                capture_output=True,
-                text=True,
-                timeout=PROBE_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            return (
-                f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed "
-                "and `terraform init` timed out fetching it"
-            )
-    if proc.returncode != 0:
-        first = next(
-            (line.strip() for line in proc.stderr.splitlines() if line.strip().startswith("Error")),
-            "init failed",
-        )
-        return (
-            f"the hashicorp/aws {PROVIDER_VERSION} provider is not installed and cannot be "
-            f"downloaded ({first}); plan tests need terraform and that provider"
-        )
-    return None
-
-
-@pytest.fixture(scope="session")
-def sts_endpoint():
-    if reason := terraform_unavailable():
-        pytest.skip(reason)
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def tree(tmp_path_factory) -> Path:
-    """A copy of the Terraform code, the contract, the schema and a fixture build."""
-    root = tmp_path_factory.mktemp("repo")
-    for rel in TREE:
-        src, dst = REPO / rel, root / rel
-        if src.is_dir():
-            shutil.copytree(
-                src,
-                dst,
-                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"),
-            )
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    _write_fixture_build(root)
-    return root
-
-
-def _fake_zip(path: Path, member: str, text: str) -> dict:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(member, text)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data)
-    return {
-        "sha256": digest.hexdigest(),
-        "base64sha256": base64.b64encode(digest.digest()).decode(),
-        "size": len(data),
-    }
-
-
-def _write_fixture_build(root: Path) -> None:
-    """dist/manifest.json in build.py's format, plus tiny zips (also for the compute fixture)."""
-    artifacts = {}
-    for name in FUNCTIONS:
-        rel = f"dist/functions/{name}.zip"
-        artifacts[name] = {
-            "path": rel,
-            **_fake_zip(root / rel, f"{name}.py", "def handler(e, c):\n    return e\n"),
-        }
-        shutil.copy2(root / rel, root / "dist" / f"{name}.zip")
-    artifacts["layer"] = {
-        "path": "dist/layer-arm64.zip",
-        **_fake_zip(root / "dist/layer-arm64.zip", "python/x.py", ""),
-    }
-    shutil.copy2(root / "dist/layer-arm64.zip", root / "dist" / "layer.zip")
-    manifest = {"architecture": "arm64", "python": "3.12", "artifacts": artifacts}
-    (root / "dist" / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-
-def _plan(tree: Path, rel: str, sts: str, tf_vars: dict | None = None):
-    import tftest
-
-    tfdir = tree / rel
-    (tfdir / "zz_tftest_override.tf").write_text(OVERRIDE.format(sts=sts))
-    if "backend " in (tfdir / "versions.tf").read_text():
-        (tfdir / "zz_backend_override.tf").write_text(BACKEND_OVERRIDE)
-    tf = tftest.TerraformTest(str(tfdir), binary=shutil.which("terraform"), env=_tf_env())
-    tf.setup()
-    return tf.plan(output=True, tf_vars=tf_vars or {})
+def _plan(tf_root, tf_env, rel: str, sts: str, tf_vars: dict | None = None):
+    """`terraform plan` of the initialised root `rel`; its JSON as tftest's plan output."""
+    root = tf_root(rel)
+    (root / "zz_tftest_override.tf").write_text(OVERRIDE.format(sts=sts))
+    tf = tftest.TerraformTest(str(root), binary=require_terraform())
+    tf.env = dict(tf_env)  # tftest would merge os.environ back in, AWS_* included
+    args = ["-input=false", "-no-color", "-out=tfplan"]
+    args += [f"-var={k}={v}" for k, v in (tf_vars or {}).items()]
+    try:
+        planned = tf.execute_command("plan", *args)
+        shown = tf.execute_command("show", "-no-color", "-json", "tfplan")
+    except tftest.TerraformTestError as exc:
+        pytest.fail(f"terraform plan of {rel} failed with {provider_text()}: {exc}", pytrace=False)
+    output = planned.out + planned.err
+    assert "Warning:" not in output, f"plan of {rel} warns with {provider_text()}:\n{output}"
+    return tftest.TerraformPlanOutput(json.loads(shown.out))
 
 
 def _of_type(plan, rtype: str) -> dict[str, dict]:
@@ -205,29 +77,58 @@ def _by_key(resources: dict[str, dict]) -> dict[str, dict]:
 # --- modules through fixtures ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def storage_plan(sts_endpoint, tree):
-    return _plan(tree, "tests/terraform/fixtures/storage", sts_endpoint)
+PLANS = {
+    "storage": ("tests/terraform/fixtures/storage", {}),
+    "compute": ("tests/terraform/fixtures/compute", {"artifacts_dir": "{tree}/dist"}),
+    "orchestration": ("tests/terraform/fixtures/orchestration", {}),
+    "observability": ("tests/terraform/fixtures/observability", {}),
+    "dev": ("envs/dev", {"region": "us-east-1"}),
+    "prod": ("envs/prod", {"region": "us-east-1"}),
+}
 
 
 @pytest.fixture(scope="module")
-def compute_plan(sts_endpoint, tree):
-    return _plan(
-        tree,
-        "tests/terraform/fixtures/compute",
-        sts_endpoint,
-        {"artifacts_dir": str(tree / "dist")},
-    )
+def plans(request, tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
+    """The plans the selected tests need (all six in a full run), started together on the
+    session's terraform pool."""
+    needed = selected(request, "env_plan") | {
+        name
+        for item in request.session.items
+        for name in PLANS
+        if f"{name}_plan" in getattr(item, "fixturenames", ())
+    }
+    return {
+        name: tf_jobs.submit(
+            _plan,
+            tf_root,
+            tf_env,
+            rel,
+            sts_endpoint,
+            {k: v.format(tree=tf_tree) for k, v in tf_vars.items()},
+        )
+        for name, (rel, tf_vars) in PLANS.items()
+        if name in needed
+    }
 
 
 @pytest.fixture(scope="module")
-def orchestration_plan(sts_endpoint, tree):
-    return _plan(tree, "tests/terraform/fixtures/orchestration", sts_endpoint)
+def storage_plan(plans):
+    return plans["storage"].result()
 
 
 @pytest.fixture(scope="module")
-def observability_plan(sts_endpoint, tree):
-    return _plan(tree, "tests/terraform/fixtures/observability", sts_endpoint)
+def compute_plan(plans):
+    return plans["compute"].result()
+
+
+@pytest.fixture(scope="module")
+def orchestration_plan(plans):
+    return plans["orchestration"].result()
+
+
+@pytest.fixture(scope="module")
+def observability_plan(plans):
+    return plans["observability"].result()
 
 
 def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
@@ -346,6 +247,9 @@ def test_orchestration_state_machine(orchestration_plan):
     assert definition["States"]["NotifySuccess"]["Parameters"]["QueueUrl"] == (
         f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/etl-test-results.fifo"
     )
+    assert definition["States"]["NotifyFailure"]["Parameters"]["TopicArn"] == (
+        f"arn:aws:sns:us-east-1:{ACCOUNT}:etl-test-failures"
+    )
 
 
 def test_orchestration_queues_topic_and_trigger(orchestration_plan):
@@ -403,10 +307,8 @@ def test_observability_dashboard_and_alarms(observability_plan):
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def env_plan(request, sts_endpoint, tree):
-    return request.param, _plan(
-        tree, f"envs/{request.param}", sts_endpoint, {"region": "us-east-1"}
-    )
+def env_plan(request, plans):
+    return request.param, plans[request.param].result()
 
 
 def test_env_counts_and_key_values(env_plan):
@@ -444,9 +346,3 @@ def test_env_data_protection(env_plan):
     else:
         assert ".this[0]" in bucket_addr and ".this[0]" in table_addr and ".this[0]" in key_addr
         assert bucket["force_destroy"] is True and table["deletion_protection_enabled"] is False
-
-
-def test_skip_decision_is_fast_and_cached():
-    """The availability probe runs once per session (and, offline, fails fast)."""
-    terraform_unavailable()
-    assert terraform_unavailable.cache_info().currsize == 1

@@ -1,0 +1,174 @@
+# The compute module's contract: one function, role and log group per contract function,
+# the layer through S3, the environment, and least-privilege policies built from the
+# functions' S3 prefixes. Mocked provider: no AWS, no credentials.
+mock_provider "aws" {
+  source          = "./tests/mocks"
+  override_during = plan
+}
+
+variables {
+  prefix = "etl-test"
+  functions = {
+    splitter = {
+      handler          = "splitter.handler"
+      description      = "Registers the file and plans its chunks."
+      zip_path         = "dist/functions/splitter.zip"
+      zip_base64sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      s3_read          = ["incoming", "staging", "config"]
+      s3_write         = ["staging", "manifests"]
+    }
+    finalizer = {
+      handler              = "finalizer.handler"
+      description          = "Checks conservation and publishes the outputs."
+      zip_path             = "dist/functions/finalizer.zip"
+      zip_base64sha256     = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      s3_read              = ["work", "config"]
+      s3_write             = ["processed", "rejected"]
+      s3_delete            = ["work", "staging"]
+      memory_mb            = 1024
+      reserved_concurrency = 5
+    }
+  }
+  layer = {
+    path         = "dist/layer-arm64.zip"
+    sha256       = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    base64sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+  }
+  artifacts_bucket  = "etl-test-processing-123456789012"
+  environment       = { ETL_BUCKET = "etl-test-processing-123456789012", ETL_STATUS_TABLE = "etl-test-status" }
+  metrics_namespace = "CsvEtl"
+  prefixes = {
+    incoming  = "incoming/"
+    staging   = "staging/"
+    manifests = "manifests/"
+    work      = "work/"
+    processed = "processed/"
+    rejected  = "rejected/"
+    config    = "config/"
+  }
+  bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
+  table_arn   = "arn:aws:dynamodb:us-east-1:123456789012:table/etl-test-status"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+}
+
+run "functions_roles_and_log_groups_per_function" {
+  command = plan
+
+  assert {
+    condition     = output.function_names == { splitter = "etl-test-splitter", finalizer = "etl-test-finalizer" }
+    error_message = "Functions are named <prefix>-<name with hyphens>, keyed by contract name."
+  }
+  assert {
+    condition     = keys(output.function_arns) == ["finalizer", "splitter"] && output.function_arns["finalizer"] == aws_lambda_function.this["finalizer"].arn
+    error_message = "function_arns are the functions' ARNs, keyed by contract name."
+  }
+  assert {
+    condition     = output.role_arns["splitter"] == aws_iam_role.function["splitter"].arn && aws_iam_role.function["splitter"].name == "etl-test-splitter-fn"
+    error_message = "Each function has its own role <function name>-fn."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].role == aws_iam_role.function["splitter"].arn
+    error_message = "A function runs with its own role."
+  }
+  assert {
+    condition     = output.log_group_names == { splitter = "/aws/lambda/etl-test-splitter", finalizer = "/aws/lambda/etl-test-finalizer" }
+    error_message = "Each function logs to /aws/lambda/<function name>."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.function["splitter"].retention_in_days == 30 && aws_cloudwatch_log_group.function["splitter"].kms_key_id == var.kms_key_arn
+    error_message = "Log groups keep 30 days by default and are encrypted with the pipeline key."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].logging_config[0].log_group == "/aws/lambda/etl-test-splitter" && aws_lambda_function.this["splitter"].logging_config[0].log_format == "JSON"
+    error_message = "Functions log JSON to their log group."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].memory_size == 3072 && aws_lambda_function.this["splitter"].timeout == 900 && aws_lambda_function.this["splitter"].reserved_concurrent_executions == -1
+    error_message = "Defaults: 3072 MB, 900 s, no reserved concurrency."
+  }
+  assert {
+    condition     = aws_lambda_function.this["finalizer"].memory_size == 1024 && aws_lambda_function.this["finalizer"].reserved_concurrent_executions == 5
+    error_message = "Per-function memory and reserved concurrency are applied."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].runtime == "python3.12" && aws_lambda_function.this["splitter"].architectures == tolist(["arm64"]) && aws_lambda_function.this["splitter"].tracing_config[0].mode == "Active"
+    error_message = "python3.12 on arm64 with X-Ray tracing by default."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].environment[0].variables == tomap({ ETL_BUCKET = "etl-test-processing-123456789012", ETL_STATUS_TABLE = "etl-test-status", POWERTOOLS_SERVICE_NAME = "etl-test", POWERTOOLS_METRICS_NAMESPACE = "CsvEtl", POWERTOOLS_LOG_LEVEL = "INFO" })
+    error_message = "The environment is the caller's plus the Powertools settings (service name defaults to the prefix)."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].kms_key_arn == var.kms_key_arn
+    error_message = "Environment variables are encrypted with the pipeline key."
+  }
+}
+
+run "layer_goes_through_s3" {
+  command = plan
+
+  assert {
+    condition     = aws_s3_object.layer.bucket == "etl-test-processing-123456789012" && aws_s3_object.layer.key == "artifacts/layers/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.zip"
+    error_message = "The layer zip is uploaded under artifacts/layers/<sha256>.zip."
+  }
+  assert {
+    condition     = aws_lambda_layer_version.deps.s3_key == aws_s3_object.layer.key && aws_lambda_layer_version.deps.layer_name == "etl-test-deps"
+    error_message = "The layer version is created from the uploaded object."
+  }
+  assert {
+    condition     = output.layer_arn == aws_lambda_layer_version.deps.arn && aws_lambda_function.this["finalizer"].layers == tolist([aws_lambda_layer_version.deps.arn])
+    error_message = "Every function uses the layer; layer_arn exports it."
+  }
+}
+
+run "policies_follow_the_s3_prefixes" {
+  command = plan
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.function["splitter"].statement : s.sid] == ["ReadObjectsByPrefix", "WriteObjectsByPrefix", "StatusTableItems", "UsePipelineKey", "WriteOwnLogGroup", "XRayTracing", "PutPipelineMetrics", "DenyDeleteBucketAndTable"]
+    error_message = "The splitter deletes and lists nothing."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["splitter"].statement : s.resources if s.sid == "WriteObjectsByPrefix"])) == jsonencode(["arn:aws:s3:::etl-test-processing-123456789012/manifests/*", "arn:aws:s3:::etl-test-processing-123456789012/staging/*"])
+    error_message = "The splitter writes staging/ and manifests/ only."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["finalizer"].statement : s.resources if s.sid == "DeleteObjectsByPrefix"])) == jsonencode(["arn:aws:s3:::etl-test-processing-123456789012/staging/*", "arn:aws:s3:::etl-test-processing-123456789012/work/*"])
+    error_message = "The finalizer deletes under work/ and staging/ only."
+  }
+  assert {
+    condition     = jsonencode(one(one([for s in data.aws_iam_policy_document.function["finalizer"].statement : s.condition if s.sid == "ListOnlyOwnPrefixes"])).values) == jsonencode(["work/*", "staging/*"])
+    error_message = "The finalizer lists only the prefixes it deletes from."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["finalizer"].statement : s.actions if s.sid == "StatusTableItems"])) == jsonencode(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"])
+    error_message = "The finalizer's table actions are the dynamodb_actions default."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.function["splitter"].statement : s.effect if s.sid == "DenyDeleteBucketAndTable"]) == "Deny"
+    error_message = "Every role denies deleting the bucket and the table."
+  }
+  assert {
+    condition     = aws_iam_role_policy.function["splitter"].role == aws_iam_role.function["splitter"].id
+    error_message = "Each role gets its own inline policy."
+  }
+}
+
+run "x86_64_and_custom_service_name" {
+  command = plan
+
+  variables {
+    architecture = "x86_64"
+    service_name = "acme-etl"
+    log_level    = "DEBUG"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["splitter"].architectures == tolist(["x86_64"]) && aws_lambda_layer_version.deps.compatible_architectures == toset(["x86_64"])
+    error_message = "architecture applies to the functions and the layer."
+  }
+  assert {
+    condition     = aws_lambda_function.this["splitter"].environment[0].variables["POWERTOOLS_SERVICE_NAME"] == "acme-etl" && aws_lambda_function.this["splitter"].environment[0].variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    error_message = "service_name and log_level reach the environment."
+  }
+}

@@ -1,0 +1,140 @@
+# The orchestration module's contract: the state machine rendered from the shared template
+# with the inputs and this module's queue and topic, the S3 -> EventBridge trigger with its
+# dead-letter queue, and the outputs. Mocked provider: no AWS, no credentials.
+mock_provider "aws" {
+  source          = "./tests/mocks"
+  override_during = plan
+}
+
+variables {
+  prefix = "etl-test"
+  function_arns = {
+    splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
+    validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
+    processor   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-processor"
+    finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
+    mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
+  }
+  bucket_name = "etl-test-processing-123456789012"
+  bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+}
+
+run "state_machine_is_the_rendered_template" {
+  command = plan
+
+  assert {
+    condition     = aws_sfn_state_machine.this.name == "etl-test-pipeline" && aws_sfn_state_machine.this.type == "STANDARD" && aws_sfn_state_machine.this.role_arn == aws_iam_role.state_machine.arn
+    error_message = "A STANDARD machine <prefix>-pipeline with its own role."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).TimeoutSeconds == 7200 && jsondecode(aws_sfn_state_machine.this.definition).States.ProcessChunks.MaxConcurrency == 10
+    error_message = "Seed defaults: 2 h timeout, 10 chunks in parallel."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.Split.Parameters.FunctionName == var.function_arns["splitter"] && jsondecode(aws_sfn_state_machine.this.definition).States.ProcessChunks.ItemProcessor.States.ProcessChunk.Parameters.FunctionName == var.function_arns["processor"] && jsondecode(aws_sfn_state_machine.this.definition).States.MarkFailed.Parameters.FunctionName == var.function_arns["mark_failed"]
+    error_message = "Each Task invokes the function of its contract name."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.NotifySuccess.Parameters.QueueUrl == aws_sqs_queue.results.url
+    error_message = "The URL built at plan time is the URL SQS returns for the results queue."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.NotifyFailure.Parameters.TopicArn == aws_sns_topic.failures.arn
+    error_message = "The ARN built at plan time is the ARN SNS returns for the failure topic."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].log_destination == "${aws_cloudwatch_log_group.state_machine.arn}:*" && aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && aws_sfn_state_machine.this.tracing_configuration[0].enabled == true
+    error_message = "Full execution logging to the module's log group, and X-Ray tracing."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.state_machine.name == "/aws/vendedlogs/states/etl-test-pipeline" && aws_cloudwatch_log_group.state_machine.kms_key_id == var.kms_key_arn
+    error_message = "The execution log group is a vended-logs group encrypted with the pipeline key."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.state_machine.statement : s.resources if s.sid == "StartChildExecutions"]) == toset([aws_sfn_state_machine.this.arn])
+    error_message = "The machine's role may start executions of this machine only (the ARN built from its name is its ARN)."
+  }
+  assert {
+    condition     = length(one([for s in data.aws_iam_policy_document.state_machine.statement : s.resources if s.sid == "InvokePipelineFunctions"])) == 10
+    error_message = "The role invokes the five functions and their versions, nothing else."
+  }
+  assert {
+    condition     = output.state_machine_arn == aws_sfn_state_machine.this.arn && output.state_machine_name == "etl-test-pipeline" && output.state_machine_role_arn == aws_iam_role.state_machine.arn && output.state_machine_log_group_name == "/aws/vendedlogs/states/etl-test-pipeline"
+    error_message = "The state machine outputs."
+  }
+}
+
+run "results_queue_topic_and_trigger" {
+  command = plan
+
+  assert {
+    condition     = aws_sqs_queue.results.name == "etl-test-results.fifo" && aws_sqs_queue.results.fifo_queue && aws_sqs_queue.results.content_based_deduplication && aws_sqs_queue.results.kms_master_key_id == var.kms_key_arn
+    error_message = "The results queue is an encrypted FIFO queue with content-based deduplication."
+  }
+  assert {
+    condition     = output.results_queue_url == aws_sqs_queue.results.url && output.results_queue_arn == aws_sqs_queue.results.arn
+    error_message = "The results queue outputs."
+  }
+  assert {
+    condition     = aws_sns_topic.failures.name == "etl-test-failures" && aws_sns_topic.failures.kms_master_key_id == var.kms_key_arn && output.failure_topic_arn == aws_sns_topic.failures.arn
+    error_message = "The failure topic is encrypted and exported."
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 0
+    error_message = "No email subscription unless asked for."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.incoming.event_pattern) == { source = ["aws.s3"], "detail-type" = ["Object Created"], detail = { bucket = { name = ["etl-test-processing-123456789012"] }, object = { key = [{ prefix = "incoming/" }] } } }
+    error_message = "The rule matches Object Created events of the bucket under incoming/ only."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.state_machine.arn == aws_sfn_state_machine.this.arn && aws_cloudwatch_event_target.state_machine.input_path == "$.detail" && aws_cloudwatch_event_target.state_machine.role_arn == aws_iam_role.events.arn
+    error_message = "The rule starts the state machine with the event's detail, through its own role."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.state_machine.dead_letter_config[0].arn == aws_sqs_queue.events_dlq.arn && aws_cloudwatch_event_target.state_machine.retry_policy[0].maximum_retry_attempts == 24 && aws_cloudwatch_event_target.state_machine.retry_policy[0].maximum_event_age_in_seconds == 3600
+    error_message = "Undeliverable events go to the dead-letter queue after 24 retries within an hour."
+  }
+  assert {
+    condition     = aws_sqs_queue.events_dlq.name == "etl-test-events-dlq" && aws_sqs_queue.events_dlq.message_retention_seconds == 1209600 && aws_sqs_queue_policy.events_dlq.queue_url == aws_sqs_queue.events_dlq.id
+    error_message = "The dead-letter queue keeps events 14 days and has its own policy."
+  }
+  assert {
+    condition     = one(one([for s in data.aws_iam_policy_document.events_dlq.statement : s.condition if s.sid == "AllowRuleDeadLetters"])).values == tolist([aws_cloudwatch_event_rule.incoming.arn])
+    error_message = "Only this rule may send to the dead-letter queue."
+  }
+  assert {
+    condition     = output.events_dlq_name == "etl-test-events-dlq" && output.events_dlq_arn == aws_sqs_queue.events_dlq.arn && output.events_dlq_url == aws_sqs_queue.events_dlq.url && output.event_rule_name == "etl-test-s3-incoming"
+    error_message = "The trigger outputs."
+  }
+}
+
+run "inputs_reach_the_definition" {
+  command = plan
+
+  variables {
+    max_concurrency     = 40
+    timeout_seconds     = 3600
+    processor_retry     = { interval_seconds = 5, max_attempts = 6, backoff_rate = 1.5 }
+    incoming_prefix     = "landing/"
+    notification_emails = ["data-oncall@example.com"]
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.ProcessChunks.MaxConcurrency == 40 && jsondecode(aws_sfn_state_machine.this.definition).TimeoutSeconds == 3600
+    error_message = "max_concurrency and timeout_seconds reach the definition."
+  }
+  assert {
+    condition     = [for r in jsondecode(aws_sfn_state_machine.this.definition).States.ProcessChunks.ItemProcessor.States.ProcessChunk.Retry : [r.IntervalSeconds, r.MaxAttempts, r.BackoffRate] if contains(r.ErrorEquals, "States.TaskFailed")] == [[5, 6, 1.5]]
+    error_message = "processor_retry reaches the chunk retry."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.incoming.event_pattern).detail.object.key == [{ prefix = "landing/" }]
+    error_message = "incoming_prefix is the trigger prefix."
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.email["data-oncall@example.com"].protocol == "email" && aws_sns_topic_subscription.email["data-oncall@example.com"].topic_arn == aws_sns_topic.failures.arn
+    error_message = "Each notification email is subscribed to the failure topic."
+  }
+}

@@ -1,0 +1,75 @@
+# Every validation block of variables.tf rejects bad input (one run per block, named after
+# its variable; tests/terraform/test_module_tests.py checks that no block is left out).
+mock_provider "aws" {
+  source          = "./tests/mocks"
+  override_during = plan
+}
+
+variables {
+  prefix = "etl-test"
+  prefixes = {
+    incoming  = "incoming/"
+    staging   = "staging/"
+    manifests = "manifests/"
+    work      = "work/"
+    processed = "processed/"
+    rejected  = "rejected/"
+    config    = "config/"
+  }
+  schema_file = "../../schemas/transactions.json"
+}
+
+run "bucket_name_rejects_uppercase_and_underscores" {
+  command = plan
+  variables {
+    bucket_name = "ETL_Bucket"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "catalog_rejects_hyphenated_database_name" {
+  command = plan
+  variables {
+    catalog = { database_name = "etl-test" }
+  }
+  expect_failures = [var.catalog]
+}
+
+run "kms_key_deletion_window_days_rejects_six" {
+  command = plan
+  variables {
+    kms_key_deletion_window_days = 6
+  }
+  expect_failures = [var.kms_key_deletion_window_days]
+}
+
+run "lifecycle_rules_rejects_zero_days" {
+  command = plan
+  variables {
+    lifecycle_rules = { transient_expire_after_days = 0 }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
+run "prefix_rejects_uppercase" {
+  command = plan
+  variables {
+    prefix = "Etl-Test"
+  }
+  expect_failures = [var.prefix]
+}
+
+run "prefixes_rejects_missing_config" {
+  command = plan
+  variables {
+    prefixes = {
+      incoming  = "incoming/"
+      staging   = "staging/"
+      manifests = "manifests/"
+      work      = "work/"
+      processed = "processed/"
+      rejected  = "rejected/"
+    }
+  }
+  expect_failures = [var.prefixes]
+}
