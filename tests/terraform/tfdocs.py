@@ -72,7 +72,10 @@ class Output:
 def doc_dirs(repo: Path = REPO) -> list[Path]:
     """Every Terraform directory directly under modules/ and envs/."""
     return sorted(
-        d for root in DOC_ROOTS for d in (repo / root).glob("*") if d.is_dir() and any(d.glob("*.tf"))
+        d
+        for root in DOC_ROOTS
+        for d in (repo / root).glob("*")
+        if d.is_dir() and any(d.glob("*.tf"))
     )
 
 
@@ -87,7 +90,9 @@ def _source_attributes(text: str, path: Path) -> Iterator[tuple[str, str, dict[s
     try:
         tree = hcl2.parses_to_tree(text)
     except Exception as exc:  # lark raises several unrelated types
-        raise TfDocsError(f"{path}: cannot parse the HCL ({exc}); run `terraform validate`") from exc
+        raise TfDocsError(
+            f"{path}: cannot parse the HCL ({exc}); run `terraform validate`"
+        ) from exc
     for block in tree.children[0].children:
         if not (isinstance(block, Tree) and block.data == "block"):
             continue
@@ -175,7 +180,9 @@ def read_dir(directory: Path) -> tuple[list[Input], list[Output]]:
             if kind == "output":
                 outputs.append(Output(name, description))
                 continue
-            default = literal(body["default"], f"{where} default") if "default" in body else _NO_DEFAULT
+            default = (
+                literal(body["default"], f"{where} default") if "default" in body else _NO_DEFAULT
+            )
             inputs.append(Input(name, description, sources.get("type", "any"), default))
     return sorted(inputs, key=lambda i: i.name), sorted(outputs, key=lambda o: o.name)
 
@@ -267,11 +274,19 @@ def inject(readme: str, section: str, where: str) -> str:
     return readme[:start] + "\n" + section + "\n" + readme[end:]
 
 
+def _show(path: Path) -> str:
+    """path relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def readme_of(directory: Path) -> Path:
     readme = directory / "README.md"
     if not readme.is_file():
         raise TfDocsError(
-            f"{readme} is missing: write one (what the directory creates, a usage block) with"
+            f"{_show(readme)} is missing: write one (what the directory creates, a usage block) with"
             f" {BEGIN} and {END} where the tables go, then run {REGENERATE}"
         )
     return readme
@@ -280,12 +295,16 @@ def readme_of(directory: Path) -> Path:
 def stale(directory: Path) -> str | None:
     """A unified diff when the README's section differs from the generated one, else None."""
     readme = readme_of(directory)
-    have = current_section(readme.read_text(encoding="utf-8"), str(readme))
+    have = current_section(readme.read_text(encoding="utf-8"), _show(readme))
     want = generated_section(directory)
     if have == want:
         return None
     diff = difflib.unified_diff(
-        have.splitlines(), want.splitlines(), f"{readme} (now)", f"{readme} (generated)", lineterm=""
+        have.splitlines(),
+        want.splitlines(),
+        f"{_show(readme)} (now)",
+        f"{_show(readme)} (generated)",
+        lineterm="",
     )
     return "\n".join(diff)
 
@@ -294,7 +313,7 @@ def write(directory: Path) -> bool:
     """Rewrite the README's generated section; True when it changed."""
     readme = readme_of(directory)
     text = readme.read_text(encoding="utf-8")
-    new = inject(text, generated_section(directory), str(readme))
+    new = inject(text, generated_section(directory), _show(readme))
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return new != text
@@ -311,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.write:
             for d in dirs:
-                print(f"{'updated' if write(d) else 'unchanged'}: {d / 'README.md'}")
+                print(f"{'updated' if write(d) else 'unchanged'}: {_show(d / 'README.md')}")
             return 0
         diffs = [diff for d in dirs if (diff := stale(d))]
     except TfDocsError as exc:
