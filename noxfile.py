@@ -319,6 +319,14 @@ def lint(session: nox.Session) -> None:
     session.run(terraform, "fmt", "-check", "-recursive", *tf_dirs, external=True)
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate the Inputs/Outputs tables of modules/*/README.md and envs/*/README.md."""
+    # only the HCL parser, at the version the test extra pins
+    session.install(*[r for r in test_requirements() if r.startswith("python-hcl2")])
+    session.run("python", "tests/terraform/tfdocs.py", "--write", *session.posargs)
+
+
 if __name__ == "__main__":
     # Script mode: `python3 noxfile.py [nox args]`. Point nox at this file wherever it is run from.
     if not any(a in ("-f", "--noxfile") or a.startswith("--noxfile=") for a in sys.argv[1:]):
