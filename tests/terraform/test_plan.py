@@ -87,7 +87,7 @@ PLANS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def plans(request, tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
     """The plans the selected tests need (all six in a full run), started together on the
     session's terraform pool."""
@@ -111,22 +111,22 @@ def plans(request, tf_jobs, sts_endpoint, tf_root, tf_env, tf_tree):
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def storage_plan(plans):
     return plans["storage"].result()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def compute_plan(plans):
     return plans["compute"].result()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def orchestration_plan(plans):
     return plans["orchestration"].result()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def observability_plan(plans):
     return plans["observability"].result()
 

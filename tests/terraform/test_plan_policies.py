@@ -1,83 +1,35 @@
 """The function policies as Terraform renders them (issue 10, items 8 and 15).
 
-Plans the compute fixture with whatever hashicorp/aws provider `localrun/tfcli.py` picks
-(here: the 5.100 filesystem mirror through a test-only override in a temporary copy; the
-real pin where it is installed) and reads each role's policy JSON from the plan. The static
-tests in test_iam_policies.py check the HCL; this checks what AWS would receive: which
-statements each function really gets once the dynamic blocks are evaluated.
+Reads each role's policy JSON from the compute fixture's plan (test_plan.py's `compute_plan`,
+planned once per session with the provider `localrun/tfcli.py` picks). The static tests in
+test_iam_policies.py check the HCL; this checks what AWS would receive: which statements each
+function really gets once the dynamic blocks are evaluated.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from test_iam_policies import _dynamodb_grants, _runtime_calls, _status_store_actions
-from test_plan import OVERRIDE, TREE, _write_fixture_build
-from tfhcl import REPO, contract
+from test_plan import compute_plan, plans  # noqa: F401  (fixtures shared with the plan tests)
+from tfhcl import contract
 
+pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
 
-FIXTURE = "tests/terraform/fixtures/compute"
 BUCKET = "arn:aws:s3:::etl-test-processing-123456789012"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/etl-test-status"
 
 
-def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def policies(tmp_path_factory) -> dict[str, dict]:
+def policies(compute_plan) -> dict[str, dict]:
     """{function: {sid: statement}} from the planned aws_iam_role_policy resources."""
-    from localrun.tfcli import provider_setup, terraform_binary
-
-    binary = terraform_binary()
-    if binary is None:
-        pytest.skip("terraform is not installed")
-    from moto.server import ThreadedMotoServer
-
-    root = tmp_path_factory.mktemp("policies")
-    for rel in TREE:
-        src, dst = REPO / rel, root / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-        else:
-            shutil.copy2(src, dst)
-    _write_fixture_build(root)
-    setup = provider_setup()
-    env = setup.env(Path(tempfile.mkdtemp(prefix="tfcli-", dir=root)))
-    tfdir = root / FIXTURE
-    setup.write_override(tfdir)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        (tfdir / "zz_tftest_override.tf").write_text(OVERRIDE.format(sts=f"http://{host}:{port}"))
-        init = _run([binary, "init", "-backend=false", "-input=false", "-no-color"], tfdir, env)
-        if init.returncode != 0:
-            pytest.skip(f"{setup.describe()} cannot be installed here: {init.stderr[-500:]}")
-        plan = _run(
-            [binary, "plan", "-input=false", "-no-color", "-out=plan.bin"]
-            + ["-var", f"artifacts_dir={root / 'dist'}"],
-            tfdir,
-            env,
-        )
-        assert plan.returncode == 0, plan.stdout + plan.stderr
-        shown = _run([binary, "show", "-json", "plan.bin"], tfdir, env)
-        assert shown.returncode == 0, shown.stderr
-    finally:
-        server.stop()
     out = {}
-    for change in json.loads(shown.stdout)["resource_changes"]:
+    for address, change in compute_plan.resource_changes.items():
         if change["type"] == "aws_iam_role_policy":
-            name = change["address"].rsplit('["', 1)[1].rstrip('"]')
+            name = address.rsplit('["', 1)[1].rstrip('"]')
             doc = json.loads(change["change"]["after"]["policy"])
             out[name] = {s["Sid"]: s for s in doc["Statement"]}
     return out
