@@ -24,7 +24,7 @@ TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/etl-test-status"
 
 
 @pytest.fixture(scope="module")
-def policies(compute_plan) -> dict[str, dict]:
+def policies(compute_plan) -> dict[str, dict]:  # noqa: F811 (the imported fixture)
     """{function: {sid: statement}} from the planned aws_iam_role_policy resources."""
     out = {}
     for address, change in compute_plan.resource_changes.items():
