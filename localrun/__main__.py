@@ -1,10 +1,11 @@
 """python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE]
                      [--max-concurrency N] [--keep-running]
 
-Runs the real pipeline on an embedded moto server: uploads INPUT to incoming/, the S3
-event starts the state machine, the handlers run from the built zips. Without INPUT a
-small synthetic transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when
-it FAILED, 2 when the local environment could not be set up, 130 on Ctrl-C.
+Runs the real pipeline on an embedded moto server: `terraform apply` of envs/dev against
+it, then uploads INPUT to incoming/; the S3 event starts the state machine, the handlers
+run from the zips Terraform deployed. Without INPUT a small synthetic transactions file is
+generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
+could not be set up (e.g. terraform missing), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress, RunResult
+from localrun.stack import Step, TerraformMissing, require_terraform
 
 SAMPLE_ROWS = 20_000
 SAMPLE_CHUNK_BYTES = 256 * 1024
@@ -66,14 +68,42 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.input is not None and not args.input.is_file():
-        parser.error(f"input file not found: {args.input}")
+        parser.error(f"input file not found: {args.input} (relative to {Path.cwd()})")
     if not args.schema.is_file():
-        parser.error(f"schema file not found: {args.schema}")
-    if args.chunk_bytes is not None and args.chunk_bytes <= 0:
-        parser.error("--chunk-bytes must be positive")
+        parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
+    if args.chunk_bytes is not None and args.chunk_bytes < 1024:
+        parser.error("--chunk-bytes must be at least 1024 (envs/dev's chunk_bytes validation)")
     if args.max_concurrency <= 0:
         parser.error("--max-concurrency must be positive")
     return args
+
+
+class _ApplyProgress:
+    """terraform apply: an updating counter on a terminal, a line per resource elsewhere."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._width = 0
+
+    def __call__(self, step: Step) -> None:
+        total = "?" if step.total is None else str(step.total)
+        line = (
+            f"terraform {step.command} envs/dev: {step.done}/{total}"
+            f"  {step.elapsed_s:5.0f}s  {step.address}"
+        )
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self._width)[: max(self._width, len(line))])
+            self._width = len(line)
+            self.stream.flush()
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
 
 
 class _ProgressLine:
@@ -150,8 +180,15 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, deployment=None) -> int:
+    """``deployment``: attach to an already deployed stack (tests) instead of deploying."""
     args = _parse_args(argv)
+    if deployment is None:
+        try:
+            require_terraform()  # at once, before any slow work
+        except TerraformMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     # moto logs every failed task at ERROR with its whole parse tree; the summary and the
     # failure message say what failed.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -174,17 +211,32 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         progress = _ProgressLine()
+        apply_progress = _ApplyProgress()
         try:
-            print(
-                "starting the local AWS emulator and building the function zips ...",
-                file=sys.stderr,
-            )
-            with LocalPipeline(
-                prefix=args.prefix,
-                chunk_bytes=chunk_bytes,
-                max_concurrency=args.max_concurrency,
-                schema_path=args.schema,
-            ) as pipeline:
+            if deployment is None:
+                print(
+                    "building the function zips, starting the local AWS emulator and"
+                    " deploying envs/dev to it with terraform (about a minute) ...",
+                    file=sys.stderr,
+                )
+                settings = {
+                    "prefix": args.prefix,
+                    "chunk_bytes": chunk_bytes,
+                    "max_concurrency": args.max_concurrency,
+                    "schema_path": args.schema,
+                    "apply_progress": apply_progress,
+                }
+            else:
+                settings = {"deployment": deployment}
+            began = time.monotonic()
+            with LocalPipeline(**settings) as pipeline:
+                apply_progress.done()
+                if deployment is None:
+                    print(
+                        f"deployed envs/dev in {time.monotonic() - began:.0f} s"
+                        f" ({pipeline.deployment.stack.provider.describe()})",
+                        file=sys.stderr,
+                    )
                 print(
                     f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/incoming/"
                     f"{input_path.name}",
@@ -221,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                         print("\nstopping the emulator", file=sys.stderr)
                 return 0 if result.status == "SUCCEEDED" else 1
         except KeyboardInterrupt:
+            apply_progress.done()
             print("\ninterrupted: stopped the emulator and the function workers", file=sys.stderr)
             return 130
         except TimeoutError as exc:  # the execution did not end within --timeout
@@ -239,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
-        except Exception as exc:  # setup errors: build, bind, moto
+        except Exception as exc:  # setup errors: build, bind, moto, terraform
+            apply_progress.done()
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
 

@@ -56,18 +56,32 @@ class Fault:
 
     ``when="before"`` raises in the worker before the handler runs (nothing happened);
     ``when="after"`` raises after the handler returned (all its side effects happened,
-    the caller sees a failure anyway: the case that proves retries are idempotent).
+    the caller sees a failure anyway: the case that proves retries are idempotent);
+    ``when="after_upload"`` raises inside the handler right after its first successful S3
+    upload (PutObject / CompleteMultipartUpload) of a key containing ``key_contains``: a
+    crash half-way through, e.g. after the processor's valid output and before its rejects.
     ``chunk_index=None`` matches invocations that carry no ``chunk.index``.
+    The production handlers know nothing of this: the worker wraps the SDK's calls.
     """
 
     function: str
     chunk_index: int | None
     attempts: frozenset[int]
     when: str = "before"
+    key_contains: str | None = None
 
     def __post_init__(self) -> None:
-        if self.when not in ("before", "after"):
-            raise ValueError(f"Fault.when must be 'before' or 'after', got {self.when!r}")
+        if self.when not in ("before", "after", "after_upload"):
+            raise ValueError(
+                f"Fault.when must be 'before', 'after' or 'after_upload', got {self.when!r}"
+            )
+        if (self.when == "after_upload") != bool(self.key_contains):
+            raise ValueError("Fault.key_contains is required with (and only with) after_upload")
+
+    @property
+    def wire(self) -> str:
+        """How the worker is told (see _worker.py)."""
+        return f"after_upload:{self.key_contains}" if self.when == "after_upload" else self.when
 
 
 @dataclass
@@ -273,10 +287,11 @@ class LambdaLayer:
         chunk_index: int | None = None,
         attempts: Iterable[int] = (1,),
         when: str = "before",
+        key_contains: str | None = None,
     ) -> Fault:
         if not any(spec.name == function for spec in self._specs.values()):
             raise ValueError(f"unknown function {function!r}")
-        fault = Fault(function, chunk_index, frozenset(attempts), when)
+        fault = Fault(function, chunk_index, frozenset(attempts), when, key_contains)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -341,7 +356,7 @@ class LambdaLayer:
             attempt = self._attempts[(spec.name, file_id, chunk_index)]
             fault = next(
                 (
-                    f.when
+                    f.wire
                     for f in self.faults
                     if f.function == spec.name
                     and f.chunk_index == chunk_index

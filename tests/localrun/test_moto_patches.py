@@ -148,9 +148,7 @@ def test_queue_and_topic_policies_are_not_evaluated_by_moto(aws):
     sqs, sns = aws("sqs"), aws("sns")
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     deny = {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [deny]})}
-    )
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [deny]})})
     sqs.send_message(QueueUrl=url, MessageBody="m")
     topic = sns.create_topic(Name="t")["TopicArn"]
     sns.set_topic_attributes(
@@ -165,9 +163,7 @@ def test_bucket_notification_returns_eventbridge(aws):
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(
-        Bucket=bucket
-    )
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
     with applied("notification_eventbridge"):
         got = s3.get_bucket_notification_configuration(Bucket=bucket)
         assert got["EventBridgeConfiguration"] == {}
@@ -193,7 +189,9 @@ def test_deleting_from_a_bucket_whose_versioning_was_suspended_with_delete_marke
         return s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
 
     marker_then_suspend("a")
-    with pytest.raises(AttributeError, match="'FakeDeleteMarker' object has no attribute 'dispose'"):
+    with pytest.raises(
+        AttributeError, match="'FakeDeleteMarker' object has no attribute 'dispose'"
+    ):
         delete_all_versions()
     with applied("delete_marker_dispose"):
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
