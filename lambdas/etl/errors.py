@@ -50,10 +50,6 @@ class SchemaConfigError(EtlError):
     """The schema file itself is invalid."""
 
 
-class InjectedFault(EtlError):
-    """Raised only by test fault injection (never configured by Terraform)."""
-
-
 def from_name(name: str, message: str) -> EtlError:
     """An error whose class name (what Step Functions reports) is `name`."""
     cls = globals().get(name)
