@@ -48,6 +48,8 @@ from localrun.stack import DevStack, Step
 from localrun.zips import REPO_ROOT, build_with_build_py, load_contract, zip_functions
 
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "transactions.json"
+# The one state machine template (Terraform renders it; tests render it with localrun.asl).
+ASL_TEMPLATE = REPO_ROOT / "modules" / "orchestration" / "templates" / "pipeline.asl.json"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -302,7 +303,7 @@ def test_lambda_logging_config_is_stored(aws):
 
 
 def test_every_patch_is_tested_here():
-    source = open(__file__).read()
+    source = Path(__file__).read_text()
     assert [name for name in moto_patches.PATCHES if f'"{name}"' not in source] == []
 
 
