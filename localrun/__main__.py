@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -61,6 +62,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prefix", default="etl-local", help="resource name prefix (default: etl-local)"
     )
     parser.add_argument(
+        "--deploy-only",
+        action="store_true",
+        help="only deploy envs/dev to the emulator, check `terraform plan` shows no changes,"
+        " destroy it (what `python3 noxfile.py -s deploy-dev -- --emulator` runs)",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="deploy build.py's artifacts (dist/manifest.json: zips and the real layer)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=3600,
@@ -69,6 +81,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.input is not None and not args.input.is_file():
         parser.error(f"input file not found: {args.input} (relative to {Path.cwd()})")
+    if args.manifest is not None and not args.manifest.is_file():
+        parser.error(f"manifest not found: {args.manifest} (run python3 noxfile.py -s package)")
     if not args.schema.is_file():
         parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
     if args.chunk_bytes is not None and args.chunk_bytes < 1024:
@@ -176,6 +190,47 @@ def _n(value) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _deploy_only(args: argparse.Namespace) -> int:
+    """apply, plan (must show no changes), destroy: the deploy, on the emulator."""
+    from localrun.pipeline import Deployment, dev_variables
+
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    progress = _ApplyProgress()
+    variables = dev_variables(
+        prefix=args.prefix,
+        chunk_bytes=args.chunk_bytes,
+        max_concurrency=args.max_concurrency,
+        schema_path=args.schema,
+    )
+    deployed = Deployment(variables, manifest=args.manifest)
+    try:
+        deployed.start(progress, plan=True)
+        progress.done()
+        print(json.dumps(deployed.outputs, indent=2))
+        clean = deployed.plan_code == 0
+        print(
+            "terraform plan after apply: "
+            + ("no changes" if clean else f"CHANGES\n{deployed.plan_output}"),
+            file=sys.stderr,
+        )
+        deployed.destroy(progress)
+        progress.done()
+        times = ", ".join(f"{k} {v:.0f} s" for k, v in deployed.stack.timings.items())
+        print(f"{deployed.stack.provider.describe()}: {times}", file=sys.stderr)
+        return 0 if clean else 1
+    except KeyboardInterrupt:
+        progress.done()
+        print("\ninterrupted: stopped terraform and the emulator", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        progress.done()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        deployed.close()
+
+
 def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -189,6 +244,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:
         except TerraformMissing as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.deploy_only:
+        return _deploy_only(args)
     # moto logs every failed task at ERROR with its whole parse tree; the summary and the
     # failure message say what failed.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -299,4 +356,9 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and written by now. Skip the interpreter's teardown of the
+    # emulator's object graph (moto, botocore models): 1-4 s of silence after the summary.
+    os._exit(exit_code)

@@ -97,11 +97,15 @@ class Deployment:
         functions_dir: str | os.PathLike | None = None,
         lambdas_dir: str | os.PathLike | None = None,
         layer_zip: str | os.PathLike | None = None,
+        manifest: str | os.PathLike | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         work_dir: str | os.PathLike | None = None,
     ) -> None:
+        """``manifest``: deploy build.py's artifacts (dist/manifest.json: the zips, the real
+        layer, the architecture) instead of building the function zips."""
         self.variables = dict(variables)
+        self._manifest = Path(manifest) if manifest else None
         self.emulator = Emulator(host, port)
         self.stack: DevStack | None = None
         self.outputs: dict = {}
@@ -134,13 +138,14 @@ class Deployment:
         from localrun.stack import require_terraform
 
         require_terraform()  # before anything slow
-        zips = self._function_zips()
+        zips, layer_zip, architecture = self._artifacts()
         self.emulator.start()
         self.stack = DevStack(
             self.emulator.endpoint_url,
             zips,
             self.variables,
-            layer_zip=self._layer_zip,
+            layer_zip=layer_zip,
+            architecture=architecture,
             work_dir=self.work_dir / "terraform",
         )
         self.stack.init()
@@ -159,6 +164,18 @@ class Deployment:
         self.emulator.stop()
         if self._own_work_dir and not os.environ.get("LOCALRUN_KEEP_WORK_DIR"):
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _artifacts(self) -> tuple[dict[str, Path], Path | None, str]:
+        if self._manifest is None:
+            return self._function_zips(), self._layer_zip, "arm64"
+        manifest = json.loads(self._manifest.read_text())
+        # build.py writes the paths relative to the repo root
+        artifacts = {name: REPO_ROOT / a["path"] for name, a in manifest["artifacts"].items()}
+        layer = artifacts.pop("layer", None)
+        missing = [str(p) for p in [*artifacts.values(), layer] if p and not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"artifacts of {self._manifest} not found: {missing}")
+        return artifacts, layer, manifest["architecture"]
 
     def _function_zips(self) -> dict[str, Path]:
         contract = load_contract()

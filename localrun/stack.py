@@ -18,6 +18,7 @@ variables through a ``-var-file``, as it would for a real deploy.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -216,14 +217,19 @@ class DevStack:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 text=True,
+                start_new_session=True,  # Ctrl-C reaches us; we stop terraform and its plugins
             )
             assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                lines.append(line)
-                if on_line is not None:
-                    on_line(line.rstrip("\n"))
-            code = proc.wait()
+            try:
+                for line in proc.stdout:
+                    log.write(line)
+                    lines.append(line)
+                    if on_line is not None:
+                        on_line(line.rstrip("\n"))
+                code = proc.wait()
+            except BaseException:
+                _stop_group(proc)
+                raise
         self.timings[command] = self.timings.get(command, 0.0) + time.monotonic() - started
         output = "".join(lines)
         if code not in ok_codes:
@@ -284,6 +290,20 @@ class DevStack:
     def cleanup(self) -> None:
         if self._own_dir and not os.environ.get("LOCALRUN_KEEP_WORK_DIR"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _stop_group(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """Interrupt terraform as Ctrl-C would (it stops its provider plugins), then kill the
+    whole process group if it is still there after ``grace_s``."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 __all__ = [

@@ -177,3 +177,12 @@ def pytest_collection_modifyitems(config, items):
     (`mock_aws`, used by the handler tests) resets moto's process-global backends, which
     would wipe the stack's resources while it is deployed."""
     items.sort(key=lambda item: "deployment" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="module")
+def pipeline(deployment):
+    """The harness attached to the session's deployed stack, one per module (warm workers)."""
+    from localrun.pipeline import LocalPipeline
+
+    with LocalPipeline(deployment=deployment) as attached:
+        yield attached
