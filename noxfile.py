@@ -139,7 +139,7 @@ def shared_test_python(session: nox.Session) -> str:
     if not python.exists():
         import venv
 
-        session.log(f"creating {SHARED_VENV.relative_to(HERE)}/ (shared by tests and local)")
+        session.log(f"creating {SHARED_VENV}/ (shared by tests and local)")
         venv.EnvBuilder(with_pip=True, clear=True).create(SHARED_VENV)
     if not stamp.is_file() or stamp.read_text().strip() != wanted:
         session.run(

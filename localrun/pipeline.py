@@ -333,7 +333,6 @@ class LocalPipeline:
         self._subscription_arn: str | None = None
         self._failure_sub_url: str | None = None
         self._clients = threading.local()
-        self._closed = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> LocalPipeline:
@@ -388,7 +387,6 @@ class LocalPipeline:
 
     def close(self) -> None:
         """Stop what this pipeline started: executions, workers, observer, deployment."""
-        self._closed.set()
         emulator = self.deployment.emulator
         if emulator.port is not None and self.layer is not None:
             self._stop_running_executions()
@@ -552,7 +550,7 @@ class LocalPipeline:
         (with ``out_dir``) write summary.json, valid/*.parquet and rejected/*.parquet."""
         began = time.monotonic()
         key = self.contract["prefixes"]["incoming"] + Path(path).name
-        before = len(self.executions(key))  # count before the upload: the relay is fast
+        before = len(self.executions(key))  # count before the upload: delivery is immediate
         uploaded = self.upload(path, key)
         arns = self.wait_for_start(uploaded["key"], count=before + 1)
         result = self.wait_for(arns[before], timeout=timeout, progress=progress)
