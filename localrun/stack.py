@@ -253,12 +253,24 @@ class DevStack:
     def _resource_run(self, command: str, progress: Callable[[Step], None] | None) -> None:
         started = time.monotonic()
         state = {"done": 0, "total": None}
+        if progress is not None:  # terraform is silent while it plans (~10-30 s)
+            progress(Step(command, "planning: provider start, refresh, data sources", 0, None, 0.0))
 
         def on_line(line: str) -> None:
             plan = _PLAN.search(line)
             if plan:
                 add, change, destroy = map(int, plan.groups())
                 state["total"] = destroy if command == "destroy" else add + change
+                if progress is not None:
+                    progress(
+                        Step(
+                            command,
+                            f"planned: {add} to add, {change} to change, {destroy} to destroy",
+                            0,
+                            state["total"],
+                            time.monotonic() - started,
+                        )
+                    )
                 return
             match = _COMPLETE.match(line)
             if match and progress is not None:
