@@ -2,9 +2,13 @@
 
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
-    python3 noxfile.py -s local           run the pipeline on the embedded moto server
-    nox -s package -- --arch x86_64       build the Lambda zips, the layer and dist/manifest.json
-    nox -s deploy-dev                     package, then terraform init + apply in envs/dev
+    python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
+    python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
+    python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
+    python3 noxfile.py -s deploy-dev -- --emulator   the same deploy, to the embedded moto
+
+`tests` and `local` share one venv (.nox/shared-test-env/); pip runs only when the test
+requirements changed (a stamp file holds their hash).
 
 Packaging lives in build.py; sessions import it or run it, never re-implement it. Terraform is
 driven through subprocess (see docs/decisions.md, "Driving terraform").
@@ -12,6 +16,8 @@ driven through subprocess (see docs/decisions.md, "Driving terraform").
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -22,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 NOX_VERSION = "2026.10.20"
 BOOTSTRAP_VENV = HERE / ".venv-nox"
+SHARED_VENV = HERE / ".nox" / "shared-test-env"
+SCRIPT = "python3 noxfile.py"  # how the README runs sessions
 
 
 def _bootstrap_nox() -> None:
@@ -119,8 +127,30 @@ def install_test_requirements(session: nox.Session, *extra: str) -> None:
     session.install(*test_requirements(), *extra)
 
 
-def build_function_zips(session: nox.Session) -> None:
-    session.run("python", "build.py", "--functions-only")
+def shared_test_python(session: nox.Session) -> str:
+    """The one venv `tests` and `local` share (.nox/shared-test-env/): created once; pip runs
+    only when the test requirements (or the Python) changed, recorded in a stamp file."""
+    bindir = "Scripts" if os.name == "nt" else "bin"
+    python = SHARED_VENV / bindir / ("python.exe" if os.name == "nt" else "python")
+    requirements = sorted(test_requirements())
+    wanted = hashlib.sha256(
+        json.dumps({"python": sys.version, "requirements": requirements}).encode()
+    ).hexdigest()
+    stamp = SHARED_VENV / ".requirements.sha256"
+    if not python.exists():
+        import venv
+
+        session.log(f"creating {SHARED_VENV}/ (shared by tests and local)")
+        venv.EnvBuilder(with_pip=True, clear=True).create(SHARED_VENV)
+    if not stamp.is_file() or stamp.read_text().strip() != wanted:
+        session.run(
+            str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+            *requirements, external=True,
+        )  # fmt: skip
+        stamp.write_text(wanted + "\n")
+    else:
+        session.log("test requirements unchanged since the last install: pip skipped")
+    return str(python)
 
 
 def package_artifacts(session: nox.Session, argv: list[str]) -> Path:
@@ -140,8 +170,8 @@ def require_terraform(session: nox.Session) -> str:
     terraform = shutil.which("terraform")
     if not terraform:
         session.error(
-            f"terraform is missing: install Terraform >= 1.5.7 from {TERRAFORM_INSTALL}"
-            " and put it on PATH"
+            f"terraform is missing: install Terraform ~> 1.11 (what envs/*/versions.tf require)"
+            f" from {TERRAFORM_INSTALL} and put it on PATH"
         )
     return terraform
 
@@ -222,7 +252,7 @@ def terraform_env(session: nox.Session, env: str, command: str, backend_config: 
             session.error(
                 f"envs/{env}/{backend_config} is missing: copy envs/{env}/"
                 f"{backend_config}.example to envs/{env}/{backend_config} and set your "
-                "state bucket, key, region and lock table"
+                "state bucket, key and region (locking is S3-native: use_lockfile = true)"
             )
         init_args.append(f"-backend-config={backend_config}")
     require_aws_provider(session, terraform, env)
@@ -249,10 +279,31 @@ def package(session: nox.Session) -> None:
     package_artifacts(session, list(session.posargs))
 
 
-@nox.session(name="deploy-dev")
+@nox.session(name="deploy-dev", venv_backend="none")
 def deploy_dev(session: nox.Session) -> None:
-    """Package, then terraform init + apply envs/dev (needs terraform, aws provider, AWS creds)."""
+    """Package, then terraform apply envs/dev to AWS; `-- --emulator`: to the embedded moto."""
+    if "--emulator" in session.posargs:
+        deploy_to_emulator(session, [a for a in session.posargs if a != "--emulator"])
+        return
     terraform_env(session, "dev", "apply", backend_config=None)
+
+
+def deploy_to_emulator(session: nox.Session, posargs: list[str]) -> None:
+    """The deploy-dev deploy, aimed at the embedded emulator: package (the real layer too),
+    then `python -m localrun --deploy-only` applies envs/dev with those artifacts, checks
+    that `terraform plan` shows no changes and destroys it. No AWS account needed."""
+    if not shutil.which("terraform"):
+        session.error(
+            f"terraform is missing: install Terraform ~> 1.11 from {TERRAFORM_INSTALL}"
+            " and put it on PATH"
+        )
+    build_args, rest = split_build_args(posargs)
+    manifest = package_artifacts(session, build_args)
+    python = shared_test_python(session)
+    session.run(
+        python, "-m", "localrun", "--deploy-only", "--manifest", str(manifest), *rest,
+        external=True,
+    )  # fmt: skip
 
 
 @nox.session(name="plan-prod")
@@ -267,12 +318,12 @@ def apply_prod(session: nox.Session) -> None:
     terraform_env(session, "prod", "apply", backend_config="backend.hcl")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Install the test extra, build the function zips, run pytest (-- passes pytest args)."""
-    install_test_requirements(session)
-    build_function_zips(session)
-    session.run("pytest", *session.posargs)
+    """Build the function zips, run pytest in the shared venv (-- passes pytest args)."""
+    python = shared_test_python(session)
+    session.run(python, "build.py", "--functions-only", external=True)
+    session.run(python, "-m", "pytest", *session.posargs, external=True)
 
 
 @nox.session
@@ -284,12 +335,21 @@ def policy(session: nox.Session) -> None:
     session.run("checkov", "--config-file", ".checkov.yaml", *session.posargs)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def local(session: nox.Session) -> None:
-    """Run the pipeline locally on moto: [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema F]."""
-    install_test_requirements(session)
-    build_function_zips(session)
-    session.run("python", "-m", "localrun", *session.posargs)
+    """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D]."""
+    if not shutil.which("terraform"):  # at once, before a venv or a build
+        session.error(
+            "terraform is not installed: the local run deploys envs/dev with Terraform ~> 1.11."
+            f" Install it from {TERRAFORM_INSTALL} (one binary) and put it on PATH"
+        )
+    python = shared_test_python(session)
+    # Paths in the arguments are the caller's: run from the folder nox was invoked from.
+    session.chdir(session.invoked_from)
+    session.run(
+        python, "-m", "localrun", *session.posargs,
+        env={"PYTHONPATH": str(HERE)}, external=True,
+    )  # fmt: skip
 
 
 @nox.session

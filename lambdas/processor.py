@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from etl.errors import InjectedFault
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import ReadAhead, S3Sink, range_reader
 from etl.transform import process_stream
-
-# Tests only: the local harness may set this; Terraform never does (a contract test pins it).
-FAULT_ENV = "ETL_TEST_FAULTS"
-
-
-def _inject_fault(stage: str, chunk: int, attempt: int) -> None:
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    for fault in json.loads(spec):
-        if (
-            fault.get("stage") == stage
-            and chunk in fault.get("chunks", [])
-            and attempt <= int(fault.get("attempts", 1))
-        ):
-            raise InjectedFault(f"injected fault at {stage} for chunk {chunk}, attempt {attempt}")
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -72,7 +53,6 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
             max_record_bytes=rt.settings.max_record_bytes,
         )
         valid.complete()
-        _inject_fault("after_valid_upload", index, attempt)
         rejected.complete()
     rt.status.finish_chunk(
         ref.file_id,

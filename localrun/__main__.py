@@ -1,10 +1,11 @@
 """python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE]
                      [--max-concurrency N] [--keep-running]
 
-Runs the real pipeline on an embedded moto server: uploads INPUT to incoming/, the S3
-event starts the state machine, the handlers run from the built zips. Without INPUT a
-small synthetic transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when
-it FAILED, 2 when the local environment could not be set up, 130 on Ctrl-C.
+Runs the real pipeline on an embedded moto server: `terraform apply` of envs/dev against
+it, then uploads INPUT to incoming/; the S3 event starts the state machine, the handlers
+run from the zips Terraform deployed. Without INPUT a small synthetic transactions file is
+generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
+could not be set up (e.g. terraform missing), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress, RunResult
+from localrun.stack import Step, TerraformMissing, require_terraform
 
 SAMPLE_ROWS = 20_000
 SAMPLE_CHUNK_BYTES = 256 * 1024
@@ -59,6 +62,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prefix", default="etl-local", help="resource name prefix (default: etl-local)"
     )
     parser.add_argument(
+        "--deploy-only",
+        action="store_true",
+        help="only deploy envs/dev to the emulator, check `terraform plan` shows no changes,"
+        " destroy it (what `python3 noxfile.py -s deploy-dev -- --emulator` runs)",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="deploy build.py's artifacts (dist/manifest.json: zips and the real layer)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=3600,
@@ -66,14 +80,44 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.input is not None and not args.input.is_file():
-        parser.error(f"input file not found: {args.input}")
+        parser.error(f"input file not found: {args.input} (relative to {Path.cwd()})")
+    if args.manifest is not None and not args.manifest.is_file():
+        parser.error(f"manifest not found: {args.manifest} (run python3 noxfile.py -s package)")
     if not args.schema.is_file():
-        parser.error(f"schema file not found: {args.schema}")
-    if args.chunk_bytes is not None and args.chunk_bytes <= 0:
-        parser.error("--chunk-bytes must be positive")
+        parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
+    if args.chunk_bytes is not None and args.chunk_bytes < 1024:
+        parser.error("--chunk-bytes must be at least 1024 (envs/dev's chunk_bytes validation)")
     if args.max_concurrency <= 0:
         parser.error("--max-concurrency must be positive")
     return args
+
+
+class _ApplyProgress:
+    """terraform apply: an updating counter on a terminal, a line per resource elsewhere."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._width = 0
+
+    def __call__(self, step: Step) -> None:
+        total = "?" if step.total is None else str(step.total)
+        line = (
+            f"terraform {step.command} envs/dev: {step.done}/{total}"
+            f"  {step.elapsed_s:5.0f}s  {step.address}"
+        )
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self._width)[: max(self._width, len(line))])
+            self._width = len(line)
+            self.stream.flush()
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
 
 
 class _ProgressLine:
@@ -177,15 +221,65 @@ def _n(value) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _deploy_only(args: argparse.Namespace) -> int:
+    """apply, plan (must show no changes), destroy: the deploy, on the emulator."""
+    from localrun.pipeline import Deployment, dev_variables
+
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    progress = _ApplyProgress()
+    variables = dev_variables(
+        prefix=args.prefix,
+        chunk_bytes=args.chunk_bytes,
+        max_concurrency=args.max_concurrency,
+        schema_path=args.schema,
+    )
+    deployed = Deployment(variables, manifest=args.manifest)
+    try:
+        deployed.start(progress, plan=True)
+        progress.done()
+        print(json.dumps(deployed.outputs, indent=2))
+        clean = deployed.plan_code == 0
+        print(
+            "terraform plan after apply: "
+            + ("no changes" if clean else f"CHANGES\n{deployed.plan_output}"),
+            file=sys.stderr,
+        )
+        deployed.destroy(progress)
+        progress.done()
+        times = ", ".join(f"{k} {v:.0f} s" for k, v in deployed.stack.timings.items())
+        print(f"{deployed.stack.provider.describe()}: {times}", file=sys.stderr)
+        return 0 if clean else 1
+    except KeyboardInterrupt:
+        progress.done()
+        print("\ninterrupted: stopped terraform and the emulator", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        progress.done()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        deployed.close()
+
+
 def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, deployment=None) -> int:
+    """``deployment``: attach to an already deployed stack (tests) instead of deploying."""
     args = _parse_args(argv)
     if (problems := _schema_problems(args.schema)) is not None:
         print(f"error: {problems}", file=sys.stderr)
         return 2
+    if deployment is None:
+        try:
+            require_terraform()  # at once, before any slow work
+        except TerraformMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.deploy_only:
+        return _deploy_only(args)
     # moto logs every failed task at ERROR with its whole parse tree; the summary and the
     # failure message say what failed.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -208,17 +302,32 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         progress = _ProgressLine()
+        apply_progress = _ApplyProgress()
         try:
-            print(
-                "starting the local AWS emulator and building the function zips ...",
-                file=sys.stderr,
-            )
-            with LocalPipeline(
-                prefix=args.prefix,
-                chunk_bytes=chunk_bytes,
-                max_concurrency=args.max_concurrency,
-                schema_path=args.schema,
-            ) as pipeline:
+            if deployment is None:
+                print(
+                    "building the function zips, starting the local AWS emulator and"
+                    " deploying envs/dev to it with terraform (about a minute) ...",
+                    file=sys.stderr,
+                )
+                settings = {
+                    "prefix": args.prefix,
+                    "chunk_bytes": chunk_bytes,
+                    "max_concurrency": args.max_concurrency,
+                    "schema_path": args.schema,
+                    "apply_progress": apply_progress,
+                }
+            else:
+                settings = {"deployment": deployment}
+            began = time.monotonic()
+            with LocalPipeline(**settings) as pipeline:
+                apply_progress.done()
+                if deployment is None:
+                    print(
+                        f"deployed envs/dev in {time.monotonic() - began:.0f} s"
+                        f" ({pipeline.deployment.stack.provider.describe()})",
+                        file=sys.stderr,
+                    )
                 print(
                     f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/incoming/"
                     f"{input_path.name}",
@@ -255,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                         print("\nstopping the emulator", file=sys.stderr)
                 return 0 if result.status == "SUCCEEDED" else 1
         except KeyboardInterrupt:
+            apply_progress.done()
             print("\ninterrupted: stopped the emulator and the function workers", file=sys.stderr)
             return 130
         except TimeoutError as exc:  # the execution did not end within --timeout
@@ -273,10 +383,16 @@ def main(argv: list[str] | None = None) -> int:
                 (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
-        except Exception as exc:  # setup errors: build, bind, moto
+        except Exception as exc:  # setup errors: build, bind, moto, terraform
+            apply_progress.done()
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and written by now. Skip the interpreter's teardown of the
+    # emulator's object graph (moto, botocore models): 1-4 s of silence after the summary.
+    os._exit(exit_code)

@@ -8,7 +8,7 @@ site-packages), imports the handler once and then answers invocations over a pip
 
 Wire format on the pipes: a 4-byte big-endian length, then a UTF-8 JSON object.
 Request:  {"request_id", "payload" (str, the raw invoke body), "fault": null | "before" |
-           "after", "deadline_ms"}
+           "after" | "after_upload:<key part>", "deadline_ms"}
 Response: {"ok": true, "payload": str} or {"ok": false, "errorType", "errorMessage",
            "stackTrace": [...]}
 """
@@ -79,6 +79,34 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+_upload_fault: dict[str, str | None] = {"key_contains": None}
+
+
+def _arm_upload_fault(key_contains: str | None) -> None:
+    """Test-only: raise InjectedFault right after the handler's first successful S3 upload
+    (PutObject / CompleteMultipartUpload) of a key containing ``key_contains``. Wraps the
+    SDK's one call path (botocore's ``BaseClient._make_api_call``) the first time it is
+    needed, so the handler's own code is unchanged and runs as deployed."""
+    import botocore.client
+
+    _upload_fault["key_contains"] = key_contains
+    if getattr(botocore.client.BaseClient, "_localrun_fault_hook", False):
+        return
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self, operation_name, api_params):
+        result = original(self, operation_name, api_params)
+        part = _upload_fault["key_contains"]
+        key = str(api_params.get("Key", ""))
+        if part and operation_name in ("PutObject", "CompleteMultipartUpload") and part in key:
+            _upload_fault["key_contains"] = None  # once per invocation
+            raise InjectedFault(f"injected fault after uploading {key}")
+        return result
+
+    botocore.client.BaseClient._make_api_call = make_api_call
+    botocore.client.BaseClient._localrun_fault_hook = True
+
+
 def _error(exc: BaseException) -> dict:
     return {
         "ok": False,
@@ -108,15 +136,20 @@ def main() -> int:
 
     while True:
         request = _read_message(req_fd)
-        if request is None:
-            return 0
+        if request is None:  # the harness closed the pipe: the sandbox goes away
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)  # no interpreter teardown (pyarrow's takes ~0.5-3 s), as Lambda does
         sys.stdout.flush()
         if init_error is not None:
             response = _error(init_error)
             response["errorType"] = "Runtime.ImportModuleError"
             _write_message(resp_fd, response)
             continue
-        fault = request.get("fault")
+        fault = request.get("fault") or ""
+        upload_part = fault.partition(":")[2] if fault.startswith("after_upload:") else None
+        if upload_part or _upload_fault["key_contains"]:
+            _arm_upload_fault(upload_part)  # armed for this invocation, or disarmed
         try:
             if fault == "before":
                 raise InjectedFault(f"injected fault before the handler ({request['request_id']})")

@@ -1,35 +1,34 @@
-"""The local pipeline: moto server + Lambda layer + the dev environment's resources.
+"""The local pipeline: ``envs/dev`` applied by Terraform to an embedded moto server.
 
     with LocalPipeline(chunk_bytes=64 * 1024) as pipeline:
         result = pipeline.run_file("transactions.csv", out_dir="out")
 
 What it starts (and stops again, also on errors and Ctrl-C):
 
-* moto's WSGI app (``DomainDispatcherApplication(create_backend_app)``, as moto's
-  ``ThreadedMotoServer`` builds it) on 127.0.0.1 on a free port, behind
-  :class:`~localrun.lambda_layer.LambdaLayer`, served by a threaded werkzeug server;
-  Step Functions execution enabled via ``POST /moto-api/config``; ``MOTO_PORT`` set in
-  this process because moto's interpreter calls services at ``http://localhost:$MOTO_PORT``.
-* The resources of the dev environment, named as in docs/contracts.md: versioned bucket
-  with EventBridge notifications, status table, FIFO results queue, failure topic (+ an
-  SQS subscription so the harness can read the failure message), the five functions, the
-  schema object, the state machine rendered from the one ASL template, the EventBridge rule.
-* A relay thread: moto cannot deliver to a Step Functions target, so the rule targets an
-  SQS queue and the relay calls StartExecution with the rule's input path (``$.detail``).
+* :class:`Deployment`: the emulator (:mod:`localrun.emulator`: moto in server mode on
+  127.0.0.1, patched by :mod:`localrun.moto_patches`, Step Functions execution enabled) and
+  ``terraform apply`` of the real ``envs/dev`` against it (:mod:`localrun.stack`). Every
+  resource -- bucket, table, queues, topic, roles, layer, functions, state machine, rule,
+  target -- is what Terraform created; the settings (chunk bytes, concurrency, retries,
+  schema) are ``envs/dev`` variables.
+* What moto lacks, and only that: Lambda ``Invoke`` (:class:`~localrun.lambda_layer.
+  LambdaLayer` runs each handler from the zip Terraform uploaded, with the environment
+  Terraform set, read back with GetFunctionConfiguration), and EventBridge -> Step
+  Functions delivery with the target's input path (a moto patch). To read failure
+  notifications the harness subscribes one observer SQS queue to the failure topic.
 
-One LocalPipeline per process at a time (moto's backends and ``MOTO_PORT`` are global).
+One LocalPipeline per process at a time (moto's backends and ``MOTO_PORT`` are global). Tests
+share one :class:`Deployment` per session: ``LocalPipeline(deployment=...)`` attaches to it.
 
-The functions run from the function zips that Terraform deploys, but on this interpreter
-(CPython 3.11 here) with the harness venv's site-packages standing in for the Lambda
-layer: the layer zip build.py makes holds CPython 3.12 manylinux wheels for the Lambda
-architecture and cannot be imported on the host. The versions match (pyproject.toml pins
-the same pyarrow and powertools for ``layer`` and ``test``).
+The functions run on this interpreter with the harness venv's site-packages standing in for
+the Lambda layer: the layer zip build.py makes holds CPython 3.12 manylinux wheels for the
+Lambda architecture and cannot be imported on the host (the versions match: pyproject.toml
+pins the same pyarrow and powertools for ``layer`` and ``test``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -42,20 +41,157 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-from werkzeug.serving import make_server
 
-from localrun.asl import render_asl
+from localrun.emulator import ACCOUNT_ID, FAKE_CREDENTIALS, REGION, Emulator
 from localrun.lambda_layer import Fault, FunctionSpec, Invocation, LambdaLayer
+from localrun.stack import DevStack, Step
 from localrun.zips import REPO_ROOT, build_with_build_py, load_contract, zip_functions
 
-ASL_TEMPLATE = REPO_ROOT / "modules" / "orchestration" / "templates" / "pipeline.asl.json"
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "transactions.json"
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# The rule's target input path in Terraform (EventBridge -> Step Functions gets `detail`).
-RULE_INPUT_PATH = "$.detail"
+# The one state machine template (Terraform renders it; tests render it with localrun.asl).
+ASL_TEMPLATE = REPO_ROOT / "modules" / "orchestration" / "templates" / "pipeline.asl.json"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def dev_variables(
+    *,
+    prefix: str = "etl-local",
+    chunk_bytes: int | None = None,
+    max_record_bytes: int | None = None,
+    max_concurrency: int = 10,
+    schema_path: str | os.PathLike = DEFAULT_SCHEMA,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+    retry_backoff_rate: float = 2.0,
+    lambda_timeout_s: int | None = None,
+) -> dict:
+    """The ``envs/dev`` variables for these settings (``-var-file`` content)."""
+    contract = load_contract()
+    variables: dict = {
+        "prefix": prefix,
+        "chunk_bytes": chunk_bytes,
+        "max_record_bytes": max_record_bytes,
+        "max_concurrency": max_concurrency,
+        "schema_file": str(Path(schema_path).resolve()),
+        "processor_retry": {
+            "interval_seconds": retry_interval_seconds,
+            "max_attempts": retry_max_attempts,
+            "backoff_rate": retry_backoff_rate,
+        },
+    }
+    if lambda_timeout_s is not None:
+        variables["function_settings"] = {
+            name: {"timeout_s": int(lambda_timeout_s)} for name in contract["functions"]
+        }
+    return {k: v for k, v in variables.items() if v is not None}
+
+
+class Deployment:
+    """The emulator with ``envs/dev`` applied to it. ``close()`` stops the emulator (its
+    state goes with it); ``destroy()`` first, to run ``terraform destroy``."""
+
+    def __init__(
+        self,
+        variables: dict,
+        *,
+        functions_dir: str | os.PathLike | None = None,
+        lambdas_dir: str | os.PathLike | None = None,
+        layer_zip: str | os.PathLike | None = None,
+        manifest: str | os.PathLike | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        work_dir: str | os.PathLike | None = None,
+    ) -> None:
+        """``manifest``: deploy build.py's artifacts (dist/manifest.json: the zips, the real
+        layer, the architecture) instead of building the function zips."""
+        self.variables = dict(variables)
+        self._manifest = Path(manifest) if manifest else None
+        self.emulator = Emulator(host, port)
+        self.stack: DevStack | None = None
+        self.outputs: dict = {}
+        self._functions_dir = Path(functions_dir) if functions_dir else None
+        self._lambdas_dir = Path(lambdas_dir) if lambdas_dir else None
+        self._layer_zip = Path(layer_zip) if layer_zip else None
+        self._own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="localrun-"))
+        self.plan_code: int | None = None
+        self.plan_output = ""
+        self.destroyed = False
+
+    def __enter__(self) -> Deployment:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.emulator.endpoint_url
+
+    def start(self, progress: Callable[[Step], None] | None = None, *, plan: bool = False):
+        """Start the emulator, then ``terraform init`` + ``apply`` (+ ``plan`` if asked)."""
+        from localrun.stack import require_terraform
+
+        require_terraform()  # before anything slow
+        zips, layer_zip, architecture = self._artifacts()
+        self.emulator.start()
+        self.stack = DevStack(
+            self.emulator.endpoint_url,
+            zips,
+            self.variables,
+            layer_zip=layer_zip,
+            architecture=architecture,
+            work_dir=self.work_dir / "terraform",
+        )
+        self.stack.init()
+        self.stack.apply(progress)
+        if plan:
+            self.plan_code, self.plan_output = self.stack.plan_exit_code()
+        self.outputs = self.stack.outputs()
+        return self
+
+    def destroy(self, progress: Callable[[Step], None] | None = None) -> None:
+        if self.stack is not None and not self.destroyed:
+            self.stack.destroy(progress)
+            self.destroyed = True
+
+    def close(self) -> None:
+        self.emulator.stop()
+        if self._own_work_dir and not os.environ.get("LOCALRUN_KEEP_WORK_DIR"):
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _artifacts(self) -> tuple[dict[str, Path], Path | None, str]:
+        if self._manifest is None:
+            return self._function_zips(), self._layer_zip, "arm64"
+        manifest = json.loads(self._manifest.read_text())
+        # build.py writes the paths relative to the repo root
+        artifacts = {name: REPO_ROOT / a["path"] for name, a in manifest["artifacts"].items()}
+        layer = artifacts.pop("layer", None)
+        missing = [str(p) for p in [*artifacts.values(), layer] if p and not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"artifacts of {self._manifest} not found: {missing}")
+        return artifacts, layer, manifest["architecture"]
+
+    def _function_zips(self) -> dict[str, Path]:
+        contract = load_contract()
+        functions_dir = self._functions_dir
+        if functions_dir is None:
+            if self._lambdas_dir is not None:
+                functions_dir = zip_functions(
+                    self._lambdas_dir, self.work_dir / "functions", contract
+                )
+            else:
+                functions_dir = build_with_build_py()
+        zips = {name: functions_dir / f"{name}.zip" for name in contract["functions"]}
+        missing = [str(p) for p in zips.values() if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"function zips not found: {', '.join(missing)}")
+        return zips
 
 
 @dataclass
@@ -116,18 +252,23 @@ class RunResult:
         }
 
 
+_order = iter(range(1 << 62))
+
+
 @dataclass
 class _Started:
     execution_arn: str
     detail: dict
     started: float
+    order: int = field(default_factory=lambda: next(_order))
 
 
 class LocalPipeline:
-    """The pipeline on an embedded moto server. Use as a context manager.
+    """The pipeline on the emulator, deployed by Terraform. Use as a context manager.
 
-    Only one may run per process: moto's backends and ``MOTO_PORT`` are process-global, so a
-    second one would reset the first's resources and race its relay for events.
+    Without ``deployment`` it starts its own (:class:`Deployment` with these settings as
+    ``envs/dev`` variables) and stops it on close; with one, it attaches to it (the settings
+    are then the deployment's) and leaves it running.
     """
 
     _active: LocalPipeline | None = None
@@ -136,6 +277,7 @@ class LocalPipeline:
     def __init__(
         self,
         *,
+        deployment: Deployment | None = None,
         prefix: str = "etl-local",
         chunk_bytes: int | None = None,
         max_record_bytes: int | None = None,
@@ -146,56 +288,50 @@ class LocalPipeline:
         retry_interval_seconds: int = 1,
         retry_max_attempts: int = 3,
         retry_backoff_rate: float = 2.0,
-        timeout_seconds: int = 7200,
-        lambda_timeout_s: float = 900.0,
+        lambda_timeout_s: int | None = None,
         work_dir: str | os.PathLike | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        quiet_moto: bool = True,
+        apply_progress: Callable[[Step], None] | None = None,
     ) -> None:
         """``functions_dir``: a dir of ready ``<name>.zip``; ``lambdas_dir``: zip handlers
         from there (tests with throwaway handlers); neither: ``python build.py
         --functions-only`` (the real zips)."""
         self.contract = load_contract()
-        self.prefix = prefix
-        self.chunk_bytes = chunk_bytes or self.contract["defaults"]["chunk_bytes"]
-        self.max_record_bytes = max_record_bytes or self.contract["defaults"]["max_record_bytes"]
-        self.max_concurrency = max_concurrency
-        self.schema_path = Path(schema_path)
-        self.retry = (retry_interval_seconds, retry_max_attempts, retry_backoff_rate)
-        self.timeout_seconds = timeout_seconds
-        self.lambda_timeout_s = lambda_timeout_s
-        self._functions_dir = Path(functions_dir) if functions_dir else None
-        self._lambdas_dir = Path(lambdas_dir) if lambdas_dir else None
-        self._host = host
-        self._requested_port = port
-        self._quiet_moto = quiet_moto
-        self._saved_log_level: int | None = None
+        self._own_deployment = deployment is None
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="localrun-"))
-
-        self.bucket = f"{prefix}-processing"
-        self.table = f"{prefix}-status"
-        self.queue_name = f"{prefix}-results.fifo"
-        self.topic_name = f"{prefix}-failures"
-        self.state_machine_name = f"{prefix}-pipeline"
-        self.rule_name = f"{prefix}-s3-incoming"
-
+        if deployment is None:
+            deployment = Deployment(
+                dev_variables(
+                    prefix=prefix,
+                    chunk_bytes=chunk_bytes,
+                    max_record_bytes=max_record_bytes,
+                    max_concurrency=max_concurrency,
+                    schema_path=schema_path,
+                    retry_interval_seconds=retry_interval_seconds,
+                    retry_max_attempts=retry_max_attempts,
+                    retry_backoff_rate=retry_backoff_rate,
+                    lambda_timeout_s=lambda_timeout_s,
+                ),
+                functions_dir=functions_dir,
+                lambdas_dir=lambdas_dir,
+                host=host,
+                port=port,
+                work_dir=self.work_dir / "deployment",
+            )
+        self.deployment = deployment
+        self._apply_progress = apply_progress
+        self.layer: LambdaLayer | None = None
         self.port: int | None = None
         self.endpoint_url: str | None = None
-        self.layer: LambdaLayer | None = None
-        self._server = None
-        self._server_thread: threading.Thread | None = None
-        self._relay_thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._started: list[_Started] = []
-        self._started_cond = threading.Condition()
-        self._sequencers: dict[tuple[str, str | None], str] = {}
+        self._executions: dict[str, _Started] = {}
+        self._executions_lock = threading.Lock()
         self._results: list[dict] = []
         self._failures: list[dict] = []
         self._messages_lock = threading.Lock()
-        self._saved_env: dict[str, str | None] = {}
-        self.relay_errors: list[str] = []
+        self._subscription_arn: str | None = None
+        self._failure_sub_url: str | None = None
         self._clients = threading.local()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -211,12 +347,6 @@ class LocalPipeline:
         self.close()
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-
         with LocalPipeline._active_lock:
             if LocalPipeline._active is not None:
                 raise RuntimeError(
@@ -224,71 +354,48 @@ class LocalPipeline:
                     " backends and MOTO_PORT are process-global)"
                 )
             LocalPipeline._active = self
-        if self._quiet_moto:
-            # moto logs every failed task at ERROR with its whole parse tree; RunResult and
-            # the function logs (work_dir/logs) say what failed.
-            moto_logger = logging.getLogger("moto")
-            self._saved_log_level = moto_logger.level
-            moto_logger.setLevel(logging.CRITICAL)
-        zips = self._function_zips()
-        moto_app = DomainDispatcherApplication(create_backend_app)
-        # Bind first (port 0 = a free port), then build the layer: the functions' env
-        # needs the port. Until then the server answers nothing (the thread is not started).
-        holder: dict[str, Callable] = {}
-        self._server = make_server(
-            self._host,
-            self._requested_port,
-            lambda environ, start_response: holder["app"](environ, start_response),
-            threaded=True,
-            request_handler=_quiet(MotoRequestHandler),
-        )
-        self.port = self._server.server_port
-        self.endpoint_url = f"http://{self._host}:{self.port}"
-        self._set_env("MOTO_PORT", str(self.port))
+        if self._own_deployment:
+            self.deployment.start(self._apply_progress)
+        self.port = self.deployment.emulator.port
+        self.endpoint_url = self.deployment.endpoint_url
+        outputs = self.deployment.outputs
+        variables = self.deployment.variables
+        self.prefix = variables.get("prefix", "etl-dev")
+        self.max_concurrency = int(variables.get("max_concurrency", 10))
+        self.bucket = outputs["bucket_name"]
+        self.table = outputs["table_name"]
+        self.state_machine_arn = outputs["state_machine_arn"]
+        self._results_url = outputs["results_queue_url"]
+        self._topic_arn = outputs["failure_topic_arn"]
+        self._function_names = dict(outputs["function_names"])
+        self.state_machine_name = self.state_machine_arn.rsplit(":", 1)[-1]
+        self.definition = self.client("stepfunctions").describe_state_machine(
+            stateMachineArn=self.state_machine_arn
+        )["definition"]
+        self._configs = {
+            name: self.client("lambda").get_function_configuration(FunctionName=function)
+            for name, function in self._function_names.items()
+        }
         self.layer = LambdaLayer(
-            moto_app,
-            self._function_specs(zips),
+            self.deployment.emulator.moto_app,
+            self._function_specs(),
             pool_size=self.max_concurrency,
             log_dir=self.work_dir / "logs",
         )
-        holder["app"] = self.layer
-        self._server_thread = threading.Thread(
-            target=self._server.serve_forever, name="localrun-moto", daemon=True
-        )
-        self._server_thread.start()
-
-        self._post_moto_api("reset", None)
-        self._post_moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
-        self._create_resources()
-        self._relay_thread = threading.Thread(
-            target=self._relay, name="localrun-relay", daemon=True
-        )
-        self._relay_thread.start()
+        self.deployment.emulator.set_lambda(self.layer)
+        self._subscribe_observer()
 
     def close(self) -> None:
-        """Stop everything this pipeline started: executions, relay, workers, server."""
-        self._stop.set()
-        if self._server_thread is not None and self._server_thread.is_alive():
+        """Stop what this pipeline started: executions, workers, observer, deployment."""
+        emulator = self.deployment.emulator
+        if emulator.port is not None and self.layer is not None:
             self._stop_running_executions()
-        if self._relay_thread is not None:
-            self._relay_thread.join(timeout=15)
+            self._unsubscribe_observer()
         if self.layer is not None:
+            emulator.set_lambda(None)
             self.layer.close()
-        if self._server is not None:
-            if self._server_thread is not None and self._server_thread.is_alive():
-                self._server.shutdown()
-                self._server_thread.join(timeout=15)
-            self._server.server_close()
-            self._server = None
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env.clear()
-        if self._saved_log_level is not None:
-            logging.getLogger("moto").setLevel(self._saved_log_level)
-            self._saved_log_level = None
+        if self._own_deployment:
+            self.deployment.close()
         with LocalPipeline._active_lock:
             if LocalPipeline._active is self:
                 LocalPipeline._active = None
@@ -328,7 +435,7 @@ class LocalPipeline:
 
     def put_event(self, detail: dict) -> None:
         """Send an ``Object Created`` event with this ``detail`` to EventBridge (e.g. a
-        duplicate delivery). It goes through the rule, the queue and the relay."""
+        duplicate delivery). The rule and its target deliver it as for S3's own events."""
         response = self.client("events").put_events(
             Entries=[
                 {
@@ -343,11 +450,18 @@ class LocalPipeline:
             raise RuntimeError(f"put_events failed: {response}")
 
     def object_created_detail(self, key: str, version_id: str | None = None) -> dict:
-        """The ``detail`` of the S3 ``Object Created`` event S3 sends for a PutObject."""
+        """The ``detail`` of the S3 ``Object Created`` event S3 sends for a PutObject (with
+        the sequencer of the event that already started an execution for it, if any)."""
         s3 = self.client("s3")
         kwargs = {"VersionId": version_id} if version_id else {}
         head = s3.head_object(Bucket=self.bucket, Key=key, **kwargs)
         version_id = head.get("VersionId")
+        earlier = [
+            e.detail["object"].get("sequencer")
+            for e in self.executions(key)
+            if e.detail["object"].get("version-id") == version_id
+        ]
+        sequencer = earlier[0] if earlier else f"{time.time_ns():016X}{0:08X}"
         return {
             "version": "0",
             "bucket": {"name": self.bucket},
@@ -356,7 +470,7 @@ class LocalPipeline:
                 "size": head["ContentLength"],
                 "etag": head["ETag"].strip('"'),
                 "version-id": version_id,
-                "sequencer": self._sequencer(key, version_id),
+                "sequencer": sequencer,
             },
             "request-id": uuid.uuid4().hex[:16].upper(),
             "requester": ACCOUNT_ID,
@@ -365,22 +479,39 @@ class LocalPipeline:
         }
 
     def executions(self, key: str | None = None) -> list[_Started]:
-        with self._started_cond:
-            return [s for s in self._started if key is None or s.detail["object"]["key"] == key]
+        """Executions of the state machine (read back from Step Functions), oldest first."""
+        sfn = self.client("stepfunctions")
+        listed = []
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn
+        ):
+            listed += page["executions"]
+        with self._executions_lock:
+            for execution in listed:
+                arn = execution["executionArn"]
+                if arn not in self._executions:
+                    described = sfn.describe_execution(executionArn=arn)
+                    self._executions[arn] = _Started(
+                        arn,
+                        json.loads(described.get("input") or "{}"),
+                        execution["startDate"].timestamp(),
+                    )
+            found = sorted(self._executions.values(), key=lambda s: (s.started, s.order))
+        return [s for s in found if key is None or s.detail.get("object", {}).get("key") == key]
 
     def wait_for_start(self, key: str, count: int = 1, timeout: float = 30.0) -> list[str]:
-        """Wait until the relay started ``count`` executions for ``key``; their ARNs."""
+        """Wait until ``count`` executions for ``key`` started; their ARNs, oldest first."""
         deadline = time.monotonic() + timeout
-        with self._started_cond:
-            while True:
-                started = [s for s in self._started if s.detail["object"]["key"] == key]
-                if len(started) >= count:
-                    return [s.execution_arn for s in started]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    errors = "; ".join(self.relay_errors) or "no event reached the relay"
-                    raise TimeoutError(f"no execution started for {key} ({errors})")
-                self._started_cond.wait(remaining)
+        while True:
+            started = self.executions(key)
+            if len(started) >= count:
+                return [s.execution_arn for s in started]
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(started)} of {count} executions started for {key} within"
+                    f" {timeout:.0f}s (EventBridge rule -> state machine target)"
+                )
+            time.sleep(0.1)
 
     def wait_for(
         self,
@@ -419,7 +550,7 @@ class LocalPipeline:
         (with ``out_dir``) write summary.json, valid/*.parquet and rejected/*.parquet."""
         began = time.monotonic()
         key = self.contract["prefixes"]["incoming"] + Path(path).name
-        before = len(self.executions(key))  # count before the upload: the relay is fast
+        before = len(self.executions(key))  # count before the upload: delivery is immediate
         uploaded = self.upload(path, key)
         arns = self.wait_for_start(uploaded["key"], count=before + 1)
         result = self.wait_for(arns[before], timeout=timeout, progress=progress)
@@ -449,11 +580,19 @@ class LocalPipeline:
         chunk_index: int | None = None,
         attempts=(1,),
         when: str = "before",
+        key_contains: str | None = None,
     ) -> Fault:
         """Test-only: make ``function`` fail for ``chunk_index`` on these attempt numbers,
-        raising ``InjectedFault`` in the worker before or after the handler ran."""
+        raising ``InjectedFault`` in the worker: ``before`` the handler ran, ``after`` it
+        returned, or ``after_upload`` (right after the handler's first S3 upload whose key
+        contains ``key_contains``, e.g. the processor's ``/valid/`` output: a half-done
+        chunk)."""
         return self.layer.inject_fault(
-            function, chunk_index=chunk_index, attempts=attempts, when=when
+            function,
+            chunk_index=chunk_index,
+            attempts=attempts,
+            when=when,
+            key_contains=key_contains,
         )
 
     @property
@@ -494,253 +633,75 @@ class LocalPipeline:
             return list(self._results), list(self._failures)
 
     # -- internals: setup ----------------------------------------------------------------
-    def _set_env(self, name: str, value: str) -> None:
-        self._saved_env.setdefault(name, os.environ.get(name))
-        os.environ[name] = value
 
-    def _post_moto_api(self, action: str, body: dict | None) -> None:
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/moto-api/{action}",
-            data=json.dumps(body or {}).encode(),
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-
-    def _function_zips(self) -> dict[str, Path]:
-        if self._functions_dir is None:
-            if self._lambdas_dir is not None:
-                contract = (
-                    load_contract(self._lambdas_dir)
-                    if (self._lambdas_dir / "etl" / "contract.json").is_file()
-                    else self.contract
-                )
-                self._functions_dir = zip_functions(
-                    self._lambdas_dir, self.work_dir / "functions", contract
-                )
-            else:
-                self._functions_dir = build_with_build_py()
-        zips = {name: self._functions_dir / f"{name}.zip" for name in self.contract["functions"]}
-        missing = [str(p) for p in zips.values() if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"function zips not found: {', '.join(missing)}")
-        return zips
-
+    # -- internals: setup ----------------------------------------------------------------
     def function_name(self, name: str) -> str:
-        return f"{self.prefix}-{name.replace('_', '-')}"
+        return self._function_names[name]
 
     def function_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name(name)}"
+        return self._configs[name]["FunctionArn"]
 
     def function_environment(self, name: str) -> dict[str, str]:
-        names = self.contract["env"]
+        """The function's environment as Terraform set it (GetFunctionConfiguration)."""
+        return dict(self._configs[name].get("Environment", {}).get("Variables", {}))
+
+    def _sandbox_environment(self, name: str) -> dict[str, str]:
+        """What the Lambda service adds: region, credentials (here: the emulator's), name,
+        memory; plus the emulator's endpoint for the SDK."""
+        config = self._configs[name]
         return {
-            names["bucket"]: self.bucket,
-            names["status_table"]: self.table,
-            names["schema_key"]: self.contract["schema_object_key"],
-            names["chunk_bytes"]: str(self.chunk_bytes),
-            names["max_record_bytes"]: str(self.max_record_bytes),
-            "POWERTOOLS_SERVICE_NAME": name,
-            "POWERTOOLS_METRICS_NAMESPACE": self.contract["metrics_namespace"],
+            **self.function_environment(name),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **FAKE_CREDENTIALS,
-            "AWS_LAMBDA_FUNCTION_NAME": self.function_name(name),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-            "LOCALRUN_FUNCTION_ARN": self.function_arn(name),
+            "AWS_LAMBDA_FUNCTION_NAME": config["FunctionName"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
+            "LOCALRUN_FUNCTION_ARN": config["FunctionArn"],
         }
 
-    def _function_specs(self, zips: dict[str, Path]) -> list[FunctionSpec]:
-        return [
-            FunctionSpec(
-                name=name,
-                function_name=self.function_name(name),
-                arn=self.function_arn(name),
-                zip_path=zips[name],
-                handler=spec["handler"],
-                environment=self.function_environment(name),
-                timeout_s=self.lambda_timeout_s,
+    def _function_specs(self) -> list[FunctionSpec]:
+        zips = self.work_dir / "functions"
+        zips.mkdir(parents=True, exist_ok=True)
+        specs = []
+        for name, config in self._configs.items():
+            zip_path = zips / f"{name}.zip"
+            zip_path.write_bytes(self.deployment.emulator.lambda_code(config["FunctionName"]))
+            specs.append(
+                FunctionSpec(
+                    name=name,
+                    function_name=config["FunctionName"],
+                    arn=config["FunctionArn"],
+                    zip_path=zip_path,
+                    handler=config["Handler"],
+                    environment=self._sandbox_environment(name),
+                    timeout_s=float(config["Timeout"]),
+                    memory_mb=int(config["MemorySize"]),
+                )
             )
-            for name, spec in self.contract["functions"].items()
-        ]
+        return specs
 
-    def _create_resources(self) -> None:
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.bucket)
-        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_notification_configuration(
-            Bucket=self.bucket,
-            NotificationConfiguration={"EventBridgeConfiguration": {}},
-        )
-        s3.put_object(
-            Bucket=self.bucket,
-            Key=self.contract["schema_object_key"],
-            Body=self.schema_path.read_bytes(),
-            ContentType="application/json",
-        )
-
-        self.client("dynamodb").create_table(
-            TableName=self.table,
-            KeySchema=[
-                {"AttributeName": "file_id", "KeyType": "HASH"},
-                {"AttributeName": "chunk_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "file_id", "AttributeType": "S"},
-                {"AttributeName": "chunk_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
+    def _subscribe_observer(self) -> None:
+        """An SQS queue on the failure topic, so runs can report the SNS message (the
+        harness's own observer: not part of envs/dev)."""
         sqs = self.client("sqs")
-        self._results_url = sqs.create_queue(
-            QueueName=self.queue_name,
-            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
-        )["QueueUrl"]
-        sns = self.client("sns")
-        self._topic_arn = sns.create_topic(Name=self.topic_name)["TopicArn"]
-        self._failure_sub_url = sqs.create_queue(QueueName=f"{self.prefix}-failures-local")[
-            "QueueUrl"
-        ]
-        sns.subscribe(
+        name = f"localrun-failure-observer-{uuid.uuid4().hex[:8]}"
+        self._failure_sub_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        self._subscription_arn = self.client("sns").subscribe(
             TopicArn=self._topic_arn,
             Protocol="sqs",
-            Endpoint=_queue_arn(self._failure_sub_url),
-        )
+            Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}",
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
 
-        iam = self.client("iam")
-        role_arn = iam.create_role(
-            RoleName=f"{self.prefix}-local",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {
-                                "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
-                            },
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-        aws_lambda = self.client("lambda")
-        placeholder = _placeholder_zip()
-        for name, spec in self.contract["functions"].items():
-            # Registration only (so ARNs exist); invocations go to the layer.
-            aws_lambda.create_function(
-                FunctionName=self.function_name(name),
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler=spec["handler"],
-                Code={"ZipFile": placeholder},
-                Description=spec.get("description", ""),
-                Timeout=int(self.lambda_timeout_s),
-                Environment={"Variables": self.function_environment(name)},
-            )
-
-        interval, attempts, backoff = self.retry
-        values = {
-            "splitter_arn": self.function_arn("splitter"),
-            "validator_arn": self.function_arn("validator"),
-            "processor_arn": self.function_arn("processor"),
-            "finalizer_arn": self.function_arn("finalizer"),
-            "mark_failed_arn": self.function_arn("mark_failed"),
-            "results_queue_url": self._results_url,
-            "failure_topic_arn": self._topic_arn,
-            "max_concurrency": self.max_concurrency,
-            "retry_interval_seconds": interval,
-            "retry_max_attempts": attempts,
-            "retry_backoff_rate": backoff,
-            "timeout_seconds": self.timeout_seconds,
-        }
-        self.definition = render_asl(ASL_TEMPLATE.read_text(), values)
-        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=self.state_machine_name,
-            definition=self.definition,
-            roleArn=role_arn,
-            type="STANDARD",
-        )["stateMachineArn"]
-
-        self._relay_url = sqs.create_queue(QueueName=f"{self.rule_name}-relay")["QueueUrl"]
-        events = self.client("events")
-        events.put_rule(
-            Name=self.rule_name,
-            EventPattern=json.dumps(
-                {
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {
-                        "bucket": {"name": [self.bucket]},
-                        "object": {"key": [{"prefix": self.contract["prefixes"]["incoming"]}]},
-                    },
-                }
-            ),
-            State="ENABLED",
-        )
-        events.put_targets(
-            Rule=self.rule_name,
-            Targets=[{"Id": "local-relay", "Arn": _queue_arn(self._relay_url)}],
-        )
-
-    # -- internals: the relay ------------------------------------------------------------
-    def _relay(self) -> None:
-        """EventBridge -> Step Functions, as the rule's target would: one StartExecution per
-        matched event, with the rule's input path applied. Never dies silently."""
-        while not self._stop.is_set():
-            try:
-                self._relay_once()
-            except Exception as exc:
-                if not self._stop.is_set():
-                    self.relay_errors.append(f"{type(exc).__name__}: {exc}")
-                    time.sleep(0.2)
-
-    def _relay_once(self) -> None:
-        sqs = self.client("sqs")
-        messages = sqs.receive_message(
-            QueueUrl=self._relay_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            try:
-                event = json.loads(message["Body"])
-                detail = self._normalise_detail(_input_path(event, RULE_INPUT_PATH))
-                arn = self.client("stepfunctions").start_execution(
-                    stateMachineArn=self.state_machine_arn,
-                    name=uuid.uuid4().hex,
-                    input=json.dumps(detail),
-                )["executionArn"]
-                with self._started_cond:
-                    self._started.append(_Started(arn, detail, time.monotonic()))
-                    self._started_cond.notify_all()
-            except Exception as exc:
-                self.relay_errors.append(f"start: {exc!r}")
-            sqs.delete_message(QueueUrl=self._relay_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def _normalise_detail(self, detail: dict) -> dict:
-        """moto 5.2.5 (s3/notifications.py `_send_event_bridge_message`) emits `eTag`
-        instead of `etag`, `reason` "ObjectCreated" instead of "PutObject", and one constant
-        `sequencer` for every object. Put the AWS shape back; events sent with put_event
-        (already in the AWS shape) pass unchanged."""
-        detail = json.loads(json.dumps(detail))
-        obj = detail.get("object", {})
-        if "eTag" in obj and "etag" not in obj:
-            obj["etag"] = obj.pop("eTag")
-        if detail.get("reason") == "ObjectCreated":
-            detail["reason"] = "PutObject"
-        if obj.get("sequencer") == "617f08299329d189":
-            obj["sequencer"] = self._sequencer(obj.get("key"), obj.get("version-id"))
-        return detail
-
-    def _sequencer(self, key: str, version_id: str | None) -> str:
-        with self._started_cond:
-            return self._sequencers.setdefault(
-                (key, version_id), f"{time.time_ns():016X}{len(self._sequencers):04X}"
-            )
+    def _unsubscribe_observer(self) -> None:
+        try:
+            if self._subscription_arn:
+                self.client("sns").unsubscribe(SubscriptionArn=self._subscription_arn)
+            if self._failure_sub_url:
+                self.client("sqs").delete_queue(QueueUrl=self._failure_sub_url)
+        except Exception:  # best effort: the emulator may be gone
+            pass
 
     # -- internals: results --------------------------------------------------------------
     def _poll_queue(self, url: str, sink: list[dict], *, raw: bool) -> None:
@@ -895,39 +856,6 @@ class LocalPipeline:
             pass
 
 
-def _quiet(handler_class: type) -> type:
-    """moto's request handler without werkzeug's one-line-per-request access log."""
-
-    class QuietRequestHandler(handler_class):
-        def log_request(self, *args, **kwargs) -> None:
-            pass
-
-    return QuietRequestHandler
-
-
-def _input_path(event: dict, path: str):
-    if path == "$":
-        return event
-    value = event
-    for part in path.removeprefix("$.").split("."):
-        value = value[part]
-    return value
-
-
-def _queue_arn(url: str) -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{url.rstrip('/').rsplit('/', 1)[-1]}"
-
-
-def _placeholder_zip() -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "# invocations are served by localrun\n")
-    return buffer.getvalue()
-
-
 def _plain_item(item: dict) -> dict:
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -941,4 +869,4 @@ def _plain_item(item: dict) -> dict:
     return plain
 
 
-__all__ = ["LocalPipeline", "Progress", "RunResult"]
+__all__ = ["Deployment", "LocalPipeline", "Progress", "RunResult", "dev_variables"]

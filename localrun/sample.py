@@ -73,30 +73,79 @@ BLOCK_ROWS = 65_536
 BOM = b"\xef\xbb\xbf"
 
 _COMMON_CURRENCIES = {"USD": 0.45, "EUR": 0.20, "GBP": 0.10, "JPY": 0.05, "CAD": 0.04}
-_STATUS_WEIGHTS = {"POSTED": 0.40, "SETTLED": 0.40, "PENDING": 0.12, "DECLINED": 0.05,
-                   "REVERSED": 0.03}
+_STATUS_WEIGHTS = {
+    "POSTED": 0.40,
+    "SETTLED": 0.40,
+    "PENDING": 0.12,
+    "DECLINED": 0.05,
+    "REVERSED": 0.03,
+}
 _MERCHANTS_PLAIN = [
-    "Blue Harbor Coffee", "Northwind Traders", "Contoso Market", "City Parking",
-    "Green Leaf Grocers", "Metro Transit", "Sunset Cinema", "Rivera Pharmacy",
-    "Atlas Airlines", "Pixel Electronics", "Oak & Stone Furniture", "Harbor Fuel",
-    "Lighthouse Books", "Summit Outdoor", "Café Zürich", "Müller Bäckerei",
-    "Tokyo Ramen House", "Golden Gate Hotel", "Evergreen Utilities", "QuickMart 24",
-    "The Daily Grind", "Cloud Nine Bakery", "Iron Gym", "Bright Smile Dental",
+    "Blue Harbor Coffee",
+    "Northwind Traders",
+    "Contoso Market",
+    "City Parking",
+    "Green Leaf Grocers",
+    "Metro Transit",
+    "Sunset Cinema",
+    "Rivera Pharmacy",
+    "Atlas Airlines",
+    "Pixel Electronics",
+    "Oak & Stone Furniture",
+    "Harbor Fuel",
+    "Lighthouse Books",
+    "Summit Outdoor",
+    "Café Zürich",
+    "Müller Bäckerei",
+    "Tokyo Ramen House",
+    "Golden Gate Hotel",
+    "Evergreen Utilities",
+    "QuickMart 24",
+    "The Daily Grind",
+    "Cloud Nine Bakery",
+    "Iron Gym",
+    "Bright Smile Dental",
 ]
 _MERCHANTS_COMMA = ["ACME, Inc.", "Smith, Jones & Co.", "Bread, Butter, Jam Ltd"]
 _MERCHANTS_QUOTE = ['Joe "The Plumber"', 'The "Best" Diner, Ltd.']
 _MERCHANTS_NEWLINE = ["Corner Shop\nUnit 4", "Main St. Deli\n2nd floor, back"]
 _CATEGORIES = [
-    "groceries", "dining", "travel", "transport", "utilities", "entertainment",
-    "health", "shopping", "fees", "transfer", "education", "",
+    "groceries",
+    "dining",
+    "travel",
+    "transport",
+    "utilities",
+    "entertainment",
+    "health",
+    "shopping",
+    "fees",
+    "transfer",
+    "education",
+    "",
 ]
 
 _BAD_VALUES = {
-    "bad_amount": [b"12.345", b"abc", b"1e5", b"NaN", b'"1,5"', b"--5.00", b"$12.00",
-                   b"1234567890123456789.00", b"12.3.4", b"."],
-    "bad_timestamp": [b"2024-13-01T00:00:00Z", b"yesterday", b"2024-03-01 12:00:00",
-                      b"2024-03-01T12:00:00+02:00", b"2024-02-30T10:00:00Z",
-                      b"2024-03-01T25:00:00Z", b"01/03/2024 12:00"],
+    "bad_amount": [
+        b"12.345",
+        b"abc",
+        b"1e5",
+        b"NaN",
+        b'"1,5"',
+        b"--5.00",
+        b"$12.00",
+        b"1234567890123456789.00",
+        b"12.3.4",
+        b".",
+    ],
+    "bad_timestamp": [
+        b"2024-13-01T00:00:00Z",
+        b"yesterday",
+        b"2024-03-01 12:00:00",
+        b"2024-03-01T12:00:00+02:00",
+        b"2024-02-30T10:00:00Z",
+        b"2024-03-01T25:00:00Z",
+        b"01/03/2024 12:00",
+    ],
     "bad_currency": [b"usd", b"XYZ", b"EURO", b"US", b"eur"],
     "bad_status": [b"posted", b"UNKNOWN", b"CANCELLED", b"Settled"],
     "bad_pattern": [b"TX 0001", b"-TX0001", b"TX/0001", b"X" * 65],
@@ -163,8 +212,9 @@ def _digits(values: np.ndarray, width: int, *, pad_zero: bool) -> np.ndarray:
 
 
 class _Generator:
-    def __init__(self, seed: int, invalid_fraction: float, quoted_newlines: bool,
-                 crlf: bool) -> None:
+    def __init__(
+        self, seed: int, invalid_fraction: float, quoted_newlines: bool, crlf: bool
+    ) -> None:
         if not 0.0 <= invalid_fraction <= 1.0:
             raise ValueError("invalid_fraction must be within [0, 1]")
         schema = _load_schema()
@@ -203,9 +253,14 @@ class _Generator:
         # Slot layout of one row in the block matrix.
         self.layout: list[tuple[str, int, int]] = []  # (column, start, stop)
         widths = {
-            "transaction_id": 12, "account_id": 9, "timestamp": 27, "amount": 1 + 9 + 1 + 2,
-            "currency": self.cur_pool.shape[1], "merchant": self.merchant_pool.shape[1],
-            "category": self.category_pool.shape[1], "status": self.status_pool.shape[1],
+            "transaction_id": 12,
+            "account_id": 9,
+            "timestamp": 27,
+            "amount": 1 + 9 + 1 + 2,
+            "currency": self.cur_pool.shape[1],
+            "merchant": self.merchant_pool.shape[1],
+            "category": self.category_pool.shape[1],
+            "status": self.status_pool.shape[1],
         }
         pos = 0
         for name in COLUMNS:
@@ -257,8 +312,9 @@ class _Generator:
         m[:, a + 17 : a + 19] = _digits(sod % 60, 2, pad_zero=True)
         frac = rng.random(n) < 0.2
         m[frac, a + 19] = ord(".")
-        m[frac, a + 20 : a + 26] = _digits(rng.integers(0, 1_000_000, int(frac.sum())), 6,
-                                           pad_zero=True)
+        m[frac, a + 20 : a + 26] = _digits(
+            rng.integers(0, 1_000_000, int(frac.sum())), 6, pad_zero=True
+        )
         m[:, a + 26] = ord("Z")
         # amount: [-]digits[.d[d]]
         a, b = slot["amount"]
@@ -293,14 +349,20 @@ class _Generator:
         picks = rng.integers(0, 1 << 30, k)
         invalid: list[tuple[int, str]] = []
         invalid_bytes: list[bytes] = []
-        for pos, kind_i, pick in zip(positions.tolist(), kinds.tolist(), picks.tolist(),
-                                     strict=True):
+        for pos, kind_i, pick in zip(
+            positions.tolist(), kinds.tolist(), picks.tolist(), strict=True
+        ):
             kind = INVALID_KINDS[kind_i]
             row = m[pos]
             fields = [row[a:b][row[a:b] != 0].tobytes() for _, a, b in self.layout]
             if kind in _BAD_VALUES:
-                col = {"bad_amount": 3, "bad_timestamp": 2, "bad_currency": 4,
-                       "bad_status": 7, "bad_pattern": 0}[kind]
+                col = {
+                    "bad_amount": 3,
+                    "bad_timestamp": 2,
+                    "bad_currency": 4,
+                    "bad_status": 7,
+                    "bad_pattern": 0,
+                }[kind]
                 choices = _BAD_VALUES[kind]
                 fields[col] = choices[pick % len(choices)]
             elif kind == "missing_required":
@@ -365,8 +427,9 @@ def write_transactions(
             data, lengths, invalid = gen.block(want)
             keep = want
             if size_bytes is not None and stats.bytes + len(data) > size_bytes:
-                keep = int(np.searchsorted(np.cumsum(lengths), size_bytes - stats.bytes,
-                                           side="right"))
+                keep = int(
+                    np.searchsorted(np.cumsum(lengths), size_bytes - stats.bytes, side="right")
+                )
                 data = data[: int(lengths[:keep].sum())]
             out.write(data)
             stats.rows += keep
@@ -408,11 +471,19 @@ def main(argv: list[str] | None = None) -> int:
         bom=args.bom,
     )
     seconds = time.perf_counter() - started
-    print(json.dumps({
-        "path": str(args.out), "rows": stats.rows, "bytes": stats.bytes,
-        "invalid_rows": stats.invalid_rows, "invalid_by_kind": stats.invalid_by_kind,
-        "seconds": round(seconds, 3), "mb_per_s": round(stats.bytes / 1e6 / seconds, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "path": str(args.out),
+                "rows": stats.rows,
+                "bytes": stats.bytes,
+                "invalid_rows": stats.invalid_rows,
+                "invalid_by_kind": stats.invalid_by_kind,
+                "seconds": round(seconds, 3),
+                "mb_per_s": round(stats.bytes / 1e6 / seconds, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -102,3 +102,88 @@ def dumps(x) -> str:
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CsvEtl")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csv-etl-tests")
+
+
+# -- the deployed stack: envs/dev applied by Terraform to the embedded emulator -----------------
+# One per test session (tests/e2e, tests/localrun). Its settings are envs/dev variables: small
+# chunks so a few KB fan out into several Distributed Map items, a small max_record_bytes so
+# RecordTooLarge needs only a few KB, retries at 1 s without backoff (moto really sleeps).
+E2E_SETTINGS = {
+    "prefix": "etl-e2e",
+    "chunk_bytes": 4 * 1024,
+    "max_record_bytes": 2 * 1024,
+    "max_concurrency": 4,
+    "retry_interval_seconds": 1,
+    "retry_max_attempts": 3,
+    "retry_backoff_rate": 1.0,
+}
+_TERRAFORM_REPORT: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def deployment():
+    """envs/dev applied once; `terraform plan -detailed-exitcode` right after apply (its exit
+    code is asserted by tests/e2e/test_deploy.py); `terraform destroy` at the end, which
+    must succeed with data in the versioned bucket (asserted here)."""
+    from localrun.pipeline import Deployment, dev_variables
+
+    deployed = Deployment(dev_variables(**E2E_SETTINGS))
+    try:
+        deployed.start(plan=True)
+        yield deployed
+        _destroy_with_data(deployed)
+    finally:
+        deployed.close()
+
+
+def _destroy_with_data(deployed) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=deployed.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = deployed.outputs["bucket_name"]
+    s3.put_object(Bucket=bucket, Key="incoming/destroy-me.csv", Body=b"a\n")  # never empty
+    versions = s3.list_object_versions(Bucket=bucket)  # the first page is enough to say
+    held = len(versions.get("Versions", [])) + len(versions.get("DeleteMarkers", []))
+    assert held > 0
+    at_least = "at least " if versions.get("IsTruncated") else ""
+    deployed.destroy()
+    assert deployed.stack.state_resources() == []
+    try:
+        s3.head_bucket(Bucket=bucket)
+        raise AssertionError(f"{bucket} still exists after terraform destroy")
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("404", "NoSuchBucket")
+    timings = deployed.stack.timings
+    _TERRAFORM_REPORT.append(
+        f"terraform on the emulator ({deployed.stack.provider.describe()}): "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+        + f"; destroy removed a bucket holding {at_least}{held} object versions/delete markers"
+    )
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _TERRAFORM_REPORT:
+        terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on the deployed stack run last, in their collected order: in-process moto
+    (`mock_aws`, used by the handler tests) resets moto's process-global backends, which
+    would wipe the stack's resources while it is deployed."""
+    items.sort(key=lambda item: "deployment" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="module")
+def pipeline(deployment):
+    """The harness attached to the session's deployed stack, one per module (warm workers)."""
+    from localrun.pipeline import LocalPipeline
+
+    with LocalPipeline(deployment=deployment) as attached:
+        yield attached

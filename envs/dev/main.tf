@@ -101,6 +101,7 @@ module "orchestration" {
   manifests_prefix    = local.contract.prefixes.manifests
   kms_key_arn         = module.storage.kms_key_arn
   max_concurrency     = var.max_concurrency
+  processor_retry     = var.processor_retry
   log_retention_days  = var.log_retention_days
   notification_emails = var.notification_email == null ? [] : [var.notification_email]
 }

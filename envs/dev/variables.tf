@@ -23,13 +23,13 @@ variable "bucket_name" {
 }
 
 variable "chunk_bytes" {
-  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes."
+  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes. Values under 1 MiB are for tests (the local run and e2e tests fan a small file out into many chunks)."
   type        = number
   default     = null
 
   validation {
-    condition     = var.chunk_bytes == null || try(var.chunk_bytes >= 1048576, false)
-    error_message = "chunk_bytes must be at least 1 MiB."
+    condition     = var.chunk_bytes == null || try(var.chunk_bytes >= 1024, false)
+    error_message = "chunk_bytes must be at least 1 KiB."
   }
 }
 
@@ -108,6 +108,17 @@ variable "notification_email" {
   description = "Optional email subscribed to the failure topic (pipeline failures and alarms)."
   type        = string
   default     = null
+}
+
+variable "processor_retry" {
+  description = "Retry of a failed chunk: first interval (s), attempts, backoff (orchestration module; defaults 2 s, 3, 2.0)."
+  type = object({
+    interval_seconds = optional(number, 2)
+    max_attempts     = optional(number, 3)
+    backoff_rate     = optional(number, 2.0)
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "prefix" {

@@ -89,10 +89,6 @@ class UnexpectedError(EtlError):
     carries the original exception type and message."""
 
 
-class InjectedFault(EtlError):
-    """Raised only by test fault injection (never configured by Terraform)."""
-
-
 def named_errors() -> set[str]:
     """Every EtlError subclass name defined in the pipeline (what MarkFailed may publish)."""
     found: set[str] = set()

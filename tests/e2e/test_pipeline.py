@@ -1,23 +1,22 @@
-"""End to end: the real handlers (zips from build.py) on the real state machine in moto.
+"""End to end: the real handlers on the real state machine, as Terraform deployed them.
 
-One embedded pipeline serves the module (start-up costs a few seconds). Chunks are small
-(16 KiB) so a few hundred KB fan out into many Distributed Map items. Retries use a 1 s
-interval and backoff 1.0 so injected faults cost seconds, not minutes (moto really sleeps).
+The session's stack (tests/conftest.py: envs/dev applied to the embedded moto) serves every
+test. Chunks are small (E2E_SETTINGS: 4 KiB) so a few hundred KB fan out into many
+Distributed Map items; retries use a 1 s interval and backoff 1.0 so injected faults cost
+seconds, not minutes (moto really sleeps).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from conftest import E2E_SETTINGS
 
 from localrun.pipeline import LocalPipeline
 from localrun.sample import write_transactions
@@ -32,19 +31,8 @@ pytestmark = [
         reason="the real handlers (lambdas/<function>.py) are not in this checkout",
     ),
 ]
-CHUNK_BYTES = 16 * 1024
+CHUNK_BYTES = E2E_SETTINGS["chunk_bytes"]
 HEADER = "transaction_id,account_id,timestamp,amount,currency,merchant,category,status\n"
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    with LocalPipeline(
-        chunk_bytes=CHUNK_BYTES,
-        max_concurrency=4,
-        retry_interval_seconds=1,
-        retry_backoff_rate=1.0,
-    ) as pipeline:
-        yield pipeline
 
 
 def _row(
@@ -122,7 +110,7 @@ def test_many_chunks_with_quoted_newlines_and_rejects(pipeline, tmp_path):
 
 def test_quoted_newlines_straddling_every_nominal_boundary_are_kept_whole(pipeline, tmp_path):
     # Rows of ~90 bytes; every 150th row carries a 1.5 KB merchant full of line breaks, so
-    # with 16 KiB chunks a nominal boundary regularly lands inside a quoted field.
+    # with 4 KiB chunks a nominal boundary regularly lands inside a quoted field.
     rows, size = [], len(HEADER)
     long_merchant = "Line\n" * 300
     i = 0
@@ -281,97 +269,3 @@ def test_a_chunk_failing_every_attempt_fails_the_file(pipeline, tmp_path):
     assert result.failure_message is not None and result.file_item["status"] == "FAILED"
     runs = [i for i in pipeline.invocations if i.file_id == result.file_id and i.chunk_index == 0]
     assert [i.attempt for i in runs] == [1, 2, 3, 4]  # 1 + retry_max_attempts (3)
-
-
-def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MOTO_PORT"}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "localrun", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-
-
-def test_cli_on_the_generated_sample_writes_outputs_and_exits_0(tmp_path):
-    proc = _run_cli("--out", str(tmp_path / "out"), cwd=tmp_path)
-
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["status"] == "SUCCEEDED" and summary["chunks"] > 1
-    assert summary["rows_valid"] + summary["rows_rejected"] == summary["rows_total"] == 20_000
-    assert pq.read_table(tmp_path / "out" / "valid").num_rows == summary["rows_valid"]
-    assert pq.read_table(tmp_path / "out" / "rejected").num_rows == summary["rows_rejected"]
-    assert "rows valid" in proc.stdout and "SUCCEEDED" in proc.stdout
-
-
-def test_cli_exits_1_with_the_reason_when_the_file_fails(tmp_path):
-    path = tmp_path / "empty.csv"
-    path.write_text("")
-
-    proc = _run_cli(str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
-
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["status"] == "FAILED" and summary["error"].startswith("EmptyFile")
-    assert "FAILED: EmptyFile" in proc.stderr
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def test_cli_interrupted_mid_run_leaves_no_worker_or_port_behind(tmp_path):
-    import re
-    import signal
-    import socket
-    import time
-
-    path = tmp_path / "big.csv"
-    write_transactions(path, rows=60_000, seed=2)
-    env = {k: v for k, v in os.environ.items() if k != "MOTO_PORT"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localrun", str(path), "--chunk-bytes", "262144"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until chunks are being processed
-            line = proc.stderr.readline()
-            match = re.search(r"moto on http://127\.0\.0\.1:(\d+)", line)
-            port = int(match.group(1)) if match else port
-            if port and len(_children(proc.pid)) >= 3:
-                break
-        workers = _children(proc.pid)
-        assert port and len(workers) >= 3, "the run never got to its workers"
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    assert proc.returncode == 130, stdout + stderr
-    assert "interrupted" in stderr
-    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-    assert not alive
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -1,7 +1,7 @@
 """Reliability end to end: the pipeline never loses or duplicates data.
 
-The real handlers (zips from build.py) run on the real state machine in moto through
-``localrun``. Every test asserts exact behaviour: exact object keys, exact row contents
+The real handlers run on the real state machine as Terraform deployed them to the embedded
+moto (the session's stack, tests/conftest.py), through ``localrun``. Every test asserts exact behaviour: exact object keys, exact row contents
 (Parquet compared row for row with a clean run), exact status items and messages.
 
 Notes on what is asserted:
@@ -9,9 +9,9 @@ Notes on what is asserted:
   delete scratch objects under work/ and staging/, so noncurrent versions and delete markers
   are expected there. Key sets below are CURRENT objects (ListObjectsV2) unless a test says
   it looks at versions (ListObjectVersions) -- e.g. to prove a duplicate event wrote nothing.
-* Chunks are small (4 KiB) so a few hundred rows fan out into several Map items;
-  max_record_bytes is 2 KiB so RecordTooLarge needs only a few KB. Retries really sleep
-  in moto: interval 1 s, backoff 1.0.
+* Chunks are small (E2E_SETTINGS: 4 KiB) so a few hundred rows fan out into several Map
+  items; max_record_bytes is 2 KiB so RecordTooLarge needs only a few KB. Retries really
+  sleep in moto: interval 1 s, backoff 1.0.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import E2E_SETTINGS
 
 from localrun.pipeline import LocalPipeline
 from localrun.sample import write_transactions
@@ -41,85 +42,9 @@ pytestmark = [
     ),
 ]
 
-CHUNK_BYTES = 4 * 1024
-MAX_RECORD_BYTES = 2 * 1024
+CHUNK_BYTES = E2E_SETTINGS["chunk_bytes"]
+MAX_RECORD_BYTES = E2E_SETTINGS["max_record_bytes"]
 HEADER = "transaction_id,account_id,timestamp,amount,currency,merchant,category,status\n"
-# The processor's own test-only switch (lambdas/processor.py): fail after the valid Parquet
-# of chunks 1 and 3 was uploaded, on their first attempt only.
-PROCESSOR_FAULTS = [{"stage": "after_valid_upload", "chunks": [1, 3], "attempts": 1}]
-
-
-# -- the pipeline(s) ------------------------------------------------------------------------
-class FaultEnvPipeline(LocalPipeline):
-    """LocalPipeline whose processor runs with ETL_TEST_FAULTS set.
-
-    localrun has no option for extra function environment variables (reported gap); the
-    environment is built by the public ``function_environment`` method, so extend it here.
-    """
-
-    def __init__(self, *, processor_faults: list[dict] | None = None, **kwargs) -> None:
-        self.processor_faults = processor_faults
-        super().__init__(**kwargs)
-
-    def function_environment(self, name: str) -> dict[str, str]:
-        env = super().function_environment(name)
-        if name == "processor" and self.processor_faults:
-            env["ETL_TEST_FAULTS"] = json.dumps(self.processor_faults)
-        return env
-
-
-class _Pipelines:
-    """One LocalPipeline per process at a time: switch between configurations on demand."""
-
-    def __init__(self) -> None:
-        self.current: FaultEnvPipeline | None = None
-        self.faults: list[dict] | None = None
-
-    def get(self, faults: list[dict] | None = None) -> FaultEnvPipeline:
-        if self.current is not None and self.faults == faults:
-            return self.current
-        self.close()
-        pipeline = FaultEnvPipeline(
-            processor_faults=faults,
-            chunk_bytes=CHUNK_BYTES,
-            max_record_bytes=MAX_RECORD_BYTES,
-            max_concurrency=4,
-            retry_interval_seconds=1,
-            retry_backoff_rate=1.0,
-        )
-        pipeline.start()
-        _shorten_relay_visibility(pipeline)
-        self.current, self.faults = pipeline, faults
-        return pipeline
-
-    def close(self) -> None:
-        if self.current is not None:
-            self.current.close()
-            self.current = None
-
-
-@pytest.fixture(scope="module")
-def pipelines():
-    manager = _Pipelines()
-    try:
-        yield manager
-    finally:
-        manager.close()
-
-
-@pytest.fixture
-def pipeline(pipelines) -> FaultEnvPipeline:
-    return pipelines.get(None)
-
-
-def _shorten_relay_visibility(pipeline: LocalPipeline) -> None:
-    """moto's SQS long poll occasionally leaves an EventBridge message in flight without
-    returning it (seen here: an upload whose execution never started within 30 s, no relay
-    error). It then reappears after the queue's visibility timeout (30 s by default).
-    Shorten that timeout on the harness's relay queue with public calls (reported gap)."""
-    sqs = pipeline.client("sqs")
-    url = sqs.get_queue_url(QueueName=f"{pipeline.rule_name}-relay")["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "5"})
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -393,20 +318,30 @@ def _assert_exact_bucket_state(
     assert f"manifests/{digest}.json" in _current(pipeline, "manifests/")
 
 
-def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipelines, tmp_path):
-    """ETL_TEST_FAULTS in the processor's environment: chunks 1 and 3 crash on their first
-    attempt right after uploading their valid Parquet (a half-done chunk)."""
+def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, tmp_path):
+    """The harness crashes the processor of chunks 1 and 3 on their first attempt right after
+    they uploaded their valid Parquet, before their rejects (a half-done chunk)."""
     path = tmp_path / "crash.csv"
     data, bad = _write_with_rejects(path, rows=300, bad_every=23)
 
-    clean_pipeline = pipelines.get(None)
-    clean, _ = _run(clean_pipeline, path, "incoming/crash.csv")
+    clean, _ = _run(pipeline, path, "incoming/crash_clean.csv")
     assert clean.status == "SUCCEEDED", clean.error
-    want_valid, want_rejected = _outputs(clean_pipeline, clean)
+    want_valid, want_rejected = _outputs(pipeline, clean)
     assert clean.chunks >= 5
 
-    faulted = pipelines.get(PROCESSOR_FAULTS)
-    result, uploaded = _run(faulted, path, "incoming/crash.csv")
+    faulted = pipeline
+    for chunk in (1, 3):
+        pipeline.inject_fault(
+            "processor",
+            chunk_index=chunk,
+            attempts={1},
+            when="after_upload",
+            key_contains="/valid/",
+        )
+    try:
+        result, uploaded = _run(faulted, path, "incoming/crash.csv")
+    finally:
+        pipeline.layer.clear_faults()
 
     assert result.status == "SUCCEEDED", result.error
     assert (result.rows_total, result.rows_valid, result.rows_rejected) == (
@@ -435,25 +370,20 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipelines,
         k: ("DONE", 2, 2) if k in (1, 3) else ("DONE", 1, 1) for k in range(result.chunks)
     }
 
-    # Exactly the expected current objects in the whole bucket (this pipeline ran one file).
+    # Exactly the expected current objects of this file.
     digest = _digest(faulted, uploaded["key"], uploaded["version_id"])
     valid_keys, rejected_keys = _expected_output_keys(
         faulted, "crash", digest, _manifest(faulted, digest), data, bad
     )
     assert result.valid_keys == valid_keys and result.rejected_keys == rejected_keys
-    assert _current(faulted) == sorted(
-        [
-            "config/schema.json",
-            "incoming/crash.csv",
-            f"manifests/{digest[:16]}.json",
-            *valid_keys,
-            *rejected_keys,
-        ]
-    )
+    assert _current(faulted, "processed/crash/") == valid_keys
+    assert _current(faulted, "rejected/crash/") == rejected_keys
+    assert f"manifests/{digest[:16]}.json" in _current(faulted, "manifests/")
+    assert _current(faulted, f"work/{digest[:16]}/") == []
     # Published objects were written once; the crashed attempts' overwrites and the scratch
     # deletions left noncurrent versions / delete markers under work/ only.
-    assert [k for k, _, _ in _versions(faulted, "processed/")] == valid_keys
-    work = _versions(faulted, "work/")
+    assert [k for k, _, _ in _versions(faulted, "processed/crash/")] == valid_keys
+    work = _versions(faulted, f"work/{digest[:16]}/")
     assert {k for k, _, marker in work if marker} == {k for k, _, _ in work}
     valid_work = [k for k, _, m in work if not m and "/valid/" in k]
     assert sorted(k.rsplit("/", 1)[-1] for k in valid_work) == sorted(

@@ -182,3 +182,54 @@ def test_close_stops_every_worker(layer):
     layer.close()
     time.sleep(0.2)
     assert pids and not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+UPLOADER = """
+import boto3
+from botocore.stub import Stubber
+
+def handler(event, context):
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t",
+                      aws_secret_access_key="t")
+    done = []
+    with Stubber(s3) as stub:
+        for part in ("valid", "rejected"):
+            key = f"work/x/{part}/chunk-000001.parquet"
+            stub.add_response("put_object", {}, {"Bucket": "b", "Key": key, "Body": b"1"})
+        for part in ("valid", "rejected"):
+            s3.put_object(Bucket="b", Key=f"work/x/{part}/chunk-000001.parquet", Body=b"1")
+            done.append(part)
+    return done
+"""
+
+
+def test_a_fault_after_an_upload_fails_the_handler_right_after_that_upload(tmp_path):
+    """The processor-style crash (its valid output uploaded, its rejects not), injected by
+    the worker around the SDK: the handler's code knows nothing of it."""
+    layer = LambdaLayer(
+        _not_found_app, [_spec(tmp_path, UPLOADER)], pool_size=1, log_dir=tmp_path / "logs"
+    )
+    try:
+        layer.inject_fault(
+            "fn", chunk_index=1, attempts={1}, when="after_upload", key_contains="/valid/"
+        )
+        event = {"file_id": "f", "chunk": {"index": 1}}
+        crashed = _invoke(layer, event).get_json()
+        retried = _invoke(layer, event).get_json()
+    finally:
+        layer.close()
+    assert crashed["errorType"] == "InjectedFault"
+    assert crashed["errorMessage"] == (
+        "injected fault after uploading work/x/valid/chunk-000001.parquet"
+    )
+    assert retried == ["valid", "rejected"]  # attempt 2: not armed, same warm worker
+    assert [i.injected for i in layer.invocations] == ["after_upload:/valid/", None]
+
+
+def test_an_upload_fault_needs_the_key_it_follows():
+    from localrun.lambda_layer import Fault
+
+    with pytest.raises(ValueError, match="key_contains is required"):
+        Fault("fn", 1, frozenset({1}), "after_upload")
+    with pytest.raises(ValueError, match="must be 'before', 'after' or 'after_upload'"):
+        Fault("fn", 1, frozenset({1}), "during")

@@ -1,0 +1,118 @@
+"""noxfile.py sessions `local` and `tests`: one shared venv, pip only when the requirements
+changed, the caller's folder for paths, terraform checked first, messages as the README."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Stop(Exception):
+    pass
+
+
+class FakeSession:
+    """What the sessions use of nox.Session, recorded."""
+
+    def __init__(self, invoked_from: Path, posargs=()) -> None:
+        self.invoked_from = str(invoked_from)
+        self.posargs = list(posargs)
+        self.calls: list[tuple] = []
+
+    def run(self, *args, **kwargs):
+        self.calls.append(("run", args, kwargs.get("env")))
+
+    def chdir(self, path):
+        self.calls.append(("chdir", str(path)))
+
+    def log(self, message):
+        self.calls.append(("log", message))
+
+    def error(self, message):
+        self.calls.append(("error", message))
+        raise Stop(message)
+
+
+@pytest.fixture(scope="module")
+def noxfile_module():
+    sys.path.insert(0, str(REPO))
+    try:
+        return importlib.import_module("noxfile")  # registers the sessions once
+    finally:
+        sys.path.remove(str(REPO))
+
+
+@pytest.fixture
+def noxfile(noxfile_module, monkeypatch, tmp_path):
+    monkeypatch.setattr(noxfile_module, "SHARED_VENV", tmp_path / "venv")
+    monkeypatch.setattr(noxfile_module, "test_requirements", lambda: ["six==1.17.0"])
+    return noxfile_module
+
+
+def _python(noxfile) -> str:
+    return str(noxfile.SHARED_VENV / "bin" / "python")
+
+
+def _pip_runs(session) -> list:
+    return [c for c in session.calls if c[0] == "run" and "pip" in c[1]]
+
+
+def test_one_venv_and_pip_only_when_the_requirements_change(noxfile, tmp_path, monkeypatch):
+    first = FakeSession(tmp_path)
+    assert noxfile.shared_test_python(first) == _python(noxfile)
+    assert Path(_python(noxfile)).exists()
+    assert [c[1][-1] for c in _pip_runs(first)] == ["six==1.17.0"]
+
+    again = FakeSession(tmp_path)  # what `tests` then `local` do: the same venv, no pip
+    assert noxfile.shared_test_python(again) == _python(noxfile)
+    assert _pip_runs(again) == []
+    assert ("log", "test requirements unchanged since the last install: pip skipped") in (
+        again.calls
+    )
+
+    monkeypatch.setattr(noxfile, "test_requirements", lambda: ["six==1.16.0"])
+    changed = FakeSession(tmp_path)
+    noxfile.shared_test_python(changed)
+    assert [c[1][-1] for c in _pip_runs(changed)] == ["six==1.16.0"]
+
+
+def test_local_runs_from_the_callers_folder(noxfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: "/usr/bin/terraform")
+    monkeypatch.setattr(noxfile, "shared_test_python", lambda session: "/venv/python")
+    caller = tmp_path / "elsewhere"
+    session = FakeSession(caller, ["odd/x.csv", "--out", "out"])
+
+    noxfile.local.func(session)
+
+    assert session.calls == [
+        ("chdir", str(caller)),
+        (
+            "run",
+            ("/venv/python", "-m", "localrun", "odd/x.csv", "--out", "out"),
+            {"PYTHONPATH": str(REPO)},
+        ),
+    ]
+
+
+def test_local_without_terraform_stops_before_any_venv_or_build(noxfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: None)
+    session = FakeSession(tmp_path)
+    with pytest.raises(Stop, match="terraform is not installed.*~> 1.11.*terraform/install"):
+        noxfile.local.func(session)
+    assert [c[0] for c in session.calls] == ["error"]
+
+
+def test_messages_ask_for_what_the_envs_need_and_name_the_readme_command(noxfile):
+    source = (REPO / "noxfile.py").read_text()
+    assert "1.5.7" not in source and "lock table" not in source
+    assert "~> 1.11" in source and "use_lockfile" in source
+    docs = [noxfile.__doc__] + [
+        getattr(noxfile, name).__doc__ or ""
+        for name in ("package", "deploy_dev", "plan_prod", "apply_prod", "tests", "local")
+    ]
+    assert not [d for d in docs if "nox -s" in d]
