@@ -16,13 +16,14 @@ variables {
       zip_base64sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
       s3_read          = ["incoming", "staging", "config"]
       s3_write         = ["staging", "manifests"]
+      s3_list          = ["incoming"]
     }
     finalizer = {
       handler              = "finalizer.handler"
       description          = "Checks conservation and publishes the outputs."
       zip_path             = "dist/functions/finalizer.zip"
       zip_base64sha256     = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-      s3_read              = ["work", "config"]
+      s3_read              = ["work"]
       s3_write             = ["processed", "rejected"]
       s3_delete            = ["work", "staging"]
       memory_mb            = 1024
@@ -125,8 +126,12 @@ run "policies_follow_the_s3_prefixes" {
   command = plan
 
   assert {
-    condition     = [for s in data.aws_iam_policy_document.function["splitter"].statement : s.sid] == ["ReadObjectsByPrefix", "WriteObjectsByPrefix", "StatusTableItems", "UsePipelineKey", "WriteOwnLogGroup", "XRayTracing", "PutPipelineMetrics", "DenyDeleteBucketAndTable"]
-    error_message = "The splitter deletes and lists nothing."
+    condition     = [for s in data.aws_iam_policy_document.function["splitter"].statement : s.sid] == ["ReadObjectsByPrefix", "WriteObjectsByPrefix", "ListOnlyOwnPrefixes", "StatusTableItems", "DecryptThroughS3", "GenerateDataKeyThroughS3", "DecryptThroughDynamoDB", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
+    error_message = "The splitter deletes nothing, lists incoming/ and has no metrics grant (metrics go out as EMF in the logs)."
+  }
+  assert {
+    condition     = jsonencode(one(one([for s in data.aws_iam_policy_document.function["splitter"].statement : s.condition if s.sid == "ListOnlyOwnPrefixes"])).values) == jsonencode(["incoming/*"])
+    error_message = "The splitter lists incoming/ only (s3_list), so a missing key is a 404."
   }
   assert {
     condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["splitter"].statement : s.resources if s.sid == "WriteObjectsByPrefix"])) == jsonencode(["arn:aws:s3:::etl-test-processing-123456789012/manifests/*", "arn:aws:s3:::etl-test-processing-123456789012/staging/*"])
@@ -151,6 +156,50 @@ run "policies_follow_the_s3_prefixes" {
   assert {
     condition     = aws_iam_role_policy.function["splitter"].role == aws_iam_role.function["splitter"].id
     error_message = "Each role gets its own inline policy."
+  }
+}
+
+run "kms_use_follows_s3_and_table_access" {
+  command = plan
+
+  variables {
+    functions = {
+      validator = {
+        handler          = "validator.handler"
+        description      = "File-level checks before fan-out."
+        zip_path         = "dist/functions/validator.zip"
+        zip_base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        s3_read          = ["incoming", "staging", "config"]
+      }
+      mark_failed = {
+        handler          = "mark_failed.handler"
+        description      = "Marks the file FAILED and removes its unpublished files."
+        zip_path         = "dist/functions/mark_failed.zip"
+        zip_base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        s3_delete        = ["work", "staging", "processed", "rejected"]
+      }
+    }
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.function["validator"].statement : s.sid] == ["ReadObjectsByPrefix", "StatusTableItems", "DecryptThroughS3", "DecryptThroughDynamoDB", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
+    error_message = "A function that only reads may decrypt through S3 but not generate data keys."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.function["mark_failed"].statement : s.sid] == ["DeleteObjectsByPrefix", "ListOnlyOwnPrefixes", "StatusTableItems", "DecryptThroughDynamoDB", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
+    error_message = "A function that neither reads nor writes objects gets no use of the key through S3."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["validator"].statement : s.actions if s.sid == "DecryptThroughS3"])) == jsonencode(["kms:Decrypt"]) && jsonencode({ for c in one([for s in data.aws_iam_policy_document.function["validator"].statement : s.condition if s.sid == "DecryptThroughS3"]) : c.variable => [c.test, c.values] }) == jsonencode({ "kms:ViaService" = ["StringEquals", ["s3.us-east-1.amazonaws.com"]], "kms:EncryptionContext:aws:s3:arn" = ["StringEquals", [var.bucket_arn]] })
+    error_message = "Decrypt through S3 only, for this bucket's objects only."
+  }
+  assert {
+    condition     = jsonencode({ for c in one([for s in data.aws_iam_policy_document.function["mark_failed"].statement : s.condition if s.sid == "DecryptThroughDynamoDB"]) : c.variable => [c.test, c.values] }) == jsonencode({ "kms:ViaService" = ["StringEquals", ["dynamodb.us-east-1.amazonaws.com"]], "kms:EncryptionContext:aws:dynamodb:tableName" = ["StringEquals", ["etl-test-status"]] })
+    error_message = "Decrypt through DynamoDB only, for the status table only."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.function["mark_failed"].statement : s.resources if s.sid == "DeleteObjectsByPrefix"])) == jsonencode(["arn:aws:s3:::etl-test-processing-123456789012/processed/*", "arn:aws:s3:::etl-test-processing-123456789012/rejected/*", "arn:aws:s3:::etl-test-processing-123456789012/staging/*", "arn:aws:s3:::etl-test-processing-123456789012/work/*"])
+    error_message = "MarkFailed deletes its unpublished files under work/, staging/, processed/ and rejected/."
   }
 }
 

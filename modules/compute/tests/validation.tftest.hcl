@@ -15,13 +15,14 @@ variables {
       zip_base64sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
       s3_read          = ["incoming", "staging", "config"]
       s3_write         = ["staging", "manifests"]
+      s3_list          = ["incoming"]
     }
     finalizer = {
       handler              = "finalizer.handler"
       description          = "Checks conservation and publishes the outputs."
       zip_path             = "dist/functions/finalizer.zip"
       zip_base64sha256     = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-      s3_read              = ["work", "config"]
+      s3_read              = ["work"]
       s3_write             = ["processed", "rejected"]
       s3_delete            = ["work", "staging"]
       memory_mb            = 1024
@@ -92,6 +93,22 @@ run "functions_rejects_sizes_lambda_refuses" {
         zip_path         = "dist/functions/processor.zip"
         zip_base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         timeout_s        = 901
+      }
+    }
+  }
+  expect_failures = [var.functions]
+}
+
+run "functions_rejects_zero_reserved_concurrency" {
+  command = plan
+  variables {
+    functions = {
+      processor = {
+        handler              = "processor.handler"
+        description          = "Converts one chunk."
+        zip_path             = "dist/functions/processor.zip"
+        zip_base64sha256     = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        reserved_concurrency = 0
       }
     }
   }

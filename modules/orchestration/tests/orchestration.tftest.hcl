@@ -110,6 +110,51 @@ run "results_queue_topic_and_trigger" {
   }
 }
 
+run "queue_and_topic_policies" {
+  command = plan
+
+  assert {
+    condition     = aws_sqs_queue_policy.results.queue_url == aws_sqs_queue.results.id && aws_sns_topic_policy.failures.arn == aws_sns_topic.failures.arn
+    error_message = "The results queue and the failure topic have their own resource policies."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.results_queue.statement : s.sid] == ["AllowStateMachineToSend", "DenySendersOtherThanTheStateMachine", "DenyInsecureTransport"]
+    error_message = "The results queue: the state machine sends, everyone else is denied, TLS only."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.results_queue.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowStateMachineToSend"])) == jsonencode([["AWS", [aws_iam_role.state_machine.arn]]]) && aws_iam_role.state_machine.arn != aws_iam_role.events.arn
+    error_message = "Only the state machine role is allowed to send to the results queue."
+  }
+  assert {
+    condition     = jsonencode([for s in data.aws_iam_policy_document.results_queue.statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenySendersOtherThanTheStateMachine"]) == jsonencode([["Deny", ["sqs:SendMessage"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
+    error_message = "IAM principals other than the state machine role are denied sending to the results queue."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.failure_topic.statement : s.sid] == ["AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish", "DenyPublishersOtherThanTheStateMachine", "DenyInsecureTransport"]
+    error_message = "The failure topic: the state machine and the pipeline's alarms publish, everyone else is denied, TLS only."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.failure_topic.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowStateMachineToPublish"])) == jsonencode([["AWS", [aws_iam_role.state_machine.arn]]])
+    error_message = "The only IAM principal allowed to publish to the failure topic is the state machine role."
+  }
+  assert {
+    condition     = jsonencode([for s in data.aws_iam_policy_document.failure_topic.statement : [s.effect, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyPublishersOtherThanTheStateMachine"]) == jsonencode([["Deny", { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
+    error_message = "IAM principals other than the state machine role are denied publishing to the failure topic."
+  }
+  assert {
+    condition     = jsonencode({ for s in data.aws_iam_policy_document.failure_topic.statement : s.sid => { for c in s.condition : c.variable => c.values } if s.sid == "AllowPipelineAlarmsToPublish" }) == jsonencode({ AllowPipelineAlarmsToPublish = { "aws:SourceAccount" = ["123456789012"], "aws:SourceArn" = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:etl-test-*"] } })
+    error_message = "CloudWatch may publish for this account's etl-test-* alarms only."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.events_dlq.statement : s.sid] == ["AllowRuleDeadLetters", "DenyIamPrincipalsSending", "DenyInsecureTransport"]
+    error_message = "The dead-letter queue: only the rule's dead letters, no IAM principal sends, TLS only."
+  }
+  assert {
+    condition     = alltrue([for d in [data.aws_iam_policy_document.results_queue, data.aws_iam_policy_document.events_dlq, data.aws_iam_policy_document.failure_topic] : jsonencode([for s in d.statement : [s.effect, [for p in s.principals : [p.type, p.identifiers]], [for c in s.condition : [c.test, c.variable, c.values]]] if s.sid == "DenyInsecureTransport"]) == jsonencode([["Deny", [["*", ["*"]]], [["Bool", "aws:SecureTransport", ["false"]]]]])])
+    error_message = "Both queues and the topic deny every request without TLS."
+  }
+}
+
 run "inputs_reach_the_definition" {
   command = plan
 

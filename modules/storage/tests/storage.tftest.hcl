@@ -79,8 +79,76 @@ run "defaults_create_a_private_bucket_table_and_key" {
     error_message = "The processed table reads processed/."
   }
   assert {
-    condition     = toset([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.id]) == toset(["abort-incomplete-multipart-uploads", "expire-noncurrent-versions", "processed-to-glacier", "expire-work", "expire-staging", "expire-manifests"])
-    error_message = "Lifecycle: multipart abort, noncurrent expiry, processed/ to GLACIER and expiry of the transient prefixes."
+    condition     = [for s in data.aws_iam_policy_document.bucket.statement : s.sid] == ["DenyInsecureTransport", "DenyObjectsNotEncryptedWithKms", "DenyObjectsUnderAnotherKmsKey", "DenyObjectsUnderTheAwsManagedKey"] && alltrue([for s in data.aws_iam_policy_document.bucket.statement : s.effect == "Deny"])
+    error_message = "The bucket policy denies plain HTTP and objects under anything but the pipeline key; it allows nothing."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.bucket.statement : s.condition if s.sid == "DenyObjectsUnderAnotherKmsKey"])) == jsonencode([{ test = "StringNotEqualsIfExists", variable = "s3:x-amz-server-side-encryption-aws-kms-key-id", values = [aws_kms_key.this[0].arn] }])
+    error_message = "Uploads naming another KMS key are denied."
+  }
+  assert {
+    condition     = [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.id] == ["abort-incomplete-multipart-uploads", "expire-noncurrent-versions", "remove-expired-delete-markers", "processed-storage-class", "expire-manifests", "expire-staging", "expire-work"]
+    error_message = "Lifecycle: multipart abort, noncurrent expiry and expired delete markers bucket-wide, processed/ storage class, expiry of the scratch prefixes."
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.abort_incomplete_multipart_upload[0].days_after_initiation if r.id == "abort-incomplete-multipart-uploads"]) == 7
+    error_message = "Incomplete multipart uploads are aborted after 7 days."
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.noncurrent_version_expiration[0].noncurrent_days if r.id == "expire-noncurrent-versions"]) == 30
+    error_message = "Noncurrent versions expire after 30 days everywhere."
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.expiration[0].expired_object_delete_marker if r.id == "remove-expired-delete-markers"]) == true
+    error_message = "Delete markers with no version behind them are removed."
+  }
+  assert {
+    condition     = jsonencode([for r in aws_s3_bucket_lifecycle_configuration.this.rule : [r.filter[0].prefix, [for t in r.transition : [t.days, t.storage_class]], length(r.expiration)] if r.id == "processed-storage-class"]) == jsonencode([["processed/", [[30, "GLACIER_IR"]], 0]])
+    error_message = "processed/ moves to GLACIER_IR (read by Athena) after 30 days and never expires by default."
+  }
+  assert {
+    condition     = jsonencode({ for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.id => [r.filter[0].prefix, r.expiration[0].days, r.noncurrent_version_expiration[0].noncurrent_days] if startswith(r.id, "expire-") && r.id != "expire-noncurrent-versions" }) == jsonencode({ expire-manifests = ["manifests/", 7, 1], expire-staging = ["staging/", 7, 1], expire-work = ["work/", 7, 1] })
+    error_message = "Scratch prefixes: objects expire after 7 days, their noncurrent versions after 1 day."
+  }
+}
+
+run "lifecycle_inputs_reach_the_rules" {
+  command = plan
+
+  variables {
+    lifecycle_rules = {
+      processed_storage_class       = "STANDARD"
+      processed_expire_after_days   = 400
+      transient_expire_after_days   = 3
+      noncurrent_expire_after_days  = 60
+      noncurrent_versions_to_retain = 2
+    }
+  }
+
+  assert {
+    condition     = jsonencode([for r in aws_s3_bucket_lifecycle_configuration.this.rule : [length(r.transition), r.expiration[0].days] if r.id == "processed-storage-class"]) == jsonencode([[0, 400]])
+    error_message = "STANDARD keeps processed/ where it is; processed_expire_after_days expires it."
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : [r.noncurrent_version_expiration[0].noncurrent_days, r.noncurrent_version_expiration[0].newer_noncurrent_versions] if r.id == "expire-noncurrent-versions"]) == [60, 2]
+    error_message = "noncurrent_expire_after_days and noncurrent_versions_to_retain reach the bucket-wide rule."
+  }
+  assert {
+    condition     = alltrue([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.expiration[0].days == 3 && r.noncurrent_version_expiration[0].noncurrent_days == 1 if contains(["expire-work", "expire-staging", "expire-manifests"], r.id)])
+    error_message = "Scratch prefixes expire after transient_expire_after_days and their noncurrent versions after 1 day, whatever the bucket-wide rule keeps."
+  }
+}
+
+run "standard_without_expiry_has_no_processed_rule" {
+  command = plan
+
+  variables {
+    lifecycle_rules = { processed_storage_class = "STANDARD" }
+  }
+
+  assert {
+    condition     = !contains([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.id], "processed-storage-class") && length(aws_s3_bucket_lifecycle_configuration.this.rule) == 6
+    error_message = "Nothing to do for processed/ means no processed/ rule (S3 refuses a rule without an action)."
   }
 }
 

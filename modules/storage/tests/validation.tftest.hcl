@@ -51,6 +51,38 @@ run "lifecycle_rules_rejects_zero_days" {
   expect_failures = [var.lifecycle_rules]
 }
 
+run "lifecycle_rules_rejects_glacier_flexible_retrieval" {
+  command = plan
+  variables {
+    lifecycle_rules = { processed_storage_class = "GLACIER" }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
+run "lifecycle_rules_rejects_standard_ia_before_30_days" {
+  command = plan
+  variables {
+    lifecycle_rules = { processed_storage_class = "STANDARD_IA", processed_transition_after_days = 29 }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
+run "lifecycle_rules_rejects_expiry_at_the_transition" {
+  command = plan
+  variables {
+    lifecycle_rules = { processed_transition_after_days = 30, processed_expire_after_days = 30 }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
+run "lifecycle_rules_rejects_more_than_100_versions_retained" {
+  command = plan
+  variables {
+    lifecycle_rules = { noncurrent_versions_to_retain = 101 }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
 run "prefix_rejects_uppercase" {
   command = plan
   variables {

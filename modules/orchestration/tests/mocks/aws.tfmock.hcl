@@ -122,3 +122,14 @@ override_data {
     json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"AllowRuleDeadLetters\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"events.amazonaws.com\"},\"Action\":\"sqs:SendMessage\",\"Resource\":\"arn:aws:sqs:us-east-1:123456789012:etl-test-events-dlq\",\"Condition\":{\"ArnEquals\":{\"aws:SourceArn\":\"arn:aws:events:us-east-1:123456789012:rule/etl-test-s3-incoming\"}}}]}"
   }
 }
+
+# The two roles differ, so a policy naming the state machine role cannot pass with the
+# EventBridge role's ARN.
+override_resource {
+  target          = aws_iam_role.events
+  override_during = plan
+  values = {
+    arn       = "arn:aws:iam::123456789012:role/etl-test-s3-incoming-events"
+    unique_id = "AROA3XFRBF535PLBIFPJ5"
+  }
+}
