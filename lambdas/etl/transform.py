@@ -135,10 +135,34 @@ def _missing(values: pa.Array, col: Column) -> pa.Array:
     return pc.is_in(values, value_set=pa.array(col.missing_values, pa.string()))
 
 
+def rule_reason(col: Column, rule: str, value: str | None = None) -> str:
+    """The reject reason of `rule` failing on `col` (never holds the data value): the one
+    wording, used by the processor and by the bench's peers. `value` is the constraint's
+    lexical value for the range rules."""
+    if rule == "required":
+        return f"{col.name}: a value is required"
+    if rule == "pattern":
+        return f"{col.name}: does not match the pattern {col.pattern}"
+    if rule == "type":
+        return f"{col.name}: not {col.describe()}"
+    if rule == "enum":
+        return f"{col.name}: not one of the enum values"
+    if rule == "minLength":
+        return f"{col.name}: shorter than {col.min_length} characters"
+    if rule == "maxLength":
+        return f"{col.name}: longer than {col.max_length} characters"
+    return f"{col.name}: {_RANGE_RULES[rule][1]} {value}"
+
+
+def fields_reason(expected: int) -> str:
+    """The reject reason of a record with the wrong number of fields (the count found is
+    the failure's value)."""
+    return f"wrong number of fields: expected {expected}"
+
+
 def _pattern_rule(col: Column) -> tuple[str, str]:
-    if col.type == "string":
-        return "pattern", f"{col.name}: does not match the pattern {col.pattern}"
-    return "type", f"{col.name}: not {col.describe()}"
+    rule = "pattern" if col.type == "string" else "type"
+    return rule, rule_reason(col, rule)
 
 
 def _string_rules(
@@ -151,7 +175,7 @@ def _string_rules(
     any_missing = pc.any(missing).as_py()
     failures: list[Failure] = []
     if col.required and any_missing:
-        failures.append((missing, "required", f"{col.name}: a value is required"))
+        failures.append((missing, "required", rule_reason(col, "required")))
     present = pc.invert(missing) if any_missing else None
 
     def add(bad: pa.Array, rule: str, reason: str) -> None:
@@ -164,20 +188,20 @@ def _string_rules(
     if col.type == "string":
         if col.enum is not None:
             bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))
-            add(bad, "enum", f"{col.name}: not one of the enum values")
+            add(bad, "enum", rule_reason(col, "enum"))
         if col.min_length is not None or col.max_length is not None:
             length = pc.utf8_length(values)
             if col.min_length is not None:
                 add(
                     pc.less(length, col.min_length),
                     "minLength",
-                    f"{col.name}: shorter than {col.min_length} characters",
+                    rule_reason(col, "minLength"),
                 )
             if col.max_length is not None:
                 add(
                     pc.greater(length, col.max_length),
                     "maxLength",
-                    f"{col.name}: longer than {col.max_length} characters",
+                    rule_reason(col, "maxLength"),
                 )
     return missing, failures
 
@@ -249,15 +273,15 @@ def _typed_rules(
     typed = _cast(ok_values, col)
     failures: list[Failure] = []
     for key, text in col.ranges:
-        compare, words = _RANGE_RULES[key]
+        compare = _RANGE_RULES[key][0]
         bad = pc.fill_null(compare(typed, _typed_value(text, col)), False)
         if pc.any(bad).as_py():
-            failures.append((bad, key, f"{col.name}: {words} {text}"))
+            failures.append((bad, key, rule_reason(col, key, text)))
     if col.enum is not None:
         allowed = pa.array([_typed_value(v, col).as_py() for v in col.enum], col.arrow_type)
         bad = pc.and_(pc.is_valid(typed), pc.invert(pc.is_in(typed, value_set=allowed)))
         if pc.any(bad).as_py():
-            failures.append((bad, "enum", f"{col.name}: not one of the enum values"))
+            failures.append((bad, "enum", rule_reason(col, "enum")))
     return typed, failures
 
 
@@ -368,11 +392,11 @@ def _validate(
                 for mask, _, _ in failures:
                     bad = pc.and_(bad, pc.invert(mask))
                 if pc.any(bad).as_py():
-                    failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+                    failures.append((bad, "type", rule_reason(col, "type")))
         if col.type == "integer":
             bad = _int64_overflow(values, missing, failures)
             if bad is not None:
-                failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+                failures.append((bad, "type", rule_reason(col, "type")))
         if not col.required and any_missing:
             values = pc.if_else(missing, pa.scalar(None, pa.string()), values)
         if col.ranges or (col.enum is not None and col.type != "string"):
@@ -673,7 +697,7 @@ class ChunkProcessor:
         keep[skipped_ord] = False
         row_to_record = np.flatnonzero(keep)
         if skipped:
-            reason = f"wrong number of fields: expected {len(self.columns)}"
+            reason = fields_reason(len(self.columns))
             rejects.extend(
                 _lines_of(lines, skipped_ord),
                 [reason] * len(skipped),
