@@ -747,12 +747,15 @@ class ChunkProcessor:
             bad_any = checks[0].mask
             for c in checks[1:]:
                 bad_any = pc.or_(bad_any, c.mask)
-            bad_rows = np.flatnonzero(bad_any.to_numpy(zero_copy_only=False))
+            # positions and the per-check bits of the (few) bad rows only: converting every
+            # full-size mask to numpy cost more than the rest of the reject handling
+            bad_at = pc.indices_nonzero(bad_any)
+            bad_rows = bad_at.to_numpy().astype(np.int64)
             # failures per rejected row, in check order; values fetched once per check
             reasons: list[list[str]] = [[] for _ in range(len(bad_rows))]
             failures: list[list[dict]] = [[] for _ in range(len(bad_rows))]
             for c in checks:
-                hit = np.flatnonzero(c.mask.to_numpy(zero_copy_only=False)[bad_rows])
+                hit = np.flatnonzero(c.mask.take(bad_at).to_numpy(zero_copy_only=False))
                 values = _as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
                 for j, value in zip(hit.tolist(), values.to_pylist(), strict=True):
                     reasons[j].append(c.reason)
