@@ -3,9 +3,10 @@
 ``read_csv`` with every column as VARCHAR and ``store_rejects=true``: DuckDB's reader
 itself rejects records with too few or too many fields (and anything else it cannot
 parse), keeping their line and raw text in its ``reject_errors`` table. The schema's
-rules (``peer_rules.row_rules``: required, patterns incl. the strict decimal and
-calendar-exact timestamp forms via RE2 ``regexp_full_match``, allowed values via ``IN``,
-the int64 range) become one ``CASE`` whose first failing branch names the reject; the
+rules (``peer_rules.row_rules``: required, the type forms incl. the strict decimal and
+calendar-exact timestamp forms and the patterns via RE2 ``regexp_full_match``, enums via
+``IN``, lengths, the int64 range) become one ``CASE`` whose first failing branch names the
+reject with the processor's reason; the
 checked rows are materialised once, then two ``COPY ... TO (FORMAT parquet)`` write
 the valid rows cast to the schema's types (``DECIMAL(p,s)``, ``TIMESTAMPTZ`` ...) and
 the rejects (snappy, DuckDB's default).
@@ -15,8 +16,8 @@ by a value rule has no ``line`` (null) and its ``raw`` is the fields re-joined w
 delimiter (quoting lost); records rejected by the reader keep both. DuckDB's reader
 ignores trailing delimiters with nothing after them (by design, even in strict mode), so
 ``...,POSTED,`` is read as 8 fields and kept where the processor rejects it (9 fields).
-Empty values, quoted or not, read as NULL (DuckDB's default), which is what "empty" means
-here.
+Empty values, quoted or not, read as NULL (DuckDB's default), which is what the missing
+value "" means here (a schema whose missingValues leave out "" is refused).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from etl.schema import Column, Schema
+from etl.schema import Field, Schema
 from peer_rules import (
-    MISSING,
-    NOT_ALLOWED,
+    ENUM,
+    INT64,
+    MAX_LENGTH,
+    MIN_LENGTH,
     PATTERN,
-    RANGE,
+    REQUIRED,
     PeerResult,
+    PeerUnsupported,
     Rule,
     fields_reason,
     file_columns,
@@ -46,32 +50,55 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fails(rule: Rule) -> str:
-    c = _ident(rule.column)
-    if rule.kind == MISSING:
+def _missing(field: Field) -> str:
+    """An empty value reads as NULL; other declared missingValues are compared."""
+    if "" not in field.missing_values:
+        raise PeerUnsupported(
+            f"field {field.name!r}: DuckDB reads an empty value as NULL, so missingValues "
+            'without "" cannot be honoured; bench a schema that declares "" missing'
+        )
+    c, others = _ident(field.name), [v for v in field.missing_values if v != ""]
+    if not others:
         return f"{c} IS NULL"
+    return f"({c} IS NULL OR {c} IN ({', '.join(_literal(v) for v in others)}))"
+
+
+def _fails(rule: Rule) -> str:
+    """SQL that is true where the rule fails (every rule but REQUIRED on present values)."""
+    c, missing = _ident(rule.column), _missing(rule.field)
+    if rule.kind == REQUIRED:
+        return missing
     if rule.kind == PATTERN:
-        return f"NOT regexp_full_match({c}, {_literal(rule.pattern)})"
-    if rule.kind == NOT_ALLOWED:
-        return f"{c} NOT IN ({', '.join(_literal(v) for v in rule.allowed)})"
-    if rule.kind == RANGE:
-        return f"TRY_CAST({c} AS BIGINT) IS NULL"
-    raise ValueError(f"unknown rule kind {rule.kind!r}")
+        bad = f"NOT regexp_full_match({c}, {_literal(rule.pattern)})"
+    elif rule.kind == ENUM:
+        bad = f"{c} NOT IN ({', '.join(_literal(v) for v in rule.values)})"
+    elif rule.kind == MIN_LENGTH:
+        bad = f"length({c}) < {rule.limit}"
+    elif rule.kind == MAX_LENGTH:
+        bad = f"length({c}) > {rule.limit}"
+    elif rule.kind == INT64:
+        bad = f"TRY_CAST({c} AS BIGINT) IS NULL"
+    else:
+        raise ValueError(f"unknown rule kind {rule.kind!r}")
+    return f"NOT {missing} AND {bad}"
 
 
-def _typed(col: Column) -> str:
-    c = _ident(col.name)
+def _typed(field: Field) -> str:
+    c = _ident(field.name)
+    value = c
     sql_type = {
-        "decimal": f"DECIMAL({col.precision}, {col.scale})",
-        "timestamp": "TIMESTAMPTZ",  # the pattern admits only 'Z' / '+00:00': stored as UTC
-        "int64": "BIGINT",
+        "number": f"DECIMAL({field.precision}, {field.scale})",
+        "datetime": "TIMESTAMPTZ",  # the pattern admits only 'Z' / '+00:00': stored as UTC
+        "integer": "BIGINT",
         "date": "DATE",
-    }.get(col.type)
+    }.get(field.type)
     if sql_type:
-        return f"CAST({c} AS {sql_type}) AS {c}"
-    if col.type == "boolean":
-        return f"({c} = 'true') AS {c}"
-    return c
+        value = f"CAST({c} AS {sql_type})"
+    elif field.type == "boolean":
+        value = f"({c} IN ({', '.join(_literal(v) for v in field.true_values)}))"
+    if not field.required and field.missing_values != ("",):
+        value = f"CASE WHEN {_missing(field)} THEN NULL ELSE {value} END"
+    return f"{value} AS {c}"
 
 
 def process_file_duckdb(
@@ -87,16 +114,10 @@ def process_file_duckdb(
     con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": True})
     try:
         columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in header) + "}"
-        # a value passes when it is empty (NULL: checked by `missing` where required) or
-        # passes the rule; every rule but `missing` is guarded by IS NOT NULL
+        # the first failing rule names the reject (every rule but `required` is guarded
+        # by "not missing" in _fails)
         branches = "\n".join(
-            f"    WHEN {cond} THEN {_literal(rule.reason)}"
-            for rule in row_rules(schema)
-            for cond in [
-                _fails(rule)
-                if rule.kind == MISSING
-                else f"{_ident(rule.column)} IS NOT NULL AND {_fails(rule)}"
-            ]
+            f"    WHEN {_fails(rule)} THEN {_literal(rule.reason)}" for rule in row_rules(schema)
         )
         con.execute(
             f"""
@@ -109,7 +130,7 @@ def process_file_duckdb(
                           columns = {columns}, store_rejects = true)
             """
         )
-        valid_cols = ", ".join(_typed(c) for c in schema.columns)
+        valid_cols = ", ".join(_typed(f) for f in schema.fields)
         con.execute(
             f"COPY (SELECT {valid_cols} FROM checked WHERE reason IS NULL) "
             f"TO {_literal(str(valid_path))} (FORMAT parquet, COMPRESSION snappy)"

@@ -32,7 +32,7 @@ def _writer(table: pa.Table, schema: Schema, path: Path) -> pq.ParquetWriter:
         if col.type != "string":
             continue
         sample = table.column(col.name).slice(0, DICTIONARY_SAMPLE_ROWS)
-        if col.allowed is not None or (
+        if col.enum is not None or (
             table.num_rows >= 1000
             and pc.count_distinct(sample).as_py() <= len(sample) * DICTIONARY_MAX_RATIO
         ):

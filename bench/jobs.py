@@ -75,12 +75,13 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
 
 def job_pandas(csv: Path, out: Path) -> dict:
     _pin_one_thread()
+    from etl.schema import load_schema
     from pandas_reference import process_file_pandas
 
-    schema_doc = json.loads(SCHEMA.read_text())
+    schema = load_schema(SCHEMA)
     started = time.perf_counter()
     result = process_file_pandas(
-        csv, schema_doc, out / "valid", out / "rejected", chunksize=PANDAS_CHUNKSIZE
+        csv, schema, out / "valid", out / "rejected", chunksize=PANDAS_CHUNKSIZE
     )
     seconds = time.perf_counter() - started
     return {
@@ -162,9 +163,10 @@ def job_parse_only(csv: Path, out: Path) -> dict:
     """pyarrow.csv.open_csv over the file, strings only, no checks, no write."""
     _pin_one_thread()
     import pyarrow as pa
+    from etl.schema import load_schema
     from pyarrow import csv as pacsv
 
-    names = [c["name"] for c in json.loads(SCHEMA.read_text())["fields"]]
+    names = load_schema(SCHEMA).names
     skipped = 0
 
     def skip(_row) -> str:

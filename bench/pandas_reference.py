@@ -5,23 +5,18 @@ column-wise pandas operations (no per-row Python) -> ``DataFrame.to_parquet``
 (pyarrow engine) of the valid rows with the schema's types, and of the rejects.
 One Parquet part per chunk under ``valid_dir`` and ``rejected_dir``.
 
-The schema is the Table Schema of ``schemas/transactions.json`` (only what it uses: string,
-number with the precision/scale extension, datetime in the default format, constraints
-required/pattern/enum, missing values ``""``).
-Checks, in schema field order, first failure wins:
-  required field empty -> ``missing:<col>``; ``pattern`` (anchored) -> ``pattern:<col>``;
-  ``enum`` -> ``not_allowed:<col>``; number(p,s) by the strict lexical form
-  ``[+-]?\\d{1,p-s}(\\.\\d{1,s})?`` then an exact cast to ``decimal128(p,s)``;
-  timestamp by the ISO-8601 UTC form ``...T..:..:..(.ffffff)?(Z|+00:00)`` and
-  ``pd.to_datetime(format="ISO8601", utc=True, errors="coerce")`` (catches
-  month 13, Feb 30).
+The Table Schema is read through ``etl.schema`` and its rules come from
+``peer_rules.row_rules`` (the same rules, order and reasons as the polars and DuckDB
+peers and the processor): missing values, required, the type's strict lexical form or the
+string pattern (``Series.str.fullmatch``; the calendar-exact forms make every match cast),
+string enums and lengths, the int64 range; the first failing rule names the reject.
 
 What pandas cannot do, and is left as the baseline's known weakness:
   * rows with too many fields are dropped by the C parser
     (``on_bad_lines="warn"``); they are counted as rejects from the parser's
     warnings (line number only, no raw text);
-  * rows with too few fields are silently padded with empty strings; they are
-    rejected only because a required column ends up empty (``missing:<col>``);
+  * rows with too few fields are silently padded; they are rejected only because a
+    required column ends up missing;
   * ``raw`` of a reject is the fields re-joined with the delimiter, not the
     original bytes (quoting is lost).
 """
@@ -36,9 +31,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+from etl.schema import Field, Schema
+from peer_rules import (
+    ENUM,
+    INT64,
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PATTERN,
+    REQUIRED,
+    Rule,
+    fields_reason,
+    row_rules,
+)
 
-TIMESTAMP_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$"
 _SKIP = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -48,71 +56,78 @@ class PandasResult:
     rejected_by_reason: dict = field(default_factory=dict)
 
 
-def _arrow_type(col: dict) -> pa.DataType:
-    if col.get("type") == "number":
-        return pa.decimal128(col["precision"], col["scale"])
-    if col.get("type") == "datetime":
-        return pa.timestamp("us", tz="UTC")
-    return pa.string()
+def _missing(s: pd.Series, f: Field) -> np.ndarray:
+    return (s.isna() | s.isin(list(f.missing_values))).to_numpy(dtype=bool)
 
 
-def _check_chunk(df: pd.DataFrame, columns: list[dict]) -> tuple[np.ndarray, dict]:
-    """Per-row reason ('' when valid) and the typed columns of the chunk."""
+def _fails(s: pd.Series, rule: Rule, missing: np.ndarray) -> np.ndarray:
+    if rule.kind == REQUIRED:
+        return missing
+    if rule.kind == PATTERN:
+        bad = ~s.str.fullmatch(rule.pattern).fillna(False).to_numpy(dtype=bool)
+    elif rule.kind == ENUM:
+        bad = ~s.isin(list(rule.values)).to_numpy(dtype=bool)
+    elif rule.kind == MIN_LENGTH:
+        bad = (s.str.len() < rule.limit).to_numpy(dtype=bool)
+    elif rule.kind == MAX_LENGTH:
+        bad = (s.str.len() > rule.limit).to_numpy(dtype=bool)
+    elif rule.kind == INT64:
+        # exact: as a 38-digit decimal (a float would round 19-digit values)
+        ok = pd.Series(s.str.fullmatch(rule.field.screen_pattern).fillna(False)).to_numpy(bool)
+        text = pa.array(s.where(ok & ~missing, None), pa.string())
+        big = pc.cast(text, pa.decimal128(38, 0))
+        bad = pc.fill_null(
+            pc.or_(
+                pc.greater(big, pa.scalar(_INT64_MAX, big.type)),
+                pc.less(big, pa.scalar(_INT64_MIN, big.type)),
+            ),
+            False,
+        ).to_numpy(zero_copy_only=False)
+    else:
+        raise ValueError(f"unknown rule kind {rule.kind!r}")
+    return bad & ~missing
+
+
+def _typed(s: pd.Series, f: Field, missing: np.ndarray) -> pd.Series:
+    clean = s.where(~missing, None)
+    if f.type == "datetime":
+        return pd.to_datetime(clean, format="ISO8601", utc=True)
+    if f.type == "boolean":
+        return clean.isin(list(f.true_values)).astype(object).where(~missing, None)
+    if f.type == "string":
+        return clean
+    return clean.astype(pd.ArrowDtype(f.arrow_type))  # decimal, int64, date32: Arrow's cast
+
+
+def _check_chunk(df: pd.DataFrame, schema: Schema, rules: list[Rule]) -> tuple[np.ndarray, dict]:
+    """Per-row reason ('' when valid, else the first failing rule's) and typed columns."""
     n = len(df)
     reason = np.full(n, "", dtype=object)
     bad = np.zeros(n, dtype=bool)
-    typed: dict[str, pd.Series] = {}
-
-    def fail(mask, label: str) -> None:
-        mask = np.asarray(mask, dtype=bool) & ~bad
+    missing = {f.name: _missing(df[f.name], f) for f in schema.fields}
+    for rule in rules:
+        mask = _fails(df[rule.column], rule, missing[rule.column]) & ~bad
         if mask.any():
-            reason[mask] = label
-            bad[mask] = True
-
-    for col in columns:
-        name = col["name"]
-        s = df[name]
-        empty = (s == "").to_numpy(dtype=bool)
-        constraints = col.get("constraints", {})
-        if constraints.get("required", False):
-            fail(empty, f"missing:{name}")
-        typ = col.get("type", "string")
-        if typ == "number":
-            p, sc = col["precision"], col["scale"]
-            frac = rf"(\.\d{{1,{sc}}})?" if sc else ""
-            ok = s.str.fullmatch(rf"[+-]?\d{{1,{p - sc}}}{frac}").to_numpy(dtype=bool)
-            fail(~ok & ~empty, f"decimal:{name}")
-            clean = s.where(~bad & ~empty, None)
-            typed[name] = clean.astype(pd.ArrowDtype(_arrow_type(col)))
-        elif typ == "datetime":
-            ok = s.str.fullmatch(TIMESTAMP_UTC).to_numpy(dtype=bool)
-            fail(~ok & ~empty, f"timestamp:{name}")
-            ts = pd.to_datetime(
-                s.where(~bad & ~empty, None), format="ISO8601", utc=True, errors="coerce"
-            )
-            fail(ts.isna().to_numpy() & ~empty, f"timestamp:{name}")
-            typed[name] = ts
-        else:
-            if constraints.get("pattern"):
-                ok = s.str.fullmatch(constraints["pattern"]).to_numpy(dtype=bool)
-                fail(~ok & ~empty, f"pattern:{name}")
-            if constraints.get("enum"):
-                fail(~s.isin(constraints["enum"]).to_numpy() & ~empty, f"not_allowed:{name}")
-            typed[name] = s.where(~empty, None)
+            reason[mask] = rule.reason
+            bad |= mask
+    typed = {
+        f.name: _typed(df[f.name].where(~bad, None), f, missing[f.name] | bad)
+        for f in schema.fields
+    }
     return reason, typed
 
 
 def process_file_pandas(
     csv_path: str | Path,
-    schema_doc: dict,
+    schema: Schema,
     valid_dir: str | Path,
     rejected_dir: str | Path,
     *,
     chunksize: int = 100_000,
 ) -> PandasResult:
-    columns = schema_doc["fields"]
-    names = [c["name"] for c in columns]
-    arrow_valid = pa.schema([pa.field(c["name"], _arrow_type(c)) for c in columns])
+    names = schema.names
+    rules = row_rules(schema)
+    arrow_valid = pa.schema([pa.field(f.name, f.arrow_type) for f in schema.fields])
     arrow_rejects = pa.schema(
         [("record", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
     )
@@ -120,7 +135,7 @@ def process_file_pandas(
     valid_dir.mkdir(parents=True, exist_ok=True)
     rejected_dir.mkdir(parents=True, exist_ok=True)
     result = PandasResult()
-    delimiter = schema_doc.get("dialect", {}).get("delimiter", ",")
+    delimiter = schema.delimiter
 
     def count(reasons) -> None:
         for r, k in pd.Series(reasons).value_counts().items():
@@ -142,7 +157,7 @@ def process_file_pandas(
         for part, df in enumerate(reader):
             if part == 0 and list(df.columns) != names:
                 raise ValueError(f"header {list(df.columns)} does not match schema {names}")
-            reason, typed = _check_chunk(df, columns)
+            reason, typed = _check_chunk(df, schema, rules)
             ok = reason == ""
             valid = pd.DataFrame({n: typed[n][ok] for n in names})
             valid.to_parquet(
@@ -173,11 +188,11 @@ def process_file_pandas(
     skipped = [m for w in caught for m in _SKIP.finditer(str(w.message))]
     if skipped:
         lines = [int(m.group(1)) for m in skipped]
-        fields = [int(m.group(3)) for m in skipped]
+        reasons = [fields_reason(len(names), int(m.group(3))) for m in skipped]
         pd.DataFrame(
             {
                 "record": np.asarray(lines, dtype=np.int64),
-                "reason": [f"too_many_fields:{f}" for f in fields],
+                "reason": reasons,
                 "raw": [""] * len(lines),
             }
         ).to_parquet(
@@ -187,5 +202,6 @@ def process_file_pandas(
             index=False,
         )
         result.rows_rejected += len(skipped)
-        result.rejected_by_reason["too_many_fields"] = len(skipped)
+        for r in reasons:
+            result.rejected_by_reason[r] = result.rejected_by_reason.get(r, 0) + 1
     return result

@@ -8,12 +8,12 @@ One lazy query over two scans of the file, feeding both outputs in one pass
     which gives each record's exact raw text and its field count: the line's delimiters
     less those inside the parsed values, plus one. polars' reader pads short rows without
     saying so, so this is how a polars user tells a missing trailing field from an empty one.
-Then the schema's rules (``peer_rules.row_rules``: required, patterns incl. the strict
-decimal and calendar-exact timestamp forms, allowed values, int64 range) as one boolean
-per record (``any_horizontal``). Valid rows are cast to the schema's types
+Then the schema's rules (``peer_rules.row_rules``: required, the type forms incl. the strict
+decimal and calendar-exact timestamp forms, patterns, enums, lengths, the int64 range) as one
+boolean per record (``any_horizontal``). Valid rows are cast to the schema's types
 (``Decimal(p, s)``, ``Datetime("us", "UTC")`` ...) and sunk to Parquet (snappy); only the
-(few) failing records get a reason, the first failing rule (a ``coalesce`` of ``when``
-expressions), and keep ``line`` and the raw line.
+(few) failing records get a reason, the processor's reason of the first failing rule (a
+``coalesce`` of ``when`` expressions), and keep ``line`` and the raw line.
 
 Known limits, documented rather than hidden: records holding a newline inside quotes
 (the lines and the parsed rows then no longer pair up: refused with an error), and a
@@ -26,12 +26,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from etl.schema import Column, Schema
+from etl.schema import Field, Schema
 from peer_rules import (
-    MISSING,
-    NOT_ALLOWED,
+    ENUM,
+    INT64,
+    MAX_LENGTH,
+    MIN_LENGTH,
     PATTERN,
-    RANGE,
+    REQUIRED,
+    TIMESTAMP_FORMAT,
     PeerResult,
     Rule,
     fields_reason,
@@ -44,41 +47,50 @@ _RAW = "\x00raw"
 _LINE = "line"
 _REASON = "reason"
 _BAD = "\x00bad"
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"  # 'Z' or '+00:00' (the pattern allows no other)
 
 
-def _empty(name: str) -> pl.Expr:
-    return pl.col(name).is_null() | (pl.col(name).str.len_bytes() == 0)
+def _missing(field: Field) -> pl.Expr:
+    """One of the field's missingValues (or no value at all: a padded short row)."""
+    value = pl.col(field.name)
+    if field.missing_values == ("",):
+        return value.is_null() | (value.str.len_bytes() == 0)
+    return value.is_null() | value.is_in(list(field.missing_values))
 
 
 def _fails(rule: Rule) -> pl.Expr:
-    value, empty = pl.col(rule.column), _empty(rule.column)
-    if rule.kind == MISSING:
-        return empty
+    value, missing = pl.col(rule.column), _missing(rule.field)
+    if rule.kind == REQUIRED:
+        return missing
     if rule.kind == PATTERN:
-        return ~empty & ~value.str.contains(rule.pattern)
-    if rule.kind == NOT_ALLOWED:
-        return ~empty & ~value.is_in(list(rule.allowed))
-    if rule.kind == RANGE:
-        return ~empty & value.str.to_integer(strict=False).is_null()
-    raise ValueError(f"unknown rule kind {rule.kind!r}")
+        bad = ~value.str.contains(rule.pattern)
+    elif rule.kind == ENUM:
+        bad = ~value.is_in(list(rule.values))
+    elif rule.kind == MIN_LENGTH:
+        bad = value.str.len_chars() < rule.limit
+    elif rule.kind == MAX_LENGTH:
+        bad = value.str.len_chars() > rule.limit
+    elif rule.kind == INT64:
+        bad = value.str.to_integer(strict=False).is_null()
+    else:
+        raise ValueError(f"unknown rule kind {rule.kind!r}")
+    return ~missing & bad
 
 
-def _typed(col: Column) -> pl.Expr:
-    value = pl.col(col.name)
-    if not col.required:
-        value = pl.when(_empty(col.name)).then(None).otherwise(value)
-    if col.type == "decimal":
-        value = value.cast(pl.Decimal(col.precision, col.scale))
-    elif col.type == "timestamp":
-        value = value.str.to_datetime(_TIMESTAMP_FORMAT, time_unit="us", time_zone="UTC")
-    elif col.type == "int64":
+def _typed(field: Field) -> pl.Expr:
+    value = pl.col(field.name)
+    if not field.required:
+        value = pl.when(_missing(field)).then(None).otherwise(value)
+    if field.type == "number":
+        value = value.cast(pl.Decimal(field.precision, field.scale))
+    elif field.type == "datetime":
+        value = value.str.to_datetime(TIMESTAMP_FORMAT, time_unit="us", time_zone="UTC")
+    elif field.type == "integer":
         value = value.str.to_integer()
-    elif col.type == "date":
+    elif field.type == "date":
         value = value.str.to_date("%Y-%m-%d")
-    elif col.type == "boolean":
-        value = value == "true"
-    return value.alias(col.name)
+    elif field.type == "boolean":
+        value = value.is_in(list(field.true_values))
+    return value.alias(field.name)
 
 
 def _field_count(delimiter: str, parsed: list[str]) -> pl.Expr:
@@ -129,7 +141,7 @@ def process_file_polars(
     frame = _scans(csv_path, schema, header).with_columns(
         pl.any_horizontal(fields != expected, *[fails for _, fails in rules]).alias(_BAD)
     )
-    valid = frame.filter(~pl.col(_BAD)).select(_typed(c) for c in schema.columns)
+    valid = frame.filter(~pl.col(_BAD)).select(_typed(f) for f in schema.fields)
     reason = pl.coalesce(
         pl.when(fields != expected).then(
             pl.format(fields_reason(expected, "{}"), fields.cast(pl.String))

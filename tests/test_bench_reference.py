@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,15 +13,23 @@ pytest.importorskip("pandas")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+from etl.schema import load_schema  # noqa: E402
+from etl.transform import rule_reason  # noqa: E402
 from pandas_reference import process_file_pandas  # noqa: E402
+from peer_rules import fields_reason  # noqa: E402
 
 
 def test_pandas_reference_counts_match_the_generator(tmp_path):
     csv = tmp_path / "t.csv"
     stats = write_transactions(csv, rows=20_000, invalid_fraction=0.02, seed=9)
-    schema = json.loads((ROOT / "schemas" / "transactions.json").read_text())
-    result = process_file_pandas(csv, schema, tmp_path / "valid", tmp_path / "rejected",
-                                 chunksize=7_000)
+    schema = load_schema(ROOT / "schemas" / "transactions.json")
+    result = process_file_pandas(
+        csv, schema, tmp_path / "valid", tmp_path / "rejected", chunksize=7_000
+    )
     assert (result.rows_valid, result.rows_rejected) == (stats.valid_rows, stats.invalid_rows)
-    assert result.rejected_by_reason["too_many_fields"] == stats.invalid_by_kind["too_many_fields"]
-    assert result.rejected_by_reason["decimal:amount"] == stats.invalid_by_kind["bad_amount"]
+    by_reason = result.rejected_by_reason
+    assert by_reason[fields_reason(8, 9)] == stats.invalid_by_kind["too_many_fields"]
+    assert (
+        by_reason[rule_reason(schema.column("amount"), "type")]
+        == stats.invalid_by_kind["bad_amount"]
+    )

@@ -279,6 +279,23 @@ def test_separator_inside_a_value_cannot_fool_the_combined_screen(tmp_path):
                          "failures": [F("n", "type", "y\x1f1")]}]
 
 
+@pytest.mark.parametrize("rows", [63, 64, 65, 192, 200])
+def test_grouped_screen_finds_rejects_at_every_group_position(schema, tmp_path, rows):
+    """The screen matches groups of SCREEN_GROUP_ROWS rows at once, then the rows of failing
+    groups one by one: a reject is found at a group's first and last row, next to another
+    reject, and in a last, partial group; the rows around it are kept."""
+    from etl.transform import SCREEN_GROUP_ROWS
+
+    assert SCREEN_GROUP_ROWS == 64
+    bad = sorted({0, 1, 62, 63, 64, 127, 128, rows - 1} & set(range(rows)))
+    lines = [row(i, amount="1.234") if i in bad else row(i) for i in range(rows)]
+    data = ("\n".join(lines) + "\n").encode()
+    res, valid, rejected = run(schema, data, tmp_path, first_line=2)
+    assert [r["line"] - 2 for r in rejected] == bad
+    assert all(r["failures"] == [F("amount", "type", "1.234")] for r in rejected)
+    assert (res.rows_valid, res.rows_rejected) == (rows - len(bad), len(bad))
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 def test_parallel_blocks_give_the_same_output_as_one_thread(schema, tmp_path, threads):
     rng = random.Random(11)

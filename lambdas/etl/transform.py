@@ -135,10 +135,34 @@ def _missing(values: pa.Array, col: Column) -> pa.Array:
     return pc.is_in(values, value_set=pa.array(col.missing_values, pa.string()))
 
 
+def rule_reason(col: Column, rule: str, value: str | None = None) -> str:
+    """The reject reason of `rule` failing on `col` (never holds the data value): the one
+    wording, used by the processor and by the bench's peers. `value` is the constraint's
+    lexical value for the range rules."""
+    if rule == "required":
+        return f"{col.name}: a value is required"
+    if rule == "pattern":
+        return f"{col.name}: does not match the pattern {col.pattern}"
+    if rule == "type":
+        return f"{col.name}: not {col.describe()}"
+    if rule == "enum":
+        return f"{col.name}: not one of the enum values"
+    if rule == "minLength":
+        return f"{col.name}: shorter than {col.min_length} characters"
+    if rule == "maxLength":
+        return f"{col.name}: longer than {col.max_length} characters"
+    return f"{col.name}: {_RANGE_RULES[rule][1]} {value}"
+
+
+def fields_reason(expected: int) -> str:
+    """The reject reason of a record with the wrong number of fields (the count found is
+    the failure's value)."""
+    return f"wrong number of fields: expected {expected}"
+
+
 def _pattern_rule(col: Column) -> tuple[str, str]:
-    if col.type == "string":
-        return "pattern", f"{col.name}: does not match the pattern {col.pattern}"
-    return "type", f"{col.name}: not {col.describe()}"
+    rule = "pattern" if col.type == "string" else "type"
+    return rule, rule_reason(col, rule)
 
 
 def _string_rules(
@@ -151,7 +175,7 @@ def _string_rules(
     any_missing = pc.any(missing).as_py()
     failures: list[Failure] = []
     if col.required and any_missing:
-        failures.append((missing, "required", f"{col.name}: a value is required"))
+        failures.append((missing, "required", rule_reason(col, "required")))
     present = pc.invert(missing) if any_missing else None
 
     def add(bad: pa.Array, rule: str, reason: str) -> None:
@@ -164,20 +188,20 @@ def _string_rules(
     if col.type == "string":
         if col.enum is not None:
             bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))
-            add(bad, "enum", f"{col.name}: not one of the enum values")
+            add(bad, "enum", rule_reason(col, "enum"))
         if col.min_length is not None or col.max_length is not None:
             length = pc.utf8_length(values)
             if col.min_length is not None:
                 add(
                     pc.less(length, col.min_length),
                     "minLength",
-                    f"{col.name}: shorter than {col.min_length} characters",
+                    rule_reason(col, "minLength"),
                 )
             if col.max_length is not None:
                 add(
                     pc.greater(length, col.max_length),
                     "maxLength",
-                    f"{col.name}: longer than {col.max_length} characters",
+                    rule_reason(col, "maxLength"),
                 )
     return missing, failures
 
@@ -249,15 +273,15 @@ def _typed_rules(
     typed = _cast(ok_values, col)
     failures: list[Failure] = []
     for key, text in col.ranges:
-        compare, words = _RANGE_RULES[key]
+        compare = _RANGE_RULES[key][0]
         bad = pc.fill_null(compare(typed, _typed_value(text, col)), False)
         if pc.any(bad).as_py():
-            failures.append((bad, key, f"{col.name}: {words} {text}"))
+            failures.append((bad, key, rule_reason(col, key, text)))
     if col.enum is not None:
         allowed = pa.array([_typed_value(v, col).as_py() for v in col.enum], col.arrow_type)
         bad = pc.and_(pc.is_valid(typed), pc.invert(pc.is_in(typed, value_set=allowed)))
         if pc.any(bad).as_py():
-            failures.append((bad, "enum", f"{col.name}: not one of the enum values"))
+            failures.append((bad, "enum", rule_reason(col, "enum")))
     return typed, failures
 
 
@@ -293,14 +317,52 @@ def _screen(
             # a missing value passes the screen of an optional field (it becomes null)
             body = "(?:" + "|".join([body, *(_escape(m) for m in c.missing_values)]) + ")"
         parts.append(body)
-    joined = pc.binary_join_element_wise(*[_as_array(table.column(c.name)) for c in cols], _SEP)
-    ok = pc.match_substring_regex(joined, "^" + _SEP.join(parts) + "$")
+    arrays = [_as_array(table.column(c.name)) for c in cols]
     if may_hold_separator:
+        joined = pc.binary_join_element_wise(*arrays, _SEP)
+        ok = pc.match_substring_regex(joined, "^" + _SEP.join(parts) + "$")
         # a value holding the separator itself could shift the field boundaries: never trust
         # it (only checked when the raw block holds the byte at all, which is rare)
         ok = pc.and_(ok, pc.equal(pc.count_substring(joined, _SEP), len(cols) - 1))
-    suspects = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
-    return {c.name for c in cols}, suspects
+        return {c.name for c in cols}, np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
+    # every row ends with the separator, so the joined values lie back to back in one buffer
+    joined = pc.binary_join_element_wise(*arrays, "", _SEP)
+    return {c.name for c in cols}, _grouped_failures(joined, _SEP.join(parts) + _SEP)
+
+
+SCREEN_GROUP_ROWS = 64  # rows per regex call of the grouped screen (32-128 measured alike)
+
+
+def _grouped_failures(joined: pa.Array, row: str) -> np.ndarray:
+    """The rows of `joined` that do not match `row` (which ends with the separator; no value
+    holds it). RE2's cost is mostly per call: one match over each group of rows (a zero-copy
+    view of `SCREEN_GROUP_ROWS` consecutive values: `^(?:row)*$` matches exactly when every
+    row does, since the separators can only align with the rows' own), then one per row of
+    the groups that failed (each group with a reject)."""
+    n = len(joined)
+    if joined.null_count:
+        return np.flatnonzero(
+            ~pc.fill_null(pc.match_substring_regex(joined, f"^{row}$"), False).to_numpy(
+                zero_copy_only=False
+            )
+        )
+    width = np.int64 if pa.types.is_large_string(joined.type) else np.int32
+    offsets = np.frombuffer(
+        joined.buffers()[1], dtype=width, count=n + 1, offset=joined.offset * width().itemsize
+    )
+    starts = np.ascontiguousarray(offsets[::SCREEN_GROUP_ROWS])
+    bounds = np.append(starts, offsets[-1]) if (n % SCREEN_GROUP_ROWS) else starts
+    groups = pa.Array.from_buffers(
+        joined.type, len(bounds) - 1, [None, pa.py_buffer(bounds), joined.buffers()[2]]
+    )
+    ok = pc.match_substring_regex(groups, f"^(?:{row})*$").to_numpy(zero_copy_only=False)
+    failed = np.flatnonzero(~ok)
+    if not len(failed):
+        return failed
+    rows = (failed[:, None] * SCREEN_GROUP_ROWS + np.arange(SCREEN_GROUP_ROWS)).ravel()
+    rows = rows[rows < n]
+    ok_rows = pc.match_substring_regex(joined.take(pa.array(rows)), f"^{row}$")
+    return rows[~ok_rows.to_numpy(zero_copy_only=False)]
 
 
 def _rules_on_suspects(
@@ -368,11 +430,11 @@ def _validate(
                 for mask, _, _ in failures:
                     bad = pc.and_(bad, pc.invert(mask))
                 if pc.any(bad).as_py():
-                    failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+                    failures.append((bad, "type", rule_reason(col, "type")))
         if col.type == "integer":
             bad = _int64_overflow(values, missing, failures)
             if bad is not None:
-                failures.append((bad, "type", f"{col.name}: not {col.describe()}"))
+                failures.append((bad, "type", rule_reason(col, "type")))
         if not col.required and any_missing:
             values = pc.if_else(missing, pa.scalar(None, pa.string()), values)
         if col.ranges or (col.enum is not None and col.type != "string"):
@@ -673,7 +735,7 @@ class ChunkProcessor:
         keep[skipped_ord] = False
         row_to_record = np.flatnonzero(keep)
         if skipped:
-            reason = f"wrong number of fields: expected {len(self.columns)}"
+            reason = fields_reason(len(self.columns))
             rejects.extend(
                 _lines_of(lines, skipped_ord),
                 [reason] * len(skipped),
@@ -685,12 +747,15 @@ class ChunkProcessor:
             bad_any = checks[0].mask
             for c in checks[1:]:
                 bad_any = pc.or_(bad_any, c.mask)
-            bad_rows = np.flatnonzero(bad_any.to_numpy(zero_copy_only=False))
+            # positions and the per-check bits of the (few) bad rows only: converting every
+            # full-size mask to numpy cost more than the rest of the reject handling
+            bad_at = pc.indices_nonzero(bad_any)
+            bad_rows = bad_at.to_numpy().astype(np.int64)
             # failures per rejected row, in check order; values fetched once per check
             reasons: list[list[str]] = [[] for _ in range(len(bad_rows))]
             failures: list[list[dict]] = [[] for _ in range(len(bad_rows))]
             for c in checks:
-                hit = np.flatnonzero(c.mask.to_numpy(zero_copy_only=False)[bad_rows])
+                hit = np.flatnonzero(c.mask.take(bad_at).to_numpy(zero_copy_only=False))
                 values = _as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
                 for j, value in zip(hit.tolist(), values.to_pylist(), strict=True):
                     reasons[j].append(c.reason)
