@@ -14,9 +14,9 @@ patch                          what moto does / what the patch does
 =============================  ===============================================================
 sfn_missing_operations         ``ValidateStateMachineDefinition`` and
                                ``ListStateMachineVersions`` are not implemented (the provider
-                               retries the 500 for minutes). Added: validation answers
-                               ``OK`` with no diagnostics (the definition is still parsed by
-                               moto's interpreter when it runs); versions answers an empty
+                               retries the 500 for minutes). Added: validation runs moto's
+                               own ASL static analyser (``OK``, or ``FAIL`` with its message
+                               as the diagnostic); versions answers an empty
                                list (the modules publish no versions).
 lifecycle_newer_noncurrent     ``NoncurrentVersionExpiration.NewerNoncurrentVersions`` is
                                dropped, so the provider's read-back waiter never sees it.
@@ -102,7 +102,17 @@ def _sfn_missing_operations() -> list[tuple[Any, str, Any]]:
     from moto.stepfunctions.responses import StepFunctionResponse
 
     def validate_state_machine_definition(self):
-        json.loads(self._get_param("definition"))  # a definition that is not JSON: 500
+        """moto's own ASL static analyser, the check its parser backend runs on create."""
+        from moto.stepfunctions.parser.asl.static_analyser.static_analyser import (
+            StaticAnalyser,
+        )
+
+        try:
+            StaticAnalyser().analyse(self._get_param("definition"))
+        except Exception as exc:  # the analyser raises parser errors of several kinds
+            diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED"}
+            diagnostic["message"] = repr(exc)[:1000]
+            return ActionResult({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
         return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
 
     def list_state_machine_versions(self):

@@ -62,6 +62,11 @@ def test_validate_and_list_versions(aws):
         check = sfn.validate_state_machine_definition(definition=PASS_DEFINITION, type="STANDARD")
         assert (check["result"], check["diagnostics"]) == ("OK", [])
         assert sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"] == []
+        broken = sfn.validate_state_machine_definition(
+            definition='{"StartAt": "Nowhere", "States": {}}', type="STANDARD"
+        )
+        assert broken["result"] == "FAIL"
+        assert broken["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
 
 
 def test_execution_must_be_enabled_before_the_state_machine_is_created(aws):

@@ -43,7 +43,6 @@ from tfrun import (
     provider_text,
     require_terraform,
     run_terraform,
-    validate_state_machine_definition,
     write_fixture_build,
 )
 
@@ -153,12 +152,12 @@ def sts_endpoint():
     Step Functions ValidateStateMachineDefinition (answered by moto's own ASL analyser)."""
     require_terraform()
     from moto.server import ThreadedMotoServer
-    from moto.stepfunctions.responses import StepFunctionResponse
 
-    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    del StepFunctionResponse.validate_state_machine_definition
+    from localrun import moto_patches
+
+    with moto_patches.applied("sfn_missing_operations"):
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()

@@ -105,20 +105,6 @@ def aws_constraint(root: Path) -> str:
     return found.group(1) if found else ""
 
 
-def validate_state_machine_definition(response) -> str:
-    """StepFunctionResponse.validate_state_machine_definition, which moto 5.2.5 lacks (its
-    server answers HTTP 500 and the provider retries for minutes). Same checks as moto's
-    parser backend: the ASL static analyser of a STANDARD machine."""
-    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
-
-    try:
-        StaticAnalyser().analyse(response._get_param("definition"))
-    except Exception as exc:  # the analyser raises parser errors of several kinds
-        diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": repr(exc)}
-        return json.dumps({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
-    return json.dumps({"result": "OK", "diagnostics": [], "truncated": False})
-
-
 # --- the fake build the roots read --------------------------------------------------------------
 
 
