@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from etl.schema import load_schema
+from tfrun import require_terraform
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS_TF = ROOT / "modules" / "storage" / "catalog_columns.tf"
@@ -22,8 +23,12 @@ COLUMNS_TF = ROOT / "modules" / "storage" / "catalog_columns.tf"
 ATHENA = {pa.string(): "string", pa.int64(): "bigint", pa.timestamp("us", tz="UTC"): "timestamp",
           pa.date32(): "date", pa.bool_(): "boolean"}
 
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None,
-                                reason="terraform is not installed (needed for `terraform console`)")
+
+
+@pytest.fixture(autouse=True)
+def _terraform():
+    """`terraform console` needs terraform: skip where it is missing, fail in CI."""
+    require_terraform()
 
 
 def athena_type(t: pa.DataType) -> str:
