@@ -361,9 +361,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check the Python code; terraform fmt -check the Terraform (needs terraform in CI)."""
+    """ruff check + ruff format --check the Python code (complexity limit in pyproject.toml);
+    terraform fmt -check the Terraform (needs terraform in CI)."""
     session.install(RUFF)
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     # modules/ holds each module's tests/*.tftest.hcl and mocks, which fmt also formats.
     tf_dirs = [d for d in ("modules", "envs", "tests/terraform/fixtures") if (HERE / d).is_dir()]
     terraform = shutil.which("terraform")

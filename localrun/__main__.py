@@ -266,7 +266,7 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None, *, deployment=None) -> int:
+def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C901 (the CLI's steps in order)
     """``deployment``: attach to an already deployed stack (tests) instead of deploying."""
     args = _parse_args(argv)
     if (problems := _schema_problems(args.schema)) is not None:

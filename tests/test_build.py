@@ -404,12 +404,17 @@ def test_every_layer_distribution_must_be_pinned(tmp_path):
         (site / f"{dist}.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\n")
     installed = build.distributions_in(site)
     assert installed == {
-        "jmespath": "1.1.0", "pyarrow": "26.0.1", "six": "1.17.0", "typing_extensions": "4.16.0"
+        "jmespath": "1.1.0",
+        "pyarrow": "26.0.1",
+        "six": "1.17.0",
+        "typing_extensions": "4.16.0",
     }
     pins = ("pyarrow==26.0.1", "typing-extensions==4.16.0", "jmespath==1.0.1")
     # six is not pinned at all; jmespath is pinned at another version
     assert build.unpinned_distributions(installed, pins) == ["jmespath==1.1.0", "six==1.17.0"]
-    assert build.unpinned_distributions(installed, (*pins[:2], "jmespath==1.1.0", "Six==1.17.0")) == []
+    assert (
+        build.unpinned_distributions(installed, (*pins[:2], "jmespath==1.1.0", "Six==1.17.0")) == []
+    )
 
 
 def test_the_layer_extra_pins_powertools_dependencies():

@@ -226,10 +226,16 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
     assert again == first
     keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     digest = first["dedup_id"][:16]
-    assert keys == ["config/schema.json", "incoming/twice.csv", f"manifests/{digest}.json",
-                    *[f"processed/twice/version={digest}/chunk-{k:06d}.parquet"
-                      for k in range(first["chunks"])],
-                    f"rejected/twice/version={digest}/chunk-000000.parquet"]
+    assert keys == [
+        "config/schema.json",
+        "incoming/twice.csv",
+        f"manifests/{digest}.json",
+        *[
+            f"processed/twice/version={digest}/chunk-{k:06d}.parquet"
+            for k in range(first["chunks"])
+        ],
+        f"rejected/twice/version={digest}/chunk-000000.parquet",
+    ]
 
 
 def test_keys_are_deterministic_and_safe_for_sqs():

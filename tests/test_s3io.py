@@ -97,7 +97,10 @@ def test_a_broken_body_or_short_read_is_fetched_again():
 
 def test_a_part_that_keeps_failing_raises_after_the_last_attempt():
     src = Source({(0, 1000): ["short", "short", "short"]})
-    with ReadAhead(src, 0, 2000, part_bytes=1000, attempts=3) as r, pytest.raises(ShortRead, match="bytes 0-999: got 999 of 1000"):
+    with (
+        ReadAhead(src, 0, 2000, part_bytes=1000, attempts=3) as r,
+        pytest.raises(ShortRead, match="bytes 0-999: got 999 of 1000"),
+    ):
         r.read(1000)
     assert src.calls.count((0, 1000)) == 3
 
@@ -131,7 +134,11 @@ MIB = 1024 * 1024
 def s3(monkeypatch):
     from moto import mock_aws
 
-    for k, v in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -172,13 +179,19 @@ def test_a_large_object_streams_as_parts_and_completes_atomically(s3):
     sink.complete()
     assert s3.get_object(Bucket="sink-test", Key="work/big")["Body"].read() == data
     head = s3.head_object(Bucket="sink-test", Key="work/big", PartNumber=1)
-    assert head["PartsCount"] == 3 and s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+    assert (
+        head["PartsCount"] == 3
+        and s3.list_multipart_uploads(Bucket="sink-test").get("Uploads", []) == []
+    )
 
 
 def test_leaving_the_block_by_an_exception_publishes_nothing_and_aborts_the_upload(s3):
     from etl.s3io import S3Sink
 
-    with pytest.raises(RuntimeError, match="boom"), S3Sink(s3, "sink-test", "work/y", part_bytes=5 * MIB) as sink:
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        S3Sink(s3, "sink-test", "work/y", part_bytes=5 * MIB) as sink,
+    ):
         sink.write(b"x" * (6 * MIB))
         raise RuntimeError("boom")
     assert sink.state == "aborted" and not _exists(s3, "work/y")

@@ -47,34 +47,66 @@ def test_a_frictionless_schema_with_unsupported_keywords_reports_every_problem_a
         "dialect": {"delimiter": ";", "quoteChar": "'", "header": False, "commentChar": "#"},
     }
     assert problems(doc) == [
-        ("$.primaryKey", "'primaryKey' is not supported: uniqueness across a file is not "
-         "checked: chunks are processed in parallel"),
-        ("$.foreignKeys", "'foreignKeys' is not supported: references to other tables are not "
-         "checked"),
-        ("$.null_values", "unknown keyword 'null_values' in the schema; use one of ['dialect', "
-         "'fields', 'fieldsMatch', 'maxRejectedShare', 'missingValues', 'name', 'version']"),
-        ("$.dialect.commentChar", "'commentChar' is not supported: comment lines are not "
-         "skipped; remove them before upload"),
+        (
+            "$.primaryKey",
+            "'primaryKey' is not supported: uniqueness across a file is not "
+            "checked: chunks are processed in parallel",
+        ),
+        (
+            "$.foreignKeys",
+            "'foreignKeys' is not supported: references to other tables are not checked",
+        ),
+        (
+            "$.null_values",
+            "unknown keyword 'null_values' in the schema; use one of ['dialect', "
+            "'fields', 'fieldsMatch', 'maxRejectedShare', 'missingValues', 'name', 'version']",
+        ),
+        (
+            "$.dialect.commentChar",
+            "'commentChar' is not supported: comment lines are not "
+            "skipped; remove them before upload",
+        ),
         ("$.dialect.quoteChar", "\"'\" is not supported: only '\"' is parsed (RFC 4180)"),
-        ("$.dialect.header", "False is not supported: the first line must be the header naming "
-         "the fields"),
-        ("$.fields[0].constraints.unique", "'unique' is not supported: uniqueness across a "
-         "file is not checked: chunks are processed in parallel"),
-        ("$.fields[1].type", "type 'time' is not supported: a time of day has no exact Parquet "
-         "type here; declare it a string with a pattern"),
-        ("$.fields[2]", "a number field needs the extensions 'precision' (1..38) and 'scale' "
-         "(0..precision) for its exact Parquet DECIMAL, got precision=None scale=None"),
-        ("$.fields[3].format", "format '%d/%m/%y': directives ['%y'] are not supported; use "
-         "%Y %m %d (a two-digit year or a month name would be a guess)"),
-        ("$.fields[4].categories", "'categories' is not supported: use constraints.enum for "
-         "the allowed values"),
-        ("$.fields[5].constraints.pattern", "'(?=[A-Z])\\\\w+' is not a valid RE2 regular "
-         "expression (invalid perl operator: (?=); patterns run on RE2: no lookarounds or "
-         "backreferences"),
-        ("$.fields[6].constraints.pattern", "'pattern' applies to ['string'] fields, not "
-         "integer"),
-        ("$.fields[7].bareNumber", "only true is supported: stripping '€' or '%' around "
-         "numbers would change their meaning; remove them at the source"),
+        (
+            "$.dialect.header",
+            "False is not supported: the first line must be the header naming the fields",
+        ),
+        (
+            "$.fields[0].constraints.unique",
+            "'unique' is not supported: uniqueness across a "
+            "file is not checked: chunks are processed in parallel",
+        ),
+        (
+            "$.fields[1].type",
+            "type 'time' is not supported: a time of day has no exact Parquet "
+            "type here; declare it a string with a pattern",
+        ),
+        (
+            "$.fields[2]",
+            "a number field needs the extensions 'precision' (1..38) and 'scale' "
+            "(0..precision) for its exact Parquet DECIMAL, got precision=None scale=None",
+        ),
+        (
+            "$.fields[3].format",
+            "format '%d/%m/%y': directives ['%y'] are not supported; use "
+            "%Y %m %d (a two-digit year or a month name would be a guess)",
+        ),
+        (
+            "$.fields[4].categories",
+            "'categories' is not supported: use constraints.enum for the allowed values",
+        ),
+        (
+            "$.fields[5].constraints.pattern",
+            "'(?=[A-Z])\\\\w+' is not a valid RE2 regular "
+            "expression (invalid perl operator: (?=); patterns run on RE2: no lookarounds or "
+            "backreferences",
+        ),
+        ("$.fields[6].constraints.pattern", "'pattern' applies to ['string'] fields, not integer"),
+        (
+            "$.fields[7].bareNumber",
+            "only true is supported: stripping '€' or '%' around "
+            "numbers would change their meaning; remove them at the source",
+        ),
         ("$.fields[8].trueValues", "['Y'] are both true and false values"),
     ]
 
@@ -96,51 +128,83 @@ def test_the_message_names_the_file_and_every_path(tmp_path):
 
 
 def test_a_refused_type_does_not_hide_the_field_s_other_problems():
-    doc = {"fields": [{"name": "t", "type": "time", "constraints": {"unqiue": True}},
-                      {"name": "u", "type": ["string"]}]}
+    doc = {
+        "fields": [
+            {"name": "t", "type": "time", "constraints": {"unqiue": True}},
+            {"name": "u", "type": ["string"]},
+        ]
+    }
     assert problems(doc) == [
-        ("$.fields[0].constraints.unqiue", "unknown keyword 'unqiue' in constraints; use one of "
-         "['enum', 'exclusiveMaximum', 'exclusiveMinimum', 'maxLength', 'maximum', "
-         "'minLength', 'minimum', 'pattern', 'required']"),
-        ("$.fields[0].type", "type 'time' is not supported: a time of day has no exact Parquet "
-         "type here; declare it a string with a pattern"),
-        ("$.fields[1].type", "must be a string; use one of ['string', 'integer', 'number', "
-         "'boolean', 'date', 'datetime']"),
+        (
+            "$.fields[0].constraints.unqiue",
+            "unknown keyword 'unqiue' in constraints; use one of "
+            "['enum', 'exclusiveMaximum', 'exclusiveMinimum', 'maxLength', 'maximum', "
+            "'minLength', 'minimum', 'pattern', 'required']",
+        ),
+        (
+            "$.fields[0].type",
+            "type 'time' is not supported: a time of day has no exact Parquet "
+            "type here; declare it a string with a pattern",
+        ),
+        (
+            "$.fields[1].type",
+            "must be a string; use one of ['string', 'integer', 'number', "
+            "'boolean', 'date', 'datetime']",
+        ),
     ]
 
 
 def test_the_pre_table_schema_format_is_refused_with_the_migration():
-    (path, message), = problems({"columns": [{"name": "a", "type": "int64"}]})
+    ((path, message),) = problems({"columns": [{"name": "a", "type": "int64"}]})
     assert path == "$.columns" and "rename 'columns' to 'fields'" in message
 
 
 def test_constraints_and_formats_that_do_not_fit_the_type_are_refused():
-    doc = {"fields": [
-        {"name": "a", "type": "date", "constraints": {"minLength": 3, "minimum": "2024-13-01"}},
-        {"name": "b", "type": "datetime", "format": "%Y-%m-%d %H:%M"},
-        {"name": "c", "type": "integer", "constraints": {"enum": ["1", "x"], "maximum": 1.5}},
-        {"name": "d", "type": "date", "format": "%Y-%m"},
-        {"name": "e", "type": "number", "precision": 5, "scale": 2, "decimalChar": ",",
-         "groupChar": ","},
-        {"name": "f", "type": "string", "format": "email"},
-        {"name": "g", "type": "date", "format": "any"},
-    ], "maxRejectedShare": 1.5, "missingValues": "NA"}
+    doc = {
+        "fields": [
+            {"name": "a", "type": "date", "constraints": {"minLength": 3, "minimum": "2024-13-01"}},
+            {"name": "b", "type": "datetime", "format": "%Y-%m-%d %H:%M"},
+            {"name": "c", "type": "integer", "constraints": {"enum": ["1", "x"], "maximum": 1.5}},
+            {"name": "d", "type": "date", "format": "%Y-%m"},
+            {
+                "name": "e",
+                "type": "number",
+                "precision": 5,
+                "scale": 2,
+                "decimalChar": ",",
+                "groupChar": ",",
+            },
+            {"name": "f", "type": "string", "format": "email"},
+            {"name": "g", "type": "date", "format": "any"},
+        ],
+        "maxRejectedShare": 1.5,
+        "missingValues": "NA",
+    }
     assert problems(doc) == [
         ("$.missingValues", 'must be a list of strings (e.g. ["", "NA"])'),
         ("$.maxRejectedShare", "must be a number from 0 to 1 (e.g. 0.1 for 10%)"),
         ("$.fields[0].constraints.minLength", "'minLength' applies to ['string'] fields, not date"),
         ("$.fields[0].constraints.minimum", "'2024-13-01' is not a date YYYY-MM-DD"),
-        ("$.fields[1].format", "this datetime format has no zone (%z): add the extension "
-         "\"timezone\": \"UTC\" to state that the values are UTC"),
+        (
+            "$.fields[1].format",
+            "this datetime format has no zone (%z): add the extension "
+            '"timezone": "UTC" to state that the values are UTC',
+        ),
         ("$.fields[2].constraints.enum[1]", "'x' is not a 64-bit integer"),
         ("$.fields[2].constraints.maximum", "'1.5' is not a 64-bit integer"),
-        ("$.fields[3].format", "format '%Y-%m' of a date needs each of ['%Y', '%m', '%d'] "
-         "once; missing ['%d']"),
+        (
+            "$.fields[3].format",
+            "format '%Y-%m' of a date needs each of ['%Y', '%m', '%d'] once; missing ['%d']",
+        ),
         ("$.fields[4].groupChar", "must differ from the decimal character"),
-        ("$.fields[5].format", "format 'email' is not supported for string fields (only "
-         "'default')"),
-        ("$.fields[6].format", "format 'any' would guess the date form; declare a pattern "
-         "like %d/%m/%Y"),
+        (
+            "$.fields[5].format",
+            "format 'email' is not supported for string fields (only 'default')",
+        ),
+        (
+            "$.fields[6].format",
+            "format 'any' would guess the date form; declare a pattern like %d/%m/%Y",
+        ),
     ]
 
 
@@ -160,7 +224,7 @@ def test_constraints_and_formats_that_do_not_fit_the_type_are_refused():
 def test_patterns_re2_refuses_are_refused_when_the_schema_is_checked(pattern, why):
     assert check_re2(pattern) == why
     doc = {"fields": [{"name": "s", "constraints": {"pattern": pattern}}]}
-    (path, message), = problems(doc)
+    ((path, message),) = problems(doc)
     assert path == "$.fields[0].constraints.pattern" and f"({why})" in message
 
 
@@ -169,12 +233,19 @@ def test_patterns_re2_accepts_are_accepted_even_where_python_re_refuses(tmp_path
 
     with pytest.raises(re.error):
         re.compile(r"\p{L}+")  # Python re: bad escape \p (the old check refused it)
-    schema = parse_schema({"fields": [{"name": "city", "constraints": {"pattern": r"\p{L}+"}},
-                                      {"name": "n", "type": "integer"}]})
+    schema = parse_schema(
+        {
+            "fields": [
+                {"name": "city", "constraints": {"pattern": r"\p{L}+"}},
+                {"name": "n", "type": "integer"},
+            ]
+        }
+    )
     from test_transform import run
 
-    res, valid, rejected = run(schema, "Zürich,1\nSão Paulo,2\n".encode(), tmp_path,
-                               columns=["city", "n"], first_line=1)
+    res, valid, rejected = run(
+        schema, "Zürich,1\nSão Paulo,2\n".encode(), tmp_path, columns=["city", "n"], first_line=1
+    )
     assert [v["city"] for v in valid] == ["Zürich"]
     assert [(r["line"], r["failures"]) for r in rejected] == [
         (2, [{"column": "city", "rule": "pattern", "value": "São Paulo"}])
@@ -188,8 +259,9 @@ def test_without_pyarrow_the_perl_only_constructs_are_still_refused():
         "from etl.schema import check_re2;"
         "print([check_re2(p) for p in ['(?=a)', '(a)\\\\1', '\\\\p{L}+', '[A-Z]{3}']])"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == (
         "[\"RE2 has no '(?=' (lookarounds, backreferences)\", "
         "\"RE2 has no '\\\\\\\\1' (lookarounds, backreferences)\", None, None]"
@@ -201,10 +273,24 @@ def test_without_pyarrow_the_perl_only_constructs_are_still_refused():
 
 def test_the_transactions_schema_is_a_table_schema():
     schema = check_schema_file(ROOT / "schemas" / "transactions.json")
-    assert schema.names == ["transaction_id", "account_id", "timestamp", "amount", "currency",
-                            "merchant", "category", "status"]
+    assert schema.names == [
+        "transaction_id",
+        "account_id",
+        "timestamp",
+        "amount",
+        "currency",
+        "merchant",
+        "category",
+        "status",
+    ]
     assert [f.name for f in schema.arrow_schema if not f.nullable] == [
-        "transaction_id", "account_id", "timestamp", "amount", "currency", "status"]
+        "transaction_id",
+        "account_id",
+        "timestamp",
+        "amount",
+        "currency",
+        "status",
+    ]
     assert schema.arrow_schema.field("amount").type == pa.decimal128(18, 2)
     assert (schema.delimiter, schema.max_rejected_share) == (",", 0.1)
 
@@ -220,15 +306,16 @@ def test_build_refuses_to_package_an_invalid_schema(tmp_path):
     )
     with pytest.raises(build.BuildError) as err:
         build.build_all(tmp_path, tmp_path / "dist", functions_only=True)
-    assert str(err.value).startswith(f"invalid schema:\n{tmp_path / 'schemas' / 'bad.json'}: 1 problem")
+    assert str(err.value).startswith(
+        f"invalid schema:\n{tmp_path / 'schemas' / 'bad.json'}: 1 problem"
+    )
     assert "$.fields[0].constraints.pattern: 'pattern' applies to ['string']" in str(err.value)
     assert not (tmp_path / "dist").exists()  # nothing was built
     (tmp_path / "schemas" / "bad.json").unlink()
     assert build.check_schemas(tmp_path) == [tmp_path / "schemas" / "ok.json"]
 
 
-def test_the_local_run_checks_the_schema_before_the_emulator_starts(tmp_path, capsys,
-                                                                     monkeypatch):
+def test_the_local_run_checks_the_schema_before_the_emulator_starts(tmp_path, capsys, monkeypatch):
     import localrun.__main__ as cli
 
     started = []
@@ -244,8 +331,11 @@ def test_the_local_run_checks_the_schema_before_the_emulator_starts(tmp_path, ca
 
 def test_a_top_level_delimiter_is_pointed_at_the_dialect():
     assert problems({"delimiter": ";", "fields": [{"name": "a"}]}) == [
-        ("$.delimiter", "'delimiter' is not supported: the CSV delimiter belongs in the dialect: "
-         '{"dialect": {"delimiter": ";"}}')
+        (
+            "$.delimiter",
+            "'delimiter' is not supported: the CSV delimiter belongs in the dialect: "
+            '{"dialect": {"delimiter": ";"}}',
+        )
     ]
 
 

@@ -145,9 +145,7 @@ def test_invalid_utf8_row_is_rejected_and_neighbours_kept(schema, tmp_path):
     res, valid, rejected = run(schema, data, tmp_path)
     assert [x["transaction_id"] for x in valid] == ["T000001", "T000003"]
     assert (rejected[0]["line"], rejected[0]["reason"]) == (3, "not valid UTF-8 text")
-    assert rejected[0]["failures"] == [
-        F(None, "encoding", "invalid continuation byte at byte 44")
-    ]
+    assert rejected[0]["failures"] == [F(None, "encoding", "invalid continuation byte at byte 44")]
     assert rejected[0]["raw"] == row(2, merchant="caf\\xe9")
 
 
@@ -251,10 +249,15 @@ def test_stray_quote_record_is_rejected_as_malformed_and_nothing_is_lost(schema,
     data = "\n".join([row(1, merchant='"ACME, Inc."'), stray, row(3), closing, row(5), ""]).encode()
     res, valid, rejected = run(schema, data, tmp_path)
     assert [v["transaction_id"] for v in valid] == ["T000001", "T000005"]
-    assert rejected == [{"line": 3, "reason": "malformed CSV record: a stray quote or a bare carriage "
-                         "return splits it differently than RFC 4180 quoting",
-                         "raw": "\n".join([stray, row(3), closing]),
-                         "failures": [F(None, "malformed", None)]}]
+    assert rejected == [
+        {
+            "line": 3,
+            "reason": "malformed CSV record: a stray quote or a bare carriage "
+            "return splits it differently than RFC 4180 quoting",
+            "raw": "\n".join([stray, row(3), closing]),
+            "failures": [F(None, "malformed", None)],
+        }
+    ]
     assert res.records == 3 and res.rows_valid + res.rows_rejected == res.records
 
 
@@ -268,15 +271,23 @@ def test_non_utf8_row_among_quoted_rows_keeps_the_fast_parse(schema, tmp_path):
 
 def test_separator_inside_a_value_cannot_fool_the_combined_screen(tmp_path):
     s = tmp_path / "s.json"
-    s.write_text('{"fields": [{"name": "a", "constraints": {"pattern": "^.*$"}},'
-                 '{"name": "n", "type": "integer"}, {"name": "z", "constraints": {"pattern": ".*"}}]}')
+    s.write_text(
+        '{"fields": [{"name": "a", "constraints": {"pattern": "^.*$"}},'
+        '{"name": "n", "type": "integer"}, {"name": "z", "constraints": {"pattern": ".*"}}]}'
+    )
     schema = load_schema(s)
     # joined "x\x1fy\x1f1\x1fz" would match .*, [0-9]+, .* by shifting the boundaries
     data = b"x,y\x1f1,z\nx,7,z\n"
     res, valid, rejected = run(schema, data, tmp_path, columns=["a", "n", "z"], first_line=1)
     assert valid == [{"a": "x", "n": 7, "z": "z"}]
-    assert rejected == [{"line": 1, "reason": "n: not a 64-bit integer", "raw": "x,y\x1f1,z",
-                         "failures": [F("n", "type", "y\x1f1")]}]
+    assert rejected == [
+        {
+            "line": 1,
+            "reason": "n: not a 64-bit integer",
+            "raw": "x,y\x1f1,z",
+            "failures": [F("n", "type", "y\x1f1")],
+        }
+    ]
 
 
 @pytest.mark.parametrize("rows", [63, 64, 65, 192, 200])
@@ -311,7 +322,9 @@ def test_parallel_blocks_give_the_same_output_as_one_thread(schema, tmp_path, th
 
 
 def test_an_error_in_a_later_block_stops_the_parallel_run(schema, tmp_path):
-    data = ("\n".join(row(i) for i in range(200)) + "\n" + "x" * 5000 + "\n" + row(9) + "\n").encode()
+    data = (
+        "\n".join(row(i) for i in range(200)) + "\n" + "x" * 5000 + "\n" + row(9) + "\n"
+    ).encode()
     with pytest.raises(RecordTooLarge):
         run(schema, data, tmp_path, block_bytes=700, max_record_bytes=1000, threads=2)
 
@@ -331,7 +344,9 @@ def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path,
     monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
     body = ("\n".join(row(i) for i in range(300)) + "\n").encode()
     res, valid, _ = run(schema, body, tmp_path, block_bytes=400, threads=2)
-    assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [f"T{i:06d}" for i in range(300)]
+    assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [
+        f"T{i:06d}" for i in range(300)
+    ]
     assert seen == {"MainThread", "block"}
 
 
@@ -352,9 +367,7 @@ def _calendar_cases() -> list[tuple[str, bool]]:
     return cases
 
 
-def test_timestamps_are_kept_exactly_when_the_date_is_real_and_rejected_otherwise(
-    schema, tmp_path
-):
+def test_timestamps_are_kept_exactly_when_the_date_is_real_and_rejected_otherwise(schema, tmp_path):
     # the calendar rules live in the timestamp pattern (run by Arrow's RE2 in the combined
     # screen and per column), so check them against Python's calendar on every date shape
     cases = _calendar_cases()
@@ -374,10 +387,21 @@ def test_timestamps_are_kept_exactly_when_the_date_is_real_and_rejected_otherwis
 
 
 @pytest.mark.parametrize(
-    "clock", ["24:00:00Z", "23:60:00Z", "23:59:60Z", "1:00:00Z", "12:00:00.1234567Z", "12:00:00+01:00", "12:00:00z"]
+    "clock",
+    [
+        "24:00:00Z",
+        "23:60:00Z",
+        "23:59:60Z",
+        "1:00:00Z",
+        "12:00:00.1234567Z",
+        "12:00:00+01:00",
+        "12:00:00z",
+    ],
 )
 def test_timestamps_out_of_clock_range_are_rejected(schema, tmp_path, clock):
-    res, valid, rejected = run(schema, (row(1, timestamp=f"2024-03-01T{clock}") + "\n").encode(), tmp_path)
+    res, valid, rejected = run(
+        schema, (row(1, timestamp=f"2024-03-01T{clock}") + "\n").encode(), tmp_path
+    )
     assert (res.rows_valid, valid) == (0, [])
     assert [(r["reason"], r["failures"]) for r in rejected] == [
         (TS, [F("timestamp", "type", f"2024-03-01T{clock}")])
@@ -402,7 +426,9 @@ def test_dates_are_calendar_exact(tmp_path):
 def test_rejects_of_many_blocks_share_row_groups(schema, tmp_path, monkeypatch):
     from etl import transform
 
-    body = "".join(row(i, currency="usd" if i % 3 == 0 else "USD") + "\n" for i in range(120)).encode()
+    body = "".join(
+        row(i, currency="usd" if i % 3 == 0 else "USD") + "\n" for i in range(120)
+    ).encode()
     res, _, rejected = run(schema, body, tmp_path, block_bytes=400, threads=1)
     meta = pq.ParquetFile(tmp_path / "r.parquet").metadata
     assert res.rows_rejected == 40 and meta.num_rows == 40 and meta.num_row_groups == 1
@@ -424,11 +450,17 @@ def test_repeating_columns_get_dictionaries_and_patterns_still_hold_per_row(sche
     res, valid, rejected = run(schema, ("\n".join(lines) + "\n").encode(), tmp_path, first_line=1)
     assert (res.rows_valid, res.rows_rejected) == (2998, 2)
     assert [(r["line"], r["reason"], r["failures"]) for r in rejected] == [
-        (1501, f"account_id: does not match the pattern {ID_PATTERN}", [F("account_id", "pattern", "A!")]),
+        (
+            1501,
+            f"account_id: does not match the pattern {ID_PATTERN}",
+            [F("account_id", "pattern", "A!")],
+        ),
         (2501, "currency: not one of the enum values", [F("currency", "enum", "EURO")]),
     ]
     assert [v["account_id"] for v in valid[:8]] == [f"A{i % 7}" for i in range(8)]
     meta = pq.ParquetFile(tmp_path / "v.parquet").metadata.row_group(0)
-    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    encodings = {
+        meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)
+    }
     assert "RLE_DICTIONARY" in encodings["account_id"] and "RLE_DICTIONARY" in encodings["currency"]
     assert "RLE_DICTIONARY" not in encodings["transaction_id"]

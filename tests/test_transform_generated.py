@@ -45,11 +45,21 @@ def _valid(rng: random.Random, i: int, nl: str) -> Record:
     frac = rng.choice(["", ".5", ".05", ".99"])
     amount = f"{rng.choice(['', '-'])}{rng.randint(0, 10**6)}{frac}"
     micros = rng.choice([0, 123456, 500000])
-    day = datetime(2024, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
-                   rng.randint(0, 59), rng.randint(0, 59), micros, tzinfo=UTC)
+    day = datetime(
+        2024,
+        rng.randint(1, 12),
+        rng.randint(1, 28),
+        rng.randint(0, 23),
+        rng.randint(0, 59),
+        rng.randint(0, 59),
+        micros,
+        tzinfo=UTC,
+    )
     stamp = day.strftime("%Y-%m-%dT%H:%M:%S") + (f".{micros:06d}" if micros else "")
     stamp += rng.choice(["Z", "+00:00"])
-    merchant = rng.choice(["Shop", "ACME, Inc.", 'The "Best" Café', f"two{nl}lines", "Zürich ☕", ""])
+    merchant = rng.choice(
+        ["Shop", "ACME, Inc.", 'The "Best" Café', f"two{nl}lines", "Zürich ☕", ""]
+    )
     category = rng.choice(["food", "", "travel"])
     raw_merchant = _quote(merchant) if any(c in merchant for c in ',"\r\n') else merchant
     if merchant and rng.random() < 0.2:
@@ -64,8 +74,16 @@ def _valid(rng: random.Random, i: int, nl: str) -> Record:
         "category": category or None,
         "status": rng.choice(STATUSES),
     }
-    fields = [values["transaction_id"], values["account_id"], stamp, amount,
-              values["currency"], raw_merchant, category, values["status"]]
+    fields = [
+        values["transaction_id"],
+        values["account_id"],
+        stamp,
+        amount,
+        values["currency"],
+        raw_merchant,
+        category,
+        values["status"],
+    ]
     return Record(",".join(fields), True, values)
 
 
@@ -78,8 +96,15 @@ def _invalid(rng: random.Random, i: int, nl: str) -> Record:
     if kind == "amount":
         good[3] = rng.choice(["12.345", "1e5", "abc", "", " 1.00", "12345678901234567"])
     elif kind == "timestamp":
-        good[2] = rng.choice(["2023-02-29T00:00:00Z", "2024-03-01 00:00:00Z", "2024-03-01T24:00:00Z",
-                              "2024-03-01T00:00:00+01:00", "yesterday"])
+        good[2] = rng.choice(
+            [
+                "2023-02-29T00:00:00Z",
+                "2024-03-01 00:00:00Z",
+                "2024-03-01T24:00:00Z",
+                "2024-03-01T00:00:00+01:00",
+                "yesterday",
+            ]
+        )
     elif kind == "currency":
         good[4] = rng.choice(["usd", "XXXX", ""])
     elif kind == "id":
@@ -91,7 +116,9 @@ def _invalid(rng: random.Random, i: int, nl: str) -> Record:
     elif kind == "long":
         good = [*good, "extra"]
     else:
-        return Record(",".join(good[:5]) + ",caf\udce9," + ",".join(good[6:]), False, invalid_utf8=True)
+        return Record(
+            ",".join(good[:5]) + ",caf\udce9," + ",".join(good[6:]), False, invalid_utf8=True
+        )
     return Record(",".join(good), False)
 
 
@@ -120,8 +147,15 @@ def generate(seed: int) -> tuple[bytes, list[tuple[int, Record]]]:
 
 def run(schema, body: bytes, tmp_path, **kw):
     v, r = tmp_path / "v.parquet", tmp_path / "r.parquet"
-    res = process_stream(io.BytesIO(body), schema=schema, columns=COLS, valid_path=v,
-                         rejected_path=r, first_line=2, **kw)
+    res = process_stream(
+        io.BytesIO(body),
+        schema=schema,
+        columns=COLS,
+        valid_path=v,
+        rejected_path=r,
+        first_line=2,
+        **kw,
+    )
     return res, pq.read_table(v).to_pylist(), pq.read_table(r).to_pylist()
 
 
@@ -131,7 +165,8 @@ def test_generated_files_come_out_exactly_as_constructed(schema, tmp_path, seed)
     want_valid = [rec.values for _, rec in records if rec.valid]
     want_rejects = [
         (line, rec.text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
-        for line, rec in records if not rec.valid
+        for line, rec in records
+        if not rec.valid
     ]
     for block_bytes, threads in [(8 << 20, 1), (4096, 1), (700, 2), (1500, 3)]:
         res, valid, rejected = run(schema, body, tmp_path, block_bytes=block_bytes, threads=threads)

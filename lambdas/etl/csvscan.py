@@ -124,7 +124,7 @@ class Hypothesis:
     why: str = ""
 
 
-def _simulate(
+def _simulate(  # noqa: C901 (one loop over RFC 4180 states; the branches are the states)
     window: bytes, inside: bool, delimiter: int, at_eof: bool, max_record_bytes: int
 ) -> Hypothesis:
     """Walk quotes and newlines under one hypothesis, checking RFC 4180 structure.

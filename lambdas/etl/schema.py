@@ -484,7 +484,7 @@ def _parse_format(fmt: str, typ: str, path: str, problems: _Problems) -> DateFor
     return out
 
 
-def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Problems):
+def _field(doc: Any, path: str, schema_missing: tuple[str, ...], problems: _Problems):  # noqa: C901 (issue 13: to split per type)
     if not isinstance(doc, dict):
         problems.add(path, "a field must be an object with at least a 'name'")
         return None

@@ -22,8 +22,13 @@ SCHEMA = {
     "fields": [
         {"name": "date", "type": "date", "format": "%Y/%m/%d", "constraints": {"required": True}},
         {"name": "station", "type": "string", "constraints": {"required": True}},
-        {"name": "temp_max", "type": "number", "precision": 4, "scale": 1,
-         "constraints": {"minimum": -90, "maximum": 60}},
+        {
+            "name": "temp_max",
+            "type": "number",
+            "precision": 4,
+            "scale": 1,
+            "constraints": {"minimum": -90, "maximum": 60},
+        },
         {"name": "rain", "type": "boolean", "trueValues": ["Yes"], "falseValues": ["No"]},
     ],
 }
@@ -41,8 +46,15 @@ def _file(path: Path, rows: int, date_form: str = "{y}/{m:02d}/{d:02d}") -> None
 def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MOTO_PORT"}
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "localrun", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=240, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "localrun", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def test_rejects_per_rule_and_first_lines_in_the_summary_then_too_many_rejects(tmp_path):
@@ -51,13 +63,14 @@ def test_rejects_per_rule_and_first_lines_in_the_summary_then_too_many_rejects(t
     good = tmp_path / "weather.csv"
     _file(good, 1000)
 
-    proc = _run_cli(str(good), "--schema", str(schema), "--out", str(tmp_path / "ok"),
-                    cwd=tmp_path)
+    proc = _run_cli(str(good), "--schema", str(schema), "--out", str(tmp_path / "ok"), cwd=tmp_path)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "  rejects        10  temp_max  maximum\n" in proc.stdout
-    assert "  rejected line  44: temp_max: greater than the maximum 60  | 2012/02/15,SEA,99.0,No\n" \
+    assert (
+        "  rejected line  44: temp_max: greater than the maximum 60  | 2012/02/15,SEA,99.0,No\n"
         in proc.stdout
+    )
     rejected = pq.read_table(tmp_path / "ok" / "rejected").to_pylist()
     assert len(rejected) == 10
     assert {(f["column"], f["rule"], f["value"]) for r in rejected for f in r["failures"]} == {
@@ -69,8 +82,9 @@ def test_rejects_per_rule_and_first_lines_in_the_summary_then_too_many_rejects(t
     # The same data with ISO dates: every row rejected -> FAILED, SNS says why, no outputs.
     wrong = tmp_path / "iso.csv"
     _file(wrong, 1000, date_form="{y}-{m:02d}-{d:02d}")
-    proc = _run_cli(str(wrong), "--schema", str(schema), "--out", str(tmp_path / "bad"),
-                    cwd=tmp_path)
+    proc = _run_cli(
+        str(wrong), "--schema", str(schema), "--out", str(tmp_path / "bad"), cwd=tmp_path
+    )
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "bad" / "summary.json").read_text())

@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 COLUMNS_TF = ROOT / "modules" / "storage" / "catalog_columns.tf"
 
 # What Athena calls each Arrow type our Parquet carries.
-ATHENA = {pa.string(): "string", pa.int64(): "bigint", pa.timestamp("us", tz="UTC"): "timestamp",
-          pa.date32(): "date", pa.bool_(): "boolean"}
-
+ATHENA = {
+    pa.string(): "string",
+    pa.int64(): "bigint",
+    pa.timestamp("us", tz="UTC"): "timestamp",
+    pa.date32(): "date",
+    pa.bool_(): "boolean",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -44,25 +48,50 @@ def athena_type(t: pa.DataType) -> str:
 def evaluate(tmp_path: Path, schema_file: Path, expression: str):
     shutil.copy(COLUMNS_TF, tmp_path / "catalog_columns.tf")
     (tmp_path / "variables.tf").write_text('variable "schema_file" {\n  type = string\n}\n')
-    out = subprocess.run(
-        ["terraform", "console", f"-var=schema_file={schema_file}"],
-        input=f"jsonencode({expression})\n", capture_output=True, text=True, cwd=tmp_path,
-        timeout=120, check=True,
-    ).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            ["terraform", "console", f"-var=schema_file={schema_file}"],
+            input=f"jsonencode({expression})\n",
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return json.loads(json.loads(out))
 
 
-@pytest.mark.parametrize("schema_doc", [
-    None,  # the default transactions schema
-    {"name": "all", "fields": [
-        {"name": "i", "type": "integer", "constraints": {"required": True}},
-        {"name": "d", "type": "number", "precision": 38, "scale": 0,
-         "constraints": {"required": True}},
-        {"name": "t", "type": "datetime"},
-        {"name": "day", "type": "date", "format": "%d.%m.%Y", "constraints": {"required": True}},
-        {"name": "b", "type": "boolean", "trueValues": ["yes"], "falseValues": ["no"]},
-        {"name": "s"}]},
-])
+@pytest.mark.parametrize(
+    "schema_doc",
+    [
+        None,  # the default transactions schema
+        {
+            "name": "all",
+            "fields": [
+                {"name": "i", "type": "integer", "constraints": {"required": True}},
+                {
+                    "name": "d",
+                    "type": "number",
+                    "precision": 38,
+                    "scale": 0,
+                    "constraints": {"required": True},
+                },
+                {"name": "t", "type": "datetime"},
+                {
+                    "name": "day",
+                    "type": "date",
+                    "format": "%d.%m.%Y",
+                    "constraints": {"required": True},
+                },
+                {"name": "b", "type": "boolean", "trueValues": ["yes"], "falseValues": ["no"]},
+                {"name": "s"},
+            ],
+        },
+    ],
+)
 def test_glue_columns_match_the_parquet_schema(tmp_path, schema_doc):
     if schema_doc is None:
         schema_file = ROOT / "schemas" / "transactions.json"
