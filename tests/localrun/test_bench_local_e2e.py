@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))  # bench.py imports its sibling modules
 # by path: the name `bench` is also the repo's bench/ folder (a namespace package)
 _spec = importlib.util.spec_from_file_location("bench_cli", ROOT / "bench" / "bench.py")
-bench = importlib.util.module_from_spec(_spec)
+bench = sys.modules["bench_cli"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 PROCESSOR = {"ok": True, "seconds": 2.5, "rows_valid": 90, "rows_rejected": 10}
