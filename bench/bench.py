@@ -2,6 +2,7 @@
 
     python bench/bench.py [--size-mb N] [--seed S] [--out bench/results.json] [--keep]
                           [--rss-check] [--repeat K] [--jobs a,b] [--baseline REV]
+                          [--local-e2e]
 
 Generates a synthetic transactions CSV of N MiB (default 256; ~0.5% invalid rows of
 several kinds, see localrun/sample.py) and a clean one of the same shape, reads each once
@@ -16,6 +17,11 @@ subprocess, pinned to one thread unless it is an all-cores job:
   parse_only  pyarrow.csv.open_csv over the file, strings only, no checks, no write
   splitter    etl.chunking.plan_chunks with 64 MiB chunks: bytes read per boundary
   (and processor/polars/duckdb on all cores, and a chunk's path through an S3 model)
+
+With --local-e2e the same sample then goes through the whole pipeline on the embedded
+moto (``python -m localrun``: deploy envs/dev with Terraform, then upload and wait); the
+run's time after the deploy gives ``local_e2e_mb_s`` and ``ratio_local_e2e_to_processor``
+(local seconds / processor seconds; target <= 5).
 
 Every job's valid/rejected counts are checked against the generator's and the
 processor's, and the peers' valid outputs against the processor's value by value; any
@@ -33,6 +39,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +48,7 @@ import harness
 import report
 from jobs import DEFAULT_JOBS, JOBS, VALUE_CHECKED, worker
 from s3model import S3_MODEL
-from settings import HERE, MIB, RSS_CHECK_MIB
+from settings import HERE, MIB, ROOT, RSS_CHECK_MIB
 
 
 # --------------------------------------------------------------------------- arguments
@@ -99,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="REV",
         help="also run the processor jobs on the lambdas/ of git revision REV, "
         "interleaved with this tree's runs, and report the speed-up",
+    )
+    ap.add_argument(
+        "--local-e2e",
+        action="store_true",
+        help="also run the sample end to end on the embedded moto (needs terraform) and"
+        " report its MB/s after the deploy against the processor's",
     )
     ap.add_argument("--worker", choices=sorted(JOBS), help=argparse.SUPPRESS)
     ap.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -220,6 +233,42 @@ def run_rss_check(args, jobs: dict, work: Path) -> dict:
     }
 
 
+def run_local_e2e(jobs: dict, samples: Samples, work: Path) -> tuple[dict, list[str]]:
+    """The sample through the whole pipeline on the embedded moto (`python -m localrun`,
+    which builds the zips and deploys envs/dev first); timed from the upload to the end of
+    the execution (its summary.json's duration_s), so the deploy does not count."""
+    out = work / "local_e2e"
+    shutil.rmtree(out, ignore_errors=True)
+    print("local end-to-end run: deploying envs/dev to moto, then the sample ...", flush=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "localrun", str(samples.main), "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    summary_path = out / "summary.json"
+    if proc.returncode != 0 or not summary_path.is_file():
+        tail = proc.stderr.strip().splitlines()[-5:]
+        return {}, [f"local_e2e: python -m localrun exited {proc.returncode}: {tail}"]
+    summary = json.loads(summary_path.read_text())
+    seconds = summary["duration_s"]
+    result = {
+        "local_e2e_seconds": seconds,
+        "local_e2e_chunks": summary["chunks"],
+        "local_e2e_mb_s": samples.info["bytes"] / 1e6 / seconds,
+    }
+    processor = jobs.get("processor", {})
+    problems = []
+    if processor.get("ok"):
+        result["ratio_local_e2e_to_processor"] = seconds / processor["seconds"]
+        got = (summary["rows_valid"], summary["rows_rejected"])
+        want = (processor["rows_valid"], processor["rows_rejected"])
+        if got != want:
+            problems.append(f"local_e2e valid/rejected {got} != processor's {want}")
+    return result, problems
+
+
 # --------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -262,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     counts, problems = report.check_counts(jobs, samples.info, samples.clean_info, diffs)
     results["counts"] = counts
     results.update(run_rss_check(args, jobs, work))
+    if args.local_e2e:
+        local, local_problems = run_local_e2e(jobs, samples, work)
+        results.update(local)
+        problems += local_problems
     warnings = report.check_splits(jobs)
     if max(load_before[0], load_after[0]) > 0.5:
         warnings.append(

@@ -256,6 +256,14 @@ def print_report(results: dict, problems: list[str], warnings: list[str]) -> Non
             )
         elif s:
             print(f"{name}: {s.get('error')}")
+    if "local_e2e_mb_s" in results:
+        v = results.get("ratio_local_e2e_to_processor")
+        print(
+            f"  local end-to-end (embedded moto, after the deploy): "
+            f"{results['local_e2e_mb_s']:.1f} MB/s in {results['local_e2e_seconds']:.1f} s, "
+            f"{results['local_e2e_chunks']} chunks; ratio_local_e2e_to_processor <= 5: "
+            f"{_fmt(v, '.2f')}  {_check(v, '<=', 5)}"
+        )
     if "processor_1gib_peak_rss_mib" in results:
         print(
             f"processor on a 1 GiB chunk: peak RSS "

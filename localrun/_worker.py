@@ -9,6 +9,7 @@ site-packages), imports the handler once and then answers invocations over a pip
 Wire format on the pipes: a 4-byte big-endian length, then a UTF-8 JSON object.
 Request:  {"request_id", "payload" (str, the raw invoke body), "fault": null | "before" |
            "after" | "after_upload:<key part>", "deadline_ms"}
+First, once the handler module is imported (or failed to import): {"ready": true}.
 Response: {"ok": true, "payload": str} or {"ok": false, "errorType", "errorMessage",
            "stackTrace": [...]}
 """
@@ -133,6 +134,8 @@ def main() -> int:
     except Exception as exc:  # an init error is reported on every invocation, like Lambda
         init_error = exc
         traceback.print_exc()
+    sys.stdout.flush()
+    _write_message(resp_fd, {"ready": True})  # the init is over: the harness may time it
 
     while True:
         request = _read_message(req_fd)

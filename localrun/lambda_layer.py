@@ -129,6 +129,15 @@ class _Worker:
         os.close(resp_write)
         self.alive = True
         self.busy = False
+        self.ready = False  # the worker's {"ready": true} (its init is over) was read
+
+    def wait_ready(self, deadline: float) -> None:
+        """Read the worker's one ready message (sent when its handler module is imported)."""
+        if self.ready:
+            return
+        (size,) = struct.unpack(">I", self._read_exact(4, deadline))
+        json.loads(self._read_exact(size, deadline).decode("utf-8"))
+        self.ready = True
 
     @property
     def pid(self) -> int:
@@ -146,6 +155,7 @@ class _Worker:
         try:
             body = json.dumps(message).encode("utf-8")
             _write_all(self._req_write, struct.pack(">I", len(body)) + body)
+            self.wait_ready(deadline)
             header = self._read_exact(4, deadline)
             (size,) = struct.unpack(">I", header)
             return json.loads(self._read_exact(size, deadline).decode("utf-8"))
@@ -247,6 +257,27 @@ class _FunctionPool:
             else:
                 if worker in self._all:
                     self._all.remove(worker)
+            self._cond.notify()
+
+    def prewarm(self, count: int) -> list[_Worker]:
+        """Start idle workers until the pool has ``min(count, size)``; the new ones."""
+        started = []
+        with self._cond:
+            while len(self._all) < min(count, self.size) and not self._closed:
+                worker = _Worker(self.spec, self._log_path)
+                self._all.append(worker)
+                self._idle.append(worker)
+                started.append(worker)
+            self._cond.notify_all()
+        return started
+
+    def discard(self, worker: _Worker) -> None:
+        worker.stop()
+        with self._cond:
+            if worker in self._idle:
+                self._idle.remove(worker)
+            if worker in self._all:
+                self._all.remove(worker)
             self._cond.notify()
 
     def pids(self) -> list[int]:
@@ -390,6 +421,23 @@ class LambdaLayer:
         with self._lock:
             self.invocations.append(record)
         return result
+
+    def prewarm(self, counts: dict[str, int], timeout: float = 120.0) -> None:
+        """Start ``counts[name]`` warm workers of each function (by logical name) at once
+        and wait until each has imported its handler: the Lambda cold starts (~1 s each
+        with pyarrow, several at once on a small machine) happen here, not in the run."""
+        started = [
+            worker
+            for pool in self._pools.values()
+            for worker in pool.prewarm(counts.get(pool.spec.name, 0))
+        ]
+        deadline = time.monotonic() + timeout
+        for worker in started:
+            try:
+                worker.wait_ready(deadline)
+            except (TimeoutError, EOFError, OSError, ValueError):
+                # the first invocation starts a fresh one and reports what goes wrong
+                self._pools[worker.spec.function_name].discard(worker)
 
     def worker_pids(self) -> list[int]:
         return [pid for pool in self._pools.values() for pid in pool.pids()]

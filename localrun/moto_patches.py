@@ -41,6 +41,12 @@ s3_event_shape                 the S3 ``Object Created`` event sent to EventBrid
                                ``eTag`` (AWS: ``etag``), ``reason`` ``ObjectCreated`` (AWS:
                                ``PutObject``/``CompleteMultipartUpload``...) and one constant
                                ``sequencer`` for every object. The AWS shape is sent.
+s3_ranged_get                  a ranged GetObject reads the whole object out of its (spooled,
+                               on disk above 5 MiB) buffer and then slices it: the processor's
+                               4 MiB ranged reads of a 256 MiB input copied 64 x 256 MiB. A
+                               GET with one ``bytes=A-B`` / ``bytes=A-`` range reads only the
+                               range; everything else (headers, 206, Content-Range, errors) is
+                               moto's own code.
 eventbridge_to_stepfunctions   a rule target that is a Step Functions state machine makes
                                delivery raise (not implemented). Delivered: StartExecution
                                with the target's ``InputPath`` (or ``Input``) applied, as
@@ -58,6 +64,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 import threading
 import time
 import uuid
@@ -333,6 +340,64 @@ def _logging_config(function_name: str, given: dict | None) -> dict:
     return config
 
 
+# -- S3 ranged GET --------------------------------------------------------------------------
+_SIMPLE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+_ranged = threading.local()  # set while a simple ranged GET is being answered on this thread
+
+
+class _RangedValue:
+    """Stands in for ``FakeKey.value`` in a ranged GET: moto's range code only takes
+    ``len()`` and one slice of it, and the slice reads just those bytes from the buffer."""
+
+    def __init__(self, key) -> None:
+        self._key = key
+
+    def __len__(self) -> int:
+        return self._key.size
+
+    def __getitem__(self, item: slice) -> bytes:
+        start, stop, step = item.indices(len(self))
+        if step != 1:
+            raise TypeError("only contiguous slices of an object's body are supported")
+        with self._key.lock:
+            self._key._value_buffer.seek(start)
+            return self._key._value_buffer.read(max(0, stop - start))
+
+
+def _s3_ranged_get() -> list[tuple[Any, str, Any]]:
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    original_key_response = S3Response.key_response
+    original_value = FakeKey.value
+
+    def key_response(self, request, full_url, headers):
+        match = _SIMPLE_RANGE.fullmatch(request.headers.get("range") or "")
+        simple = (
+            request.method == "GET"
+            and match is not None
+            and (not match[2] or int(match[2]) >= int(match[1]))
+        )
+        if not simple:
+            return original_key_response(self, request, full_url, headers)
+        _ranged.active = True
+        try:
+            return original_key_response(self, request, full_url, headers)
+        finally:
+            _ranged.active = False
+
+    def value(self):
+        if getattr(_ranged, "active", False):
+            _ranged.active = False  # once: the body of this GET, nothing else
+            return _RangedValue(self)
+        return original_value.fget(self)
+
+    return [
+        (S3Response, "key_response", key_response),
+        (FakeKey, "value", property(value, original_value.fset)),
+    ]
+
+
 # -- EventBridge -> Step Functions ---------------------------------------------------------
 def _eventbridge_to_stepfunctions() -> list[tuple[Any, str, Any]]:
     from moto.events.models import Rule
@@ -400,6 +465,7 @@ PATCHES: dict[str, _Patch] = {
         _Patch("lambda_logging_config", _lambda_logging_config),
         _Patch("delete_marker_dispose", _delete_marker_dispose),
         _Patch("s3_event_shape", _s3_event_shape),
+        _Patch("s3_ranged_get", _s3_ranged_get),
         _Patch("eventbridge_to_stepfunctions", _eventbridge_to_stepfunctions),
     )
 }

@@ -293,8 +293,12 @@ class LocalPipeline:
         host: str = "127.0.0.1",
         port: int = 0,
         apply_progress: Callable[[Step], None] | None = None,
+        prewarm_processors: int = 0,
     ) -> None:
-        """``functions_dir``: a dir of ready ``<name>.zip``; ``lambdas_dir``: zip handlers
+        """``prewarm_processors``: start that many processor workers (at most the Map's
+        concurrency) and one of every other function on start, so the run does not pay the
+        cold starts (the CLI does; tests that count workers do not).
+        ``functions_dir``: a dir of ready ``<name>.zip``; ``lambdas_dir``: zip handlers
         from there (tests with throwaway handlers); neither: ``python build.py
         --functions-only`` (the real zips)."""
         self.contract = load_contract()
@@ -333,6 +337,7 @@ class LocalPipeline:
         self._subscription_arn: str | None = None
         self._failure_sub_url: str | None = None
         self._clients = threading.local()
+        self._prewarm_processors = prewarm_processors
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> LocalPipeline:
@@ -383,6 +388,11 @@ class LocalPipeline:
             log_dir=self.work_dir / "logs",
         )
         self.deployment.emulator.set_lambda(self.layer)
+        if self._prewarm_processors:
+            self.layer.prewarm(
+                {name: 1 for name in self._function_names}
+                | {"processor": min(self._prewarm_processors, self.max_concurrency)}
+            )
         self._subscribe_observer()
 
     def close(self) -> None:
@@ -519,7 +529,7 @@ class LocalPipeline:
         *,
         timeout: float = 600.0,
         progress: Callable[[Progress], None] | None = None,
-        interval: float = 0.5,
+        interval: float = 0.1,
     ) -> RunResult:
         """Wait for an execution to end; collect its messages, counts and status items."""
         sfn = self.client("stepfunctions")

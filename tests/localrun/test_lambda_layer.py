@@ -233,3 +233,50 @@ def test_an_upload_fault_needs_the_key_it_follows():
         Fault("fn", 1, frozenset({1}), "after_upload")
     with pytest.raises(ValueError, match="must be 'before', 'after' or 'after_upload'"):
         Fault("fn", 1, frozenset({1}), "during")
+
+
+SLOW_INIT_HANDLER = """
+import os, time
+time.sleep(0.6)  # a slow init (pyarrow's import is ~1 s)
+
+def handler(event, context):
+    return {"pid": os.getpid()}
+"""
+
+
+def test_prewarm_starts_ready_workers_that_the_invocations_then_use(tmp_path):
+    layer = LambdaLayer(
+        _not_found_app,
+        [_spec(tmp_path, SLOW_INIT_HANDLER)],
+        pool_size=3,
+        log_dir=tmp_path / "logs",
+    )
+    try:
+        began = time.monotonic()
+        layer.prewarm({"fn": 5, "unknown": 1})  # capped at the pool size; inits run at once
+        assert 0.6 <= time.monotonic() - began < 1.5
+        warm = sorted(layer.worker_pids())
+        assert len(warm) == 3
+        began = time.monotonic()
+        pids = {_invoke(layer, {}).get_json()["pid"] for _ in range(3)}
+        assert time.monotonic() - began < 0.5  # no init left to wait for
+        assert pids <= set(warm)
+        assert sorted(layer.worker_pids()) == warm
+    finally:
+        layer.close()
+
+
+def test_a_worker_that_dies_during_prewarm_is_replaced_on_the_first_invocation(tmp_path):
+    source = "import os\nos._exit(7)\n"
+    layer = LambdaLayer(
+        _not_found_app, [_spec(tmp_path, source)], pool_size=2, log_dir=tmp_path / "logs"
+    )
+    try:
+        layer.prewarm({"fn": 1})
+        assert layer.worker_pids() == []
+        response = _invoke(layer, {})
+        assert response.status_code == 200
+        assert response.headers["X-Amz-Function-Error"] == "Unhandled"
+        assert response.get_json()["errorType"] == "Runtime.ExitError"
+    finally:
+        layer.close()

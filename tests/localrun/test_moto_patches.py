@@ -329,3 +329,65 @@ def _wait(sfn, arn: str, timeout: float = 20) -> dict:
         if description["status"] != "RUNNING" or time.monotonic() > deadline:
             return description
         time.sleep(0.1)
+
+
+def test_a_ranged_get_reads_only_the_range(aws):
+    """Unpatched, moto reads the whole body (``FakeKey.value``) for every ranged GET and
+    slices it; patched, only the range is read, and the answer is the same."""
+    from moto.s3.models import FakeKey
+
+    s3 = aws("s3")
+    bucket = _bucket(s3, versioned=True)
+    body = bytes(range(256)) * 40_000  # 10 MB: above moto's 5 MiB in-memory buffer
+    version = s3.put_object(Bucket=bucket, Key="big", Body=body)["VersionId"]
+    whole_reads = []
+
+    def counting(prop):
+        def getter(self):
+            value = prop.fget(self)
+            if isinstance(value, bytes):
+                whole_reads.append(len(value))
+            return value
+
+        return property(getter, prop.fset)
+
+    def ranged(range_header):
+        answer = s3.get_object(Bucket=bucket, Key="big", VersionId=version, Range=range_header)
+        return answer["Body"].read(), answer["ContentRange"], answer["ContentLength"]
+
+    saved = FakeKey.__dict__["value"]
+    FakeKey.value = counting(saved)
+    try:
+        assert ranged("bytes=100-4194403") == (
+            body[100:4194404],
+            f"bytes 100-4194403/{len(body)}",
+            4194304,
+        )
+        assert whole_reads == [len(body)]  # the gap: the whole object for 4 MiB
+        whole_reads.clear()
+        with applied("s3_ranged_get"):  # wraps the counting getter
+            assert ranged("bytes=100-4194403") == (
+                body[100:4194404],
+                f"bytes 100-4194403/{len(body)}",
+                4194304,
+            )
+            assert ranged(f"bytes={len(body) - 5}-") == (
+                body[-5:],
+                f"bytes {len(body) - 5}-{len(body) - 1}/{len(body)}",
+                5,
+            )
+            assert ranged(f"bytes=10-{len(body) + 99}") == (
+                body[10:],
+                f"bytes 10-{len(body) - 1}/{len(body)}",
+                len(body) - 10,
+            )
+            assert whole_reads == []
+            # not a simple range: moto's own path, unchanged
+            last5 = f"bytes {len(body) - 5}-{len(body) - 1}/{len(body)}"
+            assert ranged("bytes=-5") == (body[-5:], last5, 5)
+            assert whole_reads == [len(body)]
+            with pytest.raises(ClientError, match="InvalidRange"):
+                ranged(f"bytes={len(body)}-")
+            assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == body
+    finally:
+        FakeKey.value = saved
