@@ -81,7 +81,7 @@ module "compute" {
   artifacts_bucket   = module.storage.bucket_name
   environment        = local.environment
   service_name       = local.service_name
-  metrics_namespace  = local.contract.metrics_namespace
+  metrics_namespace  = local.contract.metrics.namespace
   log_level          = var.log_level
   log_retention_days = var.log_retention_days
   prefixes           = local.contract.prefixes
@@ -115,6 +115,6 @@ module "observability" {
   table_name        = module.storage.table_name
   events_dlq_name   = module.orchestration.events_dlq_name
   alarm_topic_arn   = module.orchestration.failure_topic_arn
-  metrics_namespace = local.contract.metrics_namespace
+  metrics_namespace = local.contract.metrics.namespace
   service_name      = local.service_name
 }

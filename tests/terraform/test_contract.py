@@ -64,7 +64,7 @@ def test_metrics_namespace_comes_from_contract():
         for module in ("compute", "observability"):
             assert (
                 expr(_module_call(env, module)["metrics_namespace"])
-                == "local.contract.metrics_namespace"
+                == "local.contract.metrics.namespace"
             )
 
 

@@ -211,7 +211,7 @@ def test_compute_functions(compute_plan):
         assert set(fn["environment"][0]["variables"]) == set(spec["env"].values()) | POWERTOOLS
         assert (
             fn["environment"][0]["variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-            == spec["metrics_namespace"]
+            == spec["metrics"]["namespace"]
         )
         assert fn["ephemeral_storage"][0]["size"] == (4096 if name == "processor" else 512)
     groups = _of_type(compute_plan, "aws_cloudwatch_log_group")
