@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from etl.errors import UnbalancedQuote
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import ReadAhead, S3Sink, range_reader
@@ -24,6 +25,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
     attempt = rt.status.start_chunk(ref.file_id, index, execution_id)
     try:
         return _process(rt, event, ref, index, attempt)
+    except UnbalancedQuote as exc:  # located in the chunk: say where it is in the file
+        at = int(chunk["start"]) + (exc.offset or 0)
+        located = UnbalancedQuote.at(
+            f"line {exc.line} of the chunk (byte offset {at} of the file)", offset=at, line=exc.line
+        )
+        rt.status.fail_chunk(ref.file_id, index, execution_id, located.name, str(located))
+        raise located from exc
     except Exception as exc:  # record why on the chunk item, then let the state machine decide
         rt.status.fail_chunk(ref.file_id, index, execution_id, type(exc).__name__, str(exc))
         raise

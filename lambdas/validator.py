@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from etl.checks import check_has_data, check_text, parse_header
+from etl.checks import check_has_data, check_quotes, check_text, parse_header
 from etl.chunking import header_text
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import range_reader
@@ -24,6 +24,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
     check_text(sample, complete=sample_end == size, offset=h0)
     columns = parse_header(header_text(sample[: h1 - h0]), schema)
     check_has_data(sample[h1 - h0 :], data_bytes=size - h1)
+    # before any fan-out: a quote that never closes in the sample names its file line
+    check_quotes(
+        sample[h1 - h0 :],
+        complete=sample_end == size,
+        delimiter=schema.delimiter,
+        offset=h1,
+        first_line=int(event["header_newlines"]) + 1,
+        max_record_bytes=rt.settings.max_record_bytes,
+    )
     rt.status.set_processing(
         event["file_id"],
         event["execution_id"],

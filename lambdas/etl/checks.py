@@ -7,7 +7,15 @@ import csv
 from collections import Counter
 
 from .chunking import CR_ONLY_REASON
-from .errors import DelimiterMismatch, EncodingError, HeaderOnly, LineEndingError, SchemaMismatch
+from .csvscan import unclosed_quote
+from .errors import (
+    DelimiterMismatch,
+    EncodingError,
+    HeaderOnly,
+    LineEndingError,
+    SchemaMismatch,
+    UnbalancedQuote,
+)
 from .schema import Schema
 
 OTHER_DELIMITERS = (";", "\t", "|", ",")
@@ -87,3 +95,32 @@ def check_has_data(data_sample: bytes, *, data_bytes: int) -> None:
     """Raise HeaderOnly when nothing but blank lines follows the header."""
     if data_bytes == 0 or (len(data_sample) == data_bytes and not data_sample.strip()):
         raise HeaderOnly("the file has a header but no data rows: nothing to process")
+
+
+def check_quotes(
+    data_sample: bytes,
+    *,
+    complete: bool,
+    delimiter: str,
+    offset: int,
+    first_line: int,
+    max_record_bytes: int,
+) -> None:
+    """Raise UnbalancedQuote, naming the file line of the opening quote, when a quoted field
+    in `data_sample` (the first data bytes: `offset` is their file offset, `first_line`
+    their file line) never closes: before the end of the file when the sample is the whole
+    data, or within the maximum record size, contradicted by a later quote, otherwise.
+    A field still open where a longer sample ends is left to the processors."""
+    found = unclosed_quote(data_sample, delimiter=delimiter)
+    if found is None:
+        return
+    if not complete and not (
+        found.contradicted and len(data_sample) - found.offset > max_record_bytes
+    ):
+        return
+    line = first_line + found.line - 1
+    raise UnbalancedQuote.at(
+        f"line {line} (byte offset {offset + found.offset} of the file)",
+        offset=offset + found.offset,
+        line=line,
+    )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UnbalancedQuote
+
 QUOTE = 0x22
 LF = 0x0A
 CR = 0x0D
@@ -194,3 +196,76 @@ def first_record_start(
     if h.first_boundary is not None:
         return h.first_boundary
     return len(window) if at_eof else None
+
+
+# ---------------------------------------------------------------------------
+# A quoted field that never closes (an unbalanced quote: the file's fault)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenQuote:
+    """The quote that opens a field still open at the end of some bytes."""
+
+    offset: int  # of the opening quote, in the bytes examined
+    line: int  # 1-based line of the opening quote, in the bytes examined
+    contradicted: bool  # a later quote cannot close it (followed by text, not a delimiter)
+
+
+def unclosed_quote(data: bytes | memoryview, *, delimiter: str = ",") -> OpenQuote | None:
+    """The field left open at the end of `data` (which starts at a record start), if any.
+
+    Quote parity says whether a field is open at the end; the RFC 4180 structure of the
+    last record says where it opened: a quote outside quotes opens a field (at a field
+    start, or stray in the middle of one); inside, `""` is an escaped quote and any other
+    quote closes the field, which must then be followed by the delimiter or a line end. A
+    "closing" quote followed by text contradicts the open field, so the field that was
+    open there is the one that never closed (a later pair of quotes cannot rescue it).
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if not np.count_nonzero(arr == QUOTE) & 1:
+        return None
+    _, ends = _record_ends(arr)
+    start = int(ends[-1]) + 1 if len(ends) else 0
+    raw = bytes(data[start:])
+    d, n = ord(delimiter), len(raw)
+    open_at, skip = -1, 0
+    for m in re.finditer(rb'"', raw):
+        p = m.start()
+        if p < skip:
+            continue  # second quote of an escaped pair
+        if open_at < 0:
+            open_at = p
+            continue
+        nxt = raw[p + 1] if p + 1 < n else None
+        if nxt == QUOTE:
+            skip = p + 2
+        elif nxt is None or nxt in (d, LF, CR):
+            open_at = -1
+        else:
+            return _open_quote(data, start + open_at, contradicted=True)
+    return _open_quote(data, start + open_at, contradicted=False)
+
+
+def _open_quote(data: bytes | memoryview, offset: int, *, contradicted: bool) -> OpenQuote:
+    line = 1 + int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=offset) == LF))
+    return OpenQuote(offset, line, contradicted)
+
+
+def check_closed(
+    data: bytes | memoryview,
+    *,
+    delimiter: str,
+    offset: int,
+    line: int,
+    contradicted: bool = False,
+) -> None:
+    """Raise UnbalancedQuote if a quoted field is open at the end of `data` (which starts
+    at a record start, `offset` bytes and `line` lines into a chunk). With `contradicted`,
+    only when a later quote shows the field was never closed (a long quoted field that is
+    merely longer than the maximum record size stays RecordTooLarge)."""
+    found = unclosed_quote(data, delimiter=delimiter)
+    if found is None or (contradicted and not found.contradicted):
+        return
+    at, ln = offset + found.offset, line + found.line - 1
+    raise UnbalancedQuote.at(f"line {ln} of the chunk (byte {at} of the chunk)", offset=at, line=ln)

@@ -38,6 +38,28 @@ class RecordTooLarge(EtlError):
     """A record is longer than the configured maximum record size."""
 
 
+class UnbalancedQuote(EtlError):
+    """A quoted field opens and never closes (a stray or unescaped `"`): every row after it
+    would be read as part of that field. `offset` and `line` locate the opening quote."""
+
+    def __init__(self, message: str, *, offset: int | None = None, line: int | None = None):
+        super().__init__(message)
+        self.offset = offset
+        self.line = line
+
+    @classmethod
+    def at(cls, where: str, *, offset: int, line: int) -> UnbalancedQuote:
+        """`where` locates the opening quote for the user (`line 5 (byte offset 312 of the
+        file)`); `offset` and `line` are the same place, for code."""
+        return cls(
+            f"{where}: a quoted field opens here and never closes, so every row after it "
+            "would be read as part of that field: close the quote, or write a quote that "
+            'belongs to the text as two ("") inside a quoted field, then upload the file again',
+            offset=offset,
+            line=line,
+        )
+
+
 class ChunkBoundaryError(EtlError):
     """A planned chunk does not end on a record boundary (the plan was wrong)."""
 

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .chunking import BOM, header_text
-from .csvscan import RecordIndex, holds_byte, index_complete_records, index_records
+from .csvscan import RecordIndex, check_closed, holds_byte, index_complete_records, index_records
 from .errors import ChunkBoundaryError, RecordTooLarge
 from .schema import REJECTS_SCHEMA, Column, Schema, _escape
 
@@ -895,15 +895,23 @@ def _raws(block: Block, index: RecordIndex, records: np.ndarray) -> list[str]:
 
 
 def iter_blocks(
-    stream: BinaryIO, *, block_bytes: int, max_record_bytes: int, is_last_chunk: bool
+    stream: BinaryIO,
+    *,
+    block_bytes: int,
+    max_record_bytes: int,
+    is_last_chunk: bool,
+    delimiter: str = ",",
 ) -> Iterator[tuple[Block, RecordIndex]]:
     """Yield (block of whole records, its record index) from `stream`, which starts at a
-    record start. Blocks are views of what was read (no copy of the block itself)."""
+    record start. Blocks are views of what was read (no copy of the block itself).
+    A quoted field that never closes is UnbalancedQuote (`check_closed`), not a bad plan."""
     carry = b""
+    done = [0, 0]  # bytes and lines before `carry`, to locate an unclosed quote
     while True:
         data = stream.read(block_bytes)
         if not data:
             if carry:
+                check_closed(carry, delimiter=delimiter, offset=done[0], line=done[1] + 1)
                 if not is_last_chunk:
                     raise ChunkBoundaryError(
                         f"the chunk ends inside a record ({len(carry)} bytes after the last "
@@ -917,10 +925,14 @@ def iter_blocks(
         index = index_complete_records(buf)
         if index is None:
             if len(buf) > max_record_bytes:
+                check_closed(
+                    buf, delimiter=delimiter, offset=done[0], line=done[1] + 1, contradicted=True
+                )
                 raise RecordTooLarge(_too_large(max_record_bytes))
             carry = buf
             continue
         cut = index.length
+        done = [done[0] + cut, done[1] + len(index.newlines)]
         carry = buf[cut:]
         yield memoryview(buf)[:cut], index
 
@@ -969,6 +981,7 @@ def process_stream(
         block_bytes=block_bytes,
         max_record_bytes=max_record_bytes,
         is_last_chunk=is_last_chunk,
+        delimiter=schema.delimiter,
     )
     try:
         if threads == 1:

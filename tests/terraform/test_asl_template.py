@@ -193,7 +193,12 @@ def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflic
     ]
     chunk = states["ProcessChunks"]["ItemProcessor"]["States"]["ProcessChunk"]
     assert {
-        "ErrorEquals": ["RecordTooLarge", "ChunkBoundaryError", "FileStateConflict"],
+        "ErrorEquals": [
+            "RecordTooLarge",
+            "UnbalancedQuote",
+            "ChunkBoundaryError",
+            "FileStateConflict",
+        ],
         "MaxAttempts": 0,
     } in chunk["Retry"]
 
