@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.errors import FileStateConflict
+from etl.events import Validated
 from etl.finalize import (
     check_conservation,
     check_reject_threshold,
@@ -67,16 +68,16 @@ def _cleanup(rt, ref: FileRef, data_key: str | None) -> None:
         delete_prefix(rt.s3, ref.bucket, data_key)  # the staged gzip copy
 
 
-def _checked_totals(rt, ref: FileRef, event: dict):
+def _checked_totals(rt, ref: FileRef, event: Validated):
     items = rt.status.chunks(ref.file_id)
     failure = chunk_failure(items)
     if failure is not None:  # surface the chunk's own named error (e.g. RecordTooLarge)
         raise failure
     totals = check_conservation(
         items,
-        chunk_count=int(event["chunk_count"]),
-        data_bytes=int(event["size"]) - int(event["header_end"]),
-        header_newlines=int(event["header_newlines"]),
+        chunk_count=event.chunk_count,
+        data_bytes=event.size - event.header_end,
+        header_newlines=event.header_newlines,
     )
     return items, totals
 
@@ -102,24 +103,25 @@ def _publish(rt, ref: FileRef, items: list[dict], totals) -> None:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    ref = FileRef.from_file_id(event["file_id"])
+    checked = Validated.from_dict(event)
+    ref = FileRef.from_file_id(checked.file_id)
     logger.append_keys(file_id=ref.file_id)
     done = rt.status.get_file(ref.file_id) or {}
     if done.get("status") == COMPLETE:  # a retried finalizer: finish the cleanup, same answer
-        _cleanup(rt, ref, event.get("data_key"))
-        return success_message(ref, done)
+        _cleanup(rt, ref, checked.data_key)
+        return success_message(ref, done).to_dict()
     if done.get("status") == FAILED:
         raise FileStateConflict(
             f"refusing to publish: {ref.file_id} is FAILED ({done.get('error')}); "
             "nothing was published. Upload the file again to retry it"
         )
-    execution_id = event["execution_id"]
-    items, totals = _checked_totals(rt, ref, event)  # refuse before changing anything
+    execution_id = checked.execution_id
+    items, totals = _checked_totals(rt, ref, checked)  # refuse before changing anything
     rejects = reject_summary(items, totals.first_lines)
     check_reject_threshold(totals, rejects, max_rejected_share(done))  # before publishing
     rt.status.begin_publish(ref.file_id, execution_id)
     # No chunk write is accepted from here on: these chunk items are final.
-    items, totals = _checked_totals(rt, ref, event)
+    items, totals = _checked_totals(rt, ref, checked)
     rejects = reject_summary(items, totals.first_lines)
     _publish(rt, ref, items, totals)
     summary = {
@@ -133,7 +135,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         **rejects,
     }
     rt.status.complete_file(ref.file_id, execution_id, summary)
-    _cleanup(rt, ref, event.get("data_key"))
+    _cleanup(rt, ref, checked.data_key)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
     logger.info("file complete", extra=summary)
-    return success_message(ref, summary)
+    return success_message(ref, summary).to_dict()

@@ -17,28 +17,38 @@ Its event is `{"execution_id": $$.Execution.Id, "input": <the failed state's inp
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.contract import PREFIXES
-from etl.errors import named_errors
+from etl.errors import InputOutsidePipeline, named_errors
+from etl.events import (
+    FailureMessage,
+    MarkFailedInput,
+    NotOwner,
+    ObjectCreated,
+    RefusedInputMessage,
+    StepError,
+)
 from etl.finalize import chunk_failure, success_message
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
-from etl.status import COMPLETE, FAILED
+from etl.status import COMPLETE
 
 # Errors that only say "something failed below me": the chunk items say what.
 GENERIC_ERRORS = ("States.", "ConservationError")
 # Names Step Functions and Lambda give to failures of their own: published as they are.
 SERVICE_ERRORS = ("States.", "Lambda.", "Sandbox.", "Runtime.")
-NOT_OWNER = "NOT_OWNER"
 
 
-def describe_error(error: dict) -> tuple[str, str]:
+def describe_error(error: StepError) -> tuple[str, str]:
     """(name, reason) from a Step Functions `{Error, Cause}`; Lambda causes are JSON."""
-    name = error.get("Error") or "UnknownError"
-    cause = error.get("Cause") or ""
+    name = error.Error or "UnknownError"
+    cause = error.Cause or ""
     try:
         parsed = json.loads(cause)
         if isinstance(parsed, dict):
@@ -62,12 +72,13 @@ def published_name(name: str, reason: str) -> tuple[str, str]:
     )
 
 
-def candidates(state: dict) -> list[FileRef]:
+def candidates(state: Mapping[str, Any]) -> list[FileRef]:
     """The file ids this failure may belong to. After Split, the state names it; a failed
-    Split left only the raw S3 event, whose key Split may have URL-decoded."""
-    if state.get("file_id"):
+    Split left only the raw S3 event, whose key Split may have URL-decoded. Raises
+    InputOutsidePipeline when the state is neither."""
+    if isinstance(state.get("file_id"), str):
         return [FileRef.from_file_id(state["file_id"])]
-    raw = FileRef.from_event(state.get("detail", state))
+    raw = ObjectCreated.from_dict(state.get("detail", state)).ref
     decoded = FileRef(raw.bucket, unquote_plus(raw.key), raw.version_id)
     return [raw] if decoded == raw else [raw, decoded]
 
@@ -96,53 +107,51 @@ def remove_outputs(rt, ref: FileRef) -> int:
     return sum(delete_prefix(rt.s3, ref.bucket, p) for p in prefixes)
 
 
-def failure_message(ref: FileRef, name: str, reason: str) -> dict:
-    body = {
-        "file_id": ref.file_id,
-        "status": FAILED,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "version_id": ref.version_id,
-        "error": name,
-        "reason": reason,
-        "input_untouched": True,
-    }
-    return {
-        **body,
-        "subject": f"CSV ETL failed: {name}"[:100],
-        "message": json.dumps(body, indent=2),
-    }
+def _subject(name: str) -> str:
+    return f"CSV ETL failed: {name}"[:100]
 
 
-def refused_input_message(ref: FileRef | None, name: str, reason: str) -> dict:
+def _body(message: FailureMessage | RefusedInputMessage) -> str:
+    """The SNS message: the JSON of every field but `subject` and `message`."""
+    body = message.to_dict()
+    del body["subject"], body["message"]
+    return json.dumps(body, indent=2)
+
+
+def failure_message(ref: FileRef, name: str, reason: str) -> FailureMessage:
+    draft = FailureMessage(
+        ref.file_id, ref.bucket, ref.key, ref.version_id, name, reason, _subject(name), ""
+    )
+    return replace(draft, message=_body(draft))
+
+
+def refused_input_message(
+    ref: FileRef | None, name: str, reason: str
+) -> FailureMessage | RefusedInputMessage:
     """The failure message for an execution whose input names no pipeline object: nothing
     is recorded in the status table and nothing is deleted."""
     if ref is not None:
         return failure_message(ref, name, reason)
-    body = {"file_id": None, "status": FAILED, "error": name, "reason": reason}
-    return {
-        **body,
-        "subject": f"CSV ETL failed: {name}"[:100],
-        "message": json.dumps(body, indent=2),
-    }
+    draft = RefusedInputMessage(name, reason, _subject(name), "")
+    return replace(draft, message=_body(draft))
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    execution_id = event["execution_id"]
-    state = event["input"]
-    name, reason = describe_error(state.get("error") or {})
+    failed = MarkFailedInput.from_dict(event)
+    execution_id, state = failed.execution_id, failed.input
+    name, reason = describe_error(failed.error)
     try:
         refs = candidates(state)
-    except (KeyError, TypeError, AttributeError):
+    except InputOutsidePipeline:
         refs = []
     if not refs or not inside_pipeline(rt, refs[0]):
         # a refused execution input (InputOutsidePipeline): no file of ours to mark or clean
         name, reason = published_name(name, reason)
         logger.error("execution input refused", extra={"error": name, "reason": reason})
-        return refused_input_message(refs[0] if refs else None, name, reason)
+        return refused_input_message(refs[0] if refs else None, name, reason).to_dict()
     ref, item = choose(rt, refs, execution_id)
     logger.append_keys(file_id=ref.file_id)
     if name.startswith(GENERIC_ERRORS) and state.get("file_id"):
@@ -159,21 +168,16 @@ def handler(event: dict, context: LambdaContext) -> dict:
                 "failure after the file was committed: sending its success message",
                 extra={"error": name, "reason": reason},
             )
-            return success_message(ref, item)
+            return success_message(ref, item).to_dict()
         if item.get("execution_id") != execution_id:
             logger.warning(
                 "the file belongs to another execution: nothing changed",
                 extra={"error": name, "reason": reason, "owner": item.get("execution_id")},
             )
             metrics.add_metric(name="NotOwnerFailures", unit="Count", value=1)
-            return {
-                "file_id": ref.file_id,
-                "status": NOT_OWNER,
-                "file_status": item.get("status"),
-                "owner_execution_id": item.get("execution_id"),
-                "error": name,
-                "reason": reason,
-            }
+            return NotOwner(
+                ref.file_id, item.get("status"), item.get("execution_id"), name, reason
+            ).to_dict()
         # already FAILED by this execution (a retried MarkFailed): report what was recorded
         name, reason = item.get("error", name), item.get("reason", reason)
     removed = remove_outputs(rt, ref)
@@ -183,4 +187,4 @@ def handler(event: dict, context: LambdaContext) -> dict:
         "file failed",
         extra={"error": name, "reason": reason, "recorded": changed, "removed": removed},
     )
-    return failure_message(ref, name, reason)
+    return failure_message(ref, name, reason).to_dict()

@@ -6,6 +6,7 @@ import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.errors import UnbalancedQuote
+from etl.events import ChunkItem, ChunkOutput
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import ReadAhead, S3Sink, range_reader
@@ -16,17 +17,17 @@ from etl.transform import process_stream
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    chunk = event["chunk"]
-    index = int(chunk["index"])
-    ref = FileRef.from_file_id(event["file_id"])
-    execution_id = event["execution_id"]
+    item = ChunkItem.from_dict(event)
+    index = item.chunk.index
+    ref = FileRef.from_file_id(item.file_id)
+    execution_id = item.execution_id
     logger.append_keys(file_id=ref.file_id, chunk_id=index)
     # refused (FileStateConflict) unless the file is PROCESSING under this execution
     attempt = rt.status.start_chunk(ref.file_id, index, execution_id)
     try:
-        return _process(rt, event, ref, index, attempt)
+        return _process(rt, item, ref, attempt).to_dict()
     except UnbalancedQuote as exc:  # located in the chunk: say where it is in the file
-        at = int(chunk["start"]) + (exc.offset or 0)
+        at = item.chunk.start + (exc.offset or 0)
         located = UnbalancedQuote.at(
             f"line {exc.line} of the chunk (byte offset {at} of the file)", offset=at, line=exc.line
         )
@@ -37,27 +38,27 @@ def handler(event: dict, context: LambdaContext) -> dict:
         raise
 
 
-def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
-    chunk = event["chunk"]
+def _process(rt, item: ChunkItem, ref: FileRef, attempt: int) -> ChunkOutput:
+    chunk, index = item.chunk, item.chunk.index
     schema = rt.schema()
     started = time.perf_counter()
-    read = range_reader(rt.s3, event["bucket"], event["data_key"], event.get("data_version_id"))
+    read = range_reader(rt.s3, item.bucket, item.data_key, item.data_version_id)
     # work/ until the finalizer publishes: a failed file never leaves results in processed/.
     # Both outputs stream to S3 while the chunk is processed; neither is visible before
     # complete(), and leaving the block by an exception aborts whatever was not completed.
     with (
-        ReadAhead(read, int(chunk["start"]), int(chunk["end"])) as body,
+        ReadAhead(read, chunk.start, chunk.end) as body,
         S3Sink(rt.s3, ref.bucket, ref.work_valid_key(index)) as valid,
         S3Sink(rt.s3, ref.bucket, ref.work_rejected_key(index)) as rejected,
     ):
         result = process_stream(
             body,
             schema=schema,
-            columns=event["columns"],
+            columns=list(item.columns),
             valid_path=valid,
             rejected_path=rejected,
             first_line=1,
-            is_last_chunk=bool(chunk.get("last")),
+            is_last_chunk=chunk.last,
             max_record_bytes=rt.settings.max_record_bytes,
         )
         valid.complete()
@@ -65,7 +66,7 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
     rt.status.finish_chunk(
         ref.file_id,
         index,
-        event["execution_id"],
+        item.execution_id,
         {**result.to_dict(), **result.reject_details(), "attempt_done": attempt},
     )
     seconds = time.perf_counter() - started
@@ -83,4 +84,4 @@ def _process(rt, event: dict, ref: FileRef, index: int, attempt: int) -> dict:
             "read_retries": body.retries,
         },
     )
-    return {"file_id": ref.file_id, "chunk_index": index, **result.to_dict()}
+    return ChunkOutput(ref.file_id, index, **result.to_dict())

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from etl.chunking import plan_chunks
 from etl.contract import PREFIXES
 from etl.errors import EncodingError, InputAccessDenied, InputNotFound, InputOutsidePipeline
+from etl.events import ObjectCreated, SplitDuplicate, SplitInput, SplitOutput
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
@@ -56,17 +57,12 @@ def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
     return ref, int(head["ContentLength"])
 
 
-def accepted_ref(detail: object, bucket: str) -> FileRef:
+def accepted_ref(detail: ObjectCreated, bucket: str) -> FileRef:
     """The object the execution is about, if the pipeline may process it: an object under
     incoming/ of the pipeline bucket. A manual StartExecution naming config/, staging/ or
-    another bucket is refused before anything is read or registered."""
-    try:
-        ref = FileRef.from_event(detail)  # type: ignore[arg-type]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InputOutsidePipeline(
-            f"the execution input is not an S3 Object Created event (missing {exc}): start "
-            "executions only through the pipeline's EventBridge rule, with the event's detail"
-        ) from exc
+    another bucket is refused before anything is read or registered (an input that is no
+    S3 event is refused by `SplitInput.from_dict`)."""
+    ref = detail.ref
     incoming = PREFIXES["incoming"]
     if ref.bucket != bucket or not ref.key.startswith(incoming):
         raise InputOutsidePipeline(
@@ -81,11 +77,12 @@ def accepted_ref(detail: object, bucket: str) -> FileRef:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    ref, size = resolve_object(rt.s3, accepted_ref(event.get("detail"), rt.settings.bucket))
+    split = SplitInput.from_dict(event)
+    ref, size = resolve_object(rt.s3, accepted_ref(split.detail, rt.settings.bucket))
     logger.append_keys(file_id=ref.file_id)
     proceed, item = rt.status.register_file(
         ref.file_id,
-        event["execution_id"],
+        split.execution_id,
         {
             "bucket": ref.bucket,
             "key": ref.key,
@@ -94,7 +91,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         },
     )
     base = {
-        "execution_id": event["execution_id"],
+        "execution_id": split.execution_id,
         "file_id": ref.file_id,
         "bucket": ref.bucket,
         "key": ref.key,
@@ -106,7 +103,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
             extra={"status": item.get("status"), "first_execution": item.get("execution_id")},
         )
         metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
-        return {**base, "duplicate": True, "status": item.get("status")}
+        return SplitDuplicate(**base, status=item.get("status")).to_dict()
 
     schema = rt.schema()
     data_key, data_version, compression = ref.key, ref.version_id, "none"
@@ -139,7 +136,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     rt.s3.put_object(
         Bucket=ref.bucket,
         Key=ref.manifest_key,
-        Body=json.dumps([c.to_item() for c in plan.chunks]).encode(),
+        Body=json.dumps([c.to_dict() for c in plan.chunks]).encode(),
         ContentType="application/json",
     )
     logger.info(
@@ -152,16 +149,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
         },
     )
     metrics.add_metric(name="PlannedChunks", unit="Count", value=len(plan.chunks))
-    return {
+    return SplitOutput(
         **base,
-        "duplicate": False,
-        "size": size,
-        "data_key": data_key,
-        "data_version_id": data_version,
-        "compression": compression,
-        "manifest_key": ref.manifest_key,
-        "chunk_count": len(plan.chunks),
-        "header_start": plan.header_start,
-        "header_end": plan.header_end,
-        "header_newlines": plan.header_newlines,
-    }
+        size=size,
+        data_key=data_key,
+        data_version_id=data_version,
+        compression=compression,
+        manifest_key=ref.manifest_key,
+        chunk_count=len(plan.chunks),
+        header_start=plan.header_start,
+        header_end=plan.header_end,
+        header_newlines=plan.header_newlines,
+    ).to_dict()

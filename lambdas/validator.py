@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.checks import check_has_data, check_quotes, check_text, parse_header
 from etl.chunking import header_text
+from etl.events import SplitOutput, Validated
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import range_reader
 
@@ -15,10 +16,11 @@ SAMPLE_BYTES = 1024 * 1024  # encoding is checked on the first MiB; later bad by
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
-    logger.append_keys(file_id=event["file_id"])
+    split = SplitOutput.from_dict(event)
+    logger.append_keys(file_id=split.file_id)
     schema = rt.schema()
-    read = range_reader(rt.s3, event["bucket"], event["data_key"], event["data_version_id"])
-    size, h0, h1 = int(event["size"]), int(event["header_start"]), int(event["header_end"])
+    read = range_reader(rt.s3, split.bucket, split.data_key, split.data_version_id)
+    size, h0, h1 = split.size, split.header_start, split.header_end
     sample_end = min(size, h1 + SAMPLE_BYTES)
     sample = read(h0, sample_end) if sample_end > h0 else b""
     check_text(sample, complete=sample_end == size, offset=h0)
@@ -30,16 +32,16 @@ def handler(event: dict, context: LambdaContext) -> dict:
         complete=sample_end == size,
         delimiter=schema.delimiter,
         offset=h1,
-        first_line=int(event["header_newlines"]) + 1,
+        first_line=split.header_newlines + 1,
         max_record_bytes=rt.settings.max_record_bytes,
     )
     rt.status.set_processing(
-        event["file_id"],
-        event["execution_id"],
-        chunk_count=int(event["chunk_count"]),
+        split.file_id,
+        split.execution_id,
+        chunk_count=split.chunk_count,
         columns=columns,
         # the schema's reject threshold, for the finalizer (which does not read the schema)
         max_rejected_share=str(schema.max_rejected_share),
     )
-    logger.info("file accepted", extra={"columns": columns, "chunks": event["chunk_count"]})
-    return {**event, "columns": columns}
+    logger.info("file accepted", extra={"columns": columns, "chunks": split.chunk_count})
+    return Validated.of(split, columns).to_dict()

@@ -90,10 +90,10 @@ def aws(monkeypatch):
 
 
 def s3_event(bucket: str, key: str, version_id: str | None, size: int) -> dict:
-    obj = {"key": key, "size": size, "etag": "x", "sequencer": "1"}
-    if version_id:
-        obj["version-id"] = version_id
-    return {"version": "0", "bucket": {"name": bucket}, "object": obj, "reason": "PutObject"}
+    """The `detail` of EventBridge's S3 Object Created event (the execution input)."""
+    from etl.events import ObjectCreated
+
+    return ObjectCreated(bucket, key, size, "x", version_id or None, "1", "PutObject").to_dict()
 
 
 def dumps(x) -> str:

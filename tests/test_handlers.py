@@ -9,10 +9,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row, s3_event
+from etl.events import ChunkItem, ChunkRange, MarkFailedInput, ObjectCreated, SplitInput, Validated
 
 BUCKET = "etl-test-processing"
 # what the Distributed Map's ItemSelector hands each processor (plus "chunk")
-CHUNK_ITEM_KEYS = ("file_id", "bucket", "data_key", "data_version_id", "columns", "execution_id")
+CHUNK_ITEM_KEYS = tuple(name for name, _ in ChunkItem.json_fields() if name != "chunk")
 
 
 class Ctx:
@@ -29,27 +30,38 @@ def upload(rt, key: str, body: bytes) -> dict:
 
 def mark_failed_event(state: dict, execution_id: str) -> dict:
     """MarkFailed's event as the state machine builds it (ASL Parameters)."""
-    return {"execution_id": execution_id, "input": state}
+    return MarkFailedInput(execution_id, state).to_dict()
 
 
-def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
-    """Split -> Validate -> every chunk -> Finalize, like the Distributed Map does."""
+def split_event(detail: dict, execution_id: str) -> dict:
+    """Split's event as the state machine builds it (ASL Parameters)."""
+    return SplitInput(ObjectCreated.from_dict(detail), execution_id).to_dict()
+
+
+def run_pipeline_checked(rt, detail: dict, execution_id: str = "exec-1") -> tuple[dict, dict]:
+    """Split -> Validate -> every chunk -> Finalize, like the Distributed Map does: (the
+    Validate output, which Finalize gets, and Finalize's output)."""
     import finalizer
     import processor
     import splitter
     import validator
 
-    split = splitter.handler({"detail": detail, "execution_id": execution_id}, Ctx())
+    split = splitter.handler(split_event(detail, execution_id), Ctx())
     if split["duplicate"]:
-        return split
+        return split, split
     checked = validator.handler(split, Ctx())
+    validated = Validated.from_dict(checked)
     manifest = json.loads(
-        rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+        rt.s3.get_object(Bucket=BUCKET, Key=validated.manifest_key)["Body"].read()
     )
     for chunk in manifest:
-        item = {k: checked[k] for k in CHUNK_ITEM_KEYS}
-        processor.handler({**item, "chunk": chunk}, Ctx())
-    return finalizer.handler(checked, Ctx())
+        item = ChunkItem.of(validated, ChunkRange.from_dict(chunk), execution_id)
+        processor.handler(item.to_dict(), Ctx())
+    return checked, finalizer.handler(checked, Ctx())
+
+
+def run_pipeline(rt, detail: dict, execution_id: str = "exec-1") -> dict:
+    return run_pipeline_checked(rt, detail, execution_id)[1]
 
 
 def read_prefix(rt, prefix: str):
@@ -221,8 +233,8 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
     detail = upload(
         aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode()
     )
-    first = run_pipeline(aws, detail)
-    again = finalizer.handler({"file_id": first["file_id"], "chunk_count": first["chunks"]}, Ctx())
+    checked, first = run_pipeline_checked(aws, detail)
+    again = finalizer.handler(checked, Ctx())  # the same Validate output: a retried finalizer
     assert again == first
     keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     digest = first["dedup_id"][:16]

@@ -17,9 +17,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row
-from test_handlers import BUCKET, CHUNK_ITEM_KEYS, Ctx, mark_failed_event, run_pipeline, upload
-
-ITEM_KEYS = CHUNK_ITEM_KEYS
+from etl.events import ChunkItem, ChunkRange, Validated
+from test_handlers import (
+    BUCKET,
+    Ctx,
+    mark_failed_event,
+    run_pipeline,
+    split_event,
+    upload,
+)
 
 
 def _body(n: int, bad: set[int] = frozenset(), start: int = 0) -> bytes:
@@ -33,7 +39,7 @@ def _split_validate(rt, detail: dict, execution_id: str = "exec-1") -> tuple[dic
     import splitter
     import validator
 
-    split = splitter.handler({"detail": detail, "execution_id": execution_id}, Ctx())
+    split = splitter.handler(split_event(detail, execution_id), Ctx())
     checked = validator.handler(split, Ctx())
     manifest = json.loads(
         rt.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
@@ -44,7 +50,10 @@ def _split_validate(rt, detail: dict, execution_id: str = "exec-1") -> tuple[dic
 def _process(checked: dict, chunk: dict) -> dict:
     import processor
 
-    return processor.handler({**{k: checked[k] for k in ITEM_KEYS}, "chunk": chunk}, Ctx())
+    item = ChunkItem.of(
+        Validated.from_dict(checked), ChunkRange.from_dict(chunk), checked["execution_id"]
+    )
+    return processor.handler(item.to_dict(), Ctx())
 
 
 def _keys(rt, prefix: str) -> list[str]:

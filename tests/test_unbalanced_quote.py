@@ -9,7 +9,8 @@ import json
 
 import pytest
 from conftest import HEADER, row
-from test_handlers import Ctx, mark_failed_event, upload
+from etl.events import ChunkItem, ChunkRange, Validated
+from test_handlers import Ctx, mark_failed_event, split_event, upload
 from test_transform import COLS
 
 
@@ -31,7 +32,7 @@ def test_the_validator_names_the_line_of_a_quote_that_never_closes(aws):
     # record 3 is file line 5 (the header is line 1); 40 records fan out into many chunks
     body = _csv(_lines(40, **{"3": '"Shop, Inc'}))
     detail = upload(aws, "incoming/open-quote.csv", body)
-    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    split = splitter.handler(split_event(detail, "e"), Ctx())
     assert split["chunk_count"] > 3
     with pytest.raises(UnbalancedQuote) as err:
         validator.handler(split, Ctx())
@@ -61,7 +62,7 @@ def test_the_validator_names_a_stray_quote_in_an_unquoted_field(aws):
 
     body = _csv(_lines(12, **{"7": 'Joe"s Diner'}))
     detail = upload(aws, "incoming/stray.csv", body)
-    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    split = splitter.handler(split_event(detail, "e"), Ctx())
     with pytest.raises(
         UnbalancedQuote, match=r"^line 9 \(byte offset \d+ of the file\): a quoted field opens here"
     ):
@@ -74,7 +75,7 @@ def test_balanced_quoted_newlines_still_pass_the_validator(aws):
 
     body = _csv(_lines(12, **{"2": '"Multi\nline, ""quoted"""'}))
     detail = upload(aws, "incoming/ok.csv", body)
-    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    split = splitter.handler(split_event(detail, "e"), Ctx())
     assert validator.handler(split, Ctx())["columns"] == COLS
 
 
@@ -143,16 +144,16 @@ def test_a_processor_reports_the_file_offset_of_the_open_quote(aws, monkeypatch)
     monkeypatch.setattr(validator, "SAMPLE_BYTES", 64)
     body = _csv(_lines(40, **{"20": '"Shop, Inc'}))
     detail = upload(aws, "incoming/late.csv", body)
-    split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
+    split = splitter.handler(split_event(detail, "e"), Ctx())
     checked = validator.handler(split, Ctx())
     manifest = json.loads(
         aws.s3.get_object(Bucket=checked["bucket"], Key=checked["manifest_key"])["Body"].read()
     )
     quote = body.index(b'"')
     chunk = next(c for c in manifest if c["start"] <= quote < c["end"])
-    item = {k: checked[k] for k in ("file_id", "bucket", "data_key", "data_version_id", "columns")}
+    item = ChunkItem.of(Validated.from_dict(checked), ChunkRange.from_dict(chunk), "e")
     with pytest.raises(UnbalancedQuote) as err:
-        processor.handler({**item, "execution_id": "e", "chunk": chunk}, Ctx())
+        processor.handler(item.to_dict(), Ctx())
     local_line = body[chunk["start"] : quote].count(b"\n") + 1
     assert str(err.value).startswith(
         f"line {local_line} of the chunk (byte offset {quote} of the file): a quoted field "

@@ -10,10 +10,11 @@ known boundary, which is always correct and costs the bytes in between.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .csvscan import first_record_start
 from .errors import EmptyFile, LineEndingError, RecordTooLarge, TooManyChunks
+from .events import ChunkRange
 
 BOM = b"\xef\xbb\xbf"
 PROBE_BYTES = 64 * 1024
@@ -24,17 +25,6 @@ CR_ONLY_REASON = (
     "the lines end in a bare carriage return (CR, classic Mac OS line endings), not LF or "
     "CRLF: re-export the file with Unix (LF) or Windows (CRLF) line endings"
 )
-
-
-@dataclass(frozen=True)
-class ChunkRange:
-    index: int
-    start: int
-    end: int
-    last: bool = False  # the last chunk may end without a line terminator
-
-    def to_item(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -106,6 +106,12 @@ class InputAccessDenied(EtlError):
     """S3 refused to read the uploaded object (bucket policy, KMS key or the role)."""
 
 
+class MalformedEvent(EtlError):
+    """A function was invoked with an event that lacks a documented field or has one of the
+    wrong type (docs/contracts.md): a state machine and functions from different versions,
+    or a manual invocation."""
+
+
 class UnexpectedError(EtlError):
     """A failure the pipeline has no name for (a defect or an AWS problem): the reason
     carries the original exception type and message."""

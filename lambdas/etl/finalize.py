@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ConservationError, EtlError, TooManyRejects, from_name
+from .events import SuccessMessage
 from .keys import FileRef
 from .schema import DEFAULT_MAX_REJECTED_SHARE
-from .status import COMPLETE, DONE, FAILED
+from .status import DONE, FAILED
 
 SUMMARY_KEYS = (
     "rows_total",
@@ -27,18 +28,20 @@ FIRST_REJECTS = 5  # rejected lines the summary shows
 TOP_RULES = 3  # (column, rule) pairs a TooManyRejects message names
 
 
-def success_message(ref: FileRef, summary: dict) -> dict:
-    """The message the FIFO results queue carries (one per object version)."""
-    return {
-        "file_id": ref.file_id,
-        "status": COMPLETE,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "version_id": ref.version_id,
-        **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
-        "message_group_id": ref.message_group_id,
-        "dedup_id": ref.digest,
-    }
+def success_message(ref: FileRef, summary: dict) -> SuccessMessage:
+    """The message the FIFO results queue carries (one per object version), from the
+    finalizer's summary or the COMPLETE file item that holds it."""
+    return SuccessMessage.from_dict(
+        {
+            "file_id": ref.file_id,
+            "bucket": ref.bucket,
+            "key": ref.key,
+            "version_id": ref.version_id,
+            **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
+            "message_group_id": ref.message_group_id,
+            "dedup_id": ref.digest,
+        }
+    )
 
 
 def chunk_failure(items: list[dict]) -> EtlError | None:

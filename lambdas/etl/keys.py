@@ -34,12 +34,6 @@ class FileRef:
         bucket, _, key = path.partition("/")
         return cls(bucket, key, None if version == "null" else version)
 
-    @classmethod
-    def from_event(cls, detail: dict) -> FileRef:
-        """From an EventBridge S3 `Object Created` detail."""
-        obj = detail["object"]
-        return cls(detail["bucket"]["name"], obj["key"], obj.get("version-id"))
-
     @property
     def is_gzip(self) -> bool:
         return self.key.lower().endswith((".gz", ".gzip"))

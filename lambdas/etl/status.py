@@ -26,6 +26,7 @@ from .errors import FileStateConflict
 FILE = "FILE"
 REGISTERED, PROCESSING, COMPLETE, FAILED = "REGISTERED", "PROCESSING", "COMPLETE", "FAILED"
 PUBLISHING = "PUBLISHING"
+NOT_OWNER = "NOT_OWNER"  # MarkFailed's answer (not an item status): another execution owns the file
 RUNNING, DONE = "RUNNING", "DONE"
 TRANSACTION_ATTEMPTS = 8  # a conflict lasts as long as another chunk's write: milliseconds
 TRANSACTION_BACKOFF_S = 0.01
