@@ -333,6 +333,8 @@ def _constraint_values(field: Field, constraints: dict, cpath: str, problems: _P
 
 def _lexical(value: Any, field: Field, path: str, problems: _Problems) -> str | None:
     """A constraint value as the text a CSV value would have, checked like data."""
+    if field.type == "number" and field.precision is None:
+        return None  # its precision is invalid (reported): no form to check the value against
     if isinstance(value, bool) and field.type == "boolean":
         value = field.true_values[0] if value else field.false_values[0]
     elif (
