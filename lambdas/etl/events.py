@@ -268,9 +268,6 @@ class ChunkRange(Event):
     end: int
     last: bool = False  # the last chunk may end without a line terminator
 
-    def to_item(self) -> dict[str, Any]:
-        return self.to_dict()
-
 
 @dataclass(frozen=True)
 class ChunkItem(Event):
