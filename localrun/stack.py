@@ -33,6 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl.contract import PATH as CONTRACT_PATH
+from etl.contract import REPO_RELATIVE_PATH
+
 from localrun import tfcli
 
 REPO = tfcli.REPO
@@ -155,8 +158,9 @@ class DevStack:
         shutil.copytree(REPO / "envs" / "dev", self.root, ignore=ignore)
         shutil.copytree(REPO / "modules", self.dir / "modules", ignore=ignore)
         shutil.copytree(REPO / "schemas", self.dir / "schemas")
-        (self.dir / "lambdas" / "etl").mkdir(parents=True)
-        shutil.copy2(REPO / "lambdas" / "etl" / "contract.json", self.dir / "lambdas" / "etl")
+        contract_copy = self.dir / REPO_RELATIVE_PATH
+        contract_copy.parent.mkdir(parents=True)
+        shutil.copy2(CONTRACT_PATH, contract_copy)
         dist = self.dir / "dist"
         (dist / "functions").mkdir(parents=True)
         artifacts = {}
