@@ -8,9 +8,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import HEADER, row, s3_event
+from conftest import BUCKET, HEADER, row, s3_event
 
-BUCKET = "etl-test-processing"
 # what the Distributed Map's ItemSelector hands each processor (plus "chunk")
 CHUNK_ITEM_KEYS = ("file_id", "bucket", "data_key", "data_version_id", "columns", "execution_id")
 

@@ -70,6 +70,12 @@ class Table:
     def is_chunk_id(self, sort_key: str) -> bool:
         return sort_key.startswith(self.chunk_item_prefix)
 
+    def chunk_index(self, sort_key: str) -> int:
+        """The inverse of :meth:`chunk_id`: 'CHUNK#000007' -> 7."""
+        if not self.is_chunk_id(sort_key):
+            raise ValueError(f"{sort_key!r} is not a chunk item's sort key")
+        return int(sort_key[len(self.chunk_item_prefix) :])
+
     def key(self, file_id: str, sort_key: str) -> dict[str, str]:
         """An item's primary key as plain values."""
         return {self.partition_key: file_id, self.sort_key: sort_key}
