@@ -299,6 +299,17 @@ class DevStack:
         _, text = self._run("output", "-json")
         return {name: value["value"] for name, value in json.loads(text).items()}
 
+    def state_values(self) -> dict[str, dict]:
+        """{resource address: its attribute values} from ``terraform show -json``."""
+        _, text = self._run("show", "-json")
+        found: dict[str, dict] = {}
+        pending = [json.loads(text).get("values", {}).get("root_module", {})]
+        while pending:
+            module = pending.pop()
+            found.update({r["address"]: r["values"] for r in module.get("resources", [])})
+            pending += module.get("child_modules", [])
+        return found
+
     def state_resources(self) -> list[str]:
         code, text = self._run("state", "list", ok_codes=(0, 1))
         return [line for line in text.splitlines() if line.strip()] if code == 0 else []
