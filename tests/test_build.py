@@ -248,6 +248,18 @@ def test_missing_entry_module_cli_exits_nonzero_with_one_line(tmp_path):
     assert proc.stderr.startswith("build.py: error: function 'mark_failed': entry module")
 
 
+def test_missing_contract_cli_exits_nonzero_with_one_line(tmp_path):
+    root = make_source_tree(tmp_path / "repo", with_build_py=True)
+    (root / "lambdas" / "etl" / FILE_NAME).unlink()
+    proc = run_cli(root, "--functions-only")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.endswith(
+        "lambdas/etl/contract.json not found: the function list comes from"
+        " lambdas/etl/contract.json; restore it (git checkout -- lambdas/etl/contract.json)\n"
+    )
+
+
 def test_missing_etl_package_is_a_named_error(tmp_path):
     root = make_source_tree(tmp_path / "repo")
     (root / "lambdas" / "etl" / "__init__.py").unlink()

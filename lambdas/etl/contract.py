@@ -235,21 +235,31 @@ def load(path: str | Path = PATH) -> Contract:
     return Contract(json.loads(path.read_text(encoding="utf-8")), path)
 
 
-CONTRACT = load()
+_DEFAULT: list[Contract] = []
 
-# The plain values the handlers import (``from etl.contract import PREFIXES``), resolved on
-# first use so that loading this file by path (build.py) needs only the sections it reads.
-_PLAIN = {
-    "ENV": lambda: CONTRACT.env,
-    "PREFIXES": lambda: CONTRACT.prefixes,
-    "FUNCTIONS": lambda: CONTRACT.data["functions"],
-    "DEFAULTS": lambda: CONTRACT.defaults,
-    "SCHEMA_OBJECT_KEY": lambda: CONTRACT.schema_object_key,
-    "METRICS_NAMESPACE": lambda: CONTRACT.metrics.namespace,
+
+def _default() -> Contract:
+    """The repository's contract, read on first use (so loading this file by path, as
+    build.py does, reads nothing until asked)."""
+    if not _DEFAULT:
+        _DEFAULT.append(load())
+    return _DEFAULT[0]
+
+
+# ``CONTRACT`` and the plain values the handlers import (``from etl.contract import
+# PREFIXES``), resolved on first use.
+_LAZY = {
+    "CONTRACT": _default,
+    "ENV": lambda: _default().env,
+    "PREFIXES": lambda: _default().prefixes,
+    "FUNCTIONS": lambda: _default().data["functions"],
+    "DEFAULTS": lambda: _default().defaults,
+    "SCHEMA_OBJECT_KEY": lambda: _default().schema_object_key,
+    "METRICS_NAMESPACE": lambda: _default().metrics.namespace,
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PLAIN:
-        return _PLAIN[name]()
+    if name in _LAZY:
+        return _LAZY[name]()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
