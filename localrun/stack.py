@@ -28,7 +28,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 from etl.contract import PATH as CONTRACT_PATH
 from etl.contract import REPO_RELATIVE_PATH
 
+from buildtools.zips import ZipEntry, write_zip
 from localrun import tfcli
 
 REPO = tfcli.REPO
@@ -104,14 +104,13 @@ def stand_in_layer(path: Path) -> Path:
     """The local run does not need the Lambda layer (the host's site-packages stand in for
     it: the real layer holds CPython 3.12 wheels for Linux/Lambda); Terraform still deploys
     a layer, so when none was built it deploys this small, fixed zip."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = zipfile.ZipInfo("python/LOCALRUN_STAND_IN_LAYER.txt", date_time=(1980, 1, 1, 0, 0, 0))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            info,
+    with tempfile.TemporaryDirectory(prefix="localrun-layer-") as tmp:
+        note = Path(tmp) / "LOCALRUN_STAND_IN_LAYER.txt"
+        note.write_text(
             "localrun stand-in: the local run uses the host venv's pyarrow and powertools.\n"
-            "Build the real layer with `python3 noxfile.py -s package`.\n",
+            "Build the real layer with `python3 noxfile.py -s package`.\n"
         )
+        write_zip([ZipEntry(f"python/{note.name}", note)], path)  # build.py's one writer
     return path
 
 
