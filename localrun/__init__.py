@@ -5,6 +5,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# The harness reads the contract and the schema with the handlers' own core (etl.contract,
+# etl.schema), as the functions import it.
+_LAMBDAS = str(Path(__file__).resolve().parent.parent / "lambdas")
+if _LAMBDAS not in sys.path:
+    sys.path.append(_LAMBDAS)
+
 __all__ = ["LocalPipeline", "RunResult"]
 
 

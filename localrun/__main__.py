@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from localrun.deployment import DEFAULT_PREFIX
 from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress, RunResult
 from localrun.stack import Step, TerraformMissing, require_terraform
 
@@ -62,7 +63,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="after the run, keep the emulator up for inspection until Ctrl-C",
     )
     parser.add_argument(
-        "--prefix", default="etl-local", help="resource name prefix (default: etl-local)"
+        "--prefix",
+        default=DEFAULT_PREFIX,
+        help=f"resource name prefix (default: {DEFAULT_PREFIX})",
     )
     parser.add_argument(
         "--deploy-only",

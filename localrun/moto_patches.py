@@ -1,5 +1,8 @@
 """Every gap of moto (5.2.5) the local run works around, in one place.
 
+(Over 500 lines on purpose: one concern -- "what moto lacks" -- whose patches a reader
+compares side by side; each is short and listed in the table below.)
+
 ``envs/dev`` is applied unchanged to an in-process moto server (see ``localrun.emulator``).
 Each patch below covers one thing moto does not do, names exactly what it changes, and has
 a test in ``tests/localrun/test_moto_patches.py`` that asserts the gap still exists without

@@ -28,11 +28,14 @@ import subprocess
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl.contract import PATH as CONTRACT_PATH
+from etl.contract import REPO_RELATIVE_PATH
+
+from buildtools.zips import ZipEntry, write_zip
 from localrun import tfcli
 
 REPO = tfcli.REPO
@@ -101,14 +104,13 @@ def stand_in_layer(path: Path) -> Path:
     """The local run does not need the Lambda layer (the host's site-packages stand in for
     it: the real layer holds CPython 3.12 wheels for Linux/Lambda); Terraform still deploys
     a layer, so when none was built it deploys this small, fixed zip."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = zipfile.ZipInfo("python/LOCALRUN_STAND_IN_LAYER.txt", date_time=(1980, 1, 1, 0, 0, 0))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            info,
+    with tempfile.TemporaryDirectory(prefix="localrun-layer-") as tmp:
+        note = Path(tmp) / "LOCALRUN_STAND_IN_LAYER.txt"
+        note.write_text(
             "localrun stand-in: the local run uses the host venv's pyarrow and powertools.\n"
-            "Build the real layer with `python3 noxfile.py -s package`.\n",
+            "Build the real layer with `python3 noxfile.py -s package`.\n"
         )
+        write_zip([ZipEntry(f"python/{note.name}", note)], path)  # build.py's one writer
     return path
 
 
@@ -155,8 +157,9 @@ class DevStack:
         shutil.copytree(REPO / "envs" / "dev", self.root, ignore=ignore)
         shutil.copytree(REPO / "modules", self.dir / "modules", ignore=ignore)
         shutil.copytree(REPO / "schemas", self.dir / "schemas")
-        (self.dir / "lambdas" / "etl").mkdir(parents=True)
-        shutil.copy2(REPO / "lambdas" / "etl" / "contract.json", self.dir / "lambdas" / "etl")
+        contract_copy = self.dir / REPO_RELATIVE_PATH
+        contract_copy.parent.mkdir(parents=True)
+        shutil.copy2(CONTRACT_PATH, contract_copy)
         dist = self.dir / "dist"
         (dist / "functions").mkdir(parents=True)
         artifacts = {}
@@ -294,6 +297,17 @@ class DevStack:
     def outputs(self) -> dict:
         _, text = self._run("output", "-json")
         return {name: value["value"] for name, value in json.loads(text).items()}
+
+    def state_values(self) -> dict[str, dict]:
+        """{resource address: its attribute values} from ``terraform show -json``."""
+        _, text = self._run("show", "-json")
+        found: dict[str, dict] = {}
+        pending = [json.loads(text).get("values", {}).get("root_module", {})]
+        while pending:
+            module = pending.pop()
+            found.update({r["address"]: r["values"] for r in module.get("resources", [])})
+            pending += module.get("child_modules", [])
+        return found
 
     def state_resources(self) -> list[str]:
         code, text = self._run("state", "list", ok_codes=(0, 1))

@@ -1,18 +1,18 @@
-"""Where the function zips come from: ``build.py`` when it is there, else a minimal zipper.
+"""Where the function zips come from: build.py, the one packager.
 
-``build.py --functions-only`` is the one real packager (reproducible zips, the same bytes
-Terraform deploys). :func:`zip_functions` is only for tests that run throwaway handlers
-from a temp dir; it packs ``<lambdas_dir>/<module>.py`` plus ``<lambdas_dir>/etl/`` the
-same way (entry module at the root, the shared package beside it).
+``build.py --functions-only`` makes the real zips (reproducible, the same bytes Terraform
+deploys). :func:`zip_functions` packs throwaway handlers of tests from a temp
+``<lambdas_dir>`` with the same code (``buildtools.functions``: entry module at the root,
+the shared ``etl/`` package beside it), so there is one zipper.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
+
+from buildtools.functions import build_functions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,21 +39,7 @@ def build_with_build_py(root: Path = REPO_ROOT, out_dir: Path | None = None) -> 
     return out_dir / "functions"
 
 
-def zip_functions(lambdas_dir: Path, dest_dir: Path, contract: dict) -> Path:
-    """Zip every function of ``contract`` from ``lambdas_dir`` into ``dest_dir/<name>.zip``."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    shared = lambdas_dir / "etl"
-    shared_files = sorted(
-        p for p in shared.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
-    for name, spec in contract["functions"].items():
-        module = spec["handler"].rpartition(".")[0]
-        with zipfile.ZipFile(dest_dir / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.write(lambdas_dir / f"{module}.py", f"{module}.py")
-            for path in shared_files:
-                archive.write(path, f"etl/{path.relative_to(shared).as_posix()}")
-    return dest_dir
-
-
-def load_contract(lambdas_dir: Path = REPO_ROOT / "lambdas") -> dict:
-    return json.loads((lambdas_dir / "etl" / "contract.json").read_text())
+def zip_functions(lambdas_dir: Path, dest_dir: Path) -> Path:
+    """Zip every function of ``<lambdas_dir>/etl``'s contract into ``dest_dir/<name>.zip``."""
+    build_functions(Path(lambdas_dir), Path(dest_dir))
+    return Path(dest_dir)

@@ -7,9 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+from etl.contract import CONTRACT
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "schemas" / "transactions.json"
+# The in-process moto world of the handler tests, named as a deployment "etl-test" would be.
+TEST_PREFIX = "etl-test"
+MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
+BUCKET = CONTRACT.resource_name("bucket", TEST_PREFIX, account_id=MOTO_ACCOUNT_ID)
+TABLE = CONTRACT.resource_name("table", TEST_PREFIX)
 HEADER = "transaction_id,account_id,timestamp,amount,currency,merchant,category,status"
 
 
@@ -51,33 +57,22 @@ def aws(monkeypatch):
     with mock_aws():
         import boto3
         from etl import runtime
-        from etl.contract import SCHEMA_OBJECT_KEY
 
         s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="etl-test-processing")
-        s3.put_bucket_versioning(
-            Bucket="etl-test-processing", VersioningConfiguration={"Status": "Enabled"}
-        )
-        s3.put_object(
-            Bucket="etl-test-processing", Key=SCHEMA_OBJECT_KEY, Body=SCHEMA_PATH.read_bytes()
-        )
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket=BUCKET, Key=CONTRACT.schema_object_key, Body=SCHEMA_PATH.read_bytes())
         ddb = boto3.resource("dynamodb")
         ddb.create_table(
-            TableName="etl-test-status",
+            TableName=TABLE,
             BillingMode="PAY_PER_REQUEST",
-            KeySchema=[
-                {"AttributeName": "file_id", "KeyType": "HASH"},
-                {"AttributeName": "chunk_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "file_id", "AttributeType": "S"},
-                {"AttributeName": "chunk_id", "AttributeType": "S"},
-            ],
+            KeySchema=CONTRACT.table.key_schema(),
+            AttributeDefinitions=CONTRACT.table.attribute_definitions(),
         )
         rt = runtime.Runtime(
             runtime.Settings(
-                bucket="etl-test-processing",
-                status_table="etl-test-status",
+                bucket=BUCKET,
+                status_table=TABLE,
                 chunk_bytes=256,
                 max_record_bytes=4096,
             ),
@@ -100,8 +95,10 @@ def dumps(x) -> str:
     return json.dumps(x, default=str)
 
 
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CsvEtl")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csv-etl-tests")
+# What Terraform sets on every function (modules/compute): the contract's namespace, and the
+# deployment prefix as the service.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", CONTRACT.metrics.namespace)
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", CONTRACT.resource_name("service", TEST_PREFIX))
 
 
 # -- the deployed stack: envs/dev applied by Terraform to the embedded emulator -----------------
@@ -148,7 +145,9 @@ def _destroy_with_data(deployed) -> None:
         aws_secret_access_key="testing",
     )
     bucket = deployed.outputs["bucket_name"]
-    s3.put_object(Bucket=bucket, Key="incoming/destroy-me.csv", Body=b"a\n")  # never empty
+    s3.put_object(
+        Bucket=bucket, Key=CONTRACT.prefixes["incoming"] + "destroy-me.csv", Body=b"a\n"
+    )  # never empty
     versions = s3.list_object_versions(Bucket=bucket)  # the first page is enough to say
     held = len(versions.get("Versions", [])) + len(versions.get("DeleteMarkers", []))
     assert held > 0

@@ -15,8 +15,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from etl.contract import CONTRACT, FILE_NAME
 
 import build
+import buildtools.functions
+import buildtools.layer
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = {
@@ -36,7 +39,7 @@ def make_source_tree(root: Path, *, with_build_py: bool = False) -> Path:
     etl = root / "lambdas" / "etl"
     etl.mkdir(parents=True)
     contract = {"functions": {name: {"handler": h} for name, h in FUNCTIONS.items()}}
-    (etl / "contract.json").write_text(json.dumps(contract, indent=2))
+    (etl / FILE_NAME).write_text(json.dumps(contract, indent=2))
     (etl / "__init__.py").write_text('"""shared core"""\n')
     (etl / "core.py").write_text("def plan():\n    return 42\n")
     (etl / "__pycache__").mkdir()
@@ -50,8 +53,20 @@ def make_source_tree(root: Path, *, with_build_py: bool = False) -> Path:
         f"[project.optional-dependencies]\nlayer = {json.dumps(list(SMALL_LAYER))}\n"
     )
     if with_build_py:
-        shutil.copy2(REPO / "build.py", root / "build.py")
+        copy_build_tool(root)
     return root
+
+
+def copy_build_tool(dest: Path) -> None:
+    """What ``python build.py`` needs beside the tree it builds: itself, buildtools/ and the
+    contract reader (lambdas/etl/contract.py, which build.py loads by path)."""
+    shutil.copy2(REPO / "build.py", dest / "build.py")
+    shutil.copytree(
+        REPO / "buildtools", dest / "buildtools", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (dest / "lambdas" / "etl").mkdir(parents=True, exist_ok=True)
+    if not (dest / "lambdas" / "etl" / "contract.py").exists():
+        shutil.copy2(REPO / "lambdas" / "etl" / "contract.py", dest / "lambdas" / "etl")
 
 
 def run_cli(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -82,7 +97,7 @@ def test_function_zip_holds_entry_module_and_whole_etl_package(tmp_path):
     assert names == [
         "etl/",
         "etl/__init__.py",
-        "etl/contract.json",
+        f"etl/{FILE_NAME}",
         "etl/core.py",
         "splitter.py",
     ]
@@ -91,7 +106,7 @@ def test_function_zip_holds_entry_module_and_whole_etl_package(tmp_path):
     assert modes == {
         "etl/": 0o755,
         "etl/__init__.py": 0o644,
-        "etl/contract.json": 0o644,
+        f"etl/{FILE_NAME}": 0o644,
         "etl/core.py": 0o644,
         "splitter.py": 0o644,
     }
@@ -111,11 +126,10 @@ def test_function_zips_are_byte_identical_from_two_differently_touched_trees(tmp
 
 
 def test_repo_function_zips_identical_from_two_fresh_copies(tmp_path):
-    contract = json.loads((REPO / "lambdas" / "etl" / "contract.json").read_text())
     missing = [
-        spec["handler"].split(".")[0] + ".py"
-        for spec in contract["functions"].values()
-        if not (REPO / "lambdas" / (spec["handler"].split(".")[0] + ".py")).is_file()
+        f"{fn.module}.py"
+        for fn in CONTRACT.functions.values()
+        if not (REPO / "lambdas" / f"{fn.module}.py").is_file()
     ]
     if missing:
         pytest.skip(f"entry modules not written yet: {missing}")
@@ -123,13 +137,13 @@ def test_repo_function_zips_identical_from_two_fresh_copies(tmp_path):
     for name in ("clone1", "clone2"):
         dest = tmp_path / name
         dest.mkdir()
-        shutil.copy2(REPO / "build.py", dest)
         shutil.copy2(REPO / "pyproject.toml", dest)
         shutil.copytree(
             REPO / "lambdas",
             dest / "lambdas",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
+        copy_build_tool(dest)
         proc = run_cli(dest, "--functions-only", "--out", "dist")
         assert proc.returncode == 0, proc.stderr
         manifests.append(json.loads((dest / "dist" / "manifest.json").read_text()))
@@ -166,9 +180,26 @@ def test_unchanged_rebuild_does_not_call_the_writer(tmp_path, monkeypatch):
     def writer_must_not_run(*args, **kwargs):
         raise AssertionError("write_zip called for unchanged inputs")
 
-    monkeypatch.setattr(build, "write_zip", writer_must_not_run)
+    monkeypatch.setattr(buildtools.functions, "write_zip", writer_must_not_run)
     build.build_all(root, functions_only=True, log=lambda m: None)
     assert {p: p.stat().st_mtime_ns for p in dist.rglob("*") if p.is_file()} == before
+
+
+def test_sizes_are_printed_in_binary_units_labelled_as_such(tmp_path):
+    """build.py divides by 1024 * 1024: the label says MiB, never MB (was "MB")."""
+    root = make_source_tree(tmp_path / "repo")
+    lines: list[str] = []
+    build.build_all(root, functions_only=True, log=lines.append)
+    assert len(lines) == len(FUNCTIONS)
+    for line in lines:
+        assert " KiB zipped " in line and " MiB unzipped " in line, line
+        assert " MB" not in line, line
+    with pytest.raises(build.ArtifactTooLarge) as err:
+        build.check_limits([record("splitter", 51 * build.MIB, 60 * build.MIB)], None)
+    assert str(err.value) == (
+        "function 'splitter' zip is 51.0 MiB, over the 50 MiB direct-upload limit:"
+        " move dependencies into the layer"
+    )
 
 
 def test_changed_entry_module_rebuilds_only_that_function(tmp_path):
@@ -217,6 +248,18 @@ def test_missing_entry_module_cli_exits_nonzero_with_one_line(tmp_path):
     assert proc.stderr.startswith("build.py: error: function 'mark_failed': entry module")
 
 
+def test_missing_contract_cli_exits_nonzero_with_one_line(tmp_path):
+    root = make_source_tree(tmp_path / "repo", with_build_py=True)
+    (root / "lambdas" / "etl" / FILE_NAME).unlink()
+    proc = run_cli(root, "--functions-only")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.endswith(
+        "lambdas/etl/contract.json not found: the function list comes from"
+        " lambdas/etl/contract.json; restore it (git checkout -- lambdas/etl/contract.json)\n"
+    )
+
+
 def test_missing_etl_package_is_a_named_error(tmp_path):
     root = make_source_tree(tmp_path / "repo")
     (root / "lambdas" / "etl" / "__init__.py").unlink()
@@ -231,7 +274,7 @@ def test_unreachable_index_is_a_named_error(tmp_path, monkeypatch):
         monkeypatch.delenv(key)
     spec = build.LayerSpec(SMALL_LAYER, "x86_64")
     with pytest.raises(build.PackageIndexUnreachable, match="cannot reach the package index"):
-        build.build_layer(spec, tmp_path / "layer.zip", index_url=UNREACHABLE_INDEX)
+        buildtools.layer.build_layer(spec, tmp_path / "layer.zip", index_url=UNREACHABLE_INDEX)
     assert not (tmp_path / "layer.zip").exists()
 
 
@@ -249,7 +292,7 @@ def test_unpinned_layer_requirement_is_rejected(tmp_path):
         '[project]\nname="x"\nversion="0"\n[project.optional-dependencies]\nlayer=["six>=1"]\n'
     )
     with pytest.raises(build.BuildError, match="must be pinned"):
-        build.layer_requirements(root)
+        buildtools.layer.layer_requirements(root)
 
 
 # --------------------------------------------------------------------------- limits
@@ -258,25 +301,25 @@ def record(name: str, size: int, unzipped: int) -> build.ArtifactRecord:
 
 
 def test_layer_over_250_mb_unzipped_is_rejected():
-    layer = record("layer", 40 * build.MB, 251 * build.MB)
-    with pytest.raises(build.ArtifactTooLarge, match=r"layer.*over the Lambda limit of 250 MB"):
+    layer = record("layer", 40 * build.MIB, 251 * build.MIB)
+    with pytest.raises(build.ArtifactTooLarge, match=r"layer.*over the Lambda limit of 250 MiB"):
         build.check_limits([], layer)
 
 
 def test_function_plus_layer_over_250_mb_unzipped_is_rejected():
-    layer = record("layer", 40 * build.MB, 240 * build.MB)
-    fn = record("processor", 5 * build.MB, 11 * build.MB)
-    with pytest.raises(build.ArtifactTooLarge, match=r"'processor' \+ layer are 251.0 MB"):
+    layer = record("layer", 40 * build.MIB, 240 * build.MIB)
+    fn = record("processor", 5 * build.MIB, 11 * build.MIB)
+    with pytest.raises(build.ArtifactTooLarge, match=r"'processor' \+ layer are 251.0 MiB"):
         build.check_limits([fn], layer)
 
 
 def test_function_zip_over_direct_upload_limit_is_rejected():
     with pytest.raises(build.ArtifactTooLarge, match="direct-upload limit"):
-        build.check_limits([record("splitter", 51 * build.MB, 60 * build.MB)], None)
+        build.check_limits([record("splitter", 51 * build.MIB, 60 * build.MIB)], None)
 
 
 def test_layer_zip_over_50_mb_is_only_a_note():
-    notes = build.check_limits([], record("layer", 55 * build.MB, 160 * build.MB))
+    notes = build.check_limits([], record("layer", 55 * build.MIB, 160 * build.MIB))
     assert notes and "uploaded through S3" in notes[0]
 
 
@@ -291,7 +334,7 @@ def test_build_all_enforces_limits(tmp_path):
 # --------------------------------------------------------------------------- layer
 def test_pip_command_targets_lambda_python_and_both_platform_tags(tmp_path):
     spec = build.LayerSpec(("pyarrow==26.0.1",), "arm64")
-    cmd = build.pip_install_command(spec, tmp_path, python="python")
+    cmd = buildtools.layer.pip_install_command(spec, tmp_path, python="python")
     joined = " ".join(cmd)
     assert "--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64" in joined
     assert "--only-binary=:all: --python-version 3.12 --implementation cp" in joined
@@ -317,7 +360,7 @@ def test_pip_command_targets_lambda_python_and_both_platform_tags(tmp_path):
     ],
 )
 def test_trim_rule(path, dropped):
-    assert (build.trim_rule(Path(path)) is not None) == dropped
+    assert (buildtools.layer.trim_rule(Path(path)) is not None) == dropped
 
 
 def test_duplicate_shared_library_copies_keep_the_soname(tmp_path):
@@ -326,14 +369,14 @@ def test_duplicate_shared_library_copies_keep_the_soname(tmp_path):
     for name in ("libarrow_python.so", "libarrow_python.so.2600", "libarrow_python.so.2600.1.0"):
         (pkg / name).write_bytes(b"ELF same bytes")
     (pkg / "libother.so").write_bytes(b"only copy")
-    dropped = build.duplicate_shared_libraries(tmp_path)
+    dropped = buildtools.layer.duplicate_shared_libraries(tmp_path)
     assert [p.name for p in dropped] == ["libarrow_python.so", "libarrow_python.so.2600.1.0"]
 
 
 def test_small_layer_is_byte_identical_across_two_builds(tmp_path):
     spec = build.LayerSpec(SMALL_LAYER, "arm64")
-    first = build.build_layer(spec, tmp_path / "one" / "layer-arm64.zip")
-    second = build.build_layer(spec, tmp_path / "two" / "layer-arm64.zip")
+    first = buildtools.layer.build_layer(spec, tmp_path / "one" / "layer-arm64.zip")
+    second = buildtools.layer.build_layer(spec, tmp_path / "two" / "layer-arm64.zip")
     assert first.sha256 == second.sha256
     with zipfile.ZipFile(first.path) as zf:
         names = zf.namelist()
@@ -346,8 +389,11 @@ def test_layer_in_manifest_and_skipped_when_unchanged(tmp_path, monkeypatch):
     root = make_source_tree(tmp_path / "repo")
     first = build.build_all(root, arch="x86_64", log=lambda m: None)
     assert first["artifacts"]["layer"]["path"] == "dist/layer-x86_64.zip"
-    monkeypatch.setattr(build, "install_layer_packages", lambda *a, **k: pytest.fail("pip ran"))
-    monkeypatch.setattr(build, "write_zip", lambda *a, **k: pytest.fail("writer ran"))
+    monkeypatch.setattr(
+        buildtools.layer, "install_layer_packages", lambda *a, **k: pytest.fail("pip ran")
+    )
+    monkeypatch.setattr(buildtools.layer, "write_zip", lambda *a, **k: pytest.fail("writer ran"))
+    monkeypatch.setattr(buildtools.functions, "write_zip", lambda *a, **k: pytest.fail("writer"))
     assert build.build_all(root, arch="x86_64", log=lambda m: None) == first
     # --functions-only keeps an up-to-date layer in the manifest.
     assert build.build_all(root, arch="x86_64", functions_only=True, log=lambda m: None) == first
@@ -363,9 +409,9 @@ full_layer = pytest.mark.skipif(
 @full_layer
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
 def test_full_layer_is_reproducible_and_within_limits(tmp_path, arch):
-    spec = build.LayerSpec(build.layer_requirements(REPO), arch)
-    first = build.build_layer(spec, tmp_path / "one" / f"layer-{arch}.zip")
-    second = build.build_layer(spec, tmp_path / "two" / f"layer-{arch}.zip")
+    spec = build.LayerSpec(buildtools.layer.layer_requirements(REPO), arch)
+    first = buildtools.layer.build_layer(spec, tmp_path / "one" / f"layer-{arch}.zip")
+    second = buildtools.layer.build_layer(spec, tmp_path / "two" / f"layer-{arch}.zip")
     assert first.sha256 == second.sha256
     assert first.unzipped_size < build.Limits().unzipped_total
     print(f"{arch}: {first.size} bytes zipped, {first.unzipped_size} unzipped, {first.sha256}")
@@ -377,8 +423,8 @@ def test_full_layer_imports_pyarrow_on_this_host(tmp_path):
     if arch is None:
         pytest.skip(f"no Lambda architecture for host {platform.machine()}")
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    spec = build.LayerSpec(build.layer_requirements(REPO), arch, python)
-    layer = build.build_layer(spec, tmp_path / "layer.zip")
+    spec = build.LayerSpec(buildtools.layer.layer_requirements(REPO), arch, python)
+    layer = buildtools.layer.build_layer(spec, tmp_path / "layer.zip")
     with zipfile.ZipFile(layer.path) as zf:
         zf.extractall(tmp_path / "opt")
     site = tmp_path / "opt" / "python"
@@ -402,7 +448,7 @@ def test_every_layer_distribution_must_be_pinned(tmp_path):
     for dist in ("pyarrow-26.0.1", "typing_extensions-4.16.0", "jmespath-1.1.0", "six-1.17.0"):
         (site / f"{dist}.dist-info").mkdir(parents=True)
         (site / f"{dist}.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\n")
-    installed = build.distributions_in(site)
+    installed = buildtools.layer.distributions_in(site)
     assert installed == {
         "jmespath": "1.1.0",
         "pyarrow": "26.0.1",
@@ -411,13 +457,19 @@ def test_every_layer_distribution_must_be_pinned(tmp_path):
     }
     pins = ("pyarrow==26.0.1", "typing-extensions==4.16.0", "jmespath==1.0.1")
     # six is not pinned at all; jmespath is pinned at another version
-    assert build.unpinned_distributions(installed, pins) == ["jmespath==1.1.0", "six==1.17.0"]
+    assert buildtools.layer.unpinned_distributions(installed, pins) == [
+        "jmespath==1.1.0",
+        "six==1.17.0",
+    ]
     assert (
-        build.unpinned_distributions(installed, (*pins[:2], "jmespath==1.1.0", "Six==1.17.0")) == []
+        buildtools.layer.unpinned_distributions(
+            installed, (*pins[:2], "jmespath==1.1.0", "Six==1.17.0")
+        )
+        == []
     )
 
 
 def test_the_layer_extra_pins_powertools_dependencies():
     # what pip installs for aws-lambda-powertools: its own requirements, pinned next to it
-    names = {r.split("==")[0].lower() for r in build.layer_requirements(REPO)}
+    names = {r.split("==")[0].lower() for r in buildtools.layer.layer_requirements(REPO)}
     assert {"aws-lambda-powertools", "jmespath", "typing-extensions"} <= names

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import HEADER
+from conftest import BUCKET, HEADER
 from test_handlers import Ctx, mark_failed_event, run_pipeline, upload
 from test_reliability_handlers import _body, _keys, _process, _split_validate, _tables
 
@@ -249,7 +249,7 @@ def test_a_split_failure_after_decoding_the_key_is_recorded_under_the_file_id_sp
     with pytest.raises(RecordTooLarge) as raised:
         splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     version = detail["object"]["version-id"]
-    decoded = f"s3://etl-test-processing/incoming/March report (1).csv?versionId={version}"
+    decoded = f"s3://{BUCKET}/incoming/March report (1).csv?versionId={version}"
     assert aws.status.get_file(decoded)["status"] == "REGISTERED"  # Split registered it
 
     out = mark_failed.handler(
@@ -261,7 +261,7 @@ def test_a_split_failure_after_decoding_the_key_is_recorded_under_the_file_id_sp
 
     assert out["file_id"] == decoded and out["key"] == "incoming/March report (1).csv"
     assert aws.status.get_file(decoded)["status"] == "FAILED"
-    raw = f"s3://etl-test-processing/incoming/March+report+%281%29.csv?versionId={version}"
+    raw = f"s3://{BUCKET}/incoming/March+report+%281%29.csv?versionId={version}"
     assert aws.status.get_file(raw) is None
 
 

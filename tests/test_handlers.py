@@ -8,10 +8,9 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import HEADER, row, s3_event
+from conftest import BUCKET, HEADER, row, s3_event
 from etl.events import ChunkItem, ChunkRange, MarkFailedInput, ObjectCreated, SplitInput, Validated
 
-BUCKET = "etl-test-processing"
 # what the Distributed Map's ItemSelector hands each processor (plus "chunk")
 CHUNK_ITEM_KEYS = tuple(name for name, _ in ChunkItem.json_fields() if name != "chunk")
 

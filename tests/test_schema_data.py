@@ -427,11 +427,12 @@ def test_a_file_that_is_entirely_rejected_fails_with_too_many_rejects(aws):
 
 
 def test_the_threshold_is_a_share_of_the_file_and_names_the_top_rules():
+    from etl.contract import CONTRACT
     from etl.finalize import FileTotals, check_reject_threshold, max_rejected_share, reject_summary
 
     items = [
         {
-            "chunk_id": "CHUNK#000000",
+            CONTRACT.table.sort_key: CONTRACT.table.chunk_id(0),
             "failure_counts": [
                 {"column": "amount", "rule": "type", "count": 3},
                 {"column": None, "rule": "fields", "count": 1},
@@ -439,7 +440,7 @@ def test_the_threshold_is_a_share_of_the_file_and_names_the_top_rules():
             "first_rejects": [{"line": 2, "reason": "r", "raw": "a"}],
         },
         {
-            "chunk_id": "CHUNK#000001",
+            CONTRACT.table.sort_key: CONTRACT.table.chunk_id(1),
             "failure_counts": [
                 {"column": "amount", "rule": "type", "count": 2},
                 {"column": "currency", "rule": "enum", "count": 2},

@@ -1,7 +1,11 @@
-"""Pure core of the CSV ETL pipeline: no Lambda, no AWS in here except `status`/`runtime`.
+"""Core of the CSV ETL pipeline, shared by every function: no Lambda code in here.
+
+AWS is touched only by `s3io` (boto3: ranged reads, uploads), `status` (the DynamoDB table)
+and `runtime` (clients, Powertools logging and metrics); the other modules are pure
+(bytes, Arrow and plain data in and out), and `contract` is stdlib only.
 
 Modules:
-    contract   names shared with Terraform and the local harness (contract.json)
+    contract   the one reader of contract.json: names shared with Terraform, build, harness
     errors     the named errors the state machine catches
     schema     the declared schema (columns, Arrow types, rules) loaded from JSON
     csvscan    quote-aware record boundary scanning on raw bytes
@@ -10,6 +14,7 @@ Modules:
     transform  the processor: one byte range -> typed Parquet + rejects
     finalize   conservation check and the success summary
     keys       deterministic ids and S3 keys
-    status     DynamoDB status items with conditional writes
+    s3io       S3 reads (ranged, retried, streamed) and uploads with boto3
+    status     DynamoDB status items with conditional writes (keys from the contract)
     runtime    settings from the environment, AWS clients, logging and metrics
 """

@@ -21,9 +21,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .contract import CONTRACT
 from .errors import FileStateConflict
 
-FILE = "FILE"
+# The key schema and item sort keys come from contract.json `table` (Terraform creates the
+# table from the same section); tests/test_contract_names.py checks that the Key={...}
+# literals and key expressions below use exactly these attribute names.
+PARTITION_KEY = CONTRACT.table.partition_key
+SORT_KEY = CONTRACT.table.sort_key
+FILE = CONTRACT.table.file_item
+CHUNK_PREFIX = CONTRACT.table.chunk_item_prefix
 REGISTERED, PROCESSING, COMPLETE, FAILED = "REGISTERED", "PROCESSING", "COMPLETE", "FAILED"
 PUBLISHING = "PUBLISHING"
 NOT_OWNER = "NOT_OWNER"  # MarkFailed's answer (not an item status): another execution owns the file
@@ -33,7 +40,8 @@ TRANSACTION_BACKOFF_S = 0.01
 
 
 def chunk_id(index: int) -> str:
-    return f"CHUNK#{index:06d}"
+    """The sort key of chunk ``index``'s item ('CHUNK#000007')."""
+    return CONTRACT.table.chunk_id(index)
 
 
 def _now() -> str:
@@ -265,7 +273,7 @@ class StatusStore:
         items: list[dict] = []
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "file_id = :f AND begins_with(chunk_id, :c)",
-            "ExpressionAttributeValues": {":f": file_id, ":c": "CHUNK#"},
+            "ExpressionAttributeValues": {":f": file_id, ":c": CHUNK_PREFIX},
             "ConsistentRead": True,
         }
         while True:

@@ -13,6 +13,9 @@ import json
 
 import pytest
 from conftest import E2E_SETTINGS
+from etl.contract import CONTRACT
+
+from localrun.emulator import ACCOUNT_ID
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +102,52 @@ def test_execution_input_is_the_s3_event_detail_in_the_aws_shape(pipeline, tmp_p
         "source-ip-address",
         "version",
     ]
+
+
+def test_every_resource_is_named_by_the_contract(pipeline):
+    prefix = E2E_SETTINGS["prefix"]
+    outputs = pipeline.deployment.outputs
+
+    def name(kind, **kwargs):
+        return CONTRACT.resource_name(kind, prefix, **kwargs)
+
+    assert pipeline.prefix == prefix
+    assert outputs["function_names"] == {
+        f: name("function", function=f) for f in CONTRACT.functions
+    }
+    assert outputs["bucket_name"] == name("bucket", account_id=ACCOUNT_ID)
+    assert outputs["table_name"] == name("table")
+    assert outputs["results_queue_url"].rsplit("/", 1)[-1] == name("results_queue")
+    assert outputs["events_dlq_url"].rsplit("/", 1)[-1] == name("events_dlq")
+    assert outputs["failure_topic_arn"].rsplit(":", 1)[-1] == name("failure_topic")
+    assert pipeline.state_machine_name == name("state_machine")
+    (rule,) = pipeline.client("events").list_rules()["Rules"]
+    assert rule["Name"] == name("event_rule")
+    table = pipeline.client("dynamodb").describe_table(TableName=outputs["table_name"])["Table"]
+    assert table["KeySchema"] == CONTRACT.table.key_schema()
+    assert table["AttributeDefinitions"] == CONTRACT.table.attribute_definitions()
+
+
+def test_the_functions_run_with_the_deployed_service_name_and_namespace(pipeline):
+    """The worker processes get Terraform's environment, so the `service` dimension is the
+    deployed one: the prefix (contract names.service) for every function."""
+    service = CONTRACT.resource_name("service", E2E_SETTINGS["prefix"])
+    for spec in pipeline.layer._specs.values():
+        assert spec.environment["POWERTOOLS_SERVICE_NAME"] == service, spec.name
+        assert spec.environment["POWERTOOLS_METRICS_NAMESPACE"] == CONTRACT.metrics.namespace
+
+
+def test_the_results_queue_deduplicates_as_terraform_declares(pipeline):
+    """The queue the functions' results go to is Terraform's FIFO queue, with the content-based
+    deduplication Terraform's state records (the harness creates no queue of its own for it)."""
+    url = pipeline.deployment.outputs["results_queue_url"]
+    attributes = pipeline.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["FifoQueue", "ContentBasedDeduplication"]
+    )["Attributes"]
+    (queue,) = [
+        v
+        for a, v in pipeline.deployment.stack.state_values().items()
+        if a.endswith("aws_sqs_queue.results")
+    ]
+    assert queue["fifo_queue"] is True and queue["content_based_deduplication"] is True
+    assert attributes == {"FifoQueue": "true", "ContentBasedDeduplication": "true"}

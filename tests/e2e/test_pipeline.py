@@ -17,17 +17,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from conftest import E2E_SETTINGS
+from etl.contract import CONTRACT
 
 from localrun.pipeline import LocalPipeline
 from localrun.sample import write_transactions
 
 REPO = Path(__file__).resolve().parents[2]
-_HANDLERS = ("splitter", "validator", "processor", "finalizer", "mark_failed")
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not all((REPO / "lambdas" / f"{name}.py").is_file() for name in _HANDLERS),
+        not all(
+            (REPO / "lambdas" / f"{f.module}.py").is_file() for f in CONTRACT.functions.values()
+        ),
         reason="the real handlers (lambdas/<function>.py) are not in this checkout",
     ),
 ]
@@ -96,7 +98,9 @@ def test_many_chunks_with_quoted_newlines_and_rejects(pipeline, tmp_path):
         "duration_s": summary["duration_s"],
     }
     chunk_items = [
-        i for i in pipeline.status_items(result.file_id) if i["chunk_id"].startswith("CHUNK#")
+        i
+        for i in pipeline.status_items(result.file_id)
+        if CONTRACT.table.is_chunk_id(i[CONTRACT.table.sort_key])
     ]
     assert len(chunk_items) == result.chunks and {i["status"] for i in chunk_items} == {"DONE"}
     assert result.file_item["status"] == "COMPLETE"

@@ -27,17 +27,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import E2E_SETTINGS
+from etl.contract import CONTRACT
 
 from localrun.pipeline import LocalPipeline
 from localrun.sample import write_transactions
 
 REPO = Path(__file__).resolve().parents[2]
-_HANDLERS = ("splitter", "validator", "processor", "finalizer", "mark_failed")
+_HANDLERS = CONTRACT.function_keys
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not all((REPO / "lambdas" / f"{name}.py").is_file() for name in _HANDLERS),
+        not all(
+            (REPO / "lambdas" / f"{f.module}.py").is_file() for f in CONTRACT.functions.values()
+        ),
         reason="the real handlers (lambdas/<function>.py) are not in this checkout",
     ),
 ]
@@ -148,9 +151,9 @@ def _manifest(pipeline: LocalPipeline, digest: str) -> list[dict]:
 
 def _chunk_items(pipeline: LocalPipeline, file_id: str) -> dict[int, dict]:
     return {
-        int(i["chunk_id"].split("#")[1]): i
+        CONTRACT.table.chunk_index(i[CONTRACT.table.sort_key]): i
         for i in pipeline.status_items(file_id)
-        if i["chunk_id"].startswith("CHUNK#")
+        if CONTRACT.table.is_chunk_id(i[CONTRACT.table.sort_key])
     }
 
 
@@ -262,9 +265,11 @@ def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path)
     assert len(successes) == 1 and failures == []
     assert successes[0]["dedup_id"] == digest
     items = pipeline.status_items(file_id)
-    file_item = next(i for i in items if i["chunk_id"] == "FILE")
+    file_item = next(i for i in items if i[CONTRACT.table.sort_key] == CONTRACT.table.file_item)
     assert file_item["status"] == "COMPLETE" and file_item["execution_id"] == worker.execution_arn
-    assert {i["attempts"] for i in items if i["chunk_id"].startswith("CHUNK#")} == {1}
+    assert {
+        i["attempts"] for i in items if CONTRACT.table.is_chunk_id(i[CONTRACT.table.sort_key])
+    } == {1}
 
 
 def test_redelivered_event_after_completion_ends_quickly_as_duplicate(pipeline, tmp_path):

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
+from etl.contract import CONTRACT
 
 from localrun.asl import TemplateError, render_asl, template_variables
 from localrun.pipeline import ASL_TEMPLATE
 
+PREFIX, ACCOUNT = "etl-dev", "123456789012"
 VALUES = {
-    "splitter_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-splitter",
-    "validator_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-validator",
-    "processor_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-processor",
-    "finalizer_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-finalizer",
-    "mark_failed_arn": "arn:aws:lambda:us-east-1:123456789012:function:etl-dev-mark-failed",
-    "results_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/etl-dev-results.fifo",
-    "failure_topic_arn": "arn:aws:sns:us-east-1:123456789012:etl-dev-failures",
+    **{
+        f"{name}_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{CONTRACT.function_name(PREFIX, name)}"
+        for name in CONTRACT.functions
+    },
+    "results_queue_url": "https://sqs.us-east-1.amazonaws.com/{}/{}".format(
+        ACCOUNT, CONTRACT.resource_name("results_queue", PREFIX)
+    ),
+    "failure_topic_arn": "arn:aws:sns:us-east-1:{}:{}".format(
+        ACCOUNT, CONTRACT.resource_name("failure_topic", PREFIX)
+    ),
     "max_concurrency": 10,
     "retry_interval_seconds": 2,
     "retry_max_attempts": 3,
@@ -40,7 +45,8 @@ def test_the_pipeline_template_renders_to_json_with_typed_numbers():
 
 
 def test_the_template_uses_exactly_the_documented_variables():
-    assert template_variables(ASL_TEMPLATE.read_text()) == set(VALUES)
+    documented = CONTRACT.state_machine.template_variables(CONTRACT.function_keys)
+    assert template_variables(ASL_TEMPLATE.read_text()) == set(VALUES) == set(documented)
 
 
 def test_missing_variable_raises():

@@ -6,10 +6,11 @@ expressions as ``"${...}"``. These helpers hide that so tests read like the HCL.
 
 from __future__ import annotations
 
-import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import hcl2
@@ -19,12 +20,23 @@ MODULES_DIR = REPO / "modules"
 ENVS_DIR = REPO / "envs"
 MODULES = ("storage", "compute", "orchestration", "observability")
 ENVS = ("dev", "prod")
-CONTRACT_PATH = REPO / "lambdas" / "etl" / "contract.json"
 TEMPLATE_PATH = MODULES_DIR / "orchestration" / "templates" / "pipeline.asl.json"
 
 
+def _contract_reader() -> ModuleType:
+    """etl.contract, the one reader of the contract (also when run as a script)."""
+    if str(REPO / "lambdas") not in sys.path:
+        sys.path.append(str(REPO / "lambdas"))
+    import etl.contract
+
+    return etl.contract
+
+
+CONTRACT_PATH = _contract_reader().PATH
+
+
 def contract() -> dict[str, Any]:
-    return json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+    return _contract_reader().load().data
 
 
 def unquote(value: Any) -> Any:

@@ -1,0 +1,167 @@
+"""The deployed stack: the emulator with ``envs/dev`` applied to it by Terraform.
+
+* :func:`dev_variables`: the ``envs/dev`` variables (``-var-file`` content) for the harness's
+  settings.
+* :class:`Deployment`: starts the emulator (:mod:`localrun.emulator`: moto in server mode on
+  127.0.0.1, patched by :mod:`localrun.moto_patches`), runs ``terraform init`` + ``apply`` of the
+  real ``envs/dev`` against it (:mod:`localrun.stack`) with the function zips build.py makes
+  (or build.py's manifest: zips, the real layer, the architecture), and stops it again.
+
+Tests share one :class:`Deployment` per session; :class:`localrun.pipeline.LocalPipeline`
+attaches to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from etl.contract import CONTRACT
+
+from localrun.emulator import Emulator
+from localrun.stack import DevStack, Step
+from localrun.zips import REPO_ROOT, build_with_build_py, zip_functions
+
+DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "transactions.json"
+DEFAULT_PREFIX = "etl-local"
+
+
+def dev_variables(
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    chunk_bytes: int | None = None,
+    max_record_bytes: int | None = None,
+    max_concurrency: int = 10,
+    schema_path: str | os.PathLike = DEFAULT_SCHEMA,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+    retry_backoff_rate: float = 2.0,
+    lambda_timeout_s: int | None = None,
+) -> dict:
+    """The ``envs/dev`` variables for these settings (``-var-file`` content)."""
+    variables: dict = {
+        "prefix": prefix,
+        "chunk_bytes": chunk_bytes,
+        "max_record_bytes": max_record_bytes,
+        "max_concurrency": max_concurrency,
+        "schema_file": str(Path(schema_path).resolve()),
+        "processor_retry": {
+            "interval_seconds": retry_interval_seconds,
+            "max_attempts": retry_max_attempts,
+            "backoff_rate": retry_backoff_rate,
+        },
+    }
+    if lambda_timeout_s is not None:
+        variables["function_settings"] = {
+            name: {"timeout_s": int(lambda_timeout_s)} for name in CONTRACT.functions
+        }
+    return {k: v for k, v in variables.items() if v is not None}
+
+
+class Deployment:
+    """The emulator with ``envs/dev`` applied to it. ``close()`` stops the emulator (its
+    state goes with it); ``destroy()`` first, to run ``terraform destroy``."""
+
+    def __init__(
+        self,
+        variables: dict,
+        *,
+        functions_dir: str | os.PathLike | None = None,
+        lambdas_dir: str | os.PathLike | None = None,
+        layer_zip: str | os.PathLike | None = None,
+        manifest: str | os.PathLike | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        work_dir: str | os.PathLike | None = None,
+    ) -> None:
+        """``manifest``: deploy build.py's artifacts (dist/manifest.json: the zips, the real
+        layer, the architecture) instead of building the function zips."""
+        self.variables = dict(variables)
+        self._manifest = Path(manifest) if manifest else None
+        self.emulator = Emulator(host, port)
+        self.stack: DevStack | None = None
+        self.outputs: dict = {}
+        self._functions_dir = Path(functions_dir) if functions_dir else None
+        self._lambdas_dir = Path(lambdas_dir) if lambdas_dir else None
+        self._layer_zip = Path(layer_zip) if layer_zip else None
+        self._own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="localrun-"))
+        self.plan_code: int | None = None
+        self.plan_output = ""
+        self.destroyed = False
+
+    def __enter__(self) -> Deployment:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.emulator.endpoint_url
+
+    def start(self, progress: Callable[[Step], None] | None = None, *, plan: bool = False):
+        """Start the emulator, then ``terraform init`` + ``apply`` (+ ``plan`` if asked)."""
+        from localrun.stack import require_terraform
+
+        require_terraform()  # before anything slow
+        zips, layer_zip, architecture = self._artifacts()
+        self.emulator.start()
+        self.stack = DevStack(
+            self.emulator.endpoint_url,
+            zips,
+            self.variables,
+            layer_zip=layer_zip,
+            architecture=architecture,
+            work_dir=self.work_dir / "terraform",
+        )
+        self.stack.init()
+        self.stack.apply(progress)
+        if plan:
+            self.plan_code, self.plan_output = self.stack.plan_exit_code()
+        self.outputs = self.stack.outputs()
+        return self
+
+    def destroy(self, progress: Callable[[Step], None] | None = None) -> None:
+        if self.stack is not None and not self.destroyed:
+            self.stack.destroy(progress)
+            self.destroyed = True
+
+    def close(self) -> None:
+        self.emulator.stop()
+        if self._own_work_dir and not os.environ.get("LOCALRUN_KEEP_WORK_DIR"):
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _artifacts(self) -> tuple[dict[str, Path], Path | None, str]:
+        if self._manifest is None:
+            return self._function_zips(), self._layer_zip, "arm64"
+        manifest = json.loads(self._manifest.read_text())
+        # build.py writes the paths relative to the repo root
+        artifacts = {name: REPO_ROOT / a["path"] for name, a in manifest["artifacts"].items()}
+        layer = artifacts.pop("layer", None)
+        missing = [str(p) for p in [*artifacts.values(), layer] if p and not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"artifacts of {self._manifest} not found: {missing}")
+        return artifacts, layer, manifest["architecture"]
+
+    def _function_zips(self) -> dict[str, Path]:
+        functions_dir = self._functions_dir
+        if functions_dir is None:
+            if self._lambdas_dir is not None:
+                functions_dir = zip_functions(self._lambdas_dir, self.work_dir / "functions")
+            else:
+                functions_dir = build_with_build_py()
+        zips = {name: functions_dir / f"{name}.zip" for name in CONTRACT.functions}
+        missing = [str(p) for p in zips.values() if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"function zips not found: {', '.join(missing)}")
+        return zips
