@@ -7,7 +7,9 @@ and `runtime` (clients, Powertools logging and metrics); the other modules are p
 Modules:
     contract   the one reader of contract.json: names shared with Terraform, build, harness
     errors     the named errors the state machine catches
+    events     the typed events between the state machine's states (from_dict / to_dict)
     schema     the declared schema (columns, Arrow types, rules) loaded from JSON
+    schema_check  the schema document's checks (every problem with its JSON path)
     csvscan    quote-aware record boundary scanning on raw bytes
     chunking   the splitter's plan: record-aligned byte ranges from a few ranged reads
     checks     the validator's file-level checks (header, encoding, delimiter)
