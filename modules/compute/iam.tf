@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
+    for_each = length(var.dynamodb_actions[each.key]) > 0 ? [1] : []
     content {
       sid       = "StatusTableItems"
       effect    = "Allow"
@@ -134,7 +134,7 @@ data "aws_iam_policy_document" "function" {
 
   # DynamoDB decrypts the status table's key on the caller's behalf (reads and writes alike).
   dynamic "statement" {
-    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
+    for_each = length(var.dynamodb_actions[each.key]) > 0 ? [1] : []
     content {
       sid       = "DecryptThroughDynamoDB"
       effect    = "Allow"

@@ -14,8 +14,11 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
   })
 
+  function_name_pattern = coalesce(var.names.function, "${var.prefix}-{function}")
+  layer_name            = coalesce(var.names.layer, "${var.prefix}-deps")
+
   function_names = {
-    for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"
+    for name, _ in var.functions : name => replace(local.function_name_pattern, "{function}", replace(name, "_", "-"))
   }
 
   log_group_arns = {
