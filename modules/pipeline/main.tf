@@ -15,9 +15,9 @@ module "contract" {
 }
 
 locals {
-  contract = module.contract.contract
-  defaults = module.contract.defaults
-  names    = module.contract.names
+  defaults      = module.contract.defaults
+  names         = module.contract.names
+  function_keys = keys(module.contract.contract.functions)
 
   # Values by contract env key; the variable names come from contract.json `env`.
   env_values = {

@@ -70,7 +70,7 @@ variable "function_settings" {
   nullable = false
 
   validation {
-    condition     = alltrue([for k in keys(var.function_settings) : contains(keys(module.contract.contract.functions), k)])
+    condition     = alltrue([for k in keys(var.function_settings) : contains(local.function_keys, k)])
     error_message = "function_settings keys must be contract function names."
   }
 }
@@ -178,7 +178,7 @@ variable "reserved_concurrency" {
   nullable    = false
 
   validation {
-    condition     = alltrue([for k, v in var.reserved_concurrency : contains(keys(module.contract.contract.functions), k) && try(v >= 1 && floor(v) == v, false)])
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(local.function_keys, k) && try(v >= 1 && floor(v) == v, false)])
     error_message = "reserved_concurrency keys must be contract function names (lambdas/etl/contract.json functions) and values whole numbers of at least 1 (0 would stop the function; leave a function out to keep it unreserved)."
   }
 

@@ -356,7 +356,8 @@ def test_function_dynamodb_actions_are_item_level():
         "dynamodb:BatchWriteItem",
         "dynamodb:ConditionCheckItem",  # the processor's chunk writes (a transaction)
     }
-    assert set(stmt.actions) <= allowed
+    assert stmt.actions == ["${var.dynamodb_actions[each.key]}"]
+    assert {a for actions in _dynamodb_grants().values() for a in actions} <= allowed
 
 
 # --- Functions: grants are exactly what the handlers call (issue 10, items 8 and 15) ------
@@ -453,8 +454,25 @@ def _calls_rt_method(function: str, method: str) -> bool:
 
 
 def _dynamodb_grants() -> dict[str, list[str]]:
-    default = variables_of(MODULES_DIR / "compute")["dynamodb_actions"]["default"]
-    return {unquote(k): [unquote(a) for a in v] for k, v in default.items()}
+    """The grants as modules/pipeline/contract passes them: contract functions.*.dynamodb."""
+    return {
+        name: [f"dynamodb:{a}" for a in fn["dynamodb"]]
+        for name, fn in contract()["functions"].items()
+    }
+
+
+def test_dynamodb_grants_come_from_the_contract_only():
+    """No list of functions in the compute module: a new contract function without a
+    dynamodb entry fails the plan (missing key) instead of silently getting no access."""
+    variable = variables_of(MODULES_DIR / "compute")["dynamodb_actions"]
+    assert "default" not in variable
+    contract_locals = locals_of(MODULES_DIR / "pipeline" / "contract")
+    assert expr(contract_locals["dynamodb_actions"]) == (
+        '{for name, fn in local.contract.functions : name => [for a in fn.dynamodb : "dynamodb:${a}"]}'
+    )
+    for kind, text in (("iam", (MODULES_DIR / "compute" / "iam.tf").read_text(encoding="utf-8")),):
+        assert "lookup(var.dynamodb_actions" not in text, kind
+    assert set(_dynamodb_grants()) == set(contract()["functions"])
 
 
 def test_handlers_reach_dynamodb_only_through_the_status_store():
@@ -529,7 +547,7 @@ def test_function_key_use_goes_through_s3_and_dynamodb_only():
         "length(each.value.s3_write) > 0 ? [1] : []"
     )
     assert expr(_dynamic_statement("DecryptThroughDynamoDB")["for_each"]) == (
-        "length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []"
+        "length(var.dynamodb_actions[each.key]) > 0 ? [1] : []"
     )
     table_name = expr(locals_of(MODULES_DIR / "compute")["table_name"])
     assert table_name == 'element(split("/", var.table_arn), 1)'
@@ -595,9 +613,18 @@ def test_splitter_may_list_incoming_so_a_missing_key_is_a_404():
     assert (
         'list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]' in arns
     )
-    for env in ENVS:
-        functions = expr(locals_of(ENVS_DIR / env)["functions"])
-        assert "s3_list = try(fn.s3_list, [])" in functions, env
+    functions = expr(locals_of(MODULES_DIR / "pipeline" / "contract")["functions"])
+    assert "s3_list = fn.s3_list" in functions
+
+
+def test_validator_and_processor_may_list_what_they_read_so_a_deleted_input_is_a_404():
+    """An input deleted mid-run must fail InputNotFound, not InputAccessDenied: without
+    s3:ListBucket S3 answers the missing key with 403. Both read the input from incoming/
+    (or its staged copy under staging/), so they list exactly those."""
+    spec = contract()["functions"]
+    for name in ("validator", "processor"):
+        assert sorted(spec[name]["s3_list"]) == ["incoming", "staging"], name
+        assert set(spec[name]["s3_list"]) <= set(spec[name]["s3_read"]), name
 
 
 def test_functions_that_delete_by_prefix_may_list_it():
@@ -778,6 +805,8 @@ def test_the_pipeline_alarms_are_named_with_the_prefix():
     assert pipeline and all(n.startswith("${var.prefix}-") for n in pipeline), pipeline
     assert 'name = "${name}-${lower(metric)}"' in expr(obs["function_alarms"])
     assert "for k, name in var.function_names" in expr(obs["function_alarms"])
-    assert expr(locals_of(MODULES_DIR / "compute")["function_names"]).startswith(
-        '{for name, _ in var.functions : name => "${var.prefix}-'
+    # modules/pipeline passes names.function, which starts with the prefix.
+    assert contract()["names"]["function"].startswith("{prefix}-")
+    assert expr(locals_of(MODULES_DIR / "compute")["function_name_pattern"]) == (
+        'coalesce(var.names.function, "${var.prefix}-{function}")'
     )

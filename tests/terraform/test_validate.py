@@ -15,7 +15,7 @@ from tfrun import ENVS, MODULES, provider_text, run_terraform, selected
 pytest_plugins = ["tfplugin"]
 pytestmark = pytest.mark.tftest
 
-ROOTS = [f"modules/{m}" for m in (*MODULES, "pipeline")] + [f"envs/{e}" for e in ENVS]
+ROOTS = [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS]
 
 
 def validate(rel: str, tf_root, tf_env) -> tuple[str, dict, int]:

@@ -5,20 +5,6 @@ mock_provider "aws" {
   override_during = plan
 }
 
-variables {
-  prefix = "etl-test"
-  prefixes = {
-    incoming  = "incoming/"
-    staging   = "staging/"
-    manifests = "manifests/"
-    work      = "work/"
-    processed = "processed/"
-    rejected  = "rejected/"
-    config    = "config/"
-  }
-  schema_file = "../../schemas/transactions.json"
-}
-
 run "defaults_create_a_private_bucket_table_and_key" {
   command = plan
 
