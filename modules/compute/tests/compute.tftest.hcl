@@ -2,7 +2,7 @@
 # the layer through S3, the environment, and least-privilege policies built from the
 # functions' S3 prefixes. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
 }
 

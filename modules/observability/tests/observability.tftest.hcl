@@ -1,7 +1,7 @@
 # The observability module's contract: one dashboard and an alarm per pipeline signal and per
 # function, all notifying the failure topic. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
 }
 

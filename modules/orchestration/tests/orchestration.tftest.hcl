@@ -2,7 +2,7 @@
 # with the inputs and this module's queue and topic, the S3 -> EventBridge trigger with its
 # dead-letter queue, and the outputs. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
 }
 

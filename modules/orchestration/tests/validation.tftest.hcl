@@ -1,7 +1,7 @@
 # Every validation block of variables.tf rejects bad input (one run per block, named after
 # its variable; tests/terraform/test_module_tests.py checks that no block is left out).
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
 }
 

@@ -1,7 +1,7 @@
 # The storage module's contract: names, protection switches, the KMS key choice and the
 # outputs other modules wire to. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
 }
 
