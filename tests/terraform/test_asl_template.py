@@ -85,7 +85,9 @@ def test_contract_names_the_template_and_its_variables():
     spec = contract()["state_machine"]
     assert (REPO / spec["template"]).resolve() == TEMPLATE_PATH.resolve()
     pipeline = {
-        n: b for _, parsed in load_dir(MODULES_DIR / "pipeline") for n, b in blocks(parsed, "module")
+        n: b
+        for _, parsed in load_dir(MODULES_DIR / "pipeline")
+        for n, b in blocks(parsed, "module")
     }
     call = pipeline["orchestration"]
     assert expr(call["template_variables"]) == "module.contract.state_machine_variables"

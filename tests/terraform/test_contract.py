@@ -76,7 +76,9 @@ def test_compute_adds_only_powertools_variables_and_sets_them_on_every_function(
 
 def test_metrics_namespace_comes_from_contract():
     for module in ("compute", "observability"):
-        assert expr(_module_call(module)["metrics_namespace"]) == "module.contract.metrics.namespace"
+        assert (
+            expr(_module_call(module)["metrics_namespace"]) == "module.contract.metrics.namespace"
+        )
     custom = {k: expr(v) for k, v in _module_call("observability")["custom_metrics"].items()}
     assert custom == {
         "dimension": "module.contract.metrics.dimension",

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from tfhcl import (
-    ENVS,
-    ENVS_DIR,
     MODULES,
     MODULES_DIR,
     REPO,

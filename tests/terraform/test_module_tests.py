@@ -119,4 +119,6 @@ def test_envs_leave_every_validation_to_modules_pipeline(env):
     """An env's variables only carry its defaults: a validation there would be a second copy
     of modules/pipeline's (covered above by its validation.tftest.hcl)."""
     validated = {n for n, b in variables_of(ENVS_DIR / env).items() if b.get("validation")}
-    assert not validated, f"envs/{env}: move the validation of {sorted(validated)} to modules/pipeline"
+    assert not validated, (
+        f"envs/{env}: move the validation of {sorted(validated)} to modules/pipeline"
+    )

@@ -95,8 +95,10 @@ def test_prod_state_is_remote_with_s3_locking():
 
 
 # `terraform validate` cannot run without the provider; these catch the wiring mistakes it would.
-ROOTS = [ENVS_DIR / e for e in ENVS] + [MODULES_DIR / "pipeline"] + sorted(
-    (MODULES_DIR.parent / "tests/terraform/fixtures").iterdir()
+ROOTS = (
+    [ENVS_DIR / e for e in ENVS]
+    + [MODULES_DIR / "pipeline"]
+    + sorted((MODULES_DIR.parent / "tests/terraform/fixtures").iterdir())
 )
 META = {"source", "version", "providers", "count", "for_each", "depends_on"}
 
