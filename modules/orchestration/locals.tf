@@ -48,4 +48,13 @@ locals {
     { for name, arn in var.function_arns : "${name}_arn" => arn },
     { for name in coalesce(var.template_variables, keys(local.template_values)) : name => lookup(local.template_values, name, null) },
   )
+
+  # Queue and topic policies: the resource, the send action denied to other IAM principals,
+  # the one IAM principal allowed to send (null: none, only the Allow's AWS service), and the
+  # actions denied without TLS.
+  message_guards = {
+    results_queue = { arn = aws_sqs_queue.results.arn, send_action = "sqs:SendMessage", sender = aws_iam_role.state_machine.arn, tls_actions = "sqs:*" }
+    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", sender = null, tls_actions = "sqs:*" }
+    failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", sender = aws_iam_role.state_machine.arn, tls_actions = "sns:Publish" }
+  }
 }

@@ -741,33 +741,77 @@ def test_every_queue_and_topic_has_a_resource_policy():
         assert expr(policies[0]["policy"]) == f"data.aws_iam_policy_document.{document}.json"
 
 
-@pytest.mark.parametrize("document", [d for _, d in MESSAGING.values()])
-def test_queue_and_topic_policies_deny_plain_http(document):
-    deny = _one("orchestration", document, sid="DenyInsecureTransport")
+def _guards() -> dict[str, dict[str, str | None]]:
+    raw = locals_of(MODULES_DIR / "orchestration")["message_guards"]
+    return {k: {f: unquote(v) for f, v in entry.items()} for k, entry in raw.items()}
+
+
+def test_every_queue_and_topic_policy_starts_from_its_guard():
+    """The deny statements are held once (message_guard, one instance per queue/topic) and
+    each policy merges its own instance through source_policy_documents."""
+    guards = _guards()
+    assert set(guards) == {d for _, d in MESSAGING.values()}
+    for document in guards:
+        body, _ = DOCS[("orchestration", document)]
+        assert [expr(d) for d in body["source_policy_documents"]] == [
+            f'data.aws_iam_policy_document.message_guard["{document}"].json'
+        ]
+        assert all(s.effect == "Allow" for s in _statements("orchestration", document))
+    assert expr(DOCS[("orchestration", "message_guard")][0]["for_each"]) == "local.message_guards"
+
+
+def test_queue_and_topic_policies_deny_plain_http():
+    deny = _one("orchestration", "message_guard", sid="DenyInsecureTransport")
     assert deny.effect == "Deny" and deny.principals == [("*", ["*"])]
     assert deny.condition_details == [("Bool", "aws:SecureTransport", ["false"])]
+    assert deny.actions == ["${each.value.tls_actions}"]
+    guards = _guards()
+    assert {k: g["tls_actions"] for k, g in guards.items()} == {
+        "results_queue": "sqs:*",
+        "events_dlq": "sqs:*",
+        "failure_topic": "sns:Publish",
+    }
+
+
+def test_queue_and_topic_policies_deny_other_senders():
+    deny = _one("orchestration", "message_guard", sid="DenyOtherSenders")
+    assert deny.effect == "Deny" and deny.principals == [("*", ["*"])]
+    assert deny.actions == ["${each.value.send_action}"]
+    assert deny.condition_details == [("Null", "aws:PrincipalServiceName", ["true"])]
+    (body, _) = DOCS[("orchestration", "message_guard")]
+    (dynamic,) = body["statement"][0]["dynamic"]
+    (condition,) = dynamic.values()
+    assert expr(condition["for_each"]) == "each.value.sender == null ? [] : [each.value.sender]"
+    (content,) = condition["content"]
+    assert (unquote(content["test"]), unquote(content["variable"])) == (
+        "ArnNotEquals",
+        "aws:PrincipalArn",
+    )
 
 
 def test_only_the_state_machine_sends_results():
     stmts = _statements("orchestration", "results_queue")
-    allows = [s for s in stmts if s.effect == "Allow"]
-    assert [(s.actions, s.principals) for s in allows] == [
+    assert [(s.actions, s.principals) for s in stmts] == [
         (["sqs:SendMessage"], [("AWS", [STATE_MACHINE_ROLE])])
     ]
-    deny = _one("orchestration", "results_queue", sid="DenySendersOtherThanTheStateMachine")
-    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
-    assert deny.condition_details == [
-        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
-        ("Null", "aws:PrincipalServiceName", ["true"]),
-    ]
+    guard = _guards()["results_queue"]
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sqs:SendMessage",
+        STATE_MACHINE_ROLE,
+        "${aws_sqs_queue.results.arn}",
+    )
 
 
 def test_only_eventbridge_sends_dead_letters():
-    allows = [s for s in _statements("orchestration", "events_dlq") if s.effect == "Allow"]
+    allows = _statements("orchestration", "events_dlq")
     assert [s.principals for s in allows] == [[("Service", ["events.amazonaws.com"])]]
-    deny = _one("orchestration", "events_dlq", sid="DenyIamPrincipalsSending")
-    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
-    assert deny.condition_details == [("Null", "aws:PrincipalServiceName", ["true"])]
+    guard = _guards()["events_dlq"]
+    # No IAM principal may send: sender null leaves only the PrincipalServiceName condition.
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sqs:SendMessage",
+        None,
+        "${aws_sqs_queue.events_dlq.arn}",
+    )
 
 
 def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
@@ -786,12 +830,12 @@ def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
         ],
     ) in alarms.condition_details
     assert all(s.actions == ["sns:Publish"] for s in allows.values())
-    deny = _one("orchestration", "failure_topic", sid="DenyPublishersOtherThanTheStateMachine")
-    assert deny.effect == "Deny" and deny.actions == ["sns:Publish"]
-    assert deny.condition_details == [
-        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
-        ("Null", "aws:PrincipalServiceName", ["true"]),
-    ]
+    guard = _guards()["failure_topic"]
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sns:Publish",
+        STATE_MACHINE_ROLE,
+        "${aws_sns_topic.failures.arn}",
+    )
 
 
 def test_the_pipeline_alarms_are_named_with_the_prefix():
