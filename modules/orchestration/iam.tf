@@ -51,61 +51,26 @@ data "aws_iam_policy_document" "state_machine" {
 
   # The queue, the topic and the manifests are encrypted with the pipeline key: each use is
   # limited to the service that makes it (kms:ViaService) and to this pipeline's resource
-  # (the service's encryption context).
-  statement {
-    sid       = "UsePipelineKeyForResultsQueue"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
+  # (the service's encryption context); local.kms_grants lists them.
+  dynamic "statement" {
+    for_each = local.kms_grants
+    content {
+      sid       = statement.key
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = [var.kms_key_arn]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${local.region}.${local.dns_suffix}"]
-    }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
+      }
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sqs:arn"
-      values   = [aws_sqs_queue.results.arn]
-    }
-  }
-
-  statement {
-    sid       = "UsePipelineKeyForFailureTopic"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sns:topicArn"
-      values   = [aws_sns_topic.failures.arn]
-    }
-  }
-
-  statement {
-    sid       = "DecryptChunkManifests"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:s3:arn"
-      values   = [var.bucket_arn]
+      condition {
+        test     = "StringEquals"
+        variable = statement.value.context_key
+        values   = [statement.value.context]
+      }
     }
   }
 

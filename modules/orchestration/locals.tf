@@ -57,4 +57,11 @@ locals {
     events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", sender = null, tls_actions = "sqs:*" }
     failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", sender = aws_iam_role.state_machine.arn, tls_actions = "sns:Publish" }
   }
+
+  # The state machine's uses of the pipeline key: per service, for this pipeline's resource.
+  kms_grants = {
+    UsePipelineKeyForResultsQueue = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sqs", context_key = "kms:EncryptionContext:aws:sqs:arn", context = aws_sqs_queue.results.arn }
+    UsePipelineKeyForFailureTopic = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sns", context_key = "kms:EncryptionContext:aws:sns:topicArn", context = aws_sns_topic.failures.arn }
+    DecryptChunkManifests         = { actions = ["kms:Decrypt"], service = "s3", context_key = "kms:EncryptionContext:aws:s3:arn", context = var.bucket_arn }
+  }
 }

@@ -515,39 +515,85 @@ def _dynamic_statement(sid: str) -> dict:
     raise AssertionError(f"no dynamic statement {sid}")
 
 
+def _kms_dynamic(module: str, document: str) -> dict:
+    """The one dynamic statement of a document that grants the KMS key."""
+    (body, _) = DOCS[(module, document)]
+    found = [
+        b
+        for dyn in body.get("dynamic", [])
+        for label, b in dyn.items()
+        if unquote(label) == "statement" and "kms_grants" in expr(b["for_each"])
+    ]
+    assert len(found) == 1, f"{module}/{document}: one dynamic statement over local.kms_grants"
+    return found[0]
+
+
+def test_kms_via_service_statement_has_one_shape_in_compute_and_orchestration():
+    """Every key grant: the service (kms:ViaService) and the service's encryption context
+    for this pipeline's resource, written as the same statement in both modules."""
+    compute = _kms_dynamic("compute", "function")
+    orchestration = _kms_dynamic("orchestration", "state_machine")
+    assert expr(compute["for_each"]) == "local.kms_grants[each.key]"
+    assert expr(orchestration["for_each"]) == "local.kms_grants"
+    assert compute["content"] == orchestration["content"]
+    (content,) = compute["content"]
+    assert (expr(content["sid"]), unquote(content["effect"]), expr(content["actions"])) == (
+        "statement.key",
+        "Allow",
+        "statement.value.actions",
+    )
+    assert [expr(r) for r in content["resources"]] == ["var.kms_key_arn"]
+    assert [
+        (unquote(c["test"]), expr(c["variable"]), [unquote(v) for v in c["values"]])
+        for c in content["condition"]
+    ] == [
+        (
+            "StringEquals",
+            "kms:ViaService",
+            ["${statement.value.service}.${local.region}.${local.dns_suffix}"],
+        ),
+        ("StringEquals", "statement.value.context_key", ["${statement.value.context}"]),
+    ]
+    # No other statement in either document touches the key.
+    for module, document in (("compute", "function"), ("orchestration", "state_machine")):
+        kms = [s for s in _statements(module, document) if "kms:" in " ".join(s.actions)]
+        assert {s.sid for s in kms} <= {"${statement.key}"}, (module, document)
+
+
 def test_function_key_use_goes_through_s3_and_dynamodb_only():
-    """kms:ViaService and the service's encryption context on every function key grant;
-    GenerateDataKey only for functions that write objects (not validator, mark_failed)."""
-    kms = {
-        s.sid: s
-        for s in _statements("compute", "function")
-        if any(a.startswith("kms:") for a in s.actions)
+    """GenerateDataKey only for functions that write objects (not validator, mark_failed);
+    Decrypt through S3 for functions that read or write; through DynamoDB for the table."""
+    compute = locals_of(MODULES_DIR / "compute")
+    via = {k: {f: unquote(v) for f, v in e.items()} for k, e in compute["kms_via"].items()}
+    assert via == {
+        "s3": {
+            "service": "s3",
+            "context_key": "kms:EncryptionContext:aws:s3:arn",
+            "context": "${var.bucket_arn}",
+        },
+        "dynamodb": {
+            "service": "dynamodb",
+            "context_key": "kms:EncryptionContext:aws:dynamodb:tableName",
+            "context": "${local.table_name}",
+        },
     }
-    s3_context = [
-        ("StringEquals", "kms:ViaService", ["s3.${local.region}.${local.dns_suffix}"]),
-        ("StringEquals", "kms:EncryptionContext:aws:s3:arn", ["${var.bucket_arn}"]),
-    ]
-    dynamodb_context = [
-        ("StringEquals", "kms:ViaService", ["dynamodb.${local.region}.${local.dns_suffix}"]),
-        ("StringEquals", "kms:EncryptionContext:aws:dynamodb:tableName", ["${local.table_name}"]),
-    ]
-    got = {sid: (s.actions, s.resources, s.condition_details) for sid, s in kms.items()}
-    assert got == {
-        "DecryptThroughS3": (["kms:Decrypt"], ["${var.kms_key_arn}"], s3_context),
-        "GenerateDataKeyThroughS3": (["kms:GenerateDataKey"], ["${var.kms_key_arn}"], s3_context),
-        "DecryptThroughDynamoDB": (["kms:Decrypt"], ["${var.kms_key_arn}"], dynamodb_context),
-    }
-    # Who gets which: reads or writes -> Decrypt; writes -> GenerateDataKey; table -> Decrypt.
-    assert expr(_dynamic_statement("DecryptThroughS3")["for_each"]) == (
-        "length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []"
-    )
-    assert expr(_dynamic_statement("GenerateDataKeyThroughS3")["for_each"]) == (
-        "length(each.value.s3_write) > 0 ? [1] : []"
-    )
-    assert expr(_dynamic_statement("DecryptThroughDynamoDB")["for_each"]) == (
-        "length(var.dynamodb_actions[each.key]) > 0 ? [1] : []"
-    )
-    table_name = expr(locals_of(MODULES_DIR / "compute")["table_name"])
+    grants = expr(compute["kms_grants"])
+    for condition, sid, service, action in (
+        ("length(f.s3_read) + length(f.s3_write) > 0", "DecryptThroughS3", "s3", "kms:Decrypt"),
+        ("length(f.s3_write) > 0", "GenerateDataKeyThroughS3", "s3", "kms:GenerateDataKey"),
+        (
+            "length(var.dynamodb_actions[name]) > 0",
+            "DecryptThroughDynamoDB",
+            "dynamodb",
+            "kms:Decrypt",
+        ),
+    ):
+        assert (
+            f'{condition} ? {{{sid} = merge(local.kms_via.{service}, {{actions = ["{action}"]}})}} : {{}}'
+            in grants
+        ), sid
+    assert grants.count("merge(local.kms_via.") == 3
+    table_name = expr(compute["table_name"])
     assert table_name == 'element(split("/", var.table_arn), 1)'
 
 
@@ -557,38 +603,37 @@ def test_functions_that_write_objects_are_the_ones_that_need_generate_data_key()
 
 
 def test_state_machine_key_use_is_per_service_and_resource():
-    kms = [
-        s
-        for s in _statements("orchestration", "state_machine")
-        if any(a.startswith("kms:") for a in s.actions)
-    ]
+    raw = locals_of(MODULES_DIR / "orchestration")["kms_grants"]
     got = {
-        s.sid: (
-            s.actions,
-            {c[1]: c[2] for c in s.condition_details if c[0] == "StringEquals"},
+        sid: (
+            [unquote(a) for a in g["actions"]],
+            {
+                "kms:ViaService": unquote(g["service"]),
+                unquote(g["context_key"]): unquote(g["context"]),
+            },
         )
-        for s in kms
+        for sid, g in raw.items()
     }
     assert got == {
         "UsePipelineKeyForResultsQueue": (
             ["kms:Decrypt", "kms:GenerateDataKey"],
             {
-                "kms:ViaService": ["sqs.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:sqs:arn": ["${aws_sqs_queue.results.arn}"],
+                "kms:ViaService": "sqs",
+                "kms:EncryptionContext:aws:sqs:arn": "${aws_sqs_queue.results.arn}",
             },
         ),
         "UsePipelineKeyForFailureTopic": (
             ["kms:Decrypt", "kms:GenerateDataKey"],
             {
-                "kms:ViaService": ["sns.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:sns:topicArn": ["${aws_sns_topic.failures.arn}"],
+                "kms:ViaService": "sns",
+                "kms:EncryptionContext:aws:sns:topicArn": "${aws_sns_topic.failures.arn}",
             },
         ),
         "DecryptChunkManifests": (
             ["kms:Decrypt"],
             {
-                "kms:ViaService": ["s3.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:s3:arn": ["${var.bucket_arn}"],
+                "kms:ViaService": "s3",
+                "kms:EncryptionContext:aws:s3:arn": "${var.bucket_arn}",
             },
         ),
     }

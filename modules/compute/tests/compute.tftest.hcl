@@ -80,7 +80,7 @@ run "policies_follow_the_s3_prefixes" {
   command = plan
 
   assert {
-    condition     = [for s in data.aws_iam_policy_document.function["splitter"].statement : s.sid] == ["ReadObjectsByPrefix", "WriteObjectsByPrefix", "ListOnlyOwnPrefixes", "StatusTableItems", "DecryptThroughS3", "GenerateDataKeyThroughS3", "DecryptThroughDynamoDB", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
+    condition     = [for s in data.aws_iam_policy_document.function["splitter"].statement : s.sid] == ["ReadObjectsByPrefix", "WriteObjectsByPrefix", "ListOnlyOwnPrefixes", "StatusTableItems", "DecryptThroughDynamoDB", "DecryptThroughS3", "GenerateDataKeyThroughS3", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
     error_message = "The splitter deletes nothing, lists incoming/ and has no metrics grant (metrics go out as EMF in the logs)."
   }
   assert {
@@ -136,7 +136,7 @@ run "kms_use_follows_s3_and_table_access" {
   }
 
   assert {
-    condition     = [for s in data.aws_iam_policy_document.function["validator"].statement : s.sid] == ["ReadObjectsByPrefix", "StatusTableItems", "DecryptThroughS3", "DecryptThroughDynamoDB", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
+    condition     = [for s in data.aws_iam_policy_document.function["validator"].statement : s.sid] == ["ReadObjectsByPrefix", "StatusTableItems", "DecryptThroughDynamoDB", "DecryptThroughS3", "WriteOwnLogGroup", "XRayTracing", "DenyDeleteBucketAndTable"]
     error_message = "A function that only reads may decrypt through S3 but not generate data keys."
   }
   assert {
