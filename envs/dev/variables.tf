@@ -3,11 +3,6 @@ variable "architecture" {
   type        = string
   default     = "arm64"
   nullable    = false
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be \"arm64\" or \"x86_64\"."
-  }
 }
 
 variable "artifacts_manifest" {
@@ -23,14 +18,9 @@ variable "bucket_name" {
 }
 
 variable "chunk_bytes" {
-  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes. Values under 1 MiB are for tests (the local run and e2e tests fan a small file out into many chunks)."
+  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes. At least 1 KiB in dev (tests fan a small file out into many chunks)."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.chunk_bytes == null || try(var.chunk_bytes >= 1024, false)
-    error_message = "chunk_bytes must be at least 1 KiB."
-  }
 }
 
 variable "function_settings" {
@@ -62,11 +52,6 @@ variable "max_chunks" {
   description = "Most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. Null uses contract.json defaults.max_chunks."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.max_chunks == null || try(var.max_chunks >= 1, false)
-    error_message = "max_chunks must be at least 1."
-  }
 }
 
 variable "max_concurrency" {
@@ -80,22 +65,12 @@ variable "max_decompressed_bytes" {
   description = "Largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES); more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_decompressed_bytes."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.max_decompressed_bytes == null || try(var.max_decompressed_bytes >= 1048576, false)
-    error_message = "max_decompressed_bytes must be at least 1 MiB."
-  }
 }
 
 variable "max_gzip_ratio" {
   description = "Largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_gzip_ratio."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.max_gzip_ratio == null || try(var.max_gzip_ratio >= 1, false)
-    error_message = "max_gzip_ratio must be at least 1."
-  }
 }
 
 variable "max_record_bytes" {
@@ -126,11 +101,6 @@ variable "prefix" {
   type        = string
   default     = "etl-dev"
   nullable    = false
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
-    error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
-  }
 }
 
 variable "region" {
@@ -145,16 +115,6 @@ variable "reserved_concurrency" {
   type        = map(number)
   default     = {}
   nullable    = false
-
-  validation {
-    condition     = alltrue([for k, v in var.reserved_concurrency : contains(keys(local.contract.functions), k) && try(v >= 1 && floor(v) == v, false)])
-    error_message = "reserved_concurrency keys must be contract function names (splitter, validator, processor, finalizer, mark_failed) and values whole numbers of at least 1 (0 would stop the function; leave a function out to keep it unreserved)."
-  }
-
-  validation {
-    condition     = lookup(var.reserved_concurrency, "processor", null) == null || try(var.reserved_concurrency["processor"] >= var.max_concurrency, false)
-    error_message = "reserved_concurrency.processor must be at least max_concurrency: otherwise even one file throttles itself on every chunk wave."
-  }
 }
 
 variable "schema_file" {

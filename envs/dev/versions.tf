@@ -15,7 +15,7 @@ provider "aws" {
   default_tags {
     tags = merge(var.tags, {
       Project     = "csv-etl"
-      Environment = local.environment_name
+      Environment = "dev"
       ManagedBy   = "terraform"
     })
   }

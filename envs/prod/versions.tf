@@ -19,7 +19,7 @@ provider "aws" {
   default_tags {
     tags = merge(var.tags, {
       Project     = "csv-etl"
-      Environment = local.environment_name
+      Environment = "prod"
       ManagedBy   = "terraform"
     })
   }

@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
+    for_each = length(var.dynamodb_actions[each.key]) > 0 ? [1] : []
     content {
       sid       = "StatusTableItems"
       effect    = "Allow"
@@ -85,72 +85,27 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # The key through S3 only, for this bucket's objects (the bucket uses an S3 Bucket Key, so
-  # the encryption context is the bucket ARN): Decrypt to read objects and to complete
-  # multipart uploads; GenerateDataKey only for functions that write objects.
+  # The key only through S3 and DynamoDB, for this bucket's objects and this table's items
+  # (local.kms_grants: which grants a function gets). The statement's shape is the same as
+  # the state machine's key use in modules/orchestration (a test keeps the two equal).
   dynamic "statement" {
-    for_each = length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []
+    for_each = local.kms_grants[each.key]
     content {
-      sid       = "DecryptThroughS3"
+      sid       = statement.key
       effect    = "Allow"
-      actions   = ["kms:Decrypt"]
+      actions   = statement.value.actions
       resources = [var.kms_key_arn]
 
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["s3.${local.region}.${local.dns_suffix}"]
+        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
       }
 
       condition {
         test     = "StringEquals"
-        variable = "kms:EncryptionContext:aws:s3:arn"
-        values   = [var.bucket_arn]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(each.value.s3_write) > 0 ? [1] : []
-    content {
-      sid       = "GenerateDataKeyThroughS3"
-      effect    = "Allow"
-      actions   = ["kms:GenerateDataKey"]
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["s3.${local.region}.${local.dns_suffix}"]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:EncryptionContext:aws:s3:arn"
-        values   = [var.bucket_arn]
-      }
-    }
-  }
-
-  # DynamoDB decrypts the status table's key on the caller's behalf (reads and writes alike).
-  dynamic "statement" {
-    for_each = length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []
-    content {
-      sid       = "DecryptThroughDynamoDB"
-      effect    = "Allow"
-      actions   = ["kms:Decrypt"]
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.${local.dns_suffix}"]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:EncryptionContext:aws:dynamodb:tableName"
-        values   = [local.table_name]
+        variable = statement.value.context_key
+        values   = [statement.value.context]
       }
     }
   }

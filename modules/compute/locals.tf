@@ -14,8 +14,11 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
   })
 
+  function_name_pattern = coalesce(var.names.function, "${var.prefix}-{function}")
+  layer_name            = coalesce(var.names.layer, "${var.prefix}-deps")
+
   function_names = {
-    for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"
+    for name, _ in var.functions : name => replace(local.function_name_pattern, "{function}", replace(name, "_", "-"))
   }
 
   log_group_arns = {
@@ -35,4 +38,21 @@ locals {
   }
 
   layer_key = "${var.artifacts_key_prefix}layers/${var.layer.sha256}.zip"
+
+  # Use of the pipeline key, by service: S3 (the bucket uses an S3 Bucket Key, so the
+  # encryption context is the bucket ARN) and DynamoDB (the table name).
+  kms_via = {
+    s3       = { service = "s3", context_key = "kms:EncryptionContext:aws:s3:arn", context = var.bucket_arn }
+    dynamodb = { service = "dynamodb", context_key = "kms:EncryptionContext:aws:dynamodb:tableName", context = local.table_name }
+  }
+  # Per function: Decrypt through S3 to read objects and to complete multipart uploads;
+  # GenerateDataKey only for functions that write objects; Decrypt through DynamoDB for the
+  # status table (DynamoDB decrypts on the caller's behalf, reads and writes alike).
+  kms_grants = {
+    for name, f in var.functions : name => merge(
+      length(f.s3_read) + length(f.s3_write) > 0 ? { DecryptThroughS3 = merge(local.kms_via.s3, { actions = ["kms:Decrypt"] }) } : {},
+      length(f.s3_write) > 0 ? { GenerateDataKeyThroughS3 = merge(local.kms_via.s3, { actions = ["kms:GenerateDataKey"] }) } : {},
+      length(var.dynamodb_actions[name]) > 0 ? { DecryptThroughDynamoDB = merge(local.kms_via.dynamodb, { actions = ["kms:Decrypt"] }) } : {},
+    )
+  }
 }

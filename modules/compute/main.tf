@@ -19,7 +19,7 @@ resource "aws_s3_object" "layer" {
 }
 
 resource "aws_lambda_layer_version" "deps" {
-  layer_name               = "${var.prefix}-deps"
+  layer_name               = local.layer_name
   description              = "pyarrow and aws-lambda-powertools for ${var.runtime} on ${var.architecture}"
   s3_bucket                = aws_s3_object.layer.bucket
   s3_key                   = aws_s3_object.layer.key

@@ -30,16 +30,9 @@ variable "bucket_arn" {
 }
 
 variable "dynamodb_actions" {
-  description = "DynamoDB item actions each function may call on the status table, keyed by function name: exactly the calls its handler makes (etl/status.py). Functions not listed get none."
+  description = "DynamoDB item actions each function may call on the status table, keyed by function name (\"dynamodb:GetItem\", ...): exactly the calls its handler makes; modules/pipeline builds it from contract.json functions.*.dynamodb. Every function key must be present (an empty list grants none)."
   type        = map(list(string))
-  default = {
-    splitter    = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    validator   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    processor   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
-    finalizer   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    mark_failed = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-  }
-  nullable = false
+  nullable    = false
 
   validation {
     condition = alltrue(flatten([
@@ -48,6 +41,21 @@ variable "dynamodb_actions" {
       ]
     ]))
     error_message = "dynamodb_actions may only contain item actions: GetItem, PutItem, UpdateItem, Query, BatchWriteItem, BatchGetItem, ConditionCheckItem."
+  }
+}
+
+variable "names" {
+  description = "Name patterns: `function` with {function} (the functions key, \"_\" as \"-\") and `layer`. Null fields build \"<prefix>-{function}\" and \"<prefix>-deps\"; modules/pipeline passes contract.json `names`."
+  type = object({
+    function = optional(string)
+    layer    = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.names.function == null || strcontains(coalesce(var.names.function, "{function}"), "{function}")
+    error_message = "names.function must contain {function}, or every function would get the same name."
   }
 }
 
@@ -133,7 +141,7 @@ variable "log_retention_days" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the custom metrics (contract.json `metrics_namespace`), set as POWERTOOLS_METRICS_NAMESPACE; the metrics are written as EMF through the logs, so no PutMetricData grant is needed."
+  description = "CloudWatch namespace of the custom metrics (contract.json metrics.namespace), set as POWERTOOLS_METRICS_NAMESPACE; the metrics are written as EMF through the logs, so no PutMetricData grant is needed."
   type        = string
   nullable    = false
 }

@@ -1,10 +1,17 @@
 locals {
   region         = data.aws_region.current.id
-  dashboard_name = "${var.prefix}-pipeline"
+  dashboard_name = coalesce(var.dashboard_name, "${var.prefix}-pipeline")
   period         = var.dashboard_period_seconds
 
   sfn_dim   = ["StateMachineArn", var.state_machine_arn]
   functions = sort(keys(var.function_names))
+
+  # The custom metrics graphed below, each [namespace, name, dimension, value]; every one
+  # must be in var.custom_metrics.emitted (precondition on the dashboard).
+  dashboard_metrics = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries"]
+  custom = {
+    for m in local.dashboard_metrics : m => [var.metrics_namespace, m, var.custom_metrics.dimension, var.service_name]
+  }
 
   # One line per function for a Lambda metric.
   lambda_metrics = {
@@ -39,9 +46,9 @@ locals {
         period = local.period
         view   = "timeSeries"
         metrics = [
-          [var.metrics_namespace, "RowsValid", "service", var.service_name],
-          [var.metrics_namespace, "RowsRejected", "service", var.service_name],
-          [var.metrics_namespace, "ProcessedBytes", "service", var.service_name, { yAxis = "right" }],
+          local.custom["RowsValid"],
+          local.custom["RowsRejected"],
+          concat(local.custom["ProcessedBytes"], [{ yAxis = "right" }]),
         ]
       }
     },
@@ -124,8 +131,8 @@ locals {
         period = local.period
         view   = "timeSeries"
         metrics = [
-          [var.metrics_namespace, "ChunkSeconds", "service", var.service_name, { stat = "p50", label = "p50" }],
-          [var.metrics_namespace, "ChunkSeconds", "service", var.service_name, { stat = "p99", label = "p99" }],
+          concat(local.custom["ChunkSeconds"], [{ stat = "p50", label = "p50" }]),
+          concat(local.custom["ChunkSeconds"], [{ stat = "p99", label = "p99" }]),
         ]
       }
     },
@@ -138,7 +145,7 @@ locals {
         period = local.period
         view   = "timeSeries"
         metrics = [
-          [var.metrics_namespace, "ReadRetries", "service", var.service_name],
+          local.custom["ReadRetries"],
         ]
       }
     },

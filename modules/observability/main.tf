@@ -3,6 +3,13 @@ data "aws_region" "current" {}
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = local.dashboard_name
   dashboard_body = local.dashboard_body
+
+  lifecycle {
+    precondition {
+      condition     = length(setsubtract(local.dashboard_metrics, var.custom_metrics.emitted)) == 0
+      error_message = "The dashboard graphs ${join(", ", sort(setsubtract(local.dashboard_metrics, var.custom_metrics.emitted)))}, which custom_metrics.emitted (contract.json metrics.emitted) does not list."
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

@@ -20,6 +20,21 @@ variable "alarms" {
   }
 }
 
+variable "custom_metrics" {
+  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued service_name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
+  type = object({
+    dimension = string
+    emitted   = set(string)
+  })
+  nullable = false
+}
+
+variable "dashboard_name" {
+  description = "Dashboard name (contract.json names.dashboard). Null builds \"<prefix>-pipeline\"."
+  type        = string
+  default     = null
+}
+
 variable "dashboard_period_seconds" {
   description = "Default period of the dashboard graphs."
   type        = number
@@ -40,7 +55,7 @@ variable "function_names" {
 }
 
 variable "metrics_namespace" {
-  description = "Namespace of the pipeline's custom metrics (contract.json `metrics_namespace`)."
+  description = "Namespace of the pipeline's custom metrics (contract.json metrics.namespace)."
   type        = string
   nullable    = false
 }

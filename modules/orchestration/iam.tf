@@ -51,61 +51,26 @@ data "aws_iam_policy_document" "state_machine" {
 
   # The queue, the topic and the manifests are encrypted with the pipeline key: each use is
   # limited to the service that makes it (kms:ViaService) and to this pipeline's resource
-  # (the service's encryption context).
-  statement {
-    sid       = "UsePipelineKeyForResultsQueue"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
+  # (the service's encryption context); local.kms_grants lists them.
+  dynamic "statement" {
+    for_each = local.kms_grants
+    content {
+      sid       = statement.key
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = [var.kms_key_arn]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${local.region}.${local.dns_suffix}"]
-    }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
+      }
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sqs:arn"
-      values   = [aws_sqs_queue.results.arn]
-    }
-  }
-
-  statement {
-    sid       = "UsePipelineKeyForFailureTopic"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sns:topicArn"
-      values   = [aws_sns_topic.failures.arn]
-    }
-  }
-
-  statement {
-    sid       = "DecryptChunkManifests"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:s3:arn"
-      values   = [var.bucket_arn]
+      condition {
+        test     = "StringEquals"
+        variable = statement.value.context_key
+        values   = [statement.value.context]
+      }
     }
   }
 
@@ -222,36 +187,30 @@ resource "aws_iam_role_policy" "events" {
 # the key policy), and denies every request without TLS.
 # ---------------------------------------------------------------------------
 
-# Results FIFO queue: only the state machine (NotifySuccess) sends; consumers receive
-# through their own IAM policies.
-data "aws_iam_policy_document" "results_queue" {
-  statement {
-    sid       = "AllowStateMachineToSend"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.results.arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = [aws_iam_role.state_machine.arn]
-    }
-  }
+# The two statements every queue and topic policy holds, once: deny senders other than the
+# one allowed IAM principal (IAM principals only; AWS services are limited by the Allow and
+# the key policy), and deny every request without TLS. Each policy below adds its Allow.
+data "aws_iam_policy_document" "message_guard" {
+  for_each = local.message_guards
 
   statement {
-    sid       = "DenySendersOtherThanTheStateMachine"
+    sid       = "DenyOtherSenders"
     effect    = "Deny"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.results.arn]
+    actions   = [each.value.send_action]
+    resources = [each.value.arn]
 
     principals {
       type        = "*"
       identifiers = ["*"]
     }
 
-    condition {
-      test     = "ArnNotEquals"
-      variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.state_machine.arn]
+    dynamic "condition" {
+      for_each = each.value.sender == null ? [] : [each.value.sender]
+      content {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = [condition.value]
+      }
     }
 
     condition {
@@ -264,8 +223,8 @@ data "aws_iam_policy_document" "results_queue" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.results.arn]
+    actions   = [each.value.tls_actions]
+    resources = [each.value.arn]
 
     principals {
       type        = "*"
@@ -280,8 +239,28 @@ data "aws_iam_policy_document" "results_queue" {
   }
 }
 
-# EventBridge dead-letter queue: only this rule's dead letters.
+# Results FIFO queue: only the state machine (NotifySuccess) sends; consumers receive
+# through their own IAM policies.
+data "aws_iam_policy_document" "results_queue" {
+  source_policy_documents = [data.aws_iam_policy_document.message_guard["results_queue"].json]
+
+  statement {
+    sid       = "AllowStateMachineToSend"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.results.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.state_machine.arn]
+    }
+  }
+}
+
+# EventBridge dead-letter queue: only this rule's dead letters (no IAM principal sends).
 data "aws_iam_policy_document" "events_dlq" {
+  source_policy_documents = [data.aws_iam_policy_document.message_guard["events_dlq"].json]
+
   statement {
     sid       = "AllowRuleDeadLetters"
     effect    = "Allow"
@@ -299,47 +278,13 @@ data "aws_iam_policy_document" "events_dlq" {
       values   = [aws_cloudwatch_event_rule.incoming.arn]
     }
   }
-
-  statement {
-    sid       = "DenyIamPrincipalsSending"
-    effect    = "Deny"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events_dlq.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Null"
-      variable = "aws:PrincipalServiceName"
-      values   = ["true"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.events_dlq.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
 }
 
 # Failure topic: the state machine (NotifyFailure) and this pipeline's CloudWatch alarms
 # publish; nobody else.
 data "aws_iam_policy_document" "failure_topic" {
+  source_policy_documents = [data.aws_iam_policy_document.message_guard["failure_topic"].json]
+
   statement {
     sid       = "AllowStateMachineToPublish"
     effect    = "Allow"
@@ -373,48 +318,6 @@ data "aws_iam_policy_document" "failure_topic" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DenyPublishersOtherThanTheStateMachine"
-    effect    = "Deny"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.failures.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "ArnNotEquals"
-      variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.state_machine.arn]
-    }
-
-    condition {
-      test     = "Null"
-      variable = "aws:PrincipalServiceName"
-      values   = ["true"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.failures.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -4,8 +4,15 @@ locals {
   region     = data.aws_region.current.id
   dns_suffix = data.aws_partition.current.dns_suffix
 
-  state_machine_name = "${var.prefix}-pipeline"
-  rule_name          = "${var.prefix}-s3-incoming"
+  names = {
+    results_queue = coalesce(var.names.results_queue, "${var.prefix}-results.fifo")
+    failure_topic = coalesce(var.names.failure_topic, "${var.prefix}-failures")
+    state_machine = coalesce(var.names.state_machine, "${var.prefix}-pipeline")
+    event_rule    = coalesce(var.names.event_rule, "${var.prefix}-s3-incoming")
+    events_dlq    = coalesce(var.names.events_dlq, "${var.prefix}-events-dlq")
+  }
+  state_machine_name = local.names.state_machine
+  rule_name          = local.names.event_rule
 
   # Built from the name, not from aws_sfn_state_machine.this.arn: the machine's role
   # needs these ARNs (Distributed Map child executions), and the machine needs the role.
@@ -23,4 +30,38 @@ locals {
   invoked_function_arns = flatten([
     for arn in values(var.function_arns) : [arn, "${arn}:*"]
   ])
+
+  # The state machine template and the variables it is rendered with: <name>_arn for every
+  # function, then the values this module owns, selected by var.template_variables.
+  template      = file("${path.module}/templates/pipeline.asl.json")
+  template_uses = toset([for m in regexall("\\$\\{(\\w+)\\}", local.template) : m[0]])
+  template_values = {
+    results_queue_url      = local.results_queue_url
+    failure_topic_arn      = local.failure_topic_arn
+    max_concurrency        = var.max_concurrency
+    retry_interval_seconds = var.processor_retry.interval_seconds
+    retry_max_attempts     = var.processor_retry.max_attempts
+    retry_backoff_rate     = var.processor_retry.backoff_rate
+    timeout_seconds        = var.timeout_seconds
+  }
+  template_variables = merge(
+    { for name, arn in var.function_arns : "${name}_arn" => arn },
+    { for name in coalesce(var.template_variables, keys(local.template_values)) : name => lookup(local.template_values, name, null) },
+  )
+
+  # Queue and topic policies: the resource, the send action denied to other IAM principals,
+  # the one IAM principal allowed to send (null: none, only the Allow's AWS service), and the
+  # actions denied without TLS.
+  message_guards = {
+    results_queue = { arn = aws_sqs_queue.results.arn, send_action = "sqs:SendMessage", sender = aws_iam_role.state_machine.arn, tls_actions = "sqs:*" }
+    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", sender = null, tls_actions = "sqs:*" }
+    failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", sender = aws_iam_role.state_machine.arn, tls_actions = "sns:Publish" }
+  }
+
+  # The state machine's uses of the pipeline key: per service, for this pipeline's resource.
+  kms_grants = {
+    UsePipelineKeyForResultsQueue = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sqs", context_key = "kms:EncryptionContext:aws:sqs:arn", context = aws_sqs_queue.results.arn }
+    UsePipelineKeyForFailureTopic = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sns", context_key = "kms:EncryptionContext:aws:sns:topicArn", context = aws_sns_topic.failures.arn }
+    DecryptChunkManifests         = { actions = ["kms:Decrypt"], service = "s3", context_key = "kms:EncryptionContext:aws:s3:arn", context = var.bucket_arn }
+  }
 }

@@ -9,7 +9,7 @@ data "aws_region" "current" {}
 # ---------------------------------------------------------------------------
 
 resource "aws_sqs_queue" "results" {
-  name                        = "${var.prefix}-results.fifo"
+  name                        = local.names.results_queue
   fifo_queue                  = true
   content_based_deduplication = true
   message_retention_seconds   = var.results_queue.message_retention_seconds
@@ -19,7 +19,7 @@ resource "aws_sqs_queue" "results" {
 }
 
 resource "aws_sns_topic" "failures" {
-  name              = "${var.prefix}-failures"
+  name              = local.names.failure_topic
   display_name      = "ETL pipeline failure notifications"
   kms_master_key_id = var.kms_key_arn
   tags              = var.tags
@@ -60,21 +60,7 @@ resource "aws_sfn_state_machine" "this" {
   type     = "STANDARD"
   role_arn = aws_iam_role.state_machine.arn
 
-  # The variables are exactly those listed in docs/contracts.md (tests pin this).
-  definition = templatefile("${path.module}/templates/pipeline.asl.json", {
-    splitter_arn           = var.function_arns["splitter"]
-    validator_arn          = var.function_arns["validator"]
-    processor_arn          = var.function_arns["processor"]
-    finalizer_arn          = var.function_arns["finalizer"]
-    mark_failed_arn        = var.function_arns["mark_failed"]
-    results_queue_url      = local.results_queue_url
-    failure_topic_arn      = local.failure_topic_arn
-    max_concurrency        = var.max_concurrency
-    retry_interval_seconds = var.processor_retry.interval_seconds
-    retry_max_attempts     = var.processor_retry.max_attempts
-    retry_backoff_rate     = var.processor_retry.backoff_rate
-    timeout_seconds        = var.timeout_seconds
-  })
+  definition = templatefile("${path.module}/templates/pipeline.asl.json", local.template_variables)
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
@@ -87,6 +73,18 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for v in local.template_uses : contains(keys(local.template_variables), v)])
+      error_message = "templates/pipeline.asl.json uses ${join(", ", sort(setsubtract(local.template_uses, keys(local.template_variables))))}, which function_arns (<name>_arn) and template_variables do not provide."
+    }
+
+    precondition {
+      condition     = length(setsubtract(keys(local.template_variables), local.template_uses)) == 0 && alltrue([for v in values(local.template_variables) : v != null])
+      error_message = "The template does not use ${join(", ", sort(setsubtract(keys(local.template_variables), local.template_uses)))}, or template_variables names a value this module does not provide: function_arns and template_variables (contract.json state_machine.variables) must be exactly what the template uses."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.state_machine]
 }
@@ -130,7 +128,7 @@ resource "aws_cloudwatch_event_target" "state_machine" {
 
 # Events that EventBridge could not deliver after its retries.
 resource "aws_sqs_queue" "events_dlq" {
-  name                      = "${var.prefix}-events-dlq"
+  name                      = local.names.events_dlq
   message_retention_seconds = 1209600
   kms_master_key_id         = var.kms_key_arn
   tags                      = var.tags

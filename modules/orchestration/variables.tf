@@ -26,13 +26,13 @@ variable "event_retry" {
 }
 
 variable "function_arns" {
-  description = "Lambda function ARNs keyed by contract name; must contain splitter, validator, processor, finalizer and mark_failed."
+  description = "Lambda function ARNs keyed by contract name. Each becomes the template variable <name>_arn; every <name>_arn the template uses must have one (checked before the state machine is planned)."
   type        = map(string)
   nullable    = false
 
   validation {
-    condition     = alltrue([for k in ["splitter", "validator", "processor", "finalizer", "mark_failed"] : contains(keys(var.function_arns), k)])
-    error_message = "function_arns must contain splitter, validator, processor, finalizer and mark_failed."
+    condition     = length(var.function_arns) > 0 && alltrue([for k, arn in var.function_arns : can(regex("^[a-z][a-z0-9_]*$", k)) && can(regex("^arn:aws[a-z-]*:lambda:", arn))])
+    error_message = "function_arns must map snake_case function names to Lambda function ARNs."
   }
 }
 
@@ -77,6 +77,24 @@ variable "max_concurrency" {
   validation {
     condition     = var.max_concurrency >= 1 && var.max_concurrency <= 10000 && floor(var.max_concurrency) == var.max_concurrency
     error_message = "max_concurrency must be an integer between 1 and 10000."
+  }
+}
+
+variable "names" {
+  description = "Resource names (contract.json `names`). Null fields build \"<prefix>-results.fifo\", \"<prefix>-failures\", \"<prefix>-pipeline\", \"<prefix>-s3-incoming\" and \"<prefix>-events-dlq\"."
+  type = object({
+    results_queue = optional(string)
+    failure_topic = optional(string)
+    state_machine = optional(string)
+    event_rule    = optional(string)
+    events_dlq    = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.names.results_queue == null || endswith(coalesce(var.names.results_queue, ".fifo"), ".fifo")
+    error_message = "names.results_queue must end in .fifo (it is a FIFO queue)."
   }
 }
 
@@ -129,6 +147,12 @@ variable "tags" {
   type        = map(string)
   default     = {}
   nullable    = false
+}
+
+variable "template_variables" {
+  description = "Non-ARN variables passed to templates/pipeline.asl.json (contract.json state_machine.variables); null passes all this module provides. Together with <name>_arn per function_arns key they must be exactly the variables the template uses (checked at plan)."
+  type        = list(string)
+  default     = null
 }
 
 variable "timeout_seconds" {

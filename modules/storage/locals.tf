@@ -7,6 +7,7 @@ locals {
 
   catalog_database_name = coalesce(var.catalog.database_name, replace(var.prefix, "-", "_"))
   table_name            = coalesce(var.table_name, "${var.prefix}-status")
+  kms_alias_name        = coalesce(var.kms_alias_name, "alias/${var.prefix}-etl")
 
   create_kms_key = var.kms_key_arn == null
 

@@ -36,7 +36,7 @@ resource "aws_kms_key" "retained" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/${var.prefix}-etl"
+  name          = local.kms_alias_name
   target_key_id = local.created_kms_key_arn
 }
 
@@ -239,18 +239,17 @@ resource "aws_dynamodb_table" "this" {
 
   name                        = local.table_name
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "file_id"
-  range_key                   = "chunk_id"
+  hash_key                    = var.table_key.partition_key
+  range_key                   = var.table_key.sort_key
   deletion_protection_enabled = var.deletion_protection
 
-  attribute {
-    name = "file_id"
-    type = "S"
-  }
-
-  attribute {
-    name = "chunk_id"
-    type = "S"
+  # Both keys are strings (file id; "FILE" or "CHUNK#<n>").
+  dynamic "attribute" {
+    for_each = [var.table_key.partition_key, var.table_key.sort_key]
+    content {
+      name = attribute.value
+      type = "S"
+    }
   }
 
   point_in_time_recovery {
@@ -278,18 +277,17 @@ resource "aws_dynamodb_table" "retained" {
 
   name                        = local.table_name
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "file_id"
-  range_key                   = "chunk_id"
+  hash_key                    = var.table_key.partition_key
+  range_key                   = var.table_key.sort_key
   deletion_protection_enabled = var.deletion_protection
 
-  attribute {
-    name = "file_id"
-    type = "S"
-  }
-
-  attribute {
-    name = "chunk_id"
-    type = "S"
+  # Both keys are strings (file id; "FILE" or "CHUNK#<n>").
+  dynamic "attribute" {
+    for_each = [var.table_key.partition_key, var.table_key.sort_key]
+    content {
+      name = attribute.value
+      type = "S"
+    }
   }
 
   point_in_time_recovery {

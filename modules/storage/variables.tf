@@ -51,6 +51,17 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "kms_alias_name" {
+  description = "Alias of the KMS key created here. Null builds \"alias/<prefix>-etl\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_alias_name == null || startswith(coalesce(var.kms_alias_name, "-"), "alias/")
+    error_message = "kms_alias_name must start with \"alias/\"."
+  }
+}
+
 variable "kms_key_deletion_window_days" {
   description = "Waiting period before a KMS key created here is deleted (7-30 days)."
   type        = number
@@ -159,6 +170,20 @@ variable "table_name" {
   description = "Name of the status table. Null builds \"<prefix>-status\"."
   type        = string
   default     = null
+}
+
+variable "table_key" {
+  description = "Partition and sort key names of the status table (both strings), e.g. contract.json `table`."
+  type = object({
+    partition_key = string
+    sort_key      = string
+  })
+  nullable = false
+
+  validation {
+    condition     = var.table_key.partition_key != var.table_key.sort_key && length(var.table_key.partition_key) > 0 && length(var.table_key.sort_key) > 0
+    error_message = "table_key needs two different, non-empty key names."
+  }
 }
 
 variable "tags" {

@@ -7,7 +7,17 @@ import json
 import re
 
 import pytest
-from tfhcl import MODULES_DIR, REPO, TEMPLATE_PATH, module_blocks
+from tfhcl import (
+    MODULES_DIR,
+    REPO,
+    TEMPLATE_PATH,
+    blocks,
+    contract,
+    expr,
+    load_dir,
+    locals_of,
+    module_blocks,
+)
 
 from localrun.asl import TemplateError, render_asl, template_variables
 
@@ -48,17 +58,40 @@ def _documented_variables() -> set[str]:
 
 
 def _templatefile_keys() -> set[str]:
-    """Keys of the object literal passed to templatefile() in modules/orchestration."""
+    """The variables modules/orchestration renders the template with: <name>_arn for every
+    contract function (function_arns keys, from modules/pipeline) plus the template_values
+    keys selected by contract.json state_machine.variables."""
     calls = [
         body["definition"]
         for _, rtype, _, body in module_blocks(MODULES_DIR / "orchestration", "resource")
         if rtype == "aws_sfn_state_machine"
     ]
     assert len(calls) == 1, "expected one aws_sfn_state_machine"
-    call = calls[0]
-    assert 'templatefile("${path.module}/templates/pipeline.asl.json"' in call.replace('\\"', '"')
-    literal = call[call.index("{", call.index("pipeline.asl.json")) :]
-    return set(re.findall(r"(?:^|[{,\s])([a-z_][a-z0-9_]*)\s*=(?!=)", literal))
+    assert expr(calls[0]) == (
+        'templatefile("${path.module}/templates/pipeline.asl.json", local.template_variables)'
+    )
+    orchestration = locals_of(MODULES_DIR / "orchestration")
+    assert expr(orchestration["template_variables"]) == (
+        'merge({for name, arn in var.function_arns : "${name}_arn" => arn}, '
+        "{for name in coalesce(var.template_variables, keys(local.template_values)) : "
+        "name => lookup(local.template_values, name, null)})"
+    )
+    spec = contract()
+    assert set(orchestration["template_values"]) >= set(spec["state_machine"]["variables"])
+    return {f"{f}_arn" for f in spec["functions"]} | set(spec["state_machine"]["variables"])
+
+
+def test_contract_names_the_template_and_its_variables():
+    spec = contract()["state_machine"]
+    assert (REPO / spec["template"]).resolve() == TEMPLATE_PATH.resolve()
+    pipeline = {
+        n: b
+        for _, parsed in load_dir(MODULES_DIR / "pipeline")
+        for n, b in blocks(parsed, "module")
+    }
+    call = pipeline["orchestration"]
+    assert expr(call["template_variables"]) == "module.contract.state_machine_variables"
+    assert expr(call["function_arns"]) == "module.compute.function_arns"
 
 
 def test_template_uses_exactly_the_documented_variables(template):

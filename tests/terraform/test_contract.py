@@ -23,26 +23,41 @@ CONTRACT = contract()
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
 
-def _module_call(env: str, name: str) -> dict:
-    calls = {n: b for _, parsed in load_dir(ENVS_DIR / env) for n, b in blocks(parsed, "module")}
+PIPELINE = MODULES_DIR / "pipeline"
+CONTRACT_READER = PIPELINE / "contract"
+
+
+def _module_call(name: str, root=PIPELINE) -> dict:
+    calls = {n: b for _, parsed in load_dir(root) for n, b in blocks(parsed, "module")}
     return calls[name]
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_env_builds_lambda_environment_from_contract_env(env):
-    env_locals = locals_of(ENVS_DIR / env)
+def test_pipeline_builds_lambda_environment_from_contract_env():
+    pipeline_locals = locals_of(PIPELINE)
     # The variable NAMES come only from contract.json `env` ...
     assert (
-        expr(env_locals["environment"])
-        == "{for key, name in local.contract.env : name => local.env_values[key]}"
+        expr(pipeline_locals["environment"])
+        == "{for key, name in module.contract.env : name => local.env_values[key]}"
     )
     # ... and there is a value for every contract key (no more, no less).
-    assert set(env_locals["env_values"]) == set(CONTRACT["env"])
-    assert (
-        expr(env_locals["contract"])
-        == 'jsondecode(file("${path.module}/../../lambdas/etl/contract.json"))'
+    assert set(pipeline_locals["env_values"]) == set(CONTRACT["env"])
+    assert expr(locals_of(CONTRACT_READER)["contract"]) == (
+        'jsondecode(file(coalesce(var.contract_file, "${local.repo_root}/lambdas/etl/contract.json")))'
     )
-    assert expr(_module_call(env, "compute")["environment"]) == "local.environment"
+    assert expr(_module_call("compute")["environment"]) == "local.environment"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_envs_read_no_contract_and_build_nothing_themselves(env):
+    """The glue lives once, in modules/pipeline: an env has one module call, no locals, and
+    reads no file."""
+    calls = [n for _, parsed in load_dir(ENVS_DIR / env) for n, _ in blocks(parsed, "module")]
+    assert calls == ["pipeline"]
+    assert expr(_module_call("pipeline", ENVS_DIR / env)["source"]) == "../../modules/pipeline"
+    assert locals_of(ENVS_DIR / env) == {}
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (ENVS_DIR / env).glob("*.tf"))
+    assert not re.search(r"\b(file|jsondecode|templatefile)\(", text)
+    assert "local.contract" not in text and "module.contract" not in text
 
 
 def test_compute_adds_only_powertools_variables_and_sets_them_on_every_function():
@@ -60,12 +75,15 @@ def test_compute_adds_only_powertools_variables_and_sets_them_on_every_function(
 
 
 def test_metrics_namespace_comes_from_contract():
-    for env in ENVS:
-        for module in ("compute", "observability"):
-            assert (
-                expr(_module_call(env, module)["metrics_namespace"])
-                == "local.contract.metrics.namespace"
-            )
+    for module in ("compute", "observability"):
+        assert (
+            expr(_module_call(module)["metrics_namespace"]) == "module.contract.metrics.namespace"
+        )
+    custom = {k: expr(v) for k, v in _module_call("observability")["custom_metrics"].items()}
+    assert custom == {
+        "dimension": "module.contract.metrics.dimension",
+        "emitted": "keys(module.contract.metrics.emitted)",
+    }
 
 
 def _handler_sources() -> dict[str, str]:
@@ -107,29 +125,30 @@ def test_etl_contract_module_exposes_the_same_names():
     assert CONTRACT["prefixes"] == etl_contract.PREFIXES
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_functions_handlers_and_access_come_from_contract(env):
-    functions = expr(locals_of(ENVS_DIR / env)["functions"])
+def test_functions_handlers_and_access_come_from_contract():
+    functions = expr(locals_of(CONTRACT_READER)["functions"])
     assert functions.startswith("{for name, fn in local.contract.functions : name => merge(")
-    for attr in ("handler", "description", "s3_read", "s3_write", "s3_delete"):
+    for attr in ("handler", "description", "s3_read", "s3_write", "s3_delete", "s3_list"):
         assert f"{attr} = fn.{attr}" in functions
-    # s3_list is optional in contract.json (only functions that list without deleting).
-    assert "s3_list = try(fn.s3_list, [])" in functions
-    # Reserved concurrency has one input per env, keyed by contract name.
+    # Reserved concurrency has one input, keyed by contract name.
     assert "reserved_concurrency = lookup(var.reserved_concurrency, name, null)" in functions
-    assert expr(_module_call(env, "compute")["functions"]) == "local.functions"
-    # S3 prefixes and the schema key too.
-    storage = _module_call(env, "storage")
-    assert expr(storage["prefixes"]) == "local.contract.prefixes"
-    assert expr(storage["schema_object_key"]) == "local.contract.schema_object_key"
+    assert expr(_module_call("compute")["functions"]) == "module.contract.functions"
+    assert expr(_module_call("compute")["dynamodb_actions"]) == "module.contract.dynamodb_actions"
+    # S3 prefixes, the schema key and the table keys too.
+    storage = _module_call("storage")
+    assert expr(storage["prefixes"]) == "module.contract.prefixes"
+    assert expr(storage["schema_object_key"]) == "module.contract.schema_object_key"
+    assert expr(storage["table_key"]) == "module.contract.table_key"
 
 
 def test_compute_names_and_handlers_follow_the_contract():
     compute_locals = locals_of(MODULES_DIR / "compute")
-    assert (
-        expr(compute_locals["function_names"])
-        == '{for name, _ in var.functions : name => "${var.prefix}-${replace(name, "_", "-")}"}'
+    assert expr(compute_locals["function_names"]) == (
+        "{for name, _ in var.functions : name => "
+        'replace(local.function_name_pattern, "{function}", replace(name, "_", "-"))}'
     )
+    names = {k: expr(v) for k, v in _module_call("compute")["names"].items()}
+    assert names == {"function": "local.names.function", "layer": "local.names.layer"}
     (fn,) = [
         b
         for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource")
@@ -155,16 +174,16 @@ def test_contract_functions_have_handlers_matching_their_names():
             "s3_write",
             "s3_delete",
             "s3_list",
-        }, f"{name}: unknown contract keys (the envs pass only these to the compute module)"
+            "dynamodb",
+        }, f"{name}: unknown contract keys (modules/pipeline/contract passes only these)"
     # Nothing may write under incoming/: that would re-trigger the pipeline.
     assert all("incoming" not in fn["s3_write"] for fn in CONTRACT["functions"].values())
 
 
 def test_event_rule_filters_the_contract_incoming_prefix():
-    for env in ENVS:
-        call = _module_call(env, "orchestration")
-        assert expr(call["incoming_prefix"]) == "local.contract.prefixes.incoming"
-        assert expr(call["manifests_prefix"]) == "local.contract.prefixes.manifests"
+    call = _module_call("orchestration")
+    assert expr(call["incoming_prefix"]) == "module.contract.prefixes.incoming"
+    assert expr(call["manifests_prefix"]) == "module.contract.prefixes.manifests"
     (rule,) = [
         b
         for _, t, _, b in module_blocks(MODULES_DIR / "orchestration", "resource")

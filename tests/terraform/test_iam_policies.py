@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from tfhcl import (
-    ENVS,
-    ENVS_DIR,
     MODULES,
     MODULES_DIR,
     REPO,
@@ -356,7 +354,8 @@ def test_function_dynamodb_actions_are_item_level():
         "dynamodb:BatchWriteItem",
         "dynamodb:ConditionCheckItem",  # the processor's chunk writes (a transaction)
     }
-    assert set(stmt.actions) <= allowed
+    assert stmt.actions == ["${var.dynamodb_actions[each.key]}"]
+    assert {a for actions in _dynamodb_grants().values() for a in actions} <= allowed
 
 
 # --- Functions: grants are exactly what the handlers call (issue 10, items 8 and 15) ------
@@ -453,8 +452,25 @@ def _calls_rt_method(function: str, method: str) -> bool:
 
 
 def _dynamodb_grants() -> dict[str, list[str]]:
-    default = variables_of(MODULES_DIR / "compute")["dynamodb_actions"]["default"]
-    return {unquote(k): [unquote(a) for a in v] for k, v in default.items()}
+    """The grants as modules/pipeline/contract passes them: contract functions.*.dynamodb."""
+    return {
+        name: [f"dynamodb:{a}" for a in fn["dynamodb"]]
+        for name, fn in contract()["functions"].items()
+    }
+
+
+def test_dynamodb_grants_come_from_the_contract_only():
+    """No list of functions in the compute module: a new contract function without a
+    dynamodb entry fails the plan (missing key) instead of silently getting no access."""
+    variable = variables_of(MODULES_DIR / "compute")["dynamodb_actions"]
+    assert "default" not in variable
+    contract_locals = locals_of(MODULES_DIR / "pipeline" / "contract")
+    assert expr(contract_locals["dynamodb_actions"]) == (
+        '{for name, fn in local.contract.functions : name => [for a in fn.dynamodb : "dynamodb:${a}"]}'
+    )
+    for kind, text in (("iam", (MODULES_DIR / "compute" / "iam.tf").read_text(encoding="utf-8")),):
+        assert "lookup(var.dynamodb_actions" not in text, kind
+    assert set(_dynamodb_grants()) == set(contract()["functions"])
 
 
 def test_handlers_reach_dynamodb_only_through_the_status_store():
@@ -499,39 +515,85 @@ def _dynamic_statement(sid: str) -> dict:
     raise AssertionError(f"no dynamic statement {sid}")
 
 
+def _kms_dynamic(module: str, document: str) -> dict:
+    """The one dynamic statement of a document that grants the KMS key."""
+    (body, _) = DOCS[(module, document)]
+    found = [
+        b
+        for dyn in body.get("dynamic", [])
+        for label, b in dyn.items()
+        if unquote(label) == "statement" and "kms_grants" in expr(b["for_each"])
+    ]
+    assert len(found) == 1, f"{module}/{document}: one dynamic statement over local.kms_grants"
+    return found[0]
+
+
+def test_kms_via_service_statement_has_one_shape_in_compute_and_orchestration():
+    """Every key grant: the service (kms:ViaService) and the service's encryption context
+    for this pipeline's resource, written as the same statement in both modules."""
+    compute = _kms_dynamic("compute", "function")
+    orchestration = _kms_dynamic("orchestration", "state_machine")
+    assert expr(compute["for_each"]) == "local.kms_grants[each.key]"
+    assert expr(orchestration["for_each"]) == "local.kms_grants"
+    assert compute["content"] == orchestration["content"]
+    (content,) = compute["content"]
+    assert (expr(content["sid"]), unquote(content["effect"]), expr(content["actions"])) == (
+        "statement.key",
+        "Allow",
+        "statement.value.actions",
+    )
+    assert [expr(r) for r in content["resources"]] == ["var.kms_key_arn"]
+    assert [
+        (unquote(c["test"]), expr(c["variable"]), [unquote(v) for v in c["values"]])
+        for c in content["condition"]
+    ] == [
+        (
+            "StringEquals",
+            "kms:ViaService",
+            ["${statement.value.service}.${local.region}.${local.dns_suffix}"],
+        ),
+        ("StringEquals", "statement.value.context_key", ["${statement.value.context}"]),
+    ]
+    # No other statement in either document touches the key.
+    for module, document in (("compute", "function"), ("orchestration", "state_machine")):
+        kms = [s for s in _statements(module, document) if "kms:" in " ".join(s.actions)]
+        assert {s.sid for s in kms} <= {"${statement.key}"}, (module, document)
+
+
 def test_function_key_use_goes_through_s3_and_dynamodb_only():
-    """kms:ViaService and the service's encryption context on every function key grant;
-    GenerateDataKey only for functions that write objects (not validator, mark_failed)."""
-    kms = {
-        s.sid: s
-        for s in _statements("compute", "function")
-        if any(a.startswith("kms:") for a in s.actions)
+    """GenerateDataKey only for functions that write objects (not validator, mark_failed);
+    Decrypt through S3 for functions that read or write; through DynamoDB for the table."""
+    compute = locals_of(MODULES_DIR / "compute")
+    via = {k: {f: unquote(v) for f, v in e.items()} for k, e in compute["kms_via"].items()}
+    assert via == {
+        "s3": {
+            "service": "s3",
+            "context_key": "kms:EncryptionContext:aws:s3:arn",
+            "context": "${var.bucket_arn}",
+        },
+        "dynamodb": {
+            "service": "dynamodb",
+            "context_key": "kms:EncryptionContext:aws:dynamodb:tableName",
+            "context": "${local.table_name}",
+        },
     }
-    s3_context = [
-        ("StringEquals", "kms:ViaService", ["s3.${local.region}.${local.dns_suffix}"]),
-        ("StringEquals", "kms:EncryptionContext:aws:s3:arn", ["${var.bucket_arn}"]),
-    ]
-    dynamodb_context = [
-        ("StringEquals", "kms:ViaService", ["dynamodb.${local.region}.${local.dns_suffix}"]),
-        ("StringEquals", "kms:EncryptionContext:aws:dynamodb:tableName", ["${local.table_name}"]),
-    ]
-    got = {sid: (s.actions, s.resources, s.condition_details) for sid, s in kms.items()}
-    assert got == {
-        "DecryptThroughS3": (["kms:Decrypt"], ["${var.kms_key_arn}"], s3_context),
-        "GenerateDataKeyThroughS3": (["kms:GenerateDataKey"], ["${var.kms_key_arn}"], s3_context),
-        "DecryptThroughDynamoDB": (["kms:Decrypt"], ["${var.kms_key_arn}"], dynamodb_context),
-    }
-    # Who gets which: reads or writes -> Decrypt; writes -> GenerateDataKey; table -> Decrypt.
-    assert expr(_dynamic_statement("DecryptThroughS3")["for_each"]) == (
-        "length(each.value.s3_read) + length(each.value.s3_write) > 0 ? [1] : []"
-    )
-    assert expr(_dynamic_statement("GenerateDataKeyThroughS3")["for_each"]) == (
-        "length(each.value.s3_write) > 0 ? [1] : []"
-    )
-    assert expr(_dynamic_statement("DecryptThroughDynamoDB")["for_each"]) == (
-        "length(lookup(var.dynamodb_actions, each.key, [])) > 0 ? [1] : []"
-    )
-    table_name = expr(locals_of(MODULES_DIR / "compute")["table_name"])
+    grants = expr(compute["kms_grants"])
+    for condition, sid, service, action in (
+        ("length(f.s3_read) + length(f.s3_write) > 0", "DecryptThroughS3", "s3", "kms:Decrypt"),
+        ("length(f.s3_write) > 0", "GenerateDataKeyThroughS3", "s3", "kms:GenerateDataKey"),
+        (
+            "length(var.dynamodb_actions[name]) > 0",
+            "DecryptThroughDynamoDB",
+            "dynamodb",
+            "kms:Decrypt",
+        ),
+    ):
+        assert (
+            f'{condition} ? {{{sid} = merge(local.kms_via.{service}, {{actions = ["{action}"]}})}} : {{}}'
+            in grants
+        ), sid
+    assert grants.count("merge(local.kms_via.") == 3
+    table_name = expr(compute["table_name"])
     assert table_name == 'element(split("/", var.table_arn), 1)'
 
 
@@ -541,38 +603,37 @@ def test_functions_that_write_objects_are_the_ones_that_need_generate_data_key()
 
 
 def test_state_machine_key_use_is_per_service_and_resource():
-    kms = [
-        s
-        for s in _statements("orchestration", "state_machine")
-        if any(a.startswith("kms:") for a in s.actions)
-    ]
+    raw = locals_of(MODULES_DIR / "orchestration")["kms_grants"]
     got = {
-        s.sid: (
-            s.actions,
-            {c[1]: c[2] for c in s.condition_details if c[0] == "StringEquals"},
+        sid: (
+            [unquote(a) for a in g["actions"]],
+            {
+                "kms:ViaService": unquote(g["service"]),
+                unquote(g["context_key"]): unquote(g["context"]),
+            },
         )
-        for s in kms
+        for sid, g in raw.items()
     }
     assert got == {
         "UsePipelineKeyForResultsQueue": (
             ["kms:Decrypt", "kms:GenerateDataKey"],
             {
-                "kms:ViaService": ["sqs.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:sqs:arn": ["${aws_sqs_queue.results.arn}"],
+                "kms:ViaService": "sqs",
+                "kms:EncryptionContext:aws:sqs:arn": "${aws_sqs_queue.results.arn}",
             },
         ),
         "UsePipelineKeyForFailureTopic": (
             ["kms:Decrypt", "kms:GenerateDataKey"],
             {
-                "kms:ViaService": ["sns.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:sns:topicArn": ["${aws_sns_topic.failures.arn}"],
+                "kms:ViaService": "sns",
+                "kms:EncryptionContext:aws:sns:topicArn": "${aws_sns_topic.failures.arn}",
             },
         ),
         "DecryptChunkManifests": (
             ["kms:Decrypt"],
             {
-                "kms:ViaService": ["s3.${local.region}.${local.dns_suffix}"],
-                "kms:EncryptionContext:aws:s3:arn": ["${var.bucket_arn}"],
+                "kms:ViaService": "s3",
+                "kms:EncryptionContext:aws:s3:arn": "${var.bucket_arn}",
             },
         ),
     }
@@ -595,9 +656,18 @@ def test_splitter_may_list_incoming_so_a_missing_key_is_a_404():
     assert (
         'list = [for p in distinct(concat(f.s3_delete, f.s3_list)) : "${var.prefixes[p]}*"]' in arns
     )
-    for env in ENVS:
-        functions = expr(locals_of(ENVS_DIR / env)["functions"])
-        assert "s3_list = try(fn.s3_list, [])" in functions, env
+    functions = expr(locals_of(MODULES_DIR / "pipeline" / "contract")["functions"])
+    assert "s3_list = fn.s3_list" in functions
+
+
+def test_validator_and_processor_may_list_what_they_read_so_a_deleted_input_is_a_404():
+    """An input deleted mid-run must fail InputNotFound, not InputAccessDenied: without
+    s3:ListBucket S3 answers the missing key with 403. Both read the input from incoming/
+    (or its staged copy under staging/), so they list exactly those."""
+    spec = contract()["functions"]
+    for name in ("validator", "processor"):
+        assert sorted(spec[name]["s3_list"]) == ["incoming", "staging"], name
+        assert set(spec[name]["s3_list"]) <= set(spec[name]["s3_read"]), name
 
 
 def test_functions_that_delete_by_prefix_may_list_it():
@@ -716,33 +786,77 @@ def test_every_queue_and_topic_has_a_resource_policy():
         assert expr(policies[0]["policy"]) == f"data.aws_iam_policy_document.{document}.json"
 
 
-@pytest.mark.parametrize("document", [d for _, d in MESSAGING.values()])
-def test_queue_and_topic_policies_deny_plain_http(document):
-    deny = _one("orchestration", document, sid="DenyInsecureTransport")
+def _guards() -> dict[str, dict[str, str | None]]:
+    raw = locals_of(MODULES_DIR / "orchestration")["message_guards"]
+    return {k: {f: unquote(v) for f, v in entry.items()} for k, entry in raw.items()}
+
+
+def test_every_queue_and_topic_policy_starts_from_its_guard():
+    """The deny statements are held once (message_guard, one instance per queue/topic) and
+    each policy merges its own instance through source_policy_documents."""
+    guards = _guards()
+    assert set(guards) == {d for _, d in MESSAGING.values()}
+    for document in guards:
+        body, _ = DOCS[("orchestration", document)]
+        assert [expr(d) for d in body["source_policy_documents"]] == [
+            f'data.aws_iam_policy_document.message_guard["{document}"].json'
+        ]
+        assert all(s.effect == "Allow" for s in _statements("orchestration", document))
+    assert expr(DOCS[("orchestration", "message_guard")][0]["for_each"]) == "local.message_guards"
+
+
+def test_queue_and_topic_policies_deny_plain_http():
+    deny = _one("orchestration", "message_guard", sid="DenyInsecureTransport")
     assert deny.effect == "Deny" and deny.principals == [("*", ["*"])]
     assert deny.condition_details == [("Bool", "aws:SecureTransport", ["false"])]
+    assert deny.actions == ["${each.value.tls_actions}"]
+    guards = _guards()
+    assert {k: g["tls_actions"] for k, g in guards.items()} == {
+        "results_queue": "sqs:*",
+        "events_dlq": "sqs:*",
+        "failure_topic": "sns:Publish",
+    }
+
+
+def test_queue_and_topic_policies_deny_other_senders():
+    deny = _one("orchestration", "message_guard", sid="DenyOtherSenders")
+    assert deny.effect == "Deny" and deny.principals == [("*", ["*"])]
+    assert deny.actions == ["${each.value.send_action}"]
+    assert deny.condition_details == [("Null", "aws:PrincipalServiceName", ["true"])]
+    (body, _) = DOCS[("orchestration", "message_guard")]
+    (dynamic,) = body["statement"][0]["dynamic"]
+    (condition,) = dynamic.values()
+    assert expr(condition["for_each"]) == "each.value.sender == null ? [] : [each.value.sender]"
+    (content,) = condition["content"]
+    assert (unquote(content["test"]), unquote(content["variable"])) == (
+        "ArnNotEquals",
+        "aws:PrincipalArn",
+    )
 
 
 def test_only_the_state_machine_sends_results():
     stmts = _statements("orchestration", "results_queue")
-    allows = [s for s in stmts if s.effect == "Allow"]
-    assert [(s.actions, s.principals) for s in allows] == [
+    assert [(s.actions, s.principals) for s in stmts] == [
         (["sqs:SendMessage"], [("AWS", [STATE_MACHINE_ROLE])])
     ]
-    deny = _one("orchestration", "results_queue", sid="DenySendersOtherThanTheStateMachine")
-    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
-    assert deny.condition_details == [
-        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
-        ("Null", "aws:PrincipalServiceName", ["true"]),
-    ]
+    guard = _guards()["results_queue"]
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sqs:SendMessage",
+        STATE_MACHINE_ROLE,
+        "${aws_sqs_queue.results.arn}",
+    )
 
 
 def test_only_eventbridge_sends_dead_letters():
-    allows = [s for s in _statements("orchestration", "events_dlq") if s.effect == "Allow"]
+    allows = _statements("orchestration", "events_dlq")
     assert [s.principals for s in allows] == [[("Service", ["events.amazonaws.com"])]]
-    deny = _one("orchestration", "events_dlq", sid="DenyIamPrincipalsSending")
-    assert deny.effect == "Deny" and deny.actions == ["sqs:SendMessage"]
-    assert deny.condition_details == [("Null", "aws:PrincipalServiceName", ["true"])]
+    guard = _guards()["events_dlq"]
+    # No IAM principal may send: sender null leaves only the PrincipalServiceName condition.
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sqs:SendMessage",
+        None,
+        "${aws_sqs_queue.events_dlq.arn}",
+    )
 
 
 def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
@@ -761,12 +875,12 @@ def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
         ],
     ) in alarms.condition_details
     assert all(s.actions == ["sns:Publish"] for s in allows.values())
-    deny = _one("orchestration", "failure_topic", sid="DenyPublishersOtherThanTheStateMachine")
-    assert deny.effect == "Deny" and deny.actions == ["sns:Publish"]
-    assert deny.condition_details == [
-        ("ArnNotEquals", "aws:PrincipalArn", [STATE_MACHINE_ROLE]),
-        ("Null", "aws:PrincipalServiceName", ["true"]),
-    ]
+    guard = _guards()["failure_topic"]
+    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+        "sns:Publish",
+        STATE_MACHINE_ROLE,
+        "${aws_sns_topic.failures.arn}",
+    )
 
 
 def test_the_pipeline_alarms_are_named_with_the_prefix():
@@ -778,6 +892,8 @@ def test_the_pipeline_alarms_are_named_with_the_prefix():
     assert pipeline and all(n.startswith("${var.prefix}-") for n in pipeline), pipeline
     assert 'name = "${name}-${lower(metric)}"' in expr(obs["function_alarms"])
     assert "for k, name in var.function_names" in expr(obs["function_alarms"])
-    assert expr(locals_of(MODULES_DIR / "compute")["function_names"]).startswith(
-        '{for name, _ in var.functions : name => "${var.prefix}-'
+    # modules/pipeline passes names.function, which starts with the prefix.
+    assert contract()["names"]["function"].startswith("{prefix}-")
+    assert expr(locals_of(MODULES_DIR / "compute")["function_name_pattern"]) == (
+        'coalesce(var.names.function, "${var.prefix}-{function}")'
     )

@@ -25,7 +25,9 @@ STORAGE_REQUIRED = {
         for k in ("incoming", "staging", "manifests", "work", "processed", "rejected", "config")
     },
     "schema_file": "schema.json",
+    "table_key": {"partition_key": "file_id", "sort_key": "chunk_id"},
 }
+PIPELINE_REQUIRED = {"prefix": "etl-test"}
 
 
 def _env() -> dict[str, str]:
@@ -89,13 +91,20 @@ def storage(tmp_path_factory) -> Root:
     return _root(tmp_path_factory, "storage-vars", MODULES_DIR / "storage")
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env_root(request, tmp_path_factory) -> tuple[str, Root]:
-    # The envs' validations read local.contract (defined in their main.tf).
-    extra = f"locals {{\n  contract = jsondecode(file({json.dumps(str(CONTRACT_PATH))}))\n}}\n"
-    return request.param, _root(
-        tmp_path_factory, f"env-{request.param}-vars", ENVS_DIR / request.param, extra
+@pytest.fixture(scope="module")
+def pipeline_vars(tmp_path_factory) -> Root:
+    # modules/pipeline's validations read local.function_keys (the contract's functions).
+    extra = (
+        "locals {\n  function_keys = keys(jsondecode(file("
+        f"{json.dumps(str(CONTRACT_PATH))})).functions)\n}}\n"
     )
+    return _root(tmp_path_factory, "pipeline-vars", MODULES_DIR / "pipeline", extra)
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def env_root(request, pipeline_vars) -> tuple[str, Root]:
+    """The envs validate nothing themselves: their values go through modules/pipeline."""
+    return request.param, pipeline_vars
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +201,10 @@ def test_noncurrent_versions_to_retain_is_bounded(storage, kept):
 
 def test_env_reserved_concurrency_defaults(env_root):
     env, root = env_root
-    root.accepts({})
+    from tfhcl import variables_of as _variables_of
+
+    assert all("validation" not in b for b in _variables_of(ENVS_DIR / env).values()), env
+    root.accepts(PIPELINE_REQUIRED)
     # prod reserves the processor; dev leaves everything unreserved.
     from tfhcl import unquote, variables_of
 
@@ -217,12 +229,36 @@ def test_env_reserved_concurrency_defaults(env_root):
 )
 def test_env_reserved_concurrency_is_validated(env_root, values, message):
     _, root = env_root
-    root.refuses(values, message)
+    root.refuses({**PIPELINE_REQUIRED, **values}, message)
 
 
 def test_env_reserved_concurrency_may_cover_other_functions(env_root):
     _, root = env_root
-    root.accepts({"reserved_concurrency": {"processor": 40, "splitter": 5}, "max_concurrency": 40})
+    root.accepts(
+        {
+            **PIPELINE_REQUIRED,
+            "reserved_concurrency": {"processor": 40, "splitter": 5},
+            "max_concurrency": 40,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "accepted"),
+    [
+        ({"chunk_bytes": 1024}, False),
+        ({"chunk_bytes": 1048576}, True),
+        ({"chunk_bytes": 1024, "chunk_bytes_minimum": 1024}, True),
+        ({"chunk_bytes": 1023, "chunk_bytes_minimum": 1024}, False),
+    ],
+    ids=["prod-minimum", "one-mib", "dev-minimum", "under-dev-minimum"],
+)
+def test_chunk_bytes_minimum_is_per_environment(pipeline_vars, values, accepted):
+    """prod keeps the 1 MiB floor; dev lowers it to 1 KiB (chunk_bytes_minimum)."""
+    if accepted:
+        pipeline_vars.accepts({**PIPELINE_REQUIRED, **values})
+    else:
+        pipeline_vars.refuses({**PIPELINE_REQUIRED, **values}, "at least chunk_bytes_minimum")
 
 
 # --- compute: reserved_concurrency per function ---------------------------------------------
@@ -238,6 +274,7 @@ def _compute_values(reserved) -> dict:
     }
     return {
         "artifacts_bucket": "b",
+        "dynamodb_actions": {"splitter": []},
         "bucket_arn": "arn:aws:s3:::b",
         "environment": {},
         "functions": {"splitter": fn},

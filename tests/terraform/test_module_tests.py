@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tfhcl import MODULES_DIR, blocks, expr, load, unquote, variables_of
+from tfhcl import ENVS, ENVS_DIR, MODULES_DIR, blocks, expr, load, unquote, variables_of
 from tfrun import MODULES, provider_text, run_terraform
 
 pytest_plugins = ["tfplugin"]
@@ -61,7 +61,10 @@ def test_module_has_terraform_tests_with_a_mocked_provider(module):
         parsed = load(path)
         providers = [unquote(name) for entry in parsed.get("mock_provider", []) for name in entry]
         assert providers == ["aws"], f"{path.name}: every test file mocks hashicorp/aws"
-    assert list((MODULES_DIR / module / "tests" / "mocks").glob("*.tfmock.hcl"))
+        (mock,) = [body for entry in parsed["mock_provider"] for body in entry.values()]
+        # One set of mocked values for every module (modules/tests/mocks).
+        assert unquote(mock["source"]) == "../tests/mocks", path.name
+    assert list((MODULES_DIR / "tests" / "mocks").glob("*.tfmock.hcl"))
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -109,3 +112,13 @@ def test_terraform_test_passes(module, module_tests):
     passed, failed, skipped = (int(g or 0) for g in summary.groups()[1:])
     assert (passed, failed, skipped) == (len(run_blocks(module)), 0, 0), output
     assert "Warning:" not in output, f"modules/{module} warns with {provider_text()}:\n{output}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_envs_leave_every_validation_to_modules_pipeline(env):
+    """An env's variables only carry its defaults: a validation there would be a second copy
+    of modules/pipeline's (covered above by its validation.tftest.hcl)."""
+    validated = {n for n, b in variables_of(ENVS_DIR / env).items() if b.get("validation")}
+    assert not validated, (
+        f"envs/{env}: move the validation of {sorted(validated)} to modules/pipeline"
+    )

@@ -346,3 +346,88 @@ def test_env_data_protection(env_plan):
     else:
         assert ".this[0]" in bucket_addr and ".this[0]" in table_addr and ".this[0]" in key_addr
         assert bucket["force_destroy"] is True and table["deletion_protection_enabled"] is False
+
+
+# --- contract.json, as planned (issue 13): every copy agrees with the one contract ----------
+
+
+def _names(prefix: str) -> dict[str, str]:
+    return {
+        k: p.replace("{prefix}", prefix).replace("{account_id}", ACCOUNT)
+        for k, p in contract()["names"].items()
+        if k != "comment"
+    }
+
+
+def _custom_metric_lines(dashboard: dict) -> list[list]:
+    body = json.loads(dashboard["dashboard_body"])
+    namespace = contract()["metrics"]["namespace"]
+    lines = [line for w in body["widgets"] for line in w["properties"].get("metrics", [])]
+    # Every line is an AWS/* metric or one of the contract's namespace.
+    assert {line[0] for line in lines if not line[0].startswith("AWS/")} <= {namespace}
+    return [line for line in lines if not line[0].startswith("AWS/")]
+
+
+def test_env_names_are_the_contract_patterns(env_plan):
+    env, plan = env_plan
+    names = _names(f"etl-{env}")
+    one = {
+        "bucket": ("aws_s3_bucket", "bucket"),
+        "table": ("aws_dynamodb_table", "name"),
+        "kms_alias": ("aws_kms_alias", "name"),
+        "layer": ("aws_lambda_layer_version", "layer_name"),
+        "state_machine": ("aws_sfn_state_machine", "name"),
+        "failure_topic": ("aws_sns_topic", "name"),
+        "event_rule": ("aws_cloudwatch_event_rule", "name"),
+        "dashboard": ("aws_cloudwatch_dashboard", "dashboard_name"),
+    }
+    for key, (rtype, attr) in one.items():
+        (after,) = _of_type(plan, rtype).values()
+        assert after[attr] == names[key], (env, key)
+    queues = {q["name"] for q in _of_type(plan, "aws_sqs_queue").values()}
+    assert queues == {names["results_queue"], names["events_dlq"]}
+    functions = _by_key(_of_type(plan, "aws_lambda_function"))
+    assert set(functions) == set(contract()["functions"])
+    for key, fn in functions.items():
+        assert fn["function_name"] == names["function"].replace("{function}", key.replace("_", "-"))
+
+
+def test_compute_service_name_is_the_contract_service(compute_plan):
+    service = _names("etl-test")["service"]
+    for fn in _of_type(compute_plan, "aws_lambda_function").values():
+        assert fn["environment"][0]["variables"]["POWERTOOLS_SERVICE_NAME"] == service
+
+
+def test_env_table_keys_are_the_contract_table(env_plan):
+    _, plan = env_plan
+    (table,) = _of_type(plan, "aws_dynamodb_table").values()
+    spec = contract()["table"]
+    assert (table["hash_key"], table["range_key"]) == (spec["partition_key"], spec["sort_key"])
+    assert {(a["name"], a["type"]) for a in table["attribute"]} == {
+        (spec["partition_key"], "S"),
+        (spec["sort_key"], "S"),
+    }
+
+
+def test_dashboard_graphs_only_emitted_metrics_in_the_contract_namespace(observability_plan):
+    """The observability fixture gets its inputs from the pipeline's contract reader, as the
+    envs do (their dashboard body is unknown until the state machine exists)."""
+    (dashboard,) = _of_type(observability_plan, "aws_cloudwatch_dashboard").values()
+    metrics = contract()["metrics"]
+    lines = _custom_metric_lines(dashboard)
+    assert lines, "the dashboard graphs custom metrics"
+    for line in lines:
+        namespace, name, dimension, value = line[:4]
+        assert namespace == metrics["namespace"], line
+        assert name in metrics["emitted"], line
+        assert (dimension, value) == (metrics["dimension"], _names("etl-test")["service"])
+
+
+def test_state_machine_is_rendered_with_every_contract_function(orchestration_plan):
+    (machine,) = _of_type(orchestration_plan, "aws_sfn_state_machine").values()
+    text = machine["definition"]
+    names = _names("etl-test")
+    for key in contract()["functions"]:
+        fn = names["function"].replace("{function}", key.replace("_", "-"))
+        assert f'"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}"' in text, key
+    assert "${" not in text

@@ -89,19 +89,24 @@ def test_validator_and_mark_failed_cannot_generate_data_keys(policies):
         ("splitter", {"incoming/*"}),
         ("finalizer", {"work/*", "staging/*"}),
         ("mark_failed", {"work/*", "staging/*"}),
+        ("validator", {"incoming/*", "staging/*"}),
+        ("processor", {"incoming/*", "staging/*"}),
     ],
 )
 def test_rendered_list_bucket_is_limited_by_prefix(policies, function, prefixes):
     stmt = policies[function]["ListOnlyOwnPrefixes"]
     assert stmt["Action"] == "s3:ListBucket" and stmt["Resource"] == BUCKET
     assert _as_set(stmt["Condition"]["StringLike"]["s3:prefix"]) >= prefixes
-    if function == "splitter":
+    if function in ("splitter", "validator", "processor"):
         assert _as_set(stmt["Condition"]["StringLike"]["s3:prefix"]) == prefixes
 
 
-def test_validator_and_processor_cannot_list(policies):
+def test_validator_and_processor_list_only_their_input_prefixes(policies):
+    """A deleted input is a 404 (InputNotFound) only with s3:ListBucket; both get it on
+    incoming/ and staging/ only (not on config/, work/ or the outputs)."""
     for function in ("validator", "processor"):
-        assert "ListOnlyOwnPrefixes" not in policies[function], function
+        stmt = policies[function]["ListOnlyOwnPrefixes"]
+        assert _as_set(stmt["Condition"]["StringLike"]["s3:prefix"]) == {"incoming/*", "staging/*"}
 
 
 def test_finalizer_cannot_read_config(policies):

@@ -191,14 +191,16 @@ def test_retained_blocks_differ_from_the_unprotected_ones_only_in_protection():
 def test_switching_retain_on_is_documented_as_destroying_without_state_mv():
     """Setting retain = true on a deployment made with retain = false plans to DESTROY the
     unprotected bucket, table and key: prevent_destroy only guards the retained blocks."""
-    commands = [
-        f"terraform state mv 'module.storage.{rtype}.this[0]' 'module.storage.{rtype}.retained[0]'"
-        for rtype in PROTECTED
-    ]
-    for doc in (STORAGE / "README.md", REPO / "README.md"):
+    # The storage README addresses a root calling the module directly; README.md the envs,
+    # which call it through modules/pipeline.
+    for doc, at in (
+        (STORAGE / "README.md", "module.storage"),
+        (REPO / "README.md", "module.pipeline.module.storage"),
+    ):
         text = doc.read_text(encoding="utf-8")
         flat = " ".join(text.split())
-        for command in commands:
+        for rtype in PROTECTED:
+            command = f"terraform state mv '{at}.{rtype}.this[0]' '{at}.{rtype}.retained[0]'"
             assert command in flat, f"{doc}: {command}"
         assert "destroy" in flat and "retain = true" in flat, doc
     description = unquote(variables_of(STORAGE)["retain"]["description"])

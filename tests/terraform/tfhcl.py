@@ -18,7 +18,7 @@ import hcl2
 REPO = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO / "modules"
 ENVS_DIR = REPO / "envs"
-MODULES = ("storage", "compute", "orchestration", "observability")
+MODULES = ("storage", "compute", "orchestration", "observability", "pipeline")
 ENVS = ("dev", "prod")
 TEMPLATE_PATH = MODULES_DIR / "orchestration" / "templates" / "pipeline.asl.json"
 

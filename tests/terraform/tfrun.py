@@ -21,7 +21,7 @@ from localrun import tfcli
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("splitter", "validator", "processor", "finalizer", "mark_failed")
-MODULES = ("storage", "compute", "orchestration", "observability")
+MODULES = ("storage", "compute", "orchestration", "observability", "pipeline")
 ENVS = ("dev", "prod")
 # Copied into the temporary tree, keeping the relative paths the roots use.
 TREE = ("modules", "envs", "schemas", "lambdas/etl/contract.json", "tests/terraform/fixtures")

@@ -1,25 +1,8 @@
 # The observability module's contract: one dashboard and an alarm per pipeline signal and per
 # function, all notifying the failure topic. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix            = "etl-test"
-  state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline"
-  function_names = {
-    splitter    = "etl-test-splitter"
-    validator   = "etl-test-validator"
-    processor   = "etl-test-processor"
-    finalizer   = "etl-test-finalizer"
-    mark_failed = "etl-test-mark-failed"
-  }
-  table_name        = "etl-test-status"
-  events_dlq_name   = "etl-test-events-dlq"
-  alarm_topic_arn   = "arn:aws:sns:us-east-1:123456789012:etl-test-failures"
-  metrics_namespace = "CsvEtl"
-  service_name      = "etl-test"
 }
 
 run "dashboard_and_alarms" {

@@ -1,19 +1,8 @@
 # Every validation block of variables.tf rejects bad input (one run per block, named after
 # its variable; tests/terraform/test_module_tests.py checks that no block is left out).
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix            = "etl-test"
-  state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline"
-  function_names    = { splitter = "etl-test-splitter" }
-  table_name        = "etl-test-status"
-  events_dlq_name   = "etl-test-events-dlq"
-  alarm_topic_arn   = "arn:aws:sns:us-east-1:123456789012:etl-test-failures"
-  metrics_namespace = "CsvEtl"
-  service_name      = "etl-test"
 }
 
 run "alarms_rejects_more_datapoints_than_periods" {
@@ -30,4 +19,13 @@ run "prefix_rejects_a_leading_digit" {
     prefix = "1etl"
   }
   expect_failures = [var.prefix]
+}
+
+# The dashboard graphs only metrics the functions emit (contract.json metrics.emitted).
+run "dashboard_refuses_a_metric_that_is_not_emitted" {
+  command = plan
+  variables {
+    custom_metrics = { dimension = "service", emitted = ["RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries"] }
+  }
+  expect_failures = [aws_cloudwatch_dashboard.this]
 }

@@ -2,22 +2,8 @@
 # with the inputs and this module's queue and topic, the S3 -> EventBridge trigger with its
 # dead-letter queue, and the outputs. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix = "etl-test"
-  function_arns = {
-    splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
-    validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
-    processor   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-processor"
-    finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
-    mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
-  }
-  bucket_name = "etl-test-processing-123456789012"
-  bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 }
 
 run "state_machine_is_the_rendered_template" {
@@ -118,27 +104,35 @@ run "queue_and_topic_policies" {
     error_message = "The results queue and the failure topic have their own resource policies."
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.results_queue.statement : s.sid] == ["AllowStateMachineToSend", "DenySendersOtherThanTheStateMachine", "DenyInsecureTransport"]
-    error_message = "The results queue: the state machine sends, everyone else is denied, TLS only."
+    condition     = alltrue([for k in ["results_queue", "events_dlq", "failure_topic"] : [for s in data.aws_iam_policy_document.message_guard[k].statement : s.sid] == ["DenyOtherSenders", "DenyInsecureTransport"]])
+    error_message = "Every queue and topic policy holds the guard: deny other senders, TLS only."
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.results_queue.source_policy_documents == tolist([data.aws_iam_policy_document.message_guard["results_queue"].json]) && data.aws_iam_policy_document.events_dlq.source_policy_documents == tolist([data.aws_iam_policy_document.message_guard["events_dlq"].json]) && data.aws_iam_policy_document.failure_topic.source_policy_documents == tolist([data.aws_iam_policy_document.message_guard["failure_topic"].json])
+    error_message = "Each policy starts from its own guard document."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.results_queue.statement : s.sid] == ["AllowStateMachineToSend"]
+    error_message = "The results queue: the state machine sends."
   }
   assert {
     condition     = jsonencode(one([for s in data.aws_iam_policy_document.results_queue.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowStateMachineToSend"])) == jsonencode([["AWS", [aws_iam_role.state_machine.arn]]]) && aws_iam_role.state_machine.arn != aws_iam_role.events.arn
     error_message = "Only the state machine role is allowed to send to the results queue."
   }
   assert {
-    condition     = jsonencode([for s in data.aws_iam_policy_document.results_queue.statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenySendersOtherThanTheStateMachine"]) == jsonencode([["Deny", ["sqs:SendMessage"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
+    condition     = jsonencode([for s in data.aws_iam_policy_document.message_guard["results_queue"].statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyOtherSenders"]) == jsonencode([["Deny", ["sqs:SendMessage"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
     error_message = "IAM principals other than the state machine role are denied sending to the results queue."
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.failure_topic.statement : s.sid] == ["AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish", "DenyPublishersOtherThanTheStateMachine", "DenyInsecureTransport"]
-    error_message = "The failure topic: the state machine and the pipeline's alarms publish, everyone else is denied, TLS only."
+    condition     = [for s in data.aws_iam_policy_document.failure_topic.statement : s.sid] == ["AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish"]
+    error_message = "The failure topic: the state machine and the pipeline's alarms publish."
   }
   assert {
     condition     = jsonencode(one([for s in data.aws_iam_policy_document.failure_topic.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowStateMachineToPublish"])) == jsonencode([["AWS", [aws_iam_role.state_machine.arn]]])
     error_message = "The only IAM principal allowed to publish to the failure topic is the state machine role."
   }
   assert {
-    condition     = jsonencode([for s in data.aws_iam_policy_document.failure_topic.statement : [s.effect, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyPublishersOtherThanTheStateMachine"]) == jsonencode([["Deny", { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
+    condition     = jsonencode([for s in data.aws_iam_policy_document.message_guard["failure_topic"].statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyOtherSenders"]) == jsonencode([["Deny", ["sns:Publish"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
     error_message = "IAM principals other than the state machine role are denied publishing to the failure topic."
   }
   assert {
@@ -146,11 +140,11 @@ run "queue_and_topic_policies" {
     error_message = "CloudWatch may publish for this account's etl-test-* alarms only."
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.events_dlq.statement : s.sid] == ["AllowRuleDeadLetters", "DenyIamPrincipalsSending", "DenyInsecureTransport"]
-    error_message = "The dead-letter queue: only the rule's dead letters, no IAM principal sends, TLS only."
+    condition     = [for s in data.aws_iam_policy_document.events_dlq.statement : s.sid] == ["AllowRuleDeadLetters"] && jsonencode([for s in data.aws_iam_policy_document.message_guard["events_dlq"].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "DenyOtherSenders"]) == jsonencode([{ "aws:PrincipalServiceName" = ["Null", ["true"]] }])
+    error_message = "The dead-letter queue: only the rule's dead letters, no IAM principal sends."
   }
   assert {
-    condition     = alltrue([for d in [data.aws_iam_policy_document.results_queue, data.aws_iam_policy_document.events_dlq, data.aws_iam_policy_document.failure_topic] : jsonencode([for s in d.statement : [s.effect, [for p in s.principals : [p.type, p.identifiers]], [for c in s.condition : [c.test, c.variable, c.values]]] if s.sid == "DenyInsecureTransport"]) == jsonencode([["Deny", [["*", ["*"]]], [["Bool", "aws:SecureTransport", ["false"]]]]])])
+    condition     = alltrue([for d in values(data.aws_iam_policy_document.message_guard) : jsonencode([for s in d.statement : [s.effect, [for p in s.principals : [p.type, p.identifiers]], [for c in s.condition : [c.test, c.variable, c.values]]] if s.sid == "DenyInsecureTransport"]) == jsonencode([["Deny", [["*", ["*"]]], [["Bool", "aws:SecureTransport", ["false"]]]]])])
     error_message = "Both queues and the topic deny every request without TLS."
   }
 }

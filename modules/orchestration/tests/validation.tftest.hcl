@@ -1,22 +1,8 @@
 # Every validation block of variables.tf rejects bad input (one run per block, named after
 # its variable; tests/terraform/test_module_tests.py checks that no block is left out).
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix = "etl-test"
-  function_arns = {
-    splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
-    validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
-    processor   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-processor"
-    finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
-    mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
-  }
-  bucket_name = "etl-test-processing-123456789012"
-  bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 }
 
 
@@ -28,7 +14,22 @@ run "event_retry_rejects_an_event_age_under_a_minute" {
   expect_failures = [var.event_retry]
 }
 
-run "function_arns_rejects_a_missing_function" {
+run "function_arns_rejects_a_value_that_is_no_lambda_arn" {
+  command = plan
+  variables {
+    function_arns = {
+      splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
+      validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
+      processor   = "etl-test-processor"
+      finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
+      mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
+    }
+  }
+  expect_failures = [var.function_arns]
+}
+
+# The functions the template needs come from the template itself (<name>_arn), not a list.
+run "state_machine_refuses_a_missing_function" {
   command = plan
   variables {
     function_arns = {
@@ -38,7 +39,39 @@ run "function_arns_rejects_a_missing_function" {
       finalizer = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
     }
   }
-  expect_failures = [var.function_arns]
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+# contract.json state_machine.variables must be exactly the template's non-ARN variables.
+run "state_machine_refuses_template_variables_that_disagree_with_the_template" {
+  command = plan
+  variables {
+    template_variables = ["results_queue_url", "failure_topic_arn", "max_concurrency", "retry_interval_seconds", "retry_max_attempts", "retry_backoff_rate"]
+  }
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "state_machine_refuses_a_function_the_template_does_not_use" {
+  command = plan
+  variables {
+    function_arns = {
+      splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
+      validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
+      processor   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-processor"
+      finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
+      mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
+      archiver    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-archiver"
+    }
+  }
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "names_rejects_a_results_queue_that_is_not_fifo" {
+  command = plan
+  variables {
+    names = { results_queue = "etl-test-results" }
+  }
+  expect_failures = [var.names]
 }
 
 run "log_retention_days_rejects_a_value_cloudwatch_refuses" {

@@ -1,22 +1,8 @@
 # The storage module's contract: names, protection switches, the KMS key choice and the
 # outputs other modules wire to. Mocked provider: no AWS, no credentials.
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix = "etl-test"
-  prefixes = {
-    incoming  = "incoming/"
-    staging   = "staging/"
-    manifests = "manifests/"
-    work      = "work/"
-    processed = "processed/"
-    rejected  = "rejected/"
-    config    = "config/"
-  }
-  schema_file = "../../schemas/transactions.json"
 }
 
 run "defaults_create_a_private_bucket_table_and_key" {

@@ -1,22 +1,8 @@
 # Every validation block of variables.tf rejects bad input (one run per block, named after
 # its variable; tests/terraform/test_module_tests.py checks that no block is left out).
 mock_provider "aws" {
-  source          = "./tests/mocks"
+  source          = "../tests/mocks"
   override_during = plan
-}
-
-variables {
-  prefix = "etl-test"
-  prefixes = {
-    incoming  = "incoming/"
-    staging   = "staging/"
-    manifests = "manifests/"
-    work      = "work/"
-    processed = "processed/"
-    rejected  = "rejected/"
-    config    = "config/"
-  }
-  schema_file = "../../schemas/transactions.json"
 }
 
 run "bucket_name_rejects_uppercase_and_underscores" {
@@ -104,4 +90,20 @@ run "prefixes_rejects_missing_config" {
     }
   }
   expect_failures = [var.prefixes]
+}
+
+run "kms_alias_name_rejects_a_name_without_alias_prefix" {
+  command = plan
+  variables {
+    kms_alias_name = "etl-test-etl"
+  }
+  expect_failures = [var.kms_alias_name]
+}
+
+run "table_key_rejects_the_same_key_twice" {
+  command = plan
+  variables {
+    table_key = { partition_key = "file_id", sort_key = "file_id" }
+  }
+  expect_failures = [var.table_key]
 }

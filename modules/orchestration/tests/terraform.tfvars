@@ -1,0 +1,13 @@
+# Inputs shared by every run in tests/*.tftest.hcl (terraform test reads this file);
+# a run overrides single values in its own variables block.
+prefix = "etl-test"
+function_arns = {
+  splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
+  validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"
+  processor   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-processor"
+  finalizer   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
+  mark_failed = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-mark-failed"
+}
+bucket_name = "etl-test-processing-123456789012"
+bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
+kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

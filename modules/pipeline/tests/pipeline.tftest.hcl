@@ -1,0 +1,56 @@
+# The composition: contract.json names, keys, grants and metrics reach the four modules, and
+# the per-environment switches reach storage. Mocked provider: no AWS, no credentials.
+mock_provider "aws" {
+  source          = "../tests/mocks"
+  override_during = plan
+}
+
+run "names_come_from_the_contract_patterns" {
+  command = plan
+
+  assert {
+    condition     = output.names == { for k, p in module.contract.contract.names : k => replace(replace(p, "{prefix}", "etl-test"), "{account_id}", "123456789012") if k != "comment" }
+    error_message = "Every resource name is a contract.json names pattern with the prefix and account."
+  }
+  assert {
+    condition     = output.bucket_name == "etl-test-processing-123456789012" && output.table_name == "etl-test-status"
+    error_message = "Bucket and table are named by names.bucket and names.table."
+  }
+  assert {
+    condition     = output.function_names == { for k in keys(module.contract.contract.functions) : k => "etl-test-${replace(k, "_", "-")}" }
+    error_message = "One function per contract function, named by names.function."
+  }
+}
+
+run "contract_keys_grants_and_variables_reach_the_modules" {
+  command = plan
+
+  assert {
+    condition     = module.contract.table_key == { partition_key = module.contract.contract.table.partition_key, sort_key = module.contract.contract.table.sort_key }
+    error_message = "The table keys are contract.json table.partition_key and table.sort_key."
+  }
+  assert {
+    condition     = module.contract.dynamodb_actions == { for k, f in module.contract.contract.functions : k => [for a in f.dynamodb : "dynamodb:${a}"] }
+    error_message = "Each function's DynamoDB grants are its contract.json dynamodb list."
+  }
+  assert {
+    condition     = module.contract.state_machine_variables == module.contract.contract.state_machine.variables
+    error_message = "The state machine template gets contract.json state_machine.variables."
+  }
+}
+
+run "dev_switches_reach_storage" {
+  command = plan
+
+  variables {
+    force_destroy                = true
+    deletion_protection          = false
+    retain                       = false
+    kms_key_deletion_window_days = 7
+  }
+
+  assert {
+    condition     = module.storage.bucket_name == "etl-test-processing-123456789012"
+    error_message = "The bucket keeps its contract name."
+  }
+}
