@@ -231,6 +231,7 @@ def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflic
             "UnbalancedQuote",
             "ChunkBoundaryError",
             "FileStateConflict",
+            "MalformedEvent",
         ],
         "MaxAttempts": 0,
     } in chunk["Retry"]
