@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import random
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,8 +15,11 @@ from conftest import HEADER, row
 from etl.chunking import plan_chunks
 from etl.errors import ChunkBoundaryError, RecordTooLarge, SchemaConfigError
 from etl.schema import load_schema
-from etl.transform import process_file, process_stream
+from etl.transform import process_stream
 from test_chunking import make_csv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from chunkfile import process_file  # noqa: E402
 
 COLS = HEADER.split(",")
 
@@ -295,7 +300,7 @@ def test_grouped_screen_finds_rejects_at_every_group_position(schema, tmp_path, 
     """The screen matches groups of SCREEN_GROUP_ROWS rows at once, then the rows of failing
     groups one by one: a reject is found at a group's first and last row, next to another
     reject, and in a last, partial group; the rows around it are kept."""
-    from etl.transform import SCREEN_GROUP_ROWS
+    from etl.rules import SCREEN_GROUP_ROWS
 
     assert SCREEN_GROUP_ROWS == 64
     bad = sorted({0, 1, 62, 63, 64, 127, 128, rows - 1} & set(range(rows)))
