@@ -6,6 +6,10 @@ with vectorised Arrow kernels (strict lexical regexes first, so nothing is coerc
 to the schema's types and appended to a Parquet writer. Rejected rows keep their 1-based
 line, a reason and their exact raw text. No per-row Python on the hot path: Python only
 touches rejected rows.
+
+This module is the chunk driver; the pieces it drives: `blocks` (cutting the stream into
+blocks of whole records), `rules` (the schema's checks and casts on a parsed block),
+`outcome` (the chunk's counts and rejected rows).
 """
 
 from __future__ import annotations
