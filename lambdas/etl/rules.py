@@ -215,7 +215,44 @@ def _typed_rules(
     return typed, failures
 
 
-SEP = "\x1f"  # unit separator: joins one row's values for the combined screen
+SEP = "\x1f"  # unit separator: ends each value in the grouped screen, joins a row's values
+# in the per-row one
+
+
+# escapes that can never match the separator (RE2: \d [0-9], \w [0-9A-Za-z_], \s [\t\n\f\r ],
+# assertions, and escaped punctuation)
+_SAFE_ESCAPES = frozenset("dwsbBAz" + "\\.+*?()[]{}|^$-/")
+
+
+def separator_safe(pattern: str) -> bool:
+    """True only if no string matched by `pattern` can hold the separator (conservative:
+    anything it cannot read syntactically is unsafe). The grouped screen relies on it: a
+    value's pattern that could match the separator could swallow the next value too."""
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch < " ":
+            return False
+        if ch == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in _SAFE_ESCAPES:
+                return False  # \x1f, \S, \W, \D, \pC, \C, octal, ...
+            i += 2
+            continue
+        if in_class:
+            if pattern.startswith("[:", i):
+                return False  # [[:cntrl:]] and the like
+            in_class = ch != "]"
+        elif ch == "[":
+            if pattern.startswith("[^", i):
+                return False
+            in_class = True
+            if pattern.startswith("[]", i):
+                i += 1  # a leading ] is a literal in the class
+        elif ch == ".":
+            return False
+        i += 1
+    return True
 
 
 def _screenable(col: Column, table: pa.Table) -> bool:
@@ -232,14 +269,19 @@ def _screenable(col: Column, table: pa.Table) -> bool:
 
 def _screen(
     table: pa.Table, schema: Schema, *, may_hold_separator: bool = True
-) -> tuple[set[str], np.ndarray | None]:
-    """One regex per row instead of one per value: join the plain-string columns that have
-    an anchored lexical pattern and match the combined pattern. Rows that fail (rare) are
-    the only ones the per-column rules then look at, so reasons stay exact. RE2's cost is
-    mostly per call, so this cuts the regex time by about a third for three columns."""
+) -> dict[str, np.ndarray]:
+    """The rows each screened column's pattern must still look at (its suspects); columns
+    not in the result get every rule on every row. A row that passes a screen matches the
+    pattern; suspects (rare) are matched by the pattern itself, so reasons stay exact.
+
+    RE2's cost is mostly per call, so values are matched `SCREEN_GROUP_ROWS` at a time:
+    each screened column (plain strings with an anchored lexical pattern) gets the
+    separator appended to every value and its groups are matched at once. Only if the block
+    may hold the separator byte itself are the columns joined per row instead (one regex per
+    row, and a row whose values hold the separator is never trusted)."""
     cols = [c for c in schema.columns if _screenable(c, table)]
-    if len(cols) < 2 or table.num_rows == 0:
-        return set(), None
+    if not cols or table.num_rows == 0:
+        return {}
     parts = []
     for c in cols:
         body = f"(?:{c.screen_pattern[1:-1]})"
@@ -248,16 +290,30 @@ def _screen(
             body = "(?:" + "|".join([body, *(_escape(m) for m in c.missing_values)]) + ")"
         parts.append(body)
     arrays = [as_array(table.column(c.name)) for c in cols]
-    if may_hold_separator:
-        joined = pc.binary_join_element_wise(*arrays, SEP)
-        ok = pc.match_substring_regex(joined, "^" + SEP.join(parts) + "$")
-        # a value holding the separator itself could shift the field boundaries: never trust
-        # it (only checked when the raw block holds the byte at all, which is rare)
-        ok = pc.and_(ok, pc.equal(pc.count_substring(joined, SEP), len(cols) - 1))
-        return {c.name for c in cols}, np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
-    # every row ends with the separator, so the joined values lie back to back in one buffer
-    joined = pc.binary_join_element_wise(*arrays, "", SEP)
-    return {c.name for c in cols}, _grouped_failures(joined, SEP.join(parts) + SEP)
+    if not may_hold_separator:
+        # one column at a time: appending a separator costs less than joining the columns
+        # (measured in docs/decisions.md), and each column's suspects are its own failures
+        return {
+            c.name: _grouped_failures(_terminated(a), p + SEP)
+            for c, a, p in zip(cols, arrays, parts, strict=True)
+            if separator_safe(p)
+        }
+    if len(cols) < 2:
+        return {}
+    joined = pc.binary_join_element_wise(*arrays, SEP)
+    ok = pc.match_substring_regex(joined, "^" + SEP.join(parts) + "$")
+    # a value holding the separator itself could shift the field boundaries: never trust it
+    # (only checked when the raw block holds the byte at all, which is rare)
+    ok = pc.and_(ok, pc.equal(pc.count_substring(joined, SEP), len(cols) - 1))
+    failed = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
+    return {c.name: failed for c in cols}
+
+
+def _terminated(values: pa.Array) -> pa.Array:
+    """`values` with the separator appended to each (the values then lie back to back,
+    each ending with it, in one buffer)."""
+    end = 1 << 62  # past any value's end: the slice to replace is empty, at the end
+    return pc.binary_replace_slice(values, start=end, stop=end, replacement=SEP)
 
 
 SCREEN_GROUP_ROWS = 64  # rows per regex call of the grouped screen (32-128 measured alike)
@@ -265,10 +321,11 @@ SCREEN_GROUP_ROWS = 64  # rows per regex call of the grouped screen (32-128 meas
 
 def _grouped_failures(joined: pa.Array, row: str) -> np.ndarray:
     """The rows of `joined` that do not match `row` (which ends with the separator; no value
-    holds it). RE2's cost is mostly per call: one match over each group of rows (a zero-copy
-    view of `SCREEN_GROUP_ROWS` consecutive values: `^(?:row)*$` matches exactly when every
-    row does, since the separators can only align with the rows' own), then one per row of
-    the groups that failed (each group with a reject)."""
+    holds it, and `row` cannot match it before its end: `separator_safe`). RE2's cost is
+    mostly per call: one match over each group of rows (a zero-copy view of
+    `SCREEN_GROUP_ROWS` consecutive values: `^(?:row)*$` matches exactly when every row
+    does, since the separators can only align with the rows' own), then one per row of the
+    groups that failed (each group with a reject)."""
     n = len(joined)
     if joined.null_count:
         return np.flatnonzero(
@@ -342,11 +399,11 @@ def _grouped_number_rule(
 
 
 def _plain_column(
-    values: pa.Array, col: Column, screened: set[str], suspects: np.ndarray | None
+    values: pa.Array, col: Column, suspects: dict[str, np.ndarray]
 ) -> tuple[pa.Array, list[Failure]]:
     """A plain string column: every rule, in check order; returns the column to keep."""
-    if col.name in screened:
-        missing, failures = _rules_on_suspects(values, col, suspects)
+    if col.name in suspects:
+        missing, failures = _rules_on_suspects(values, col, suspects[col.name])
     else:
         missing, failures = _string_rules(values, col)
     any_missing = pc.any(missing).as_py()
@@ -386,13 +443,13 @@ def validate(
     """
     checks: list[Check] = []
     kept: dict[str, pa.Array] = {}
-    screened, suspects = _screen(table, schema, may_hold_separator=may_hold_separator)
+    suspects = _screen(table, schema, may_hold_separator=may_hold_separator)
     for col in schema.columns:
         values = as_array(table.column(col.name))
         if pa.types.is_dictionary(values.type):  # string fields only
             values, failures = _dictionary_column(values, col)
         else:
-            values, failures = _plain_column(values, col, screened, suspects)
+            values, failures = _plain_column(values, col, suspects)
         checks.extend(Check(col.name, mask, rule, reason) for mask, rule, reason in failures)
         kept[col.name] = values
     return checks, kept
