@@ -9,7 +9,7 @@ several kinds, see localrun/sample.py) and a clean one of the same shape, reads 
 to warm the page cache, then runs every job (jobs.py: the job table) in its OWN fresh
 subprocess, pinned to one thread unless it is an all-cores job:
 
-  processor   etl.transform.process_file on the whole file as one chunk
+  processor   chunkfile.process_file: the whole file as one chunk
   polars      bench/polars_reference.py  } the same job: the schema's checks, typed
   duckdb      bench/duckdb_reference.py  } Parquet of the valid rows, rejects + reason
   pandas      bench/pandas_reference.py (chunked read_csv + validate + to_parquet)

@@ -50,12 +50,12 @@ def _threads(all_cores: bool) -> int:
 
 
 def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
-    """etl.transform.process_file on the whole file as one chunk; with all_cores, one block
+    """chunkfile.process_file on the whole file as one chunk; with all_cores, one block
     worker per core (what a multi-vCPU Lambda does)."""
     if not all_cores:
         _pin_one_thread()
+    from chunkfile import process_file
     from etl.schema import load_schema
-    from etl.transform import process_file
 
     out.mkdir(parents=True, exist_ok=True)
     threads = _threads(all_cores)

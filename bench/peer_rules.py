@@ -2,13 +2,13 @@
 
 The Table Schema is read through ``etl.schema`` (the processor's own loader, no second
 parser), and the rules come from its ``Field``s exactly as the processor derives them
-(``etl.transform``): a value is *missing* when it is one of the field's ``missingValues``
+(``etl.rules``): a value is *missing* when it is one of the field's ``missingValues``
 (a reject if ``required``, null otherwise); a present value must match the field's one
 anchored pattern (``Field.screen_pattern``: the declared ``constraints.pattern`` of a
 string, the strict lexical form of every other type, e.g. decimal(p,s) digit bounds and
 calendar-exact ISO-8601 UTC timestamps), a string ``enum``, ``minLength``/``maxLength``,
 and an integer must fit 64 bits. The reasons are the processor's own words
-(``etl.transform.rule_reason``).
+(``etl.rules.rule_reason``).
 
 Each peer turns ``row_rules(schema)`` into its own vectorised expressions; the first rule
 that fails names the reject, in the processor's check order (schema field order; within a
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from etl.checks import parse_header
 from etl.chunking import header_text
+from etl.rules import fields_reason as _processor_fields_reason
+from etl.rules import rule_reason
 from etl.schema import Field, Schema
-from etl.transform import fields_reason as _processor_fields_reason
-from etl.transform import rule_reason
 
 # the kinds of row rule
 REQUIRED, PATTERN, ENUM, MIN_LENGTH, MAX_LENGTH, INT64 = (

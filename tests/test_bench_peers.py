@@ -10,13 +10,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from etl.schema import load_schema
-from etl.transform import process_file
 
 from localrun.sample import write_transactions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+from chunkfile import process_file  # noqa: E402
 from duckdb_reference import process_file_duckdb  # noqa: E402
 from polars_reference import process_file_polars  # noqa: E402
 

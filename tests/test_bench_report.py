@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from etl.schema import load_schema
-from etl.transform import process_file
 
 from localrun.sample import write_transactions
 
@@ -19,6 +18,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import harness  # noqa: E402
 import report  # noqa: E402
+from chunkfile import process_file  # noqa: E402
 from floor import write_floor  # noqa: E402
 
 SCHEMA = load_schema(ROOT / "schemas" / "transactions.json")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import random
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,8 +15,11 @@ from conftest import HEADER, row
 from etl.chunking import plan_chunks
 from etl.errors import ChunkBoundaryError, RecordTooLarge, SchemaConfigError
 from etl.schema import load_schema
-from etl.transform import process_file, process_stream
+from etl.transform import process_stream
 from test_chunking import make_csv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from chunkfile import process_file  # noqa: E402
 
 COLS = HEADER.split(",")
 
@@ -295,7 +300,7 @@ def test_grouped_screen_finds_rejects_at_every_group_position(schema, tmp_path, 
     """The screen matches groups of SCREEN_GROUP_ROWS rows at once, then the rows of failing
     groups one by one: a reject is found at a group's first and last row, next to another
     reject, and in a last, partial group; the rows around it are kept."""
-    from etl.transform import SCREEN_GROUP_ROWS
+    from etl.rules import SCREEN_GROUP_ROWS
 
     assert SCREEN_GROUP_ROWS == 64
     bad = sorted({0, 1, 62, 63, 64, 127, 128, rows - 1} & set(range(rows)))
@@ -464,3 +469,54 @@ def test_repeating_columns_get_dictionaries_and_patterns_still_hold_per_row(sche
     }
     assert "RLE_DICTIONARY" in encodings["account_id"] and "RLE_DICTIONARY" in encodings["currency"]
     assert "RLE_DICTIONARY" not in encodings["transaction_id"]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["A.*", "A[^,]*", "A\\\\S*", "A[\\\\x00-~]*", "A[[:cntrl:]a-z0-9]*"]
+)
+def test_a_pattern_that_can_match_the_separator_cannot_hide_the_next_bad_value(tmp_path, pattern):
+    """The screen matches groups of values at once, each ending with a separator byte; a
+    pattern that could match that byte could swallow the next value with it, so such a
+    pattern is never grouped: "B2" (not starting with A) is rejected wherever it stands."""
+    s = tmp_path / "s.json"
+    s.write_text(
+        '{"fields": [{"name": "id", "constraints": {"pattern": "' + pattern + '"}},'
+        ' {"name": "n", "constraints": {"pattern": "[a-z]"}}]}'
+    )
+    schema = load_schema(s)
+    ids = ["A1", "B2", "A3", "A4", "B5"] * 30
+    data = "".join(f"{v},x\n" for v in ids).encode()
+    res, valid, rejected = run(schema, data, tmp_path, columns=["id", "n"], first_line=1)
+    assert [r["line"] for r in rejected] == [i + 1 for i, v in enumerate(ids) if v[0] == "B"]
+    assert all(r["failures"] == [F("id", "pattern", r["raw"][:2])] for r in rejected)
+    assert res.rows_valid == 90
+
+
+@pytest.mark.parametrize(
+    ("pattern", "safe"),
+    [
+        ("[A-Za-z0-9][A-Za-z0-9_-]{0,63}", True),
+        ("^[+-]?[0-9]{1,16}(?:\\.[0-9]{1,2})?$", True),
+        ("\\d{3}\\s\\w+", True),
+        ("[]a]+", True),
+        ("[ -~]+", True),
+        ("a.b", False),
+        ("[^a]", False),
+        ("\\S+", False),
+        ("\\W", False),
+        ("\\D", False),
+        ("\\x1f", False),
+        ("\\pC", False),
+        ("\\C", False),
+        ("\\Qa.b\\E", False),
+        ("[[:cntrl:]]", False),
+        ("a\x1fb", False),
+        ("[\x00-z]", False),
+        ("a\\", False),
+    ],
+)
+def test_separator_safe_is_conservative(pattern, safe):
+    from etl.rules import SEP, separator_safe
+
+    assert SEP == "\x1f"
+    assert separator_safe(pattern) is safe

@@ -13,7 +13,10 @@ Modules:
     csvscan    quote-aware record boundary scanning on raw bytes
     chunking   the splitter's plan: record-aligned byte ranges from a few ranged reads
     checks     the validator's file-level checks (header, encoding, delimiter)
-    transform  the processor: one byte range -> typed Parquet + rejects
+    transform  the processor: one byte range -> typed Parquet + rejects (the chunk driver)
+    blocks     cutting the byte stream into blocks of whole records
+    rules      the schema's per-column checks and casts on a parsed block
+    outcome    a chunk's counts and its rejected rows
     finalize   conservation check and the success summary
     keys       deterministic ids and S3 keys
     s3io       S3 reads (ranged, retried, streamed) and uploads with boto3
