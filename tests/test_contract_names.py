@@ -218,6 +218,39 @@ def test_status_store_sort_keys_are_the_contract_ones():
     assert (status.PARTITION_KEY, status.SORT_KEY) == ("file_id", "chunk_id")
 
 
+def _literals_outside_docstrings(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = _docstrings(tree)
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_only_the_status_store_spells_the_sort_key_and_item_ids():
+    """Everything else reads a chunk item's index with status.chunk_index (the finalizer
+    parsed ``int(item["chunk_id"].split("#")[1])`` by hand in four places)."""
+    table = CONTRACT.table
+    owners = {LAMBDAS / "etl" / "status.py", LAMBDAS / "etl" / "contract.py"}
+    found = [
+        f"{path.relative_to(REPO)}:{line}: {value!r}"
+        for path in sorted(LAMBDAS.rglob("*.py"))
+        if path not in owners
+        for line, value in _literals_outside_docstrings(path)
+        if value in (table.sort_key, table.file_item) or value.startswith(table.chunk_item_prefix)
+    ]
+    assert found == []
+
+
+def test_status_chunk_index_reads_the_sort_key():
+    from etl import status
+
+    assert status.chunk_index(CONTRACT.table.key("f", status.chunk_id(42))) == 42
+    with pytest.raises(ValueError, match="not a chunk item's sort key"):
+        status.chunk_index(CONTRACT.table.key("f", status.FILE))
+
+
 # --------------------------------------------------------------------------- resource names
 EXAMPLE = {"prefix": "etl-dev", "account_id": "123456789012", "function": "mark_failed"}
 BEGIN = "<!-- contract-names:begin -->"
