@@ -6,7 +6,9 @@ derived from it or checked against it here.
   emitting function, and every listed metric is emitted;
 * ``contract.functions.*.dynamodb`` is exactly what each handler calls through the status
   store (the derivation of tests/terraform/test_iam_policies.py, reused);
-* etl/status.py's key attribute names and sort keys are the contract's ``table``;
+* etl/status.py's key attribute names and sort keys are the contract's ``table``, and no
+  other module in lambdas/ spells them (they call ``status.chunk_index``);
+* docs/contracts.md's table of template variables lists ``state_machine`` exactly;
 * docs/contracts.md's "Resource names" list is generated from ``names``
   (``python tests/test_contract_names.py --write`` rewrites it).
 """
@@ -249,6 +251,19 @@ def test_status_chunk_index_reads_the_sort_key():
     assert status.chunk_index(CONTRACT.table.key("f", status.chunk_id(42))) == 42
     with pytest.raises(ValueError, match="not a chunk item's sort key"):
         status.chunk_index(CONTRACT.table.key("f", status.FILE))
+
+
+# --------------------------------------------------------------------------- template variables
+def test_docs_template_variables_table_is_the_contract_list():
+    """docs/contracts.md's table of the state machine's variables names each templatefile()
+    variable once: <function>_arn per contract function, then state_machine.variables."""
+    text = DOCS.read_text(encoding="utf-8")
+    table = text.split("| variable | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = [
+        name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])
+    ]
+    sm = CONTRACT.state_machine
+    assert listed == list(sm.template_variables(tuple(CONTRACT.functions)))
 
 
 # --------------------------------------------------------------------------- resource names
