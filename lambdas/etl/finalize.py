@@ -33,10 +33,7 @@ def success_message(ref: FileRef, summary: dict) -> SuccessMessage:
     finalizer's summary or the COMPLETE file item that holds it."""
     return SuccessMessage.from_dict(
         {
-            "file_id": ref.file_id,
-            "bucket": ref.bucket,
-            "key": ref.key,
-            "version_id": ref.version_id,
+            **ref.identity(),
             **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
             "message_group_id": ref.message_group_id,
             "dedup_id": ref.digest,
