@@ -14,7 +14,9 @@ LIMIT = 500
 SKIP_DIRS = {".git", ".nox", ".venv", ".venv-nox", ".terraform", "dist", "__pycache__"}
 # Files over the limit with no reason yet, and why they may stay so for now.
 LONG_WITHOUT_REASON = {
+    # split by the perf work (merged on main as rules/blocks/outcome): drop the entry after it
     "lambdas/etl/transform.py": "being split into smaller modules by the perf work",
+    "tests/test_transform.py": "reported to the lead (522 lines after the perf split)",
     "tests/terraform/test_iam_policies.py": "reported to the lead (899 lines, no reason yet)",
     "tests/e2e/test_reliability.py": "reported to the lead (774 lines, no reason yet)",
 }
