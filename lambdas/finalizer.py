@@ -35,7 +35,7 @@ from etl.finalize import (
 from etl.keys import FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
-from etl.status import COMPLETE, FAILED
+from etl.status import COMPLETE, FAILED, chunk_index
 from etl.transform import PARQUET_COMPRESSION
 
 PUBLISH_THREADS = 8
@@ -83,7 +83,7 @@ def _checked_totals(rt, ref: FileRef, event: Validated):
 
 
 def _publish(rt, ref: FileRef, items: list[dict], totals) -> None:
-    by_index = {int(i["chunk_id"].split("#")[1]): i for i in items}
+    by_index = {chunk_index(i): i for i in items}
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         jobs = [
             pool.submit(_publish_valid, rt, ref, k)

@@ -120,7 +120,7 @@ def _body(message: FailureMessage | RefusedInputMessage) -> str:
 
 def failure_message(ref: FileRef, name: str, reason: str) -> FailureMessage:
     draft = FailureMessage(
-        ref.file_id, ref.bucket, ref.key, ref.version_id, name, reason, _subject(name), ""
+        **ref.identity(), error=name, reason=reason, subject=_subject(name), message=""
     )
     return replace(draft, message=_body(draft))
 

@@ -90,13 +90,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "size": size,
         },
     )
-    base = {
-        "execution_id": split.execution_id,
-        "file_id": ref.file_id,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "version_id": ref.version_id,
-    }
+    base = {"execution_id": split.execution_id, **ref.identity()}
     if not proceed:
         logger.info(
             "duplicate event: this object version is already registered",

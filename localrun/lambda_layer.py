@@ -1,5 +1,9 @@
 """A WSGI layer in front of moto that runs Lambda invocations from the built zips.
 
+(About 500 lines on purpose: one concern -- the Lambda Invoke API on the built zips -- in
+three layers a reader follows top to bottom: a warm worker process and its pipe protocol,
+a pool per function, the WSGI answer with fault injection; the worker's side is _worker.py.)
+
 moto cannot run Lambda code without Docker. Everything the pipeline does goes to moto's
 server app except ``POST /2015-03-31/functions/<name-or-arn>/invocations``, which this
 layer answers the way the Lambda service does: it hands the payload to a warm worker

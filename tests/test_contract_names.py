@@ -6,7 +6,9 @@ derived from it or checked against it here.
   emitting function, and every listed metric is emitted;
 * ``contract.functions.*.dynamodb`` is exactly what each handler calls through the status
   store (the derivation of tests/terraform/test_iam_policies.py, reused);
-* etl/status.py's key attribute names and sort keys are the contract's ``table``;
+* etl/status.py's key attribute names and sort keys are the contract's ``table``, and no
+  other module in lambdas/ spells them (they call ``status.chunk_index``);
+* docs/contracts.md's table of template variables lists ``state_machine`` exactly;
 * docs/contracts.md's "Resource names" list is generated from ``names``
   (``python tests/test_contract_names.py --write`` rewrites it).
 """
@@ -216,6 +218,52 @@ def test_status_store_sort_keys_are_the_contract_ones():
     assert CONTRACT.table.chunk_id(7) == "CHUNK#000007"
     assert CONTRACT.table.chunk_index("CHUNK#000007") == 7
     assert (status.PARTITION_KEY, status.SORT_KEY) == ("file_id", "chunk_id")
+
+
+def _literals_outside_docstrings(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = _docstrings(tree)
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_only_the_status_store_spells_the_sort_key_and_item_ids():
+    """Everything else reads a chunk item's index with status.chunk_index (the finalizer
+    parsed ``int(item["chunk_id"].split("#")[1])`` by hand in four places)."""
+    table = CONTRACT.table
+    owners = {LAMBDAS / "etl" / "status.py", LAMBDAS / "etl" / "contract.py"}
+    found = [
+        f"{path.relative_to(REPO)}:{line}: {value!r}"
+        for path in sorted(LAMBDAS.rglob("*.py"))
+        if path not in owners
+        for line, value in _literals_outside_docstrings(path)
+        if value in (table.sort_key, table.file_item) or value.startswith(table.chunk_item_prefix)
+    ]
+    assert found == []
+
+
+def test_status_chunk_index_reads_the_sort_key():
+    from etl import status
+
+    assert status.chunk_index(CONTRACT.table.key("f", status.chunk_id(42))) == 42
+    with pytest.raises(ValueError, match="not a chunk item's sort key"):
+        status.chunk_index(CONTRACT.table.key("f", status.FILE))
+
+
+# --------------------------------------------------------------------------- template variables
+def test_docs_template_variables_table_is_the_contract_list():
+    """docs/contracts.md's table of the state machine's variables names each templatefile()
+    variable once: <function>_arn per contract function, then state_machine.variables."""
+    text = DOCS.read_text(encoding="utf-8")
+    table = text.split("| variable | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = [
+        name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])
+    ]
+    sm = CONTRACT.state_machine
+    assert listed == list(sm.template_variables(tuple(CONTRACT.functions)))
 
 
 # --------------------------------------------------------------------------- resource names

@@ -350,3 +350,22 @@ if __name__ == "__main__":
     start, end = text.index(BEGIN), text.index(END) + len(END)
     CONTRACTS.write_text(text[:start] + events_table() + text[end:], encoding="utf-8")
     print(f"wrote the events table of {CONTRACTS.relative_to(ROOT)}")
+
+
+def test_file_identity_fields_are_event_fields_of_every_file_event():
+    """FileRef.identity() is the one place the handlers spell the file's four event fields."""
+    from dataclasses import fields
+
+    from etl.events import FailureMessage, SplitDuplicate, SplitOutput, SuccessMessage
+    from etl.keys import FileRef
+
+    identity = FileRef("b", "incoming/x.csv", "v").identity()
+    assert identity == {
+        "file_id": "s3://b/incoming/x.csv?versionId=v",
+        "bucket": "b",
+        "key": "incoming/x.csv",
+        "version_id": "v",
+    }
+    for event in (SplitDuplicate, SplitOutput, SuccessMessage, FailureMessage):
+        names = [f.name for f in fields(event)]
+        assert set(identity) <= set(names), event.__name__

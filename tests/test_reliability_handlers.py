@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row
 from etl.events import ChunkItem, ChunkRange, Validated
+from etl.status import chunk_index
 from test_handlers import (
     BUCKET,
     Ctx,
@@ -80,7 +81,7 @@ def _tables(rt, prefix: str) -> dict[str, list[dict]]:
 
 
 def _chunks(rt, file_id: str) -> dict[int, dict]:
-    return {int(i["chunk_id"].split("#")[1]): i for i in rt.status.chunks(file_id)}
+    return {chunk_index(i): i for i in rt.status.chunks(file_id)}
 
 
 # -- duplicates -------------------------------------------------------------------------------
@@ -263,6 +264,7 @@ def test_finalizer_refuses_when_a_chunk_never_ran(aws):
 
 def test_finalizer_refuses_when_counts_do_not_add_up(aws):
     import finalizer
+    from etl.contract import CONTRACT
     from etl.errors import ConservationError
     from etl.status import chunk_id
 
@@ -270,7 +272,7 @@ def test_finalizer_refuses_when_counts_do_not_add_up(aws):
     for chunk in manifest:
         _process(checked, chunk)
     aws.status.table.update_item(  # a chunk that claims one row less than it read
-        Key={"file_id": checked["file_id"], "chunk_id": chunk_id(0)},
+        Key=CONTRACT.table.key(checked["file_id"], chunk_id(0)),
         UpdateExpression="SET rows_valid = rows_valid - :one",
         ExpressionAttributeValues={":one": 1},
     )

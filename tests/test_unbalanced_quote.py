@@ -10,6 +10,7 @@ import json
 import pytest
 from conftest import HEADER, row
 from etl.events import ChunkItem, ChunkRange, Validated
+from etl.status import SORT_KEY, chunk_id
 from test_handlers import Ctx, mark_failed_event, split_event, upload
 from test_transform import COLS
 
@@ -160,6 +161,6 @@ def test_a_processor_reports_the_file_offset_of_the_open_quote(aws, monkeypatch)
         "opens here and never closes"
     )
     failed = [i for i in aws.status.chunks(checked["file_id"]) if i["status"] == "FAILED"]
-    assert [(i["chunk_id"], i["error"]) for i in failed] == [
-        (f"CHUNK#{chunk['index']:06d}", "UnbalancedQuote")
+    assert [(i[SORT_KEY], i["error"]) for i in failed] == [
+        (chunk_id(chunk["index"]), "UnbalancedQuote")
     ]

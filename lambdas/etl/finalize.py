@@ -11,7 +11,7 @@ from .errors import ConservationError, EtlError, TooManyRejects, from_name
 from .events import SuccessMessage
 from .keys import FileRef
 from .schema import DEFAULT_MAX_REJECTED_SHARE
-from .status import DONE, FAILED
+from .status import DONE, FAILED, chunk_index
 
 SUMMARY_KEYS = (
     "rows_total",
@@ -33,10 +33,7 @@ def success_message(ref: FileRef, summary: dict) -> SuccessMessage:
     finalizer's summary or the COMPLETE file item that holds it."""
     return SuccessMessage.from_dict(
         {
-            "file_id": ref.file_id,
-            "bucket": ref.bucket,
-            "key": ref.key,
-            "version_id": ref.version_id,
+            **ref.identity(),
             **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
             "message_group_id": ref.message_group_id,
             "dedup_id": ref.digest,
@@ -46,11 +43,11 @@ def success_message(ref: FileRef, summary: dict) -> SuccessMessage:
 
 def chunk_failure(items: list[dict]) -> EtlError | None:
     """The named error of the first chunk whose last attempt failed, if any."""
-    failed = sorted((i for i in items if i.get("status") == FAILED), key=lambda i: i["chunk_id"])
+    failed = sorted((i for i in items if i.get("status") == FAILED), key=chunk_index)
     if not failed:
         return None
     first = failed[0]
-    index = int(first["chunk_id"].split("#")[1])
+    index = chunk_index(first)
     more = f" ({len(failed) - 1} more chunks failed)" if len(failed) > 1 else ""
     return from_name(
         first.get("error", "ChunkFailed"), f"chunk {index}: {first.get('reason', '')}{more}"
@@ -80,7 +77,7 @@ def check_conservation(
     `records` is counted by quote parity on the raw bytes, independently of the CSV parser
     whose rows become valid or rejected, so valid + rejected == records is a real check.
     """
-    by_index = {int(i["chunk_id"].split("#")[1]): i for i in items}
+    by_index = {chunk_index(i): i for i in items}
     missing = [k for k in range(chunk_count) if k not in by_index]
     not_done = sorted(k for k, i in by_index.items() if i.get("status") != DONE)
     extra = sorted(k for k in by_index if k >= chunk_count)
@@ -139,7 +136,7 @@ def reject_summary(items: list[dict], first_lines: dict[int, int]) -> dict:
     counts: Counter = Counter()
     first: list[dict] = []
     for item in items:
-        k = int(item["chunk_id"].split("#")[1])
+        k = chunk_index(item)
         for c in item.get("failure_counts") or []:
             counts[(c.get("column"), c["rule"])] += int(c["count"])
         for r in item.get("first_rejects") or []:

@@ -27,6 +27,15 @@ class FileRef:
     def file_id(self) -> str:
         return f"s3://{self.bucket}/{self.key}{_VERSION_SEP}{self.version_id or 'null'}"
 
+    def identity(self) -> dict[str, str | None]:
+        """The fields every event about this file carries, under their event names."""
+        return {
+            "file_id": self.file_id,
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+        }
+
     @classmethod
     def from_file_id(cls, file_id: str) -> FileRef:
         rest = file_id.removeprefix("s3://")

@@ -44,6 +44,11 @@ def chunk_id(index: int) -> str:
     return CONTRACT.table.chunk_id(index)
 
 
+def chunk_index(item: dict[str, Any]) -> int:
+    """The index of a chunk item, read from its sort key ('CHUNK#000007' -> 7)."""
+    return CONTRACT.table.chunk_index(item[SORT_KEY])
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

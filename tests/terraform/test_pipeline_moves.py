@@ -11,16 +11,13 @@ place of the real resources, same module addresses, the envs' moved blocks verba
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from tfhcl import ENVS, ENVS_DIR, MODULES_DIR, blocks, expr, load_dir, module_blocks
+from tfrun import run_model
 
-TERRAFORM = shutil.which("terraform")
 # The module calls envs/*/main.tf made before modules/pipeline (the "old layout").
 OLD_LAYOUT = ("storage", "compute", "orchestration", "observability")
 
@@ -86,20 +83,6 @@ def _env_moved_blocks(env: str) -> str:
     return "\n".join(found)
 
 
-def _tf(path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    return subprocess.run(
-        [TERRAFORM, *args, "-no-color"],
-        cwd=path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 @pytest.mark.parametrize("env", ENVS)
 def test_an_old_layout_state_plans_no_destroy_after_the_upgrade(tmp_path, env):
     for module in OLD_LAYOUT:
@@ -108,8 +91,8 @@ def test_an_old_layout_state_plans_no_destroy_after_the_upgrade(tmp_path, env):
     root.mkdir()
     # Old layout: the env calls the four modules; apply it to get an old-layout state.
     (root / "main.tf").write_text(_calls("../modules/"))
-    assert _tf(root, "init", "-input=false").returncode == 0
-    applied = _tf(root, "apply", "-auto-approve", "-input=false")
+    assert run_model(root, "init", "-input=false").returncode == 0
+    applied = run_model(root, "apply", "-auto-approve", "-input=false")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     created = int(re.search(r"Apply complete! Resources: (\d+) added", applied.stdout).group(1))
     assert created > 40, applied.stdout  # the model holds every resource block of the modules
@@ -120,8 +103,8 @@ def test_an_old_layout_state_plans_no_destroy_after_the_upgrade(tmp_path, env):
     (root / "main.tf").write_text(
         'module "pipeline" {\n  source = "../modules/pipeline"\n}\n\n' + _env_moved_blocks(env)
     )
-    assert _tf(root, "init", "-input=false").returncode == 0
-    plan = _tf(root, "plan", "-input=false")
+    assert run_model(root, "init", "-input=false").returncode == 0
+    plan = run_model(root, "plan", "-input=false")
     # Only moves; a missing move would plan destroys (or fail on prevent_destroy).
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in plan.stdout, plan.stdout
@@ -133,6 +116,6 @@ def test_an_old_layout_state_plans_no_destroy_after_the_upgrade(tmp_path, env):
     # Without the moves the same upgrade destroys and re-creates everything: prevent_destroy
     # does not guard a resource whose block left the configuration.
     (root / "main.tf").write_text('module "pipeline" {\n  source = "../modules/pipeline"\n}\n')
-    bare = _tf(root, "plan", "-input=false")
+    bare = run_model(root, "plan", "-input=false")
     assert bare.returncode == 0, bare.stdout + bare.stderr
     assert f"Plan: {created} to add, 0 to change, {created} to destroy." in bare.stdout

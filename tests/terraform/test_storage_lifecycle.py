@@ -8,17 +8,13 @@ plan tests; the validations by test_input_validation.py.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from tfhcl import MODULES_DIR, REPO, expr, locals_of, module_blocks, unquote, variables_of
+from tfrun import run_model
 
 STORAGE = MODULES_DIR / "storage"
-TERRAFORM = shutil.which("terraform")
 SCRATCH = {"work", "staging", "manifests"}
 
 
@@ -238,32 +234,18 @@ def _model_root(path: Path) -> None:
     )
 
 
-def _tf(path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    return subprocess.run(
-        [TERRAFORM, *args, "-no-color"],
-        cwd=path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 def test_switching_retain_on_destroys_unless_the_state_is_moved(tmp_path):
     """What the READMEs say, shown by Terraform on a model of the three pairs: retain
     false -> true plans three destroys; after the documented moves it plans nothing."""
     _model_root(tmp_path)
-    assert _tf(tmp_path, "init", "-input=false").returncode == 0
-    applied = _tf(tmp_path, "apply", "-auto-approve", "-input=false", "-var", "retain=false")
+    assert run_model(tmp_path, "init", "-input=false").returncode == 0
+    applied = run_model(tmp_path, "apply", "-auto-approve", "-input=false", "-var", "retain=false")
     assert applied.returncode == 0, applied.stderr
-    switched = _tf(tmp_path, "plan", "-input=false", "-var", "retain=true")
+    switched = run_model(tmp_path, "plan", "-input=false", "-var", "retain=true")
     assert switched.returncode == 0, switched.stderr
     assert "Plan: 3 to add, 0 to change, 3 to destroy." in switched.stdout
     for rtype in PROTECTED:
-        moved = _tf(
+        moved = run_model(
             tmp_path,
             "state",
             "mv",
@@ -271,8 +253,8 @@ def test_switching_retain_on_destroys_unless_the_state_is_moved(tmp_path):
             f"module.storage.terraform_data.{rtype}_retained[0]",
         )
         assert moved.returncode == 0, moved.stderr
-    after = _tf(tmp_path, "plan", "-input=false", "-detailed-exitcode", "-var", "retain=true")
+    after = run_model(tmp_path, "plan", "-input=false", "-detailed-exitcode", "-var", "retain=true")
     assert after.returncode == 0, after.stdout + after.stderr  # 0: no changes
     # ... and the way back is blocked by prevent_destroy until the moves are reversed.
-    back = _tf(tmp_path, "plan", "-input=false", "-var", "retain=false")
+    back = run_model(tmp_path, "plan", "-input=false", "-var", "retain=false")
     assert back.returncode != 0 and "prevent_destroy" in " ".join(back.stderr.split())

@@ -74,6 +74,21 @@ def selected(request, argname: str) -> set:
 # --- running terraform ------------------------------------------------------------------------
 
 
+def run_model(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """terraform ARGS in a provider-less model root (the state-move tests: terraform_data
+    resources only), without the AWS_* variables; skips (fails in CI) without terraform."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    return subprocess.run(
+        [require_terraform(), *args, "-no-color"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def run_terraform(
     args: list[str], cwd: Path, env: dict[str, str], check: bool = True
 ) -> subprocess.CompletedProcess:
