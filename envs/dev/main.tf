@@ -16,6 +16,7 @@ module "pipeline" {
   reserved_concurrency   = var.reserved_concurrency
   log_level              = var.log_level
   log_retention_days     = var.log_retention_days
+  lifecycle_rules        = var.lifecycle_rules
   max_concurrency        = var.max_concurrency
   processor_retry        = var.processor_retry
   notification_emails    = var.notification_email == null ? [] : [var.notification_email]

@@ -34,6 +34,13 @@ variable "function_settings" {
   nullable = false
 }
 
+variable "lifecycle_rules" {
+  description = "Object lifecycle of the processing bucket (modules/storage lifecycle_rules: processed/ storage class and transition, expiries; empty: the module's defaults)."
+  type        = any
+  default     = {}
+  nullable    = false
+}
+
 variable "log_level" {
   description = "POWERTOOLS_LOG_LEVEL of the functions."
   type        = string

@@ -56,6 +56,7 @@ module "storage" {
   deletion_protection          = var.deletion_protection
   retain                       = var.retain
   kms_key_deletion_window_days = var.kms_key_deletion_window_days
+  lifecycle_rules              = var.lifecycle_rules
 }
 
 module "compute" {

@@ -82,6 +82,13 @@ variable "kms_key_deletion_window_days" {
   nullable    = false
 }
 
+variable "lifecycle_rules" {
+  description = "Object lifecycle of the processing bucket, passed to the storage module's lifecycle_rules (its README lists the attributes, defaults and checks; empty: those defaults)."
+  type        = any
+  default     = {}
+  nullable    = false
+}
+
 variable "log_level" {
   description = "POWERTOOLS_LOG_LEVEL of the functions."
   type        = string

@@ -32,3 +32,8 @@ output "table_name" {
   description = "Name of the status table."
   value       = local.table.name
 }
+
+output "lifecycle_rules" {
+  description = "The lifecycle settings in force (lifecycle_rules with the defaults filled in)."
+  value       = { for k, v in var.lifecycle_rules : k => v if k != "processed_glacier_after_days" }
+}

@@ -84,9 +84,17 @@ variable "lifecycle_rules" {
     transient_noncurrent_expire_after_days = optional(number, 1)
     noncurrent_expire_after_days           = optional(number, 30)
     noncurrent_versions_to_retain          = optional(number, 0)
+    # Renamed attribute, declared only to refuse it: Terraform drops attributes an object
+    # type does not declare, so an old caller's setting would be ignored without a word.
+    processed_glacier_after_days = optional(any)
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.lifecycle_rules.processed_glacier_after_days == null
+    error_message = "lifecycle_rules.processed_glacier_after_days was renamed: set processed_transition_after_days (and processed_storage_class; GLACIER_IR by default) instead."
+  }
 
   validation {
     condition = alltrue([

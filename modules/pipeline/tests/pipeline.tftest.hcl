@@ -54,3 +54,20 @@ run "dev_switches_reach_storage" {
     error_message = "The bucket keeps its contract name."
   }
 }
+
+run "lifecycle_rules_reach_storage" {
+  command = plan
+
+  variables {
+    lifecycle_rules = { processed_storage_class = "INTELLIGENT_TIERING", processed_transition_after_days = 45 }
+  }
+
+  assert {
+    condition     = module.storage.lifecycle_rules.processed_storage_class == "INTELLIGENT_TIERING" && module.storage.lifecycle_rules.processed_transition_after_days == 45
+    error_message = "The caller's lifecycle_rules reach the storage module."
+  }
+  assert {
+    condition     = module.storage.lifecycle_rules.transient_expire_after_days == 7
+    error_message = "Attributes the caller leaves out keep the storage module's defaults."
+  }
+}

@@ -37,6 +37,14 @@ run "lifecycle_rules_rejects_zero_days" {
   expect_failures = [var.lifecycle_rules]
 }
 
+run "lifecycle_rules_rejects_the_renamed_glacier_days" {
+  command = plan
+  variables {
+    lifecycle_rules = { processed_glacier_after_days = 90 }
+  }
+  expect_failures = [var.lifecycle_rules]
+}
+
 run "lifecycle_rules_rejects_glacier_flexible_retrieval" {
   command = plan
   variables {
