@@ -1,4 +1,7 @@
-"""The processor core on bytes: exact values, exact rejects, chunked == whole, named errors."""
+"""The processor core on bytes: exact values, exact rejects, chunked == whole, named errors.
+
+Over 500 lines on purpose: one concern (the chunk driver's observable behaviour), one
+shared fixture set; the per-rule cases live in tests/test_schema_data.py."""
 
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ Notes on what is asserted:
 * Chunks are small (E2E_SETTINGS: 4 KiB) so a few hundred rows fan out into several Map
   items; max_record_bytes is 2 KiB so RecordTooLarge needs only a few KB. Retries really
   sleep in moto: interval 1 s, backoff 1.0.
+
+Over 500 lines on purpose: the scenarios share one deployed stack and its helpers; split
+across files they would each deploy it again (~75 s per deploy).
 """
 
 from __future__ import annotations
