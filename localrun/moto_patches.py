@@ -36,6 +36,13 @@ notification_eventbridge       ``EventBridgeConfiguration`` of a bucket notifica
                                (a perpetual diff). Returned.
 lambda_logging_config          ``LoggingConfig`` of a function is not stored (a perpetual
                                diff). Stored on create/update and returned.
+lambda_create_retry            an SDK retry of a CreateFunction whose first answer was lost
+                               (seen twice under load: the function exists, the retry gets
+                               409 ``Function already exist``, the provider retries a 409 for
+                               5 minutes, terraform-provider-aws #29263, then fails the apply).
+                               A request identical to the one that created the function is
+                               answered as that one was (201, its configuration); any other
+                               create of an existing name still gets moto's 409.
 delete_marker_dispose          deleting a delete marker by version id (the provider's
                                ``force_destroy`` does) crashes: ``'FakeDeleteMarker' object has
                                no attribute 'dispose'``. A delete marker holds no data, so
@@ -458,6 +465,33 @@ def json_path(document: Any, path: str) -> Any:
     return value
 
 
+def _lambda_create_retry() -> list[tuple[Any, str, Any]]:
+    import hashlib
+
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.responses import LambdaResponse
+
+    original = LambdaResponse.create_function
+
+    def digest(body: bytes | str) -> str:
+        return hashlib.sha256(body if isinstance(body, bytes) else body.encode()).hexdigest()
+
+    def create_function(self):
+        name = self.json_body["FunctionName"].rsplit(":", 1)[-1]
+        request = digest(self.body)
+        try:
+            existing = self.backend.get_function(name, None)
+        except UnknownFunctionException:
+            existing = None
+        if existing is not None and getattr(existing, "create_request", None) == request:
+            return 201, {"status": 201}, json.dumps(existing.get_configuration(on_create=True))
+        answer = original(self)
+        self.backend.get_function(name, None).create_request = request
+        return answer
+
+    return [(LambdaResponse, "create_function", create_function)]
+
+
 PATCHES: dict[str, _Patch] = {
     patch.name: patch
     for patch in (
@@ -466,6 +500,7 @@ PATCHES: dict[str, _Patch] = {
         _Patch("resource_policy_conditions", _resource_policy_conditions),
         _Patch("notification_eventbridge", _notification_eventbridge),
         _Patch("lambda_logging_config", _lambda_logging_config),
+        _Patch("lambda_create_retry", _lambda_create_retry),
         _Patch("delete_marker_dispose", _delete_marker_dispose),
         _Patch("s3_event_shape", _s3_event_shape),
         _Patch("s3_ranged_get", _s3_ranged_get),

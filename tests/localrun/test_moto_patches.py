@@ -307,6 +307,40 @@ def test_lambda_logging_config_is_stored(aws):
         }
 
 
+def test_an_identical_create_function_retry_gets_the_first_answer(aws):
+    iam, lam = aws("iam"), aws("lambda")
+    role = iam.create_role(
+        RoleName="fn",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    code = _zip({"h.py": "def handler(e, c):\n    return e\n"})
+
+    def create(name, handler="h.handler"):
+        return lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": code},
+        )
+
+    create("plain")
+    with pytest.raises(ClientError, match="ResourceConflictException"):
+        create("plain")  # moto: the retry of a lost answer fails the apply
+    with applied("lambda_create_retry"):
+        first = create("retried")
+        again = create("retried")
+        assert again["FunctionArn"] == first["FunctionArn"]
+        assert again["CodeSha256"] == first["CodeSha256"]
+        assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
+        with pytest.raises(ClientError, match="ResourceConflictException"):
+            create("retried", handler="other.handler")  # not a retry: another function
+        assert (
+            len([f for f in lam.list_functions()["Functions"] if f["FunctionName"] == "retried"])
+            == 1
+        )
+
+
 def test_every_patch_is_tested_here():
     source = Path(__file__).read_text()
     assert [name for name in moto_patches.PATCHES if f'"{name}"' not in source] == []
