@@ -381,12 +381,18 @@ def lint(session: nox.Session) -> None:
     session.run(terraform, "fmt", "-check", "-recursive", *tf_dirs, external=True)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
-    """Regenerate the Inputs/Outputs tables of modules/*/README.md and envs/*/README.md."""
-    # only the HCL parser, at the version the test extra pins
-    session.install(*[r for r in test_requirements() if r.startswith("python-hcl2")])
-    session.run("python", "tests/terraform/tfdocs.py", "--write", *session.posargs)
+    """Regenerate every generated part of the docs, each checked by a test: the Inputs/Outputs
+    tables of modules/*/README.md and envs/*/README.md, and in docs/contracts.md the events
+    table (from lambdas/etl/events.py) and the resource names (from contract.json)."""
+    python = shared_test_python(session)
+    for script in (
+        "tests/terraform/tfdocs.py",
+        "tests/test_events.py",
+        "tests/test_contract_names.py",
+    ):
+        session.run(python, script, "--write", external=True)
 
 
 if __name__ == "__main__":

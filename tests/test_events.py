@@ -343,15 +343,6 @@ def test_the_named_errors_of_the_contract_are_exactly_the_classes_in_errors_py()
     assert set(re.findall(r"`([A-Za-z]+)`", listed)) == named_errors()
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/test_events.py --write")
-    text = CONTRACTS.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    CONTRACTS.write_text(text[:start] + events_table() + text[end:], encoding="utf-8")
-    print(f"wrote the events table of {CONTRACTS.relative_to(ROOT)}")
-
-
 def test_file_identity_fields_are_event_fields_of_every_file_event():
     """FileRef.identity() is the one place the handlers spell the file's four event fields."""
     from dataclasses import fields
@@ -369,3 +360,12 @@ def test_file_identity_fields_are_event_fields_of_every_file_event():
     for event in (SplitDuplicate, SplitOutput, SuccessMessage, FailureMessage):
         names = [f.name for f in fields(event)]
         assert set(identity) <= set(names), event.__name__
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python tests/test_events.py --write")
+    text = CONTRACTS.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    CONTRACTS.write_text(text[:start] + events_table() + text[end:], encoding="utf-8")
+    print(f"wrote the events table of {CONTRACTS.relative_to(ROOT)}")
