@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import re
 import threading
@@ -466,8 +467,6 @@ def json_path(document: Any, path: str) -> Any:
 
 
 def _lambda_create_retry() -> list[tuple[Any, str, Any]]:
-    import hashlib
-
     from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.responses import LambdaResponse
 

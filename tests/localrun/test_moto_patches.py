@@ -269,13 +269,18 @@ def test_eventbridge_delivers_to_a_state_machine_with_the_input_path(aws):
 
 
 # -- Lambda --------------------------------------------------------------------------------
-def test_lambda_logging_config_is_stored(aws):
-    iam, lam = aws("iam"), aws("lambda")
-    role = iam.create_role(
+def _role_and_code(aws) -> tuple[str, bytes]:
+    """A role ARN and a one-handler zip (h.handler) to create test functions with."""
+    role = aws("iam").create_role(
         RoleName="fn",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
-    code = _zip({"h.py": "def handler(e, c):\n    return e\n"})
+    return role, _zip({"h.py": "def handler(e, c):\n    return e\n"})
+
+
+def test_lambda_logging_config_is_stored(aws):
+    lam = aws("lambda")
+    role, code = _role_and_code(aws)
     logging_config = {"LogFormat": "JSON", "LogGroup": "/custom/fn"}
 
     def create(name):
@@ -308,12 +313,8 @@ def test_lambda_logging_config_is_stored(aws):
 
 
 def test_an_identical_create_function_retry_gets_the_first_answer(aws):
-    iam, lam = aws("iam"), aws("lambda")
-    role = iam.create_role(
-        RoleName="fn",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    code = _zip({"h.py": "def handler(e, c):\n    return e\n"})
+    lam = aws("lambda")
+    role, code = _role_and_code(aws)
 
     def create(name, handler="h.handler"):
         return lam.create_function(
