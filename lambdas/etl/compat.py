@@ -11,8 +11,8 @@ another column type, except a decimal's precision). Each rule is decided by that
   old name fail and its published values become unreachable through the table).
 - FIELD_SAME_TYPE: a field keeps its column type (string, bigint, boolean, date, timestamp,
   decimal). A date or datetime `format` may change: the column type is the same.
-- FIELD_SAME_SCALE: a decimal keeps its scale (a lower one would round published values, a
-  higher one at the same precision leaves fewer integer digits).
+- FIELD_SAME_SCALE: a decimal keeps its scale (a lower one would round published values; a
+  higher one needs each reader to rescale older files' decimals, which none has to do).
 - FIELD_NO_NARROWING: a decimal's precision does not go down (published values may not
   fit); it may go up at the same scale (the reader widens older files' decimals).
 - FIELD_NO_NEW_REQUIRED: an added field is optional (files written before lack it: the
@@ -62,7 +62,7 @@ RULES = {
     "MAJOR_NO_DECREASE": "a dataset's schema does not go back to an older major",
     "VERSION_FORMAT": 'version is N or "N", "N.M", "N.M.P" with N >= 1',
 }
-NEW_MAJOR_HELP = 'or declare a new major version (e.g. "version": "{next}")'
+NEW_MAJOR_HELP = 'or declare a new major version ("version": "{next}")'
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def _changed(old: Field, new: Field, new_major: str) -> list[Finding]:
     was, now = column_type(old), column_type(new)
     if old.type != new.type:
         how = (
-            "the format changes the output type; "
+            "(the column type follows the type, whatever the format) "
             if {old.type, new.type} == {"date", "datetime"}
             else ""
         )
@@ -176,7 +176,7 @@ def _changed(old: Field, new: Field, new_major: str) -> list[Finding]:
                 new.name,
                 "FIELD_SAME_TYPE",
                 f"{old.type} ({was}) -> {new.type} ({now}): {how}files written before hold "
-                f"{was} values that a {now} column cannot read; {new_major}",
+                f"{was} values that a {now} column cannot read; keep {old.type}, {new_major}",
             )
         ]
     findings = []
@@ -185,8 +185,9 @@ def _changed(old: Field, new: Field, new_major: str) -> list[Finding]:
             Finding(
                 new.name,
                 "FIELD_SAME_SCALE",
-                f"{was} -> {now}: a decimal's scale is part of its values (a lower one rounds "
-                f"published values, a higher one leaves fewer integer digits); {new_major}",
+                f"{was} -> {now}: the scale is part of every published value (a lower one "
+                "rounds them; a higher one needs each reader to rescale older files, which a "
+                f"Parquet reader need not do); keep scale {old.scale}, {new_major}",
             )
         )
     elif old.type == "number" and new.precision < old.precision:
@@ -195,7 +196,8 @@ def _changed(old: Field, new: Field, new_major: str) -> list[Finding]:
                 new.name,
                 "FIELD_NO_NARROWING",
                 f"{was} -> {now}: published values with more than "
-                f"{new.precision - new.scale} integer digits do not fit; {new_major}",
+                f"{new.precision - new.scale} integer digits do not fit; keep precision "
+                f"{old.precision} or more, {new_major}",
             )
         )
     if new.required and not old.required:
