@@ -84,7 +84,7 @@ def _results(files: Sequence[Path], released: bool, root: Path):
     etl_compat = compat(root)
     from etl.errors import SchemaConfigError
 
-    for path in files:
+    for path in map(Path, map(shown, files)):  # as the user reads them, in messages too
         try:
             check = etl_compat.check_file(path)
         except SchemaConfigError as exc:
