@@ -4,6 +4,7 @@
     python3 noxfile.py                    lint, tests, policy (what CI runs)
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
     python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
+    python3 noxfile.py -s schemas -- check           check schema changes; -- release: the baselines
     python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
     python3 noxfile.py -s deploy-dev -- --emulator   the same deploy, to the embedded moto
 
