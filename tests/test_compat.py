@@ -9,6 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 from etl.compat import (
+    RULES,
     Finding,
     Version,
     check_file,
@@ -51,7 +52,9 @@ def field(doc: dict, name: str) -> dict:
 
 
 def findings(edit) -> list[Finding]:
-    return compare(parse_schema(BASE), parse_schema(edited(edit)), next_major=2)
+    found = compare(parse_schema(BASE), parse_schema(edited(edit)), next_major=2)
+    assert {f.rule for f in found} <= set(RULES)  # each rule is one of the documented ones
+    return found
 
 
 # ---------------------------------------------------------------------------- compatible
@@ -470,3 +473,10 @@ def test_the_repository_schema_is_its_released_v1():
     baseline = ROOT / "schemas" / "released" / "transactions" / "v1.json"
     check = check_file(ROOT / "schemas" / "transactions.json")
     assert (check.status, check.baseline, check.version) == ("unchanged", baseline, Version(1))
+
+
+def test_every_rule_is_documented_in_the_schema_versions_guide():
+    from conftest import ROOT
+
+    guide = (ROOT / "docs" / "schema-versions.md").read_text()
+    assert [rule for rule in RULES if f"`{rule}`" not in guide] == []

@@ -61,6 +61,7 @@ RULES = {
     "VERSION_GOES_UP": "a changed schema has a higher version than the released one",
     "MAJOR_NO_DECREASE": "a dataset's schema does not go back to an older major",
     "VERSION_FORMAT": 'version is N or "N", "N.M", "N.M.P" with N >= 1',
+    "SCHEMA_RELEASED": "a schema deployed to prod is its released baseline (buildtools.schemas)",
 }
 NEW_MAJOR_HELP = 'or declare a new major version ("version": "{next}")'
 
