@@ -372,3 +372,37 @@ def test_a_chunk_write_that_meets_a_concurrent_transaction_is_tried_again(aws, m
     assert len(calls) == 4  # start: 2 conflicts + 1; finish: 1
     item = aws.status.chunks(checked["file_id"])[0]
     assert (item["status"], item["attempts"]) == ("DONE", 1)
+
+
+# -- issue 18, item 5: per-key delete errors are not a clean failure ------------------------------
+def test_mark_failed_whose_deletes_keep_failing_raises_and_its_retry_removes_everything(
+    aws, monkeypatch
+):
+    """DeleteObjects answers 200 with the key in `Errors`: MarkFailed must not report a clean
+    failure while Parquet is left under processed/ (before: it returned FAILED and left it)."""
+    import finalizer
+    import mark_failed
+    from etl import s3io
+    from etl.errors import DeleteIncomplete
+    from etl.keys import FileRef
+    from test_s3io import _refusing
+
+    monkeypatch.setattr(s3io.time, "sleep", lambda s: None)
+    checked, manifest = _prepared(aws, "incoming/stuck.csv", _body(30, bad={2}))
+    ref = FileRef.from_file_id(checked["file_id"])
+    _fail_copy_of(aws.s3, monkeypatch, ref.valid_key(1))
+    with pytest.raises(ClientError):
+        finalizer.handler(checked, Ctx())  # a partial publish: chunk 0 is under processed/
+    assert ref.valid_key(0) in _keys(aws, ref.valid_prefix)
+    _refusing(aws.s3, monkeypatch, {ref.valid_key(0): 5})
+    event = mark_failed_event({**checked, "error": _error("ClientError", "SlowDown")}, "exec-1")
+
+    with pytest.raises(DeleteIncomplete, match="chunk-000000.parquet: SlowDown"):
+        mark_failed.handler(event, Ctx())
+    assert _keys(aws, ref.valid_prefix) == [ref.valid_key(0)]
+
+    out = mark_failed.handler(event, Ctx())  # the state machine's Retry of MarkFailed
+
+    assert (out["status"], out["error"]) == ("FAILED", "UnexpectedError")
+    for prefix in ("processed/", "rejected/", "work/", "staging/"):
+        assert _keys(aws, prefix) == [], prefix

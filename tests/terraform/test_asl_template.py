@@ -214,7 +214,7 @@ def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflic
     states = definition["States"]
     assert states["Finalize"]["Retry"] == [
         {
-            "ErrorEquals": ["States.Timeout", "ClientError"],
+            "ErrorEquals": ["States.Timeout", "ClientError", "DeleteIncomplete"],
             "IntervalSeconds": 2,
             "MaxAttempts": 3,
             "BackoffRate": 2.0,
