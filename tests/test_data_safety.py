@@ -406,3 +406,107 @@ def test_mark_failed_whose_deletes_keep_failing_raises_and_its_retry_removes_eve
     assert (out["status"], out["error"]) == ("FAILED", "UnexpectedError")
     for prefix in ("processed/", "rejected/", "work/", "staging/"):
         assert _keys(aws, prefix) == [], prefix
+
+
+# -- issue 18, item 7: an execution without a version id reads one version only -------------------
+def test_an_execution_without_a_version_id_reads_only_the_version_current_at_split(aws):
+    """A manual StartExecution names no version-id. Reproduced before the fix: the object is
+    overwritten after the first chunk, and the later chunks published the second version's
+    rows (X...) under the first's file."""
+    import finalizer
+    from test_handlers import upload
+
+    first = _body(30, bad={4})
+    detail = upload(aws, "incoming/manual.csv", first)
+    version = detail["object"].pop("version-id")
+    checked, manifest = _split_validate(aws, detail)
+    assert len(manifest) >= 3 and checked["version_id"] is None
+    assert checked["data_version_id"] == version
+    _process(checked, manifest[0])
+    aws.s3.put_object(Bucket=BUCKET, Key="incoming/manual.csv", Body=first.replace(b"T0", b"X0"))
+    for chunk in manifest[1:]:
+        _process(checked, chunk)
+
+    summary = finalizer.handler(checked, Ctx())
+
+    rows = [r for t in _tables(aws, summary["valid_prefix"]).values() for r in t]
+    assert [r["transaction_id"] for r in rows] == [f"T{i:06d}" for i in range(30) if i != 4]
+    assert (summary["rows_valid"], summary["rows_rejected"]) == (29, 1)
+
+
+# -- issue 18, item 8: folder markers and placeholders are not files ------------------------------
+@pytest.mark.parametrize("key", ["incoming/2024/", "incoming/a/b/", ".keep", "a/.gitkeep"])
+def test_a_zero_byte_folder_marker_or_placeholder_is_ignored(aws, key):
+    import splitter
+    from etl.keys import FileRef
+    from test_handlers import split_event
+
+    key = key if key.startswith("incoming/") else f"incoming/{key}"
+    detail = upload(aws, key, b"")
+
+    out = splitter.handler(split_event(detail, "exec-1"), Ctx())
+
+    assert out == {
+        "execution_id": "exec-1",
+        "bucket": BUCKET,
+        "key": key,
+        "version_id": detail["object"]["version-id"],
+        "ignored": True,
+        "reason": "a 0-byte folder marker or placeholder holds no data",
+    }
+    ref = FileRef(BUCKET, key, detail["object"]["version-id"])
+    assert aws.status.get_file(ref.file_id) is None
+    assert _keys(aws, "manifests/") == [] and _keys(aws, "staging/") == []
+
+
+def test_other_empty_objects_still_fail_as_empty_file(aws):
+    """The decision (docs/decisions.md): only markers are ignored; an empty data file is a
+    failed export someone must hear about."""
+    from etl.errors import EmptyFile
+
+    with pytest.raises(EmptyFile):
+        _split_validate(aws, upload(aws, "incoming/export.csv", b""))
+
+
+def test_a_dotfile_with_data_is_processed_like_any_file(aws):
+    out = run_pipeline(aws, upload(aws, "incoming/.hidden.csv", _body(3)))
+    assert (out["status"], out["rows_valid"]) == ("COMPLETE", 3)
+
+
+# -- issue 18, item 9: output keys past S3's key limit are refused before any work ----------------
+def _long_key(output_bytes: int) -> str:
+    """An input key whose longest output key (processed/<name>/version=<16>/chunk-NNNNNN.parquet,
+    56 bytes around the name) is `output_bytes` long."""
+    return f"incoming/{'n' * (output_bytes - 56)}.csv"
+
+
+def test_a_key_whose_outputs_fit_exactly_is_published(aws):
+    from etl.keys import FileRef
+
+    detail = upload(aws, _long_key(1024), _body(5))
+    summary = run_pipeline(aws, detail)
+    ref = FileRef.from_file_id(summary["file_id"])
+    assert ref.longest_output_key_bytes(aws.settings.max_chunks) == 1024
+    assert summary["status"] == "COMPLETE"
+    assert len(_keys(aws, "processed/")[0].encode()) == 1024  # chunk-000000: as long as -009999
+
+
+def test_a_key_whose_outputs_would_pass_the_s3_limit_is_refused_before_any_work(aws):
+    import mark_failed
+    import splitter
+    from etl.errors import KeyTooLong
+    from test_handlers import split_event
+
+    detail = upload(aws, _long_key(1025), _body(5))
+    with pytest.raises(
+        KeyTooLong,
+        match="output keys would be 1025 bytes, past S3's limit of "
+        "1024; nothing was processed. Upload the file under a key at least 1 ",
+    ):
+        splitter.handler(split_event(detail, "exec-1"), Ctx())
+    assert _keys(aws, "manifests/") == [] and _keys(aws, "staging/") == []
+
+    out = mark_failed.handler(
+        mark_failed_event({**detail, "error": _error("KeyTooLong", "too long")}, "exec-1"), Ctx()
+    )
+    assert (out["status"], out["error"]) == ("FAILED", "KeyTooLong")

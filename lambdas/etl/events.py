@@ -217,6 +217,20 @@ class SplitDuplicate(Event):
 
 
 @dataclass(frozen=True)
+class SplitIgnored(Event):
+    """Split's answer for an object that holds no data to process: a 0-byte folder marker
+    (`incoming/2024/`) or placeholder (`.keep`). Nothing is registered, read or written;
+    the execution ends in `Ignored`."""
+
+    execution_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    ignored: bool = _const(True)
+    reason: str
+
+
+@dataclass(frozen=True)
 class SplitOutput(Event):
     """Split's answer for a registered file: what Validate checks."""
 
@@ -418,6 +432,7 @@ EVENTS: tuple[tuple[type[Event], str], ...] = (
     (ObjectCreated, "execution input (EventBridge `detail`)"),
     (SplitInput, "Split input (ASL Parameters)"),
     (SplitDuplicate, "Split output, duplicate (ends in `AlreadyProcessed`)"),
+    (SplitIgnored, "Split output, folder marker or placeholder (ends in `Ignored`)"),
     (SplitOutput, "Split output = Validate input"),
     (Validated, "Validate output = Map input = Finalize input"),
     (ChunkRange, "manifest entry (Map `$$.Map.Item.Value`)"),
