@@ -11,6 +11,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 from conftest import BUCKET, HEADER
+from etl.events import ChunkItem, ChunkRange, Validated
 from test_handlers import Ctx, mark_failed_event, run_pipeline, upload
 from test_reliability_handlers import _body, _keys, _process, _split_validate, _tables
 
@@ -510,3 +511,65 @@ def test_a_key_whose_outputs_would_pass_the_s3_limit_is_refused_before_any_work(
         mark_failed_event({**detail, "error": _error("KeyTooLong", "too long")}, "exec-1"), Ctx()
     )
     assert (out["status"], out["error"]) == ("FAILED", "KeyTooLong")
+
+
+# -- issue 18, item 10: no raw row text in anything returned to Step Functions -------------------
+SECRET = "Jörg Kessler 4111-1111-1111-1111"  # a rejected row's text that must stay out
+
+
+def _every_output(aws, detail: dict, execution_id: str) -> tuple[list[dict], dict]:
+    """Split, Validate, every processor and Finalize (or MarkFailed after its failure): every
+    event the handlers return, and the last one."""
+    import finalizer
+    import mark_failed
+    import processor
+    import splitter
+    import validator
+    from etl.errors import EtlError
+    from test_handlers import split_event
+
+    outputs = [splitter.handler(split_event(detail, execution_id), Ctx())]
+    outputs.append(validator.handler(outputs[0], Ctx()))
+    checked = outputs[-1]
+    manifest = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key=checked["manifest_key"])["Body"].read()
+    )
+    for chunk in manifest:
+        item = ChunkItem.of(Validated.from_dict(checked), ChunkRange.from_dict(chunk), execution_id)
+        outputs.append(processor.handler(item.to_dict(), Ctx()))
+    try:
+        outputs.append(finalizer.handler(checked, Ctx()))
+    except EtlError as exc:
+        error = _error(exc.name, str(exc))
+        event = mark_failed_event({**checked, "error": error}, execution_id)
+        outputs.append(mark_failed.handler(event, Ctx()))
+    return outputs, outputs[-1]
+
+
+@pytest.mark.parametrize("rejected_rows", [3, 20])  # COMPLETE with rejects; TooManyRejects
+def test_no_handler_returns_or_logs_the_raw_text_of_a_rejected_row(aws, caplog, rejected_rows):
+    from conftest import row
+
+    bad = [row(i, merchant=f"{SECRET} {i}", amount="1.005") for i in range(rejected_rows)]
+    good = [row(100 + i) for i in range(30)]
+    body = "\n".join([HEADER, *good[:10], *bad, *good[10:]]).encode() + b"\n"
+    caplog.set_level("INFO")
+
+    outputs, last = _every_output(aws, upload(aws, f"incoming/raw{rejected_rows}.csv", body), "e")
+
+    assert last["status"] == ("COMPLETE" if rejected_rows == 3 else "FAILED")
+    assert last["rows_rejected" if rejected_rows == 3 else "error"] == (
+        3 if rejected_rows == 3 else "TooManyRejects"
+    )
+    for out in outputs:
+        text = json.dumps(out, ensure_ascii=False)
+        assert "Jörg" not in text and "4111" not in text and "1.005" not in text, out
+    ours = [r for r in caplog.records if not r.name.startswith(("boto", "urllib3", "moto"))]
+    assert {"planned chunks", "chunk processed"} <= {r.getMessage() for r in ours}
+    logged = " ".join(str(r.__dict__) for r in ours)  # the message and every extra field
+    assert "Jörg" not in logged and "4111" not in logged
+    if rejected_rows == 3:  # the rows are where the README says: rejects dataset, status table
+        assert [r["line"] for r in last["first_rejects"]] == [12, 13, 14]
+        item = aws.status.get_file(last["file_id"])
+        assert item["first_rejects"][0]["raw"] == bad[0]
+        assert [r["raw"] for t in _tables(aws, last["rejected_prefix"]).values() for r in t] == bad

@@ -88,7 +88,7 @@ SUCCESS = {
         {"column": "amount", "rule": "type", "count": 1},
         {"column": None, "rule": "fieldCount", "count": 1},
     ],
-    "first_rejects": [{"line": 3, "reason": "amount: not a decimal", "raw": "T1,x"}],
+    "first_rejects": [{"line": 3, "reason": "amount: not a decimal"}],
     "message_group_id": "x",
     "dedup_id": "0" * 64,
 }
@@ -136,7 +136,7 @@ EXAMPLES = [
         },
     ),
     (RuleCount, {"column": None, "rule": "fieldCount", "count": 2}),
-    (FirstReject, {"line": 3, "reason": "r", "raw": "T1,x"}),
+    (FirstReject, {"line": 3, "reason": "r"}),
     (SuccessMessage, SUCCESS),
     (StepError, {"Error": "States.Timeout", "Cause": "c"}),
     (MarkFailedInput, {"execution_id": "arn:exec", "input": {**DETAIL, "error": {"Error": "E"}}}),

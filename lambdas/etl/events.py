@@ -332,9 +332,12 @@ class RuleCount(Event):
 
 @dataclass(frozen=True)
 class FirstReject(Event):
+    """A rejected line named in the success message: where it is and why, never its text
+    (state payloads are logged and kept in the execution history; the row's raw text is in
+    the rejects dataset and the status table)."""
+
     line: int
-    reason: str
-    raw: str  # cut to 200 characters
+    reason: str  # never holds a value (etl.rules.rule_reason)
 
 
 @dataclass(frozen=True)
