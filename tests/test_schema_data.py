@@ -474,3 +474,46 @@ def test_the_threshold_is_a_share_of_the_file_and_names_the_top_rules():
         check_reject_threshold(totals(89, 11), rejects, 0.1)
     assert max_rejected_share({"max_rejected_share": "0.25"}) == 0.25
     assert max_rejected_share({}) == max_rejected_share(None) == 0.1
+
+
+def test_decimals_without_integer_or_fraction_digits_are_exact_values(tmp_path):
+    """XML Schema's (Table Schema's) decimal lexical form allows `.5` and `5.`; not `.`, and
+    not more fraction digits than the scale (issue 18, item 14: both were rejected)."""
+    schema = parse_schema(
+        {
+            "fields": [
+                {"name": "a", "type": "number", "precision": 5, "scale": 2},
+                {"name": "b", "type": "number", "precision": 3, "scale": 0},
+                {
+                    "name": "c",
+                    "type": "number",
+                    "precision": 6,
+                    "scale": 2,
+                    "decimalChar": ",",
+                    "groupChar": ".",
+                },
+                {"name": "d", "type": "number", "precision": 2, "scale": 2},
+            ]
+        }
+    )
+    data = (
+        b".5,5.,1.234,.01\n"
+        b'-.25,+7,",5",0.\n'
+        b'5.,-0.,"1.234,",.99\n'
+        b".,1,1,.1\n"  # a lone mark
+        b"1.,1.0,1,.1\n"  # scale 0: no fraction digit
+        b".123,1,1,.1\n"  # 3 fraction digits > 2
+        b"1,1,1,1.5\n"  # decimal(2,2): no integer digit but 0
+    )
+    res, valid, rejected = run(schema, data, tmp_path, columns=list("abcd"), first_line=1)
+    assert valid == [
+        {"a": Decimal("0.50"), "b": Decimal("5"), "c": Decimal("1234.00"), "d": Decimal("0.01")},
+        {"a": Decimal("-0.25"), "b": Decimal("7"), "c": Decimal("0.50"), "d": Decimal("0.00")},
+        {"a": Decimal("5.00"), "b": Decimal("0"), "c": Decimal("1234.00"), "d": Decimal("0.99")},
+    ]
+    assert [(r["line"], [(f["column"], f["value"]) for f in r["failures"]]) for r in rejected] == [
+        (4, [("a", ".")]),
+        (5, [("b", "1.0")]),
+        (6, [("a", ".123")]),
+        (7, [("d", "1.5")]),
+    ]

@@ -310,8 +310,13 @@ class Field:
                 groups = -(-max(int_digits, 1) // 3)
                 g = _escape(self.group_char)
                 whole = f"(?:{whole}|[0-9]{{1,3}}(?:{g}[0-9]{{3}}){{1,{groups}}})"
-            frac = f"(?:{_escape(self.decimal_char)}[0-9]{{1,{self.scale}}})?" if self.scale else ""
-            return f"^[+-]?{whole}{frac}$"
+            # XML Schema's decimal form: the digits on one side of the mark may be left out
+            # (`.5`, `5.`), not on both; the value is exact either way
+            mark = _escape(self.decimal_char)
+            if not self.scale:
+                return f"^[+-]?{whole}{mark}?$"
+            fraction = f"[0-9]{{1,{self.scale}}}"
+            return f"^[+-]?(?:{whole}(?:{mark}(?:{fraction})?)?|{mark}{fraction})$"
         if self.type == "integer":
             if self.group_char:
                 g = _escape(self.group_char)
