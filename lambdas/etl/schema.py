@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .xsdregex import to_re2
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -333,7 +335,9 @@ class Field:
 
     @property
     def anchored_pattern(self) -> str | None:
-        """constraints.pattern with Table Schema's implicit anchoring (the whole value)."""
+        """constraints.pattern with Table Schema's implicit anchoring (the whole value), in
+        RE2 form with XML Schema's meaning of `\\d \\w \\s`, their negations and `.`
+        (etl.xsdregex)."""
         if self.pattern is None:
             return None
         body = self.pattern
@@ -341,7 +345,7 @@ class Field:
             body = body[1:]
         if body.endswith("$") and not body.endswith("\\$"):
             body = body[:-1]
-        return f"^(?:{body})$"
+        return f"^(?:{to_re2(body)})$"
 
     @property
     def screen_pattern(self) -> str | None:

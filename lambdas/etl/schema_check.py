@@ -31,6 +31,7 @@ from .schema import (
     Schema,
     _parse_format,
 )
+from .xsdregex import NotTranslatable, to_re2
 
 # ---------------------------------------------------------------------------
 # checking a document: every problem, with its JSON path
@@ -294,10 +295,15 @@ def _constraints(f: _FieldDoc, constraints: dict) -> dict[str, Any]:
 
 
 def _pattern(pattern: Any, path: str, problems: _Problems) -> str | None:
+    """The declared pattern, if its RE2 form (etl.xsdregex: XML Schema's class escapes
+    with their Unicode meaning) compiles; else None and the problem."""
     if not isinstance(pattern, str):
         problems.add(path, "must be a string (an RE2 regular expression)")
         return None
-    why = check_re2(pattern)
+    try:
+        why = check_re2(to_re2(pattern))
+    except NotTranslatable as exc:
+        why = str(exc)
     if why:
         problems.add(
             path,
