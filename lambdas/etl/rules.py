@@ -115,6 +115,9 @@ def _string_rules(
 
     if with_pattern and col.screen_pattern is not None:
         add(pc.invert(pc.match_substring_regex(values, col.screen_pattern)), *_pattern_rule(col))
+    if col.type == "string" and col.string_format:  # after the pattern, as on the screened path
+        bad = pc.invert(pc.match_substring_regex(values, col.type_pattern))
+        add(bad, "type", rule_reason(col, "type"))
     if col.type == "string":
         if col.enum is not None:
             bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))

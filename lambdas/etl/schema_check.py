@@ -23,6 +23,7 @@ from .schema import (
     _RANGE,
     _SCHEMA_KEYS,
     DEFAULT_MAX_REJECTED_SHARE,
+    STRING_FORMATS,
     TYPES,
     UNSUPPORTED,
     UNSUPPORTED_TYPES,
@@ -168,6 +169,15 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
     fmt = f.doc.get("format", "default")
     if fmt in ("default", None):
         return {}
+    if f.typ == "string":
+        if fmt not in STRING_FORMATS:
+            f.add(
+                "format",
+                f"format {fmt!r} is not supported for string fields; use 'default' or one of "
+                f"{sorted(STRING_FORMATS)} (or a constraints.pattern)",
+            )
+            return {}
+        return {"string_format": fmt}
     dated = f.typ in ("date", "datetime")
     if not (dated and isinstance(fmt, str)):
         f.add(
