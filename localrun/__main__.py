@@ -176,6 +176,8 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
     rows += _rejects_rows(result.success_message, result.file_item)
     if result.duplicate:
         rows.append(("note", "duplicate event: the object version was already processed"))
+    if result.ignored:
+        rows.append(("note", "a 0-byte folder marker or placeholder: ignored"))
     if result.error:
         rows.append(("error", result.error))
     if result.failure_message:
