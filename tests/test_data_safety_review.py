@@ -117,16 +117,20 @@ def test_a_dotfile_with_data_is_processed_like_any_file(aws):
 
 
 # -- issue 18, item 9: output keys past S3's key limit are refused before any work ----------------
-def _long_key(output_bytes: int) -> str:
-    """An input key whose longest output key (processed/<name>/version=<16>/chunk-NNNNNN.parquet,
-    56 bytes around the name) is `output_bytes` long."""
-    return f"incoming/{'n' * (output_bytes - 56)}.csv"
+def _long_key(output_bytes: int, max_chunks: int) -> str:
+    """An input key whose longest output key is `output_bytes` long (today
+    processed/<name>/version=<16 hex>/chunk-NNNNNN.parquet: 56 bytes around the name; the
+    overhead is read from FileRef, and the test below checks it against the key written)."""
+    from etl.keys import FileRef
+
+    overhead = FileRef(BUCKET, "incoming/n.csv", None).longest_output_key_bytes(max_chunks) - 1
+    return f"incoming/{'n' * (output_bytes - overhead)}.csv"
 
 
 def test_a_key_whose_outputs_fit_exactly_is_published(aws):
     from etl.keys import FileRef
 
-    detail = upload(aws, _long_key(1024), _body(5))
+    detail = upload(aws, _long_key(1024, aws.settings.max_chunks), _body(5))
     summary = run_pipeline(aws, detail)
     ref = FileRef.from_file_id(summary["file_id"])
     assert ref.longest_output_key_bytes(aws.settings.max_chunks) == 1024
@@ -140,7 +144,7 @@ def test_a_key_whose_outputs_would_pass_the_s3_limit_is_refused_before_any_work(
     from etl.errors import KeyTooLong
     from test_handlers import split_event
 
-    detail = upload(aws, _long_key(1025), _body(5))
+    detail = upload(aws, _long_key(1025, aws.settings.max_chunks), _body(5))
     with pytest.raises(
         KeyTooLong,
         match="output keys would be 1025 bytes, past S3's limit of "
