@@ -52,6 +52,7 @@ class RunResult:
     chunks: int | None = None
     error: str | None = None
     duplicate: bool = False  # ended in AlreadyProcessed
+    ignored: bool = False  # ended in Ignored (a 0-byte folder marker or placeholder)
     success_message: dict | None = None  # from the results queue
     failure_message: dict | None = None  # the SNS notification (Subject, Message)
     failure: dict | None = None  # MarkFailed's output {error, reason, ...}
@@ -234,6 +235,8 @@ class ExecutionResults:
 
         if status == "SUCCEEDED" and isinstance(output, dict) and output.get("duplicate"):
             result.duplicate = True
+        elif status == "SUCCEEDED" and isinstance(output, dict) and output.get("ignored"):
+            result.ignored = True  # no file: no message to wait for
         elif status == "SUCCEEDED":
             message = self._wait_for_message(
                 lambda: self._results,

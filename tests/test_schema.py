@@ -174,7 +174,7 @@ def test_constraints_and_formats_that_do_not_fit_the_type_are_refused():
                 "decimalChar": ",",
                 "groupChar": ",",
             },
-            {"name": "f", "type": "string", "format": "email"},
+            {"name": "f", "type": "string", "format": "hostname"},
             {"name": "g", "type": "date", "format": "any"},
         ],
         "maxRejectedShare": 1.5,
@@ -199,7 +199,8 @@ def test_constraints_and_formats_that_do_not_fit_the_type_are_refused():
         ("$.fields[4].groupChar", "must differ from the decimal character"),
         (
             "$.fields[5].format",
-            "format 'email' is not supported for string fields (only 'default')",
+            "format 'hostname' is not supported for string fields; use 'default' or one of "
+            "['binary', 'email', 'uri', 'uuid'] (or a constraints.pattern)",
         ),
         (
             "$.fields[6].format",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .contract import PREFIXES
 
 _VERSION_SEP = "?versionId="
+S3_MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
 _CSV_SUFFIXES = (".csv.gz", ".csv.gzip", ".gz", ".csv", ".txt")
 
 
@@ -64,6 +65,13 @@ class FileRef:
         return name or "unnamed"
 
     @property
+    def is_placeholder(self) -> bool:
+        """A folder marker (`incoming/2024/`: what the S3 console's "Create folder" writes)
+        or a hidden placeholder file (`.keep`, `.gitkeep`): when it has no bytes, it is no
+        upload of data and the pipeline ignores it (docs/decisions.md)."""
+        return self.key.endswith("/") or posixpath.basename(self.key).startswith(".")
+
+    @property
     def message_group_id(self) -> str:
         """FIFO group per dataset; SQS allows printable ASCII only, at most 128 chars."""
         return re.sub(r"[^!-~]", "_", self.dataset)[:128]
@@ -105,6 +113,22 @@ class FileRef:
             if base.lower().endswith(suffix):
                 base = base[: -len(suffix)]
         return f"{self.staging_prefix}{base}"
+
+    def output_keys(self, chunks: int) -> tuple[str, ...]:
+        """Every key the pipeline writes for this file version planned into `chunks` chunks,
+        at their longest (the last chunk's): what must fit S3's key limit."""
+        last = max(chunks - 1, 0)
+        return (
+            self.valid_key(last),
+            self.rejected_key(last),
+            self.work_valid_key(last),
+            self.work_rejected_key(last),
+            self.staging_key,
+            self.manifest_key,
+        )
+
+    def longest_output_key_bytes(self, chunks: int) -> int:
+        return max(len(k.encode()) for k in self.output_keys(chunks))
 
     def valid_key(self, chunk: int) -> str:
         return f"{self.valid_prefix}chunk-{chunk:06d}.parquet"

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .xsdregex import to_re2
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -58,6 +60,32 @@ EXTENSIONS = {
     "scale": "number fields: fraction digits of the Parquet DECIMAL (0..precision)",
     "timezone": "datetime fields whose format has no %z: the zone of the values (only 'UTC')",
     "maxRejectedShare": "schema: the largest share of rejected rows a file may have (0..1)",
+}
+# Table Schema's string formats: (what a value must be, the RE2 pattern it matches whole).
+# The values stay strings; a value that does not match is a reject (rule `type`).
+STRING_FORMATS = {
+    # WHATWG HTML's "valid e-mail address", the form browsers check (a dot-atom local part,
+    # DNS labels of at most 63 characters); no quoted local parts, no IP literals
+    "email": (
+        "an email address (local@domain, as HTML's email input accepts)",
+        r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    ),
+    # RFC 3986 absolute URI: a scheme, ':', then only URI characters and %XX escapes
+    "uri": (
+        "an absolute URI (scheme:..., RFC 3986 characters and %XX escapes only)",
+        r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*$",
+    ),
+    # RFC 9562's textual form, either case
+    "uuid": (
+        "a UUID (8-4-4-4-12 hex digits)",
+        r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+    ),
+    # RFC 4648 base64: the standard alphabet, padded to a multiple of 4 characters
+    "binary": (
+        "base64 (RFC 4648: A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
+        r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    ),
 }
 DEFAULT_MAX_REJECTED_SHARE = 0.10
 DEFAULT_TRUE_VALUES = ("true", "True", "TRUE", "1")
@@ -274,6 +302,7 @@ class Field:
     required: bool = False
     missing_values: tuple[str, ...] = ("",)
     format: DateFormat | None = None  # dates/datetimes in a declared (non-default) format
+    string_format: str | None = None  # strings: a key of STRING_FORMATS
     precision: int | None = None
     scale: int | None = None
     true_values: tuple[str, ...] = DEFAULT_TRUE_VALUES
@@ -302,7 +331,8 @@ class Field:
     @property
     def type_pattern(self) -> str | None:
         """The anchored RE2 pattern a present (non-missing) value must match to be of the
-        type; every match casts exactly. None for strings (no type form)."""
+        type; every match casts exactly. For strings the declared `format`'s (None for the
+        default: any text)."""
         if self.type == "number":
             int_digits = self.precision - self.scale
             whole = f"[0-9]{{1,{int_digits}}}" if int_digits else "0"
@@ -310,8 +340,13 @@ class Field:
                 groups = -(-max(int_digits, 1) // 3)
                 g = _escape(self.group_char)
                 whole = f"(?:{whole}|[0-9]{{1,3}}(?:{g}[0-9]{{3}}){{1,{groups}}})"
-            frac = f"(?:{_escape(self.decimal_char)}[0-9]{{1,{self.scale}}})?" if self.scale else ""
-            return f"^[+-]?{whole}{frac}$"
+            # XML Schema's decimal form: the digits on one side of the mark may be left out
+            # (`.5`, `5.`), not on both; the value is exact either way
+            mark = _escape(self.decimal_char)
+            if not self.scale:
+                return f"^[+-]?{whole}{mark}?$"
+            fraction = f"[0-9]{{1,{self.scale}}}"
+            return f"^[+-]?(?:{whole}(?:{mark}(?:{fraction})?)?|{mark}{fraction})$"
         if self.type == "integer":
             if self.group_char:
                 g = _escape(self.group_char)
@@ -324,11 +359,13 @@ class Field:
             if self.format is not None:
                 return self.format.calendar_pattern()
             return _DATE if self.type == "date" else _TIMESTAMP_UTC
-        return None
+        return STRING_FORMATS[self.string_format][1] if self.string_format else None
 
     @property
     def anchored_pattern(self) -> str | None:
-        """constraints.pattern with Table Schema's implicit anchoring (the whole value)."""
+        """constraints.pattern with Table Schema's implicit anchoring (the whole value), in
+        RE2 form with XML Schema's meaning of `\\d \\w \\s`, their negations and `.`
+        (etl.xsdregex)."""
         if self.pattern is None:
             return None
         body = self.pattern
@@ -336,7 +373,7 @@ class Field:
             body = body[1:]
         if body.endswith("$") and not body.endswith("\\$"):
             body = body[:-1]
-        return f"^(?:{body})$"
+        return f"^(?:{to_re2(body)})$"
 
     @property
     def screen_pattern(self) -> str | None:
@@ -360,6 +397,8 @@ class Field:
             return "a 64-bit integer"
         if self.type == "boolean":
             return f"one of {list(self.true_values)} or {list(self.false_values)}"
+        if self.type == "string":
+            return STRING_FORMATS[self.string_format][0] if self.string_format else "a string"
         if self.format is not None:
             what = "a date" if self.type == "date" else "a date and time"
             return f"{what} in the format {''.join(self.format.tokens)}"

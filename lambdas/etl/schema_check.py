@@ -23,6 +23,7 @@ from .schema import (
     _RANGE,
     _SCHEMA_KEYS,
     DEFAULT_MAX_REJECTED_SHARE,
+    STRING_FORMATS,
     TYPES,
     UNSUPPORTED,
     UNSUPPORTED_TYPES,
@@ -31,6 +32,7 @@ from .schema import (
     Schema,
     _parse_format,
 )
+from .xsdregex import NotTranslatable, to_re2
 
 # ---------------------------------------------------------------------------
 # checking a document: every problem, with its JSON path
@@ -167,6 +169,15 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
     fmt = f.doc.get("format", "default")
     if fmt in ("default", None):
         return {}
+    if f.typ == "string":
+        if fmt not in STRING_FORMATS:
+            f.add(
+                "format",
+                f"format {fmt!r} is not supported for string fields; use 'default' or one of "
+                f"{sorted(STRING_FORMATS)} (or a constraints.pattern)",
+            )
+            return {}
+        return {"string_format": fmt}
     dated = f.typ in ("date", "datetime")
     if not (dated and isinstance(fmt, str)):
         f.add(
@@ -294,10 +305,15 @@ def _constraints(f: _FieldDoc, constraints: dict) -> dict[str, Any]:
 
 
 def _pattern(pattern: Any, path: str, problems: _Problems) -> str | None:
+    """The declared pattern, if its RE2 form (etl.xsdregex: XML Schema's class escapes
+    with their Unicode meaning) compiles; else None and the problem."""
     if not isinstance(pattern, str):
         problems.add(path, "must be a string (an RE2 regular expression)")
         return None
-    why = check_re2(pattern)
+    try:
+        why = check_re2(to_re2(pattern))
+    except NotTranslatable as exc:
+        why = str(exc)
     if why:
         problems.add(
             path,
