@@ -10,15 +10,16 @@ classes with the XML Schema meaning (XML Schema 1.0 Part 2, F.1.1 "Character Cla
 - `\\D`: not `\\d` -> `\\P{Nd}`, in brackets too;
 - `\\s`: space, tab, LF and CR only -> `[\\t\\n\\r ]`, in brackets `\\t\\n\\r `;
 - `\\S`: not `\\s` -> `[^\\t\\n\\r ]`, in brackets `\\S\\f` (RE2's `\\S` also leaves out FF);
-- `\\w`: everything but punctuation, separators and "other" (`\\p{P}\\p{Z}\\p{C}`), that is
-  letters, marks, numbers and symbols, and not `_` -> `[\\p{L}\\p{M}\\p{N}\\p{S}]`, in
-  brackets `\\p{L}\\p{M}\\p{N}\\p{S}`;
-- `\\W`: not `\\w` -> `[^\\p{L}\\p{M}\\p{N}\\p{S}]`; in brackets an alternative beside the
+- `\\w`: Unicode's word characters (UTS #18 annex C: letters, marks, numbers and connector
+  punctuation such as `_`) -> `[\\p{L}\\p{M}\\p{N}\\p{Pc}]`, in brackets
+  `\\p{L}\\p{M}\\p{N}\\p{Pc}`. XML Schema's own `\\w` leaves out `_` and takes symbols (`$`);
+  we keep `_` because RE2's ASCII `\\w`, which deployed schemas were written against, held it
+  (so no value that matched before is rejected now) and frictionless-py's holds it too;
+- `\\W`: not `\\w` -> `[^\\p{L}\\p{M}\\p{N}\\p{Pc}]`; in brackets an alternative beside the
   class (`[a\\W]` -> `(?:[a]|[^...])`);
 - `.`: anything but LF and CR -> `[^\\n\\r]` (in brackets a literal `.`).
 
-Every code point has one general category among L, M, N, P, S, Z and C, so `\\w` is exactly
-L, M, N and S; `\\W` is written as the negated class, because RE2's `\\p{C}` leaves out
+`\\W` is written as the negated class, because RE2's `\\p{C}` leaves out
 unassigned code points. A `\\W` inside a negated class (`[^\\W\\d]`, a set difference) has no
 RE2 form and is refused with a rewrite, as are what RE2 cannot express or would read
 otherwise: class subtraction `[a-z-[aeiou]]`, and the XML name escapes `\\i \\I \\c \\C` (RE2's
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-_WORD = r"\p{L}\p{M}\p{N}\p{S}"
+_WORD = r"\p{L}\p{M}\p{N}\p{Pc}"
 _OUTSIDE = {
     "d": r"\p{Nd}",
     "D": r"\P{Nd}",
@@ -86,7 +87,7 @@ def _class_at(pattern: str, i: int) -> tuple[str, int]:
                     raise NotTranslatable(
                         "\\W inside [^...] is a set difference RE2 cannot express: write the "
                         "characters it keeps as a class, e.g. [^\\W\\d] as [\\p{L}\\p{M}"
-                        "\\p{Nl}\\p{No}\\p{S}]"
+                        "\\p{Nl}\\p{No}\\p{Pc}]"
                     )
                 alternatives.append(_OUTSIDE["W"])
             else:
