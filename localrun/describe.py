@@ -223,8 +223,8 @@ class Decision:
         for typ in TYPE_ORDER:
             if typ == self.type:
                 break
-            failed = [self.col.failures[p.name] for p in probes() if p.type == typ]
-            if failed and all(p.name in self.col.failures for p in probes() if p.type == typ):
+            failed = [self.col.failures.get(p.name) for p in probes() if p.type == typ]
+            if None not in failed:  # (a field with no values rules out nothing)
                 out[typ] = max(failed, key=lambda w: w.key)
         return out
 

@@ -11,13 +11,15 @@ does not depend on how the file was cut or in which order the pieces were read.
 
 `summarize_block` is vectorised (Arrow kernels over a block's string columns): one
 membership test per column for the missing candidates, and per surviving probe one regex
-match; a probe is first tried on the block's first rows, where nearly every probe that
-fails fails, so most probes cost nothing. The decision is `etl`-free text: see
+match. A probe is first tried on the block's first rows in Python (its compiled pattern
+cached), where nearly every probe that fails fails: Arrow compiles a pattern on every call,
+which for the calendar-exact date patterns costs more than matching a block's first rows. The decision is `etl`-free text: see
 `localrun.describe`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 
@@ -61,7 +63,9 @@ DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M",
 )
 DECIMAL_MARKS = (".", ",")
-HEAD_ROWS = 256  # a probe is tried on a block's first rows before all of them
+HEAD_ROWS = 64  # a probe is tried on a block's first rows (in Python) before all of them
+_BOOLEAN_SET = frozenset(w for pair in BOOLEAN_WORDS for w in pair)
+_CANDIDATE_SET = frozenset(MISSING_CANDIDATES)
 _INT64_MAX = pa.scalar(2**63 - 1, pa.decimal128(38, 0))
 _INT64_MIN = pa.scalar(-(2**63), pa.decimal128(38, 0))
 
@@ -77,6 +81,20 @@ class Probe:
     @property
     def type(self) -> str:
         return self.doc["type"]
+
+    def fits(self, value: str) -> bool:
+        """Whether one value fits (Python's `re` reads these patterns as RE2 does: classes,
+        groups and counted repeats only), for a block's first rows."""
+        if self.pattern is None:
+            return value in _BOOLEAN_SET
+        if not _compiled(self.pattern).fullmatch(value):
+            return False
+        return self.type != "integer" or -(2**63) <= int(value) < 2**63
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def _field_pattern(doc: dict) -> str:
@@ -265,10 +283,16 @@ def _summarize_column(values: pa.Array, rows: BlockRows, skip: set[str]) -> Colu
         )
     if not out.present:
         return out
+    head = values.slice(0, HEAD_ROWS).to_pylist()
     for probe in probes():
         if probe.name in skip:
             continue
-        bad = _first_misfit(values, candidate, probe)
+        bad = next(
+            (i for i, v in enumerate(head) if v not in _CANDIDATE_SET and not probe.fits(v)),
+            None,
+        )
+        if bad is None and len(values) > len(head):
+            bad = _first_misfit(values, candidate, probe)
         if bad is not None:
             out.failures[probe.name] = rows.at(bad, values[bad].as_py())
     if "boolean" not in out.failures:
@@ -294,16 +318,11 @@ def _fits(values: pa.Array, candidate: pa.Array, probe: Probe) -> pa.Array:
 
 def _first_misfit(values: pa.Array, candidate: pa.Array, probe: Probe) -> int | None:
     """The first row whose value does not fit `probe` (None if every value fits)."""
-    for n in (HEAD_ROWS, len(values)):
-        fits = _fits(values.slice(0, n), candidate.slice(0, n), probe)
-        if probe.type == "integer":
-            fits = pc.and_(fits, pc.invert(_int64_overflow(values.slice(0, n), fits)))
-        at = pc.index(fits, False).as_py()
-        if at >= 0:
-            return at
-        if n >= len(values):
-            break
-    return None
+    fits = _fits(values, candidate, probe)
+    if probe.type == "integer":
+        fits = pc.and_(fits, pc.invert(_int64_overflow(values, fits)))
+    at = pc.index(fits, False).as_py()
+    return at if at >= 0 else None
 
 
 def _int64_overflow(values: pa.Array, fits: pa.Array) -> pa.Array:

@@ -194,3 +194,145 @@ def test_the_summary_names_each_decision_and_the_first_value_that_ruled_out_each
     ]
     # the record after the quoted CRLF starts a line later than its record number says
     assert "comment: string, optional (missing: '' x5)" in lines
+
+
+def test_the_generated_sample_round_trips(tmp_path):
+    from localrun.sample import write_transactions
+
+    clean, dirty = tmp_path / "clean.csv", tmp_path / "dirty.csv"
+    write_transactions(clean, rows=3000, invalid_fraction=0, seed=5)
+    stats = write_transactions(dirty, rows=3000, invalid_fraction=0.02, seed=5)
+    doc, _ = run_describe(clean)
+    assert [(f["name"], f["type"], f.get("precision"), f.get("scale")) for f in doc["fields"]] == [
+        ("transaction_id", "string", None, None),
+        ("account_id", "string", None, None),
+        ("timestamp", "datetime", None, None),
+        ("amount", "number", 6, 2),  # at most 4 integer and 2 fraction digits
+        ("currency", "string", None, None),
+        ("merchant", "string", None, None),
+        ("category", "string", None, None),
+        ("status", "string", None, None),
+    ]
+    assert assert_round_trip(clean, doc, tmp_path) == 3000
+    # invalid values widen their field (an amount 'abc' makes it a string); records with
+    # too few or too many fields are the only rejects
+    doc, lines = run_describe(dirty)
+    wrong = stats.invalid_by_kind["too_few_fields"] + stats.invalid_by_kind["too_many_fields"]
+    assert wrong > 0 and f"  {wrong:,} records have another number of fields" in lines[1]
+    (tmp_path / "d").mkdir()
+    assert assert_round_trip(dirty, doc, tmp_path / "d", wrong_width=wrong) == 3000 - wrong
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_test_suite_s_csv_shapes_round_trip(tmp_path, seed):
+    import random
+
+    from test_chunking import make_csv
+    from test_schema_data import _weather_file
+
+    rng = random.Random(seed)
+    files = {
+        "chunking.csv": make_csv(rng, 50, crlf=seed % 2 == 1, bom=seed >= 2, trailing_newline=seed != 3),
+        "weather.csv": _weather_file(40 + seed),
+        "rows.csv": (HEADER + "\n" + "\n".join(row(i) for i in range(30)) + "\n").encode(),
+    }
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        doc, _ = run_describe(path)
+        (tmp_path / f"out-{name}").mkdir()
+        assert assert_round_trip(path, doc, tmp_path / f"out-{name}") > 0
+
+
+def random_csv(rng, rows: int) -> str:
+    """A CSV whose columns each hold one kind of value, with missing values, quoted
+    delimiters and newlines, and now and then a value that rules a type out."""
+    kinds = {
+        "i": lambda: str(rng.randint(-(10**6), 10**6)),
+        "d": lambda: f"{rng.uniform(-1e4, 1e4):.{rng.randint(0, 5)}f}",
+        "b": lambda: rng.choice(["yes", "no", "Yes"]),
+        "day": lambda: f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1990, 2030)}",
+        "ts": lambda: f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T0{rng.randint(0, 9)}:00:00Z",
+        "s": lambda: rng.choice(["plain", '"a, b"', '"two\nlines"', '"say ""x"""', "Zoë"]),
+    }
+    spoilers = ["x1", "1.5", "2024-13-01", "99999999999999999999", "TRUE"]
+    lines = [",".join(kinds)]
+    for _ in range(rows):
+        values = []
+        for make in kinds.values():
+            roll = rng.random()
+            values.append(
+                rng.choice(["", "NA", "null"]) if roll < 0.05
+                else rng.choice(spoilers) if roll < 0.07
+                else make()
+            )  # fmt: skip
+        lines.append(",".join(values))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_answer_does_not_depend_on_the_chunking_or_the_row_order(tmp_path, seed):
+    import random
+
+    rng = random.Random(seed)
+    text = random_csv(rng, 300)
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    whole = run_describe(path)
+    for chunk_bytes in (97, 512, 4096):
+        # the same schema and the same summary (first values and their lines included)
+        assert run_describe(path, chunk_bytes=chunk_bytes) == whole
+    header, *records = text.splitlines(keepends=True)
+    # (records here never hold a newline inside quotes: "two\nlines" is one physical line
+    # pair, so shuffle whole records as csv reads them)
+    records = ["".join(r) for r in _records(text)]
+    rng.shuffle(records)
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text(header + "".join(records), encoding="utf-8")
+    assert run_describe(shuffled, chunk_bytes=777)[0] == {**whole[0], "name": "shuffled"}
+    assert_round_trip(path, whole[0], tmp_path)
+
+
+def _records(text: str) -> list[list[str]]:
+    """The data records of `text` as their raw lines (a quoted newline joins two lines)."""
+    out, pending = [], []
+    for line in text.splitlines(keepends=True)[1:]:
+        pending.append(line)
+        if "".join(pending).count('"') % 2 == 0:
+            out.append(pending)
+            pending = []
+    return out
+
+
+def test_all_processes_give_the_answer_of_one(tmp_path):
+    import random
+
+    path = tmp_path / "f.csv"
+    path.write_text(random_csv(random.Random(9), 2000), encoding="utf-8")
+    assert run_describe(path, jobs=2, chunk_bytes=8192) == run_describe(path)
+
+
+def test_the_merge_is_commutative_and_associative(tmp_path):
+    import random
+
+    from localrun.describe import plan_file
+    from localrun.inference import summarize_chunk
+
+    rng = random.Random(3)
+    path = tmp_path / "f.csv"
+    path.write_text(random_csv(rng, 400), encoding="utf-8")
+    _, names, _, tasks = plan_file(str(path), 0, 1, 700, None)
+    parts = [summarize_chunk(t) for t in tasks]
+    assert len(parts) > 5
+    for _ in range(20):
+        a, b, c = rng.sample(parts, 3)
+        assert a.merged(b) == b.merged(a)
+        assert a.merged(b).merged(c) == a.merged(b.merged(c))
+    in_order = parts[0]
+    for p in parts[1:]:
+        in_order = in_order.merged(p)
+    rng.shuffle(parts)
+    shuffled = parts[0]
+    for p in parts[1:]:
+        shuffled = shuffled.merged(p)
+    assert shuffled == in_order
