@@ -45,6 +45,11 @@ SNIFF_BYTES = 64 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 MIN_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
+# Workers are forked where the platform can (no interpreter start and no imports per worker:
+# a spawned worker re-imports pyarrow, ~0.9 s of CPU each); Arrow's thread pools and
+# allocators re-initialise after a fork, and a worker uses no Arrow threads (single-threaded
+# CSV reads, kernels on one array). Elsewhere (macOS, Windows) they are spawned.
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 TYPE_ORDER = ("boolean", "integer", "number", "date", "datetime", "time", "yearmonth")
 
 
@@ -150,7 +155,7 @@ def summarize_all(tasks: list[ChunkTask], jobs: int, progress: ByteProgress) -> 
             progress.update(*done)
 
         return [summarize_chunk(t, report) for t in tasks]
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds Arrow threads
+    ctx = multiprocessing.get_context(START_METHOD)
     counters = (ctx.Value("q", 0), ctx.Value("q", 0))
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(counters,)) as pool:
         pending = pool.map_async(_summarize, tasks, chunksize=1)

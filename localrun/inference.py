@@ -235,17 +235,35 @@ class Summary:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
 class BlockRows:
-    """Where a block's parsed rows are: row i of the table is record `records[i]`."""
+    """Where a block's parsed rows are: the records of `index` less the `skipped` ones (the
+    records' places are only worked out for the few rows a summary names)."""
 
-    file: int
-    chunk: int
-    offsets: np.ndarray  # file offset of each parsed row's record
-    lines: np.ndarray  # 0-based line within the chunk of each parsed row's record
+    def __init__(self, file: int, chunk: int, offset: int, line: int, index, skipped=()):
+        self.file, self.chunk = file, chunk
+        self.offset, self.line = offset, line  # of the block: in the file, in the chunk
+        self.index = index
+        self.skipped = [s for s, _ in skipped]
+        self._records: np.ndarray | None = None
 
-    def at(self, row: int, value: str | None) -> Where:
-        return Where(self.file, int(self.offsets[row]), self.chunk, int(self.lines[row]), value)
+    def record(self, row: int) -> int:
+        if not self.skipped:
+            return row
+        if self._records is None:
+            keep = np.ones(len(self.index), dtype=bool)
+            keep[self.skipped] = False
+            self._records = np.flatnonzero(keep)
+        return int(self._records[row])
+
+    def at(self, row: int, value: str | None, record: int | None = None) -> Where:
+        record = self.record(row) if record is None else record
+        return Where(
+            self.file,
+            self.offset + int(self.index.starts[record]),
+            self.chunk,
+            self.line + int(self.index.line_of(record)),
+            value,
+        )
 
 
 def summarize_block(
@@ -295,7 +313,7 @@ def _summarize_column(values: pa.Array, rows: BlockRows, skip: set[str]) -> Colu
             bad = _first_misfit(values, candidate, probe)
         if bad is not None:
             out.failures[probe.name] = rows.at(bad, values[bad].as_py())
-    if "boolean" not in out.failures:
+    if "boolean" not in out.failures and "boolean" not in skip:
         out.words = frozenset(pc.unique(values).to_pylist()) - set(MISSING_CANDIDATES)
     for mark in DECIMAL_MARKS:
         name = next(p.name for p in probes() if p.type == "number" and _mark(p) == mark)
@@ -411,21 +429,12 @@ def summarize_chunk(task: ChunkTask, report=None) -> Summary:
             table, skipped = parse_block(block, task, offset)
             if len(index) != table.num_rows + len(skipped):
                 raise DescribeError(_malformed(task, offset))
-            kept = np.setdiff1d(np.arange(len(index)), [s for s, _ in skipped])
-            rows = BlockRows(
-                task.file, task.start, offset + index.starts[kept], lines + index.line_of(kept)
-            )
+            rows = BlockRows(task.file, task.start, offset, lines, index, skipped)
             part = Summary(task.names, summarize_block(table, rows, skip), len(index))
             if skipped:
                 first, width = skipped[0]
                 part.wrong_width = len(skipped)
-                part.first_wrong_width = Where(
-                    task.file,
-                    offset + int(index.starts[first]),
-                    task.start,
-                    lines + int(index.line_of(first)),
-                    str(width),
-                )
+                part.first_wrong_width = rows.at(-1, str(width), record=first)
             summary = summary.merged(part)
             skip = {n: set(c.failures) for n, c in zip(task.names, summary.columns, strict=True)}
             offset += len(block)
