@@ -24,20 +24,10 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 from pathlib import Path
 
-from localrun.inference import (
-    BOOLEAN_WORDS,
-    MISSING_CANDIDATES,
-    ChunkTask,
-    DescribeError,
-    Probe,
-    Summary,
-    Where,
-    probes,
-    summarize_chunk,
-)
+from localrun.chunkread import ChunkTask, DescribeError, summarize_chunk
+from localrun.inference import BOOLEAN_WORDS, MISSING_CANDIDATES, Probe, Summary, Where, probes
 from localrun.progress import ByteProgress
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -247,7 +237,9 @@ class Decision:
 
 def decide(summary: Summary, *, name: str, delimiter: str) -> tuple[dict, list[Decision]]:
     """The Table Schema the summary allows, and each field's decision."""
-    decisions = [Decision(n, c, summary) for n, c in zip(summary.names, summary.columns)]
+    decisions = [
+        Decision(n, c, summary) for n, c in zip(summary.names, summary.columns, strict=True)
+    ]
     found = {m for d in decisions if d.type != "string" for m, k in d.col.missing.items() if k}
     missing = [m for m in MISSING_CANDIDATES if m == "" or m in found]
     doc = {
@@ -349,9 +341,9 @@ def _complete_field(field: dict, decision: Decision, inferred: dict, path: str, 
         if decision.type == "integer" or inferred.get("decimalChar", ".") == mark:
             add(field, "precision", inferred.get("precision", _integer_digits(decision)), path)
             add(field, "scale", inferred.get("scale", 0), path)
-    if typ == decision.type and typ in ("date", "datetime") and "format" not in field:
-        if "format" in inferred:
-            add(field, "format", inferred["format"], path)
+    dated = typ == decision.type and typ in ("date", "datetime")
+    if dated and "format" not in field and "format" in inferred:
+        add(field, "format", inferred["format"], path)
     if typ == "datetime" and "timezone" not in field and "%z" not in field.get("format", "%z"):
         add(field, "timezone", "UTC", path)
     if typ == "boolean" and decision.type == "boolean":
@@ -396,7 +388,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def describe(args: argparse.Namespace, err=sys.stderr) -> dict:
     """The schema document for `args` (the summary and any additions written to `err`)."""
     jobs = max(1, args.jobs)
-    plans = [plan_file(p, i, jobs, args.chunk_bytes, args.delimiter) for i, p in enumerate(args.files)]
+    plans = [
+        plan_file(p, i, jobs, args.chunk_bytes, args.delimiter) for i, p in enumerate(args.files)
+    ]
     delimiter, names = plans[0][0], plans[0][1]
     for path, (other_delimiter, other_names, _, _) in zip(args.files, plans, strict=True):
         if other_delimiter != delimiter or set(other_names) != set(names):
@@ -412,7 +406,9 @@ def describe(args: argparse.Namespace, err=sys.stderr) -> dict:
     progress.done()
     summary = merge(summaries, names)
     summary.header_lines = {i: plan[2] for i, plan in enumerate(plans)}
-    doc, decisions = decide(summary, name=args.name or dataset_name(args.files[0]), delimiter=delimiter)
+    doc, decisions = decide(
+        summary, name=args.name or dataset_name(args.files[0]), delimiter=delimiter
+    )
     for line in report_lines(summary, doc, decisions, args.files):
         print(line, file=err)
     if args.schema:
