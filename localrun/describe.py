@@ -89,6 +89,10 @@ def plan_file(path: str, index: int, jobs: int, chunk_bytes: int | None, delimit
             f.seek(start)
             return f.read(end - start)
 
+        if read_range(0, 2) == b"\x1f\x8b":
+            raise DescribeError(
+                f"{path}: gzip-compressed: describe the decompressed file (gunzip -k {path})"
+            )
         delimiter = delimiter or sniff_delimiter(read_range(0, SNIFF_BYTES))
         if chunk_bytes is None:
             chunk_bytes = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, size // (4 * jobs) + 1))

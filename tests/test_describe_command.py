@@ -130,6 +130,7 @@ def test_the_command_prints_the_schema_on_stdout_and_the_summary_on_stderr():
         (b"a,b\n", "the file has a header but no records: nothing to describe"),
         (b"a,a\n1,2\n", "the header has duplicate names ['a']"),
         (b"", "the file is empty"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed: describe the decompressed file (gunzip -k "),
     ],
 )
 def test_a_file_that_cannot_be_described_exits_2_with_the_reason(tmp_path, content, message):
