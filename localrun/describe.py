@@ -336,6 +336,30 @@ def complete(existing: dict, inferred: dict, decisions: list[Decision]) -> tuple
     return doc, added
 
 
+def misfits(doc: dict, decisions: list[Decision], summary: Summary, files: list[str]):
+    """The declared fields whose type the data rules out (their values would be rejects)."""
+    by_name = {d.name: d for d in decisions}
+    for i, field in enumerate(doc.get("fields", [])):
+        decision = by_name.get(field.get("name")) if isinstance(field, dict) else None
+        if decision is None:
+            continue
+        typ = field.get("type", "string")
+        ruled = decision.ruled_out().get(typ)
+        if ruled is not None:
+            yield (
+                f"$.fields[{i}]: {_show(ruled.value)} at {_where(summary, ruled, files)} is not "
+                f"of type {typ!r} (the pipeline would reject it)"
+            )
+        elif typ == "number" == decision.type and "precision" in field:
+            need_p, need_s = decision.doc([])["precision"], decision.doc([])["scale"]
+            p, s = field["precision"], field.get("scale", 0)
+            if p - s < need_p - need_s or s < need_s:
+                yield (
+                    f"$.fields[{i}]: precision {p} and scale {s} are too narrow: the values "
+                    f"need {need_p - need_s} integer and {need_s} fraction digits"
+                )
+
+
 def _complete_field(field: dict, decision: Decision, inferred: dict, path: str, add) -> None:
     """One declared field: what its type needs that the data can tell."""
     typ = field.get("type", "string")
@@ -421,6 +445,8 @@ def describe(args: argparse.Namespace, err=sys.stderr) -> dict:
         print(f"added to {args.schema}:" if added else f"nothing to add to {args.schema}", file=err)
         for line in added:
             print(f"  {line}", file=err)
+        for line in misfits(doc, decisions, summary, args.files):
+            print(f"does not fit the data: {line}", file=err)
     return doc
 
 

@@ -342,3 +342,26 @@ def test_the_merge_is_commutative_and_associative(tmp_path):
     for p in parts[1:]:
         shuffled = shuffled.merged(p)
     assert shuffled == in_order
+
+
+def test_each_narrower_type_names_the_value_that_ruled_it_out_across_chunks(tmp_path):
+    path = tmp_path / "f.csv"
+    values = ["1", "0", "7", "2.5", "3", "abc", "4", "05/06/2024"]
+    path.write_text("k,v\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    doc, lines = run_describe(path, chunk_bytes=9)  # about one record per chunk
+    assert doc["fields"][1] == {"name": "v", "type": "string", "constraints": {"required": True}}
+    assert lines[lines.index("v: string, required") + 1 :] == [
+        "  not boolean, date, datetime, time, yearmonth: '1' at line 2",  # 1/0 are integers
+        "  not integer: '2.5' at line 5",
+        "  not number: 'abc' at line 7",
+    ]
+
+
+def test_a_date_that_fits_two_formats_keeps_the_first_and_says_so(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("d\n01/02/2024\n12/11/2023\n")
+    doc, lines = run_describe(path)
+    assert doc["fields"] == [
+        {"name": "d", "type": "date", "format": "%d/%m/%Y", "constraints": {"required": True}}
+    ]
+    assert "  also fits date %m/%d/%Y (first kept: check which the data means)" in lines

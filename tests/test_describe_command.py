@@ -98,6 +98,35 @@ def test_completion_adds_a_format_a_timezone_and_boolean_words(tmp_path):
     assert_round_trip(FIXTURES / "weather_semicolon.csv", doc, tmp_path)
 
 
+def test_completion_says_which_declared_fields_the_data_does_not_fit(tmp_path):
+    existing = {
+        "dialect": {"delimiter": ";"},
+        "fields": [
+            {"name": "station", "type": "integer"},
+            {"name": "date", "type": "date", "format": "%d.%m.%Y"},
+            {"name": "observed"},
+            {"name": "temp_c", "type": "number", "decimalChar": ",", "precision": 2, "scale": 0},
+            {"name": "rain_mm"},
+            {"name": "wind_kmh", "type": "boolean"},
+            {"name": "sunny"},
+            {"name": "note"},
+        ],
+    }
+    path = tmp_path / "weather.schema.json"
+    path.write_text(json.dumps(existing))
+    doc, lines = run_describe(FIXTURES / "weather_semicolon.csv", schema=path)
+    assert doc == existing
+    assert lines[lines.index(f"nothing to add to {path}") :] == [
+        f"nothing to add to {path}",
+        "does not fit the data: $.fields[0]: 'ST01' at line 2 is not of type 'integer' (the "
+        "pipeline would reject it)",
+        "does not fit the data: $.fields[3]: precision 2 and scale 0 are too narrow: the "
+        "values need 2 integer and 1 fraction digits",
+        "does not fit the data: $.fields[5]: '16' at line 2 is not of type 'boolean' (the "
+        "pipeline would reject it)",
+    ]
+
+
 def _cli(*args, cwd=None):
     import subprocess
 
