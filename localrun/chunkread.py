@@ -76,7 +76,7 @@ def summarize_chunk(task: ChunkTask, report=None) -> Summary:
             if skipped:
                 first, width = skipped[0]
                 part.wrong_width = len(skipped)
-                part.first_wrong_width = rows.at(-1, str(width), record=first)
+                part.first_wrong_width = rows.at_record(first, str(width))
             summary = summary.merged(part)
             skip = {n: set(c.failures) for n, c in zip(task.names, summary.columns, strict=True)}
             offset += len(block)

@@ -433,6 +433,8 @@ def describe(args: argparse.Namespace, err=sys.stderr) -> dict:
     summaries = summarize_all(tasks, jobs, progress)
     progress.done()
     summary = merge(summaries, names)
+    if not summary.records:
+        raise DescribeError(f"{args.files[0]}: only blank lines after the header: no records")
     summary.header_lines = {i: plan[2] for i, plan in enumerate(plans)}
     doc, decisions = decide(
         summary, name=args.name or dataset_name(args.files[0]), delimiter=delimiter

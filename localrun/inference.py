@@ -254,8 +254,12 @@ class BlockRows:
             self._records = np.flatnonzero(keep)
         return int(self._records[row])
 
-    def at(self, row: int, value: str | None, record: int | None = None) -> Where:
-        record = self.record(row) if record is None else record
+    def at(self, row: int, value: str | None) -> Where:
+        """The place of parsed row `row`."""
+        return self.at_record(self.record(row), value)
+
+    def at_record(self, record: int, value: str | None) -> Where:
+        """The place of record `record` of the block (skipped or not)."""
         return Where(
             self.file,
             self.offset + int(self.index.starts[record]),

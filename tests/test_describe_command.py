@@ -157,6 +157,7 @@ def test_the_command_prints_the_schema_on_stdout_and_the_summary_on_stderr():
     [
         (b"a,b\n1,\xff\n", "not UTF-8 text at byte offset 6 (invalid start byte)"),
         (b"a,b\n", "the file has a header but no records: nothing to describe"),
+        (b"a,b\n\n\r\n", "only blank lines after the header: no records"),
         (b"a,a\n1,2\n", "the header has duplicate names ['a']"),
         (b"", "the file is empty"),
         (b"\x1f\x8b\x08\x00", "gzip-compressed: describe the decompressed file (gunzip -k "),
