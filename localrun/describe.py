@@ -27,7 +27,15 @@ import sys
 from pathlib import Path
 
 from localrun.chunkread import ChunkTask, DescribeError, summarize_chunk
-from localrun.inference import BOOLEAN_WORDS, MISSING_CANDIDATES, Probe, Summary, Where, probes
+from localrun.inference import (
+    BOOLEAN_WORDS,
+    MISSING_CANDIDATES,
+    ColumnSummary,
+    Probe,
+    Summary,
+    Where,
+    probes,
+)
 from localrun.progress import ByteProgress
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -179,10 +187,9 @@ def _show(value: str | None) -> str:
 class Decision:
     """One field's inferred type and why: `doc` is its Table Schema field."""
 
-    def __init__(self, name: str, col, summary: Summary):
+    def __init__(self, name: str, col: ColumnSummary):
         self.name = name
         self.col = col
-        self.summary = summary
         self.probe, self.notes = self._choose()
         self.also: list[str] = [
             p.name
@@ -201,15 +208,21 @@ class Decision:
     def _choose(self) -> tuple[Probe | None, list[str]]:
         notes = []
         if not self.col.present:
-            return None, ["no values at all"]
+            return None, ["no values at all: a string"]
         for probe in probes():
             if probe.name in self.col.failures:
                 continue
             if probe.type == "number" and self._precision(probe)[0] > 38:
-                notes.append(f"{probe.name} needs {self._precision(probe)[0]} digits (max 38)")
+                digits = self._precision(probe)[0]
+                notes.append(f"not {probe.name}: needs {digits} digits, more than 38")
                 continue
             return probe, notes
         return None, notes
+
+    @property
+    def precision_scale(self) -> tuple[int, int]:
+        """A number's (precision, scale): the digits that hold every value."""
+        return self._precision(self.probe)
 
     def _precision(self, probe: Probe) -> tuple[int, int]:
         mark = probe.doc.get("decimalChar", ".")
@@ -230,7 +243,7 @@ class Decision:
     def doc(self, missing: list[str]) -> dict:
         field: dict = {"name": self.name, **(self.probe.doc if self.probe else {"type": "string"})}
         if self.type == "number":
-            field["precision"], field["scale"] = self._precision(self.probe)
+            field["precision"], field["scale"] = self.precision_scale
         if self.type == "boolean":
             field["trueValues"] = [t for t, f in BOOLEAN_WORDS if {t, f} & self.col.words]
             field["falseValues"] = [f for t, f in BOOLEAN_WORDS if {t, f} & self.col.words]
@@ -241,9 +254,7 @@ class Decision:
 
 def decide(summary: Summary, *, name: str, delimiter: str) -> tuple[dict, list[Decision]]:
     """The Table Schema the summary allows, and each field's decision."""
-    decisions = [
-        Decision(n, c, summary) for n, c in zip(summary.names, summary.columns, strict=True)
-    ]
+    decisions = [Decision(n, c) for n, c in zip(summary.names, summary.columns, strict=True)]
     found = {m for d in decisions if d.type != "string" for m, k in d.col.missing.items() if k}
     missing = [m for m in MISSING_CANDIDATES if m == "" or m in found]
     doc = {
@@ -297,7 +308,7 @@ def report_lines(summary: Summary, doc: dict, decisions: list[Decision], files: 
         for w, types in by_value.items():
             yield f"  not {', '.join(types)}: {_show(w.value)} at {_where(summary, w, files)}"
         for note in d.notes:
-            yield f"  not {note}"
+            yield f"  {note}"
         if d.also:
             yield f"  also fits {', '.join(d.also)} (first kept: check which the data means)"
         if field.get("timezone") == "UTC":
@@ -351,7 +362,7 @@ def misfits(doc: dict, decisions: list[Decision], summary: Summary, files: list[
                 f"of type {typ!r} (the pipeline would reject it)"
             )
         elif typ == "number" == decision.type and "precision" in field:
-            need_p, need_s = decision.doc([])["precision"], decision.doc([])["scale"]
+            need_p, need_s = decision.precision_scale
             p, s = field["precision"], field.get("scale", 0)
             if p - s < need_p - need_s or s < need_s:
                 yield (

@@ -365,3 +365,20 @@ def test_a_date_that_fits_two_formats_keeps_the_first_and_says_so(tmp_path):
         {"name": "d", "type": "date", "format": "%d/%m/%Y", "constraints": {"required": True}}
     ]
     assert "  also fits date %m/%d/%Y (first kept: check which the data means)" in lines
+
+
+def test_a_number_wider_than_38_digits_and_an_empty_field_are_strings(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n123456789012345678901234567890.123456789,\n1,\n")
+    doc, lines = run_describe(path)
+    assert doc["fields"] == [
+        {"name": "a", "type": "string", "constraints": {"required": True}},
+        {"name": "b", "type": "string"},
+    ]
+    assert lines[2:] == [
+        "  not boolean, integer, date, datetime, time, yearmonth: "
+        "'123456789012345678901234567890.123456789' at line 2",
+        "  not number: needs 39 digits, more than 38",
+        "b: string, optional (missing: '' x2)",
+        "  no values at all: a string",
+    ]
