@@ -53,6 +53,21 @@ class _Range:
 
 def summarize_chunk(task: ChunkTask, report=None) -> Summary:
     """The summary of one chunk; `report(bytes, records)` is called after every block."""
+    from etl.errors import UnbalancedQuote
+
+    try:
+        return _summarize_chunk(task, report)
+    except UnbalancedQuote as exc:
+        if exc.offset is None:
+            raise
+        raise DescribeError(
+            f"{task.path}: byte offset {task.start + exc.offset}: a quoted field opens there "
+            "and never closes, so every row after it would be read as part of that field: "
+            'close the quote, or write a quote that belongs to the text as two ("")'
+        ) from exc
+
+
+def _summarize_chunk(task: ChunkTask, report) -> Summary:
     from etl.blocks import iter_blocks
 
     summary = Summary.empty(task.names)

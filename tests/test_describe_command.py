@@ -161,6 +161,7 @@ def test_the_command_prints_the_schema_on_stdout_and_the_summary_on_stderr():
         (b"a,a\n1,2\n", "the header has duplicate names ['a']"),
         (b"", "the file is empty"),
         (b"\x1f\x8b\x08\x00", "gzip-compressed: describe the decompressed file (gunzip -k "),
+        (b'a,b\n1,x\n2,"open\n3,x\n', "byte offset 10: a quoted field opens there and never"),
     ],
 )
 def test_a_file_that_cannot_be_described_exits_2_with_the_reason(tmp_path, content, message):
