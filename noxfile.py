@@ -3,6 +3,7 @@
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
+    python3 noxfile.py -s describe -- FILE   infer a Table Schema from a CSV file (stdout)
     python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
     python3 noxfile.py -s schemas -- check           check schema changes; -- release: the baselines
     python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
@@ -370,6 +371,17 @@ def local(session: nox.Session) -> None:
     session.chdir(session.invoked_from)
     session.run(
         python, "-m", "localrun", *session.posargs,
+        env={"PYTHONPATH": str(HERE)}, external=True,
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def describe(session: nox.Session) -> None:
+    """Infer a Table Schema from CSV files: FILE [FILE ...] [--schema EXISTING.json] (stdout)."""
+    python = shared_test_python(session)
+    session.chdir(session.invoked_from)  # the files are the caller's paths
+    session.run(
+        python, "-m", "localrun.describe", *session.posargs,
         env={"PYTHONPATH": str(HERE)}, external=True,
     )  # fmt: skip
 

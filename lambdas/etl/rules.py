@@ -154,13 +154,15 @@ def _normalise(values: pa.Array, col: Column) -> pa.Array:
     def part(name: str, width: int = 2) -> pa.Array:
         return pc.utf8_lpad(pc.struct_field(parts, name), width=width, padding="0")
 
+    def clock() -> list:
+        pieces = [part("H"), ":", part("M"), ":", part("S") if "S" in comps else "00"]
+        return pieces + ([".", pc.struct_field(parts, "f")] if "f" in comps else [])
+
+    if col.type == "time":
+        return pc.binary_join_element_wise(*clock(), "")
     pieces = [pc.struct_field(parts, "Y"), "-", part("m"), "-", part("d")]
     if col.type == "datetime":
-        seconds = part("S") if "S" in comps else "00"
-        pieces += ["T", part("H"), ":", part("M"), ":", seconds]
-        if "f" in comps:
-            pieces += [".", pc.struct_field(parts, "f")]
-        pieces.append("Z")
+        pieces += ["T", *clock(), "Z"]
     return pc.binary_join_element_wise(*pieces, "")
 
 
@@ -177,6 +179,9 @@ def _cast(values: pa.Array | pa.ChunkedArray, col: Column) -> pa.Array | pa.Chun
     if col.type == "boolean":
         is_true = pc.is_in(values, value_set=pa.array(col.true_values, pa.string()))
         return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), is_true)
+    if col.type == "time":  # Arrow casts no text to a time: the time of a timestamp
+        at_epoch = pc.binary_join_element_wise("1970-01-01T", values, "")
+        return pc.cast(pc.cast(at_epoch, pa.timestamp("us")), col.arrow_type)
     return pc.cast(values, col.arrow_type)
 
 

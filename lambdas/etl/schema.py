@@ -20,20 +20,27 @@ from .xsdregex import to_re2
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# Table Schema types the pipeline stores, with their Parquet/Arrow type.
-TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
+# Table Schema types the pipeline stores, with their Parquet/Arrow type (`Field.arrow_type`).
+TYPES = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "time",
+    "year",
+    "yearmonth",
+    "any",
+)
 # Table Schema types refused, each with the reason.
 UNSUPPORTED_TYPES = {
-    "time": "a time of day has no exact Parquet type here; declare it a string with a pattern",
-    "year": "declare it an integer with minimum/maximum",
-    "yearmonth": "declare it a string with a pattern",
     "duration": "declare it a string with a pattern",
     "object": "JSON values are not stored; declare it a string",
     "array": "JSON values are not stored; declare it a string",
     "list": "lists are not stored; declare it a string",
     "geopoint": "declare it a string with a pattern",
     "geojson": "JSON values are not stored; declare it a string",
-    "any": "every column needs one exact type (a string keeps any text)",
 }
 # Keywords we refuse, with the reason (everything else unknown is refused as unknown).
 UNSUPPORTED = {
@@ -56,8 +63,8 @@ UNSUPPORTED = {
 }
 # Documented extensions: what Table Schema lacks (README "The schema").
 EXTENSIONS = {
-    "precision": "number fields: total decimal digits of the Parquet DECIMAL (1..38)",
-    "scale": "number fields: fraction digits of the Parquet DECIMAL (0..precision)",
+    "precision": "number fields: total decimal digits of the Parquet DECIMAL (1..38; default 38)",
+    "scale": "number fields: fraction digits of the Parquet DECIMAL (0..precision; default 18)",
     "timezone": "datetime fields whose format has no %z: the zone of the values (only 'UTC')",
     "maxRejectedShare": "schema: the largest share of rejected rows a file may have (0..1)",
 }
@@ -88,6 +95,11 @@ STRING_FORMATS = {
     ),
 }
 DEFAULT_MAX_REJECTED_SHARE = 0.10
+# A number that declares neither precision nor scale (Table Schema has no such keywords) is a
+# DECIMAL(38, 18): every value with at most 20 integer and 18 fraction digits kept exactly,
+# any other a reject (docs/decisions.md, "A number without precision").
+DEFAULT_NUMBER_PRECISION = 38
+DEFAULT_NUMBER_SCALE = 18
 DEFAULT_TRUE_VALUES = ("true", "True", "TRUE", "1")
 DEFAULT_FALSE_VALUES = ("false", "False", "FALSE", "0")
 
@@ -158,7 +170,7 @@ _APPLIES = {
     "maxLength": {"string"},
     "pattern": {"string"},
     "enum": set(TYPES),
-    **{k: {"integer", "number", "date", "datetime"} for k in _RANGE},
+    **{k: {"integer", "number", "date", "datetime", "time", "year", "yearmonth"} for k in _RANGE},
 }
 
 # Strict lexical forms. A value that does not match is rejected, never coerced:
@@ -177,6 +189,9 @@ _MONTH_DAY = (
 )
 _CALENDAR_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _DATE = f"^{_CALENDAR_DATE}$"
+_TIME = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?$"
+_YEAR_ONLY = "^[0-9]{4}$"
+_YEAR_MONTH = "^[0-9]{4}-(?:0[1-9]|1[0-2])$"
 _TIMESTAMP_UTC = (
     f"^{_CALENDAR_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,6}})?"
     r"(?:Z|\+00:00)$"
@@ -249,7 +264,7 @@ class DateFormat:
                 else:
                     parts.append({"Y": year, "m": month, "d": day}.get(c) or _FIXED[c])
             branches.append("".join(parts))
-        return "^(?:" + "|".join(branches) + ")$"
+        return "^(?:" + "|".join(dict.fromkeys(branches)) + ")$"  # a time: one branch
 
     def extract_pattern(self) -> str:
         """Pattern with one group per numeric component, in token order (for `extract`)."""
@@ -266,17 +281,17 @@ def _parse_format(fmt: str, typ: str, path: str, problems: Any) -> DateFormat | 
     tokens = tuple(_FORMAT_TOKEN.findall(fmt))
     bad = [t for t in tokens if t.startswith("%") and t != "%%" and t not in _DIRECTIVES]
     if bad:
+        usable = {"date": "%Y %m %d", "datetime": "%Y %m %d %H %M %S %f %z", "time": "%H %M %S %f"}
         problems.add(
             path,
-            f"format {fmt!r}: directives {bad} are not supported; use %Y %m %d"
-            + (" %H %M %S %f %z" if typ == "datetime" else "")
+            f"format {fmt!r}: directives {bad} are not supported; use {usable[typ]}"
             + " (a two-digit year or a month name would be a guess)",
         )
         return None
     out = DateFormat(tokens)
     comps = out.components
-    need = ["Y", "m", "d"] + (["H", "M"] if typ == "datetime" else [])
-    allowed = set(need) | ({"S", "f", "z"} if typ == "datetime" else set())
+    need = {"date": ["Y", "m", "d"], "datetime": ["Y", "m", "d", "H", "M"], "time": ["H", "M"]}[typ]
+    allowed = set(need) | {"datetime": {"S", "f", "z"}, "time": {"S", "f"}}.get(typ, set())
     missing = [f"%{c}" for c in need if c not in comps]
     twice = sorted({f"%{c}" for c in comps if comps.count(c) > 1})
     extra = sorted({f"%{c}" for c in comps if c not in allowed})
@@ -326,6 +341,10 @@ class Field:
             "boolean": pa.bool_(),
             "date": pa.date32(),
             "datetime": pa.timestamp("us", tz="UTC"),
+            "time": pa.time64("us"),
+            "year": pa.int32(),
+            "yearmonth": pa.string(),  # Parquet has no month type; YYYY-MM sorts as time does
+            "any": pa.string(),  # kept as the text
         }.get(self.type) or pa.decimal128(self.precision, self.scale)
 
     @property
@@ -355,11 +374,13 @@ class Field:
         if self.type == "boolean":
             words = sorted(self.true_values + self.false_values, key=lambda w: (-len(w), w))
             return "^(?:" + "|".join(_escape(w) for w in words) + ")$"
-        if self.type in ("date", "datetime"):
+        if self.type in ("date", "datetime", "time"):
             if self.format is not None:
                 return self.format.calendar_pattern()
-            return _DATE if self.type == "date" else _TIMESTAMP_UTC
-        return STRING_FORMATS[self.string_format][1] if self.string_format else None
+            return {"date": _DATE, "datetime": _TIMESTAMP_UTC, "time": _TIME}[self.type]
+        if self.string_format:
+            return STRING_FORMATS[self.string_format][1]
+        return {"year": _YEAR_ONLY, "yearmonth": _YEAR_MONTH}.get(self.type)
 
     @property
     def anchored_pattern(self) -> str | None:
@@ -400,11 +421,14 @@ class Field:
         if self.type == "string":
             return STRING_FORMATS[self.string_format][0] if self.string_format else "a string"
         if self.format is not None:
-            what = "a date" if self.type == "date" else "a date and time"
-            return f"{what} in the format {''.join(self.format.tokens)}"
-        if self.type == "date":
-            return "a date YYYY-MM-DD"
-        return "an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"
+            what = {"date": "a date", "datetime": "a date and time", "time": "a time of day"}
+            return f"{what[self.type]} in the format {''.join(self.format.tokens)}"
+        return {
+            "date": "a date YYYY-MM-DD",
+            "time": "a time of day HH:MM:SS (up to 6 fraction digits)",
+            "year": "a year YYYY",
+            "yearmonth": "a year and month YYYY-MM",
+        }.get(self.type, "an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z")
 
 
 # Kept as the name the rest of the core uses for a schema's field.

@@ -23,6 +23,8 @@ from .schema import (
     _RANGE,
     _SCHEMA_KEYS,
     DEFAULT_MAX_REJECTED_SHARE,
+    DEFAULT_NUMBER_PRECISION,
+    DEFAULT_NUMBER_SCALE,
     STRING_FORMATS,
     TYPES,
     UNSUPPORTED,
@@ -178,7 +180,7 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
             )
             return {}
         return {"string_format": fmt}
-    dated = f.typ in ("date", "datetime")
+    dated = f.typ in ("date", "datetime", "time")
     if not (dated and isinstance(fmt, str)):
         f.add(
             "format",
@@ -195,11 +197,14 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
 
 
 def _number(f: _FieldDoc) -> dict[str, Any]:
-    """precision and scale: required by a number, refused elsewhere."""
+    """precision and scale: a number's, both or neither (then DECIMAL(38, 18)); refused
+    elsewhere."""
     if f.typ != "number":
         f.only_for("precision", {"number"})
         f.only_for("scale", {"number"})
         return {}
+    if "precision" not in f.doc and "scale" not in f.doc:
+        return {"precision": DEFAULT_NUMBER_PRECISION, "scale": DEFAULT_NUMBER_SCALE}
     precision, scale = f.doc.get("precision"), f.doc.get("scale")
     if not (
         isinstance(precision, int)
@@ -212,7 +217,8 @@ def _number(f: _FieldDoc) -> dict[str, Any]:
             f.path,
             "a number field needs the extensions 'precision' (1..38) and 'scale' "
             f"(0..precision) for its exact Parquet DECIMAL, got precision={precision!r} "
-            f"scale={scale!r}",
+            f"scale={scale!r} (leave both out for DECIMAL({DEFAULT_NUMBER_PRECISION}, "
+            f"{DEFAULT_NUMBER_SCALE}))",
         )
         return {}
     return {"precision": precision, "scale": scale}
@@ -356,11 +362,7 @@ def _lexical(value: Any, field: Field, path: str, problems: _Problems) -> str | 
     elif (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and field.type
-        in (
-            "integer",
-            "number",
-        )
+        and field.type in ("integer", "number", "year")
     ):
         value = str(value)
         if field.type == "number" and field.decimal_char != ".":
