@@ -175,7 +175,7 @@ def ensure_sdk(python: str, requirements: tuple[str, ...] = SDK_REQUIREMENTS) ->
             staging = Path(tempfile.mkdtemp(prefix=".sdk-", dir=CACHE_DIR))
             proc = subprocess.run(
                 [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                 "--no-compile", "--only-binary=:all:", "--target", str(staging), *requirements],
+                 "--only-binary=:all:", "--target", str(staging), *requirements],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if proc.returncode != 0:

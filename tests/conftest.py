@@ -167,6 +167,14 @@ def _destroy_with_data(deployed) -> None:
     )
 
 
+def pytest_report_header(config):
+    """Which runtime the Lambda workers of the e2e and localrun tests use: resolving it builds
+    the real layer into .build-cache/ once per checkout (and fails under CI without a 3.12)."""
+    from localrun.lambda_runtime import default_runtime
+
+    return f"lambda workers: {default_runtime().describe()}"
+
+
 def pytest_terminal_summary(terminalreporter):
     for line in _TERRAFORM_REPORT:
         terminalreporter.write_line(line)
