@@ -24,7 +24,7 @@ from pathlib import Path
 
 from settings import MIB, ROOT
 
-sys.path.insert(0, str(ROOT))
+sys.path[0:0] = [str(ROOT), str(ROOT / "lambdas")]  # build.py, localrun; etl.contract
 
 _TIMED_IMPORT = (
     "import sys, time; sys.path[0:0] = sys.argv[2:]; began = time.perf_counter();"
@@ -47,9 +47,7 @@ def import_profile(stderr: str, top: int = 10) -> list[dict]:
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         own, cumulative, name = line.removeprefix("import time:").split("|")
-        rows.append(
-            {"module": name.strip(), "cumulative_us": int(cumulative), "self_us": int(own)}
-        )
+        rows.append({"module": name.strip(), "cumulative_us": int(cumulative), "self_us": int(own)})
     return sorted(rows, key=lambda r: -r["cumulative_us"])[:top]
 
 

@@ -102,13 +102,13 @@ def require_terraform() -> str:
 
 
 def stand_in_layer(path: Path) -> Path:
-    """The local run does not need the Lambda layer (the host's site-packages stand in for
-    it: the real layer holds CPython 3.12 wheels for Linux/Lambda); Terraform still deploys
-    a layer, so when none was built it deploys this small, fixed zip."""
+    """Terraform deploys a layer; when none was given it deploys this small, fixed zip (the
+    workers do not read the layer from moto: they run the real one from .build-cache/, see
+    ``localrun/lambda_runtime.py``)."""
     with tempfile.TemporaryDirectory(prefix="localrun-layer-") as tmp:
         note = Path(tmp) / "LOCALRUN_STAND_IN_LAYER.txt"
         note.write_text(
-            "localrun stand-in: the local run uses the host venv's pyarrow and powertools.\n"
+            "localrun stand-in: the workers run the real layer from .build-cache/ instead.\n"
             "Build the real layer with `python3 noxfile.py -s package`.\n"
         )
         write_zip([ZipEntry(f"python/{note.name}", note)], path)  # build.py's one writer

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -176,6 +177,29 @@ def test_a_trimming_rule_that_drops_a_module_the_processor_imports_fails_it(
     assert body["errorMessage"] == (
         "Unable to import module 'processor': No module named 'pyarrow._csv'"
     )
+
+
+ROUND_TRIP = """
+import io, pyarrow as pa, pyarrow.csv, pyarrow.parquet as pq, pyarrow.compute as pc
+import aws_lambda_powertools
+t = pyarrow.csv.read_csv(io.BytesIO(b"a\\n1.25\\n"))
+t = t.set_column(0, "a", pc.cast(t["a"], pa.decimal128(18, 2)))
+buf = io.BytesIO(); pq.write_table(t, buf); buf.seek(0)
+print(pq.read_table(buf).column("a")[0])
+"""
+
+
+def test_the_layer_round_trips_parquet_and_the_interpreter_exits_cleanly(runtime):
+    """The interpreter's normal exit (the worker skips it with os._exit), where a host-Python
+    build of this layer once aborted with 'terminate called without an active exception'."""
+    path_setup = f"import sys; sys.path[0:0] = {list(runtime.sys_path)!r}\n"
+    proc = subprocess.run(
+        [runtime.python, *runtime.python_flags, "-c", path_setup + ROUND_TRIP],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "1.25", "")
 
 
 def test_the_layer_cache_is_keyed_by_the_layer_zip_sha256(runtime):
