@@ -53,9 +53,9 @@ def import_profile(stderr: str, top: int = 10) -> list[dict]:
 
 def measure(repeat: int = 5) -> dict:
     """Init seconds per handler (min, median over ``repeat`` fresh interpreters) and sizes."""
-    import build
     from etl.contract import CONTRACT
 
+    import build
     from localrun.lambda_runtime import resolve_runtime
 
     runtime = resolve_runtime(log=print)
