@@ -161,6 +161,9 @@ def extract_layer(layer_zip: Path, sha256: str) -> Path:
                 archive.extractall(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             staging.rename(target)
+            for stale in target.parent.iterdir():  # earlier layers (~150 MiB each)
+                if stale != target:
+                    shutil.rmtree(stale, ignore_errors=True)
     return target
 
 
@@ -180,9 +183,10 @@ def ensure_sdk(python: str, requirements: tuple[str, ...] = SDK_REQUIREMENTS) ->
             )  # fmt: skip
             if proc.returncode != 0:
                 shutil.rmtree(staging, ignore_errors=True)
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RuntimeUnavailable(
                     f"pip could not install the runtime SDK {' '.join(requirements)} for {python}:"
-                    f" {proc.stderr.strip().splitlines()[-1:]}; check the network or PIP_INDEX_URL"
+                    f" {last}; check the network, or point pip at a mirror with PIP_INDEX_URL"
                 )
             staging.rename(target)
     return target
@@ -213,19 +217,24 @@ def lambda_runtime(python: str, arch: str, log=lambda message: None) -> WorkerRu
 
 
 def resolve_runtime(log=lambda message: None) -> WorkerRuntime:
-    """The python3.12 runtime if a 3.12 and a Lambda architecture are here, else the host
-    mode (an error under ``CI``); ``ETL_LAMBDA_PYTHON=host`` asks for the host mode."""
+    """The python3.12 runtime if a 3.12 and a Lambda architecture are here and the layer can
+    be built, else the host mode (an error under ``CI``); ``ETL_LAMBDA_PYTHON=host`` asks for
+    the host mode."""
     if os.environ.get("ETL_LAMBDA_PYTHON") == "host":
         return host_runtime("ETL_LAMBDA_PYTHON=host")
+    from buildtools.errors import BuildError
+
     python = find_python312()
     arch = host_architecture()
     if python and arch:
-        return lambda_runtime(python, arch, log)
-    reason = (
-        f"no Lambda architecture for host {platform.machine()}"
-        if python
-        else "no CPython 3.12 found: set ETL_LAMBDA_PYTHON, or put python3.12 on PATH"
-    )
+        try:
+            return lambda_runtime(python, arch, log)
+        except (BuildError, RuntimeUnavailable) as exc:  # no index to build the layer from
+            reason = f"the {RUNTIME} runtime could not be set up: {exc}"
+    elif python:
+        reason = f"no Lambda architecture for host {platform.machine()}"
+    else:
+        reason = "no CPython 3.12 found: set ETL_LAMBDA_PYTHON, or put python3.12 on PATH"
     if os.environ.get("CI"):
         raise RuntimeUnavailable(f"CI runs the handlers on the {RUNTIME} runtime, but {reason}")
     return host_runtime(reason)

@@ -231,3 +231,25 @@ def test_in_ci_a_missing_312_is_an_error(monkeypatch):
 def test_host_mode_on_request(monkeypatch):
     monkeypatch.setenv("ETL_LAMBDA_PYTHON", "host")
     assert lambda_runtime.resolve_runtime().reason == "ETL_LAMBDA_PYTHON=host"
+
+
+def test_a_layer_that_cannot_be_built_falls_back_outside_ci_and_fails_in_ci(monkeypatch):
+    from buildtools.errors import PackageIndexUnreachable
+
+    def unreachable(arch, log=None):
+        raise PackageIndexUnreachable("cannot reach the package index https://pypi.org/simple")
+
+    monkeypatch.delenv("ETL_LAMBDA_PYTHON", raising=False)
+    monkeypatch.setattr(lambda_runtime, "find_python312", lambda: "/opt/python3.12")
+    monkeypatch.setattr(lambda_runtime, "host_architecture", lambda: "x86_64")
+    monkeypatch.setattr(lambda_runtime, "ensure_layer", unreachable)
+    monkeypatch.delenv("CI", raising=False)
+    found = lambda_runtime.resolve_runtime()
+    assert (found.mode, found.reason) == (
+        "host",
+        "the python3.12 runtime could not be set up: cannot reach the package index"
+        " https://pypi.org/simple",
+    )
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeUnavailable, match="could not be set up: cannot reach"):
+        lambda_runtime.resolve_runtime()
