@@ -13,7 +13,10 @@ process of that function (see ``_worker.py``) and returns 200 with the JSON resu
 ``errorType`` into the state's ``Error`` name, so the ASL's named Retry/Catch work.
 
 Each function has a small pool of long-lived workers (created lazily, at most
-``pool_size``), so a Distributed Map's parallel invocations really run in parallel.
+``pool_size``), so a Distributed Map's parallel invocations really run in parallel. What a
+worker runs on (CPython 3.12 with the real layer, or the host's Python) is a
+:class:`~localrun.lambda_runtime.WorkerRuntime`; the variables Lambda sets in a sandbox come
+from :func:`lambda_environment`.
 """
 
 from __future__ import annotations
