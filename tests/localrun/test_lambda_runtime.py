@@ -203,8 +203,12 @@ def test_the_layer_round_trips_parquet_and_the_interpreter_exits_cleanly(runtime
 
 
 def test_the_layer_cache_is_keyed_by_the_layer_zip_sha256(runtime):
-    assert Path(runtime.sys_path[1]).parent.name == runtime.layer_sha256
-    assert runtime.layer_zip == lambda_runtime.CACHE_DIR / f"layer-{runtime.layer_zip.stem[6:]}.zip"
+    arch = lambda_runtime.host_architecture()
+    assert runtime.layer_zip == lambda_runtime.CACHE_DIR / f"layer-{arch}.zip"
+    assert (
+        Path(runtime.sys_path[1])
+        == lambda_runtime.CACHE_DIR / "layers" / runtime.layer_sha256 / "python"
+    )
     assert runtime.describe().startswith("python3.12 runtime: ")
 
 
