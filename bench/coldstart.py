@@ -3,13 +3,14 @@
     python bench/bench.py --cold-start [--repeat K] [--out bench/coldstart.json]
 
 For every function of the contract: K fresh interpreters, each started as the local Lambda
-worker starts (``localrun.lambda_runtime``: CPython 3.12 ``-I -S -B``, the function zip
+worker starts (``localrun.lambda_runtime``: CPython 3.12 ``-I -S``, the function zip
 extracted as task root, the real layer for this machine's architecture, the runtime's boto3),
 each timing ``import <handler module>`` from inside (interpreter start-up excluded, as Lambda's
-``Init Duration`` excludes its own). ``-B``: like Lambda's read-only ``/opt``, nothing compiled
-is written back, so the layer's modules are compiled on every cold start, as in AWS (the
-layer ships no bytecode). Also: the layer's zipped and unzipped sizes, and the processor's
-ten largest imports by ``python -X importtime`` (cumulative microseconds).
+``Init Duration`` excludes its own). Bytecode is neither read nor written (``-B`` and an empty
+``pycache_prefix``, so what the workers compiled into the extracted layer is ignored): the
+layer ships none and Lambda's ``/opt`` is read-only, so there every cold start compiles the
+layer's modules. Also: the layer's zipped and unzipped sizes, and the processor's ten largest
+imports by ``python -X importtime`` (cumulative microseconds).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ _TIMED_IMPORT = (
 
 
 def _child(runtime, task_root: Path, module: str, *flags: str) -> subprocess.CompletedProcess:
+    no_bytecode = ("-B", "-X", f"pycache_prefix={task_root.parent / 'no-pycache'}")
     return subprocess.run(
-        [runtime.python, *runtime.python_flags, *flags, "-c", _TIMED_IMPORT, module,
+        [runtime.python, *runtime.python_flags, *no_bytecode, *flags, "-c", _TIMED_IMPORT, module,
          str(task_root), *runtime.sys_path],
         cwd=task_root, capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -13,8 +13,9 @@ and the runtime's own site-packages (the boto3 it ships), and nothing else. Rebu
 * the runtime's SDK: :data:`SDK_REQUIREMENTS`, installed for 3.12 once into
   ``.build-cache/sdk-<digest>/`` (see docs/decisions.md for where the version comes from);
 * the worker runs ``python3.12 -I -S`` (no site-packages, no PYTHONPATH, no user site) and
-  puts those directories on ``sys.path`` itself (``_worker.py``); ``-B`` because ``/opt`` is
-  read-only in Lambda, so the layer's modules are compiled at every cold start there too.
+  puts those directories on ``sys.path`` itself (``_worker.py``). Unlike Lambda's read-only
+  ``/opt``, the extracted layer keeps the bytecode the first workers compile, so later
+  workers start faster; ``bench/bench.py --cold-start`` measures without it, as Lambda runs.
 
 Without a 3.12 the workers run on the host interpreter and its site-packages (``host`` mode);
 the local run's summary and the pytest header say which mode ran. With ``CI`` set a missing 3.12
@@ -207,7 +208,7 @@ def lambda_runtime(python: str, arch: str, log=lambda message: None) -> WorkerRu
     return WorkerRuntime(
         RUNTIME,
         python,
-        ("-I", "-S", "-B"),
+        ("-I", "-S"),
         sys_path=(*layer_sys_path(layer_dir), str(sdk_dir)),
         layer_zip=layer.path,
         layer_sha256=layer.sha256,
