@@ -6,11 +6,11 @@ For every function of the contract: K fresh interpreters, each started as the lo
 worker starts (``localrun.lambda_runtime``: CPython 3.12 ``-I -S``, the function zip
 extracted as task root, the real layer for this machine's architecture, the runtime's boto3),
 each timing ``import <handler module>`` from inside (interpreter start-up excluded, as Lambda's
-``Init Duration`` excludes its own). Bytecode is neither read nor written (``-B`` and an empty
-``pycache_prefix``, so what the workers compiled into the extracted layer is ignored): the
-layer ships none and Lambda's ``/opt`` is read-only, so there every cold start compiles the
-layer's modules. Also: the layer's zipped and unzipped sizes, and the processor's ten largest
-imports by ``python -X importtime`` (cumulative microseconds).
+``Init Duration`` excludes its own), on a fresh extraction of the layer zip and with ``-B``:
+the layer ships no bytecode and Lambda's ``/opt`` is read-only, so there every cold start
+compiles the layer's modules (the workers' cache keeps what they compiled; not used here).
+Also: the layer's zipped and unzipped sizes, and the processor's ten largest imports by
+``python -X importtime`` (cumulative microseconds).
 """
 
 from __future__ import annotations
@@ -33,13 +33,23 @@ _TIMED_IMPORT = (
 )
 
 
-def _child(runtime, task_root: Path, module: str, *flags: str) -> subprocess.CompletedProcess:
-    no_bytecode = ("-B", "-X", f"pycache_prefix={task_root.parent / 'no-pycache'}")
+def _child(runtime, sys_path: list[str], module: str, *flags: str) -> subprocess.CompletedProcess:
+    """``import module`` timed in a fresh interpreter; ``sys_path[0]`` is the task root."""
     return subprocess.run(
-        [runtime.python, *runtime.python_flags, *no_bytecode, *flags, "-c", _TIMED_IMPORT, module,
-         str(task_root), *runtime.sys_path],
-        cwd=task_root, capture_output=True, text=True, check=True,
+        [runtime.python, *runtime.python_flags, "-B", *flags, "-c", _TIMED_IMPORT, module,
+         *sys_path],
+        cwd=sys_path[0], capture_output=True, text=True, check=True,
     )  # fmt: skip
+
+
+def fresh_layer(runtime, dest: Path) -> list[str]:
+    """The layer zip extracted anew (no bytecode, as Lambda mounts it), then the runtime's SDK
+    (compiled, as the runtime ships it): what goes on ``sys.path`` after the task root."""
+    from localrun.lambda_runtime import layer_sys_path
+
+    with zipfile.ZipFile(runtime.layer_zip) as archive:
+        archive.extractall(dest)
+    return [*layer_sys_path(dest), *runtime.sys_path[2:]]
 
 
 def import_profile(stderr: str, top: int = 10) -> list[dict]:
@@ -72,18 +82,20 @@ def measure(repeat: int = 5) -> dict:
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         dist = Path(scratch) / "dist"
         build.build_all(ROOT, dist, functions_only=True, log=lambda m: None)
+        layer_path = fresh_layer(runtime, Path(scratch) / "opt")
         for name, function in sorted(CONTRACT.functions.items()):
             module = function.handler.rpartition(".")[0]
             task_root = Path(scratch) / name
             with zipfile.ZipFile(dist / "functions" / f"{name}.zip") as archive:
                 archive.extractall(task_root)
-            seconds = [float(_child(runtime, task_root, module).stdout) for _ in range(repeat)]
+            sys_path = [str(task_root), *layer_path]
+            seconds = [float(_child(runtime, sys_path, module).stdout) for _ in range(repeat)]
             results["handlers"][name] = {
                 "init_s_min": min(seconds),
                 "init_s_median": statistics.median(seconds),
             }
             if name == "processor":
-                profile = _child(runtime, task_root, module, "-X", "importtime")
+                profile = _child(runtime, sys_path, module, "-X", "importtime")
                 results["processor_imports"] = import_profile(profile.stderr)
     return results
 
