@@ -156,7 +156,7 @@ class _ProgressLine:
             self.stream.flush()
 
 
-def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str:
+def _summary_table(result: RunResult, input_path: Path, out: Path | None, runtime: str = "") -> str:
     size = input_path.stat().st_size
     rows = [
         ("status", result.status),
@@ -183,6 +183,8 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
     if result.failure_message:
         rows.append(("notification", f"SNS: {result.failure_message.get('Subject')}"))
     rows.append(("execution", result.execution_arn))
+    if runtime:
+        rows.append(("lambda", runtime))
     if out is not None:
         rows.append(
             (
@@ -320,7 +322,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
             if deployment is None:
                 print(
                     "building the function zips, starting the local AWS emulator and"
-                    " deploying envs/dev to it with terraform (about a minute) ...",
+                    " deploying envs/dev to it with terraform (about a minute; the first run"
+                    " also builds the real layer into .build-cache/, about 30 s) ...",
                     file=sys.stderr,
                 )
                 settings = {
@@ -353,7 +356,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     )
                 finally:
                     progress.done()
-                print(_summary_table(result, input_path, args.out))
+                runtime = pipeline.layer.runtime.describe()
+                print(_summary_table(result, input_path, args.out, runtime))
                 if result.status != "SUCCEEDED":
                     logs = pipeline.work_dir / "logs"
                     if args.out is not None:  # the work dir goes away with the emulator
