@@ -335,6 +335,7 @@ def validate_file(
                 limits.max_record_bytes, 1,
             )  # fmt: skip
             counters = Counters(total_bytes=checked.size)
+            counters.bytes_done.value = checked.plan.header_end  # the header is read
             items = process_chunks(
                 checked, template, jobs or os.cpu_count() or 1, counters, progress
             )
