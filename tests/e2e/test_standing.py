@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 from etl.keys import FileRef
 
@@ -180,9 +179,8 @@ def _aws_cli_loop(exports: dict[str, str], tmp_path: Path) -> None:
             "20",
         )  # fmt: skip
     )
-    version = boto3.client(
-        "s3", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name="us-east-1"
-    ).head_object(Bucket=bucket, Key=key)["VersionId"]
+    head = _aws(env, "s3api", "head-object", "--bucket", bucket, "--key", key)
+    version = json.loads(head)["VersionId"]
     ref = FileRef(bucket, key, version)
     message = json.loads(received["Messages"][0]["Body"])
     assert {k: message[k] for k in ("file_id", "status", "rows_total", "rows_rejected")} == {
