@@ -26,12 +26,14 @@ locals {
   }
 
   # S3 access by prefix: object ARNs per function and access kind. Reading `config` means
-  # reading the datasets' schema objects (every version: the functions read the version the
-  # splitter pinned), nothing else under config/.
-  schema_objects = replace(var.schema_object_key_pattern, "{dataset}", "*")
+  # reading the datasets' schema objects (any version: the functions read the version the
+  # splitter pinned), nothing else under config/; other prefixes are read whole.
+  read_below_prefix = {
+    config = trimprefix(replace(var.schema_object_key_pattern, "{dataset}", "*"), var.prefixes["config"])
+  }
   s3_object_arns = {
     for name, f in var.functions : name => {
-      read   = [for p in f.s3_read : p == "config" ? "${var.bucket_arn}/${local.schema_objects}" : "${var.bucket_arn}/${var.prefixes[p]}*"]
+      read   = [for p in f.s3_read : "${var.bucket_arn}/${var.prefixes[p]}${lookup(local.read_below_prefix, p, "*")}"]
       write  = [for p in f.s3_write : "${var.bucket_arn}/${var.prefixes[p]}*"]
       delete = [for p in f.s3_delete : "${var.bucket_arn}/${var.prefixes[p]}*"]
       # ListBucket only where objects are enumerated: prefixes the function deletes from,

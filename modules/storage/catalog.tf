@@ -30,7 +30,7 @@ resource "aws_glue_catalog_table" "processed" {
   }
 
   storage_descriptor {
-    location      = "s3://${local.bucket_name}/${var.prefixes["processed"]}${each.value.dataset}/v${each.value.major}/"
+    location      = "s3://${local.bucket_name}/${each.value.valid_prefix}"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
@@ -63,7 +63,7 @@ resource "aws_glue_catalog_table" "rejected" {
   }
 
   storage_descriptor {
-    location      = "s3://${local.bucket_name}/${var.prefixes["rejected"]}${each.value.dataset}/v${each.value.major}/"
+    location      = "s3://${local.bucket_name}/${each.value.rejected_prefix}"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 

@@ -28,14 +28,20 @@ locals {
     }
   ]...)
 
-  # Table pairs keyed "<dataset>_v<major>" (the valid rows' table name).
-  catalog_tables = merge(local.released_majors, {
-    for name, d in var.datasets : "${name}_v${local.current_majors[name]}" => {
-      dataset = name
-      major   = local.current_majors[name]
-      file    = d.schema_file
-    }
-  })
+  # Table pairs keyed "<dataset>_v<major>" (the valid rows' table name), each reading the
+  # objects below its two prefixes.
+  catalog_tables = {
+    for key, t in merge(local.released_majors, {
+      for name, d in var.datasets : "${name}_v${local.current_majors[name]}" => {
+        dataset = name
+        major   = local.current_majors[name]
+        file    = d.schema_file
+      }
+    }) : key => merge(t, {
+      valid_prefix    = "${var.prefixes["processed"]}${t.dataset}/v${t.major}/"
+      rejected_prefix = "${var.prefixes["rejected"]}${t.dataset}/v${t.major}/"
+    })
+  }
 
   glue_types = {
     string   = "string"
