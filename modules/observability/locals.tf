@@ -166,12 +166,10 @@ locals {
         region = local.region
         period = local.period
         view   = "timeSeries"
-        metrics = flatten([
-          for d in local.datasets : [
-            concat(local.custom["ChunkSeconds"][d], [{ stat = "p50", label = "${d} p50" }]),
-            concat(local.custom["ChunkSeconds"][d], [{ stat = "p99", label = "${d} p99" }]),
-          ]
-        ])
+        metrics = concat(
+          [for d in local.datasets : concat(local.custom["ChunkSeconds"][d], [{ stat = "p50", label = "${d} p50" }])],
+          [for d in local.datasets : concat(local.custom["ChunkSeconds"][d], [{ stat = "p99", label = "${d} p99" }])],
+        )
       }
     },
     {

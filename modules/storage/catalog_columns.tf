@@ -37,7 +37,7 @@ locals {
         major   = local.current_majors[name]
         file    = d.schema_file
       }
-    }) : key => merge(t, {
+      }) : key => merge(t, {
       valid_prefix    = "${var.prefixes["processed"]}${t.dataset}/v${t.major}/"
       rejected_prefix = "${var.prefixes["rejected"]}${t.dataset}/v${t.major}/"
     })

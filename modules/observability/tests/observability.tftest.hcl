@@ -59,6 +59,14 @@ run "each_dataset_has_its_rows_and_files_graphs_and_alarms_stay_pipeline_wide" {
     error_message = "The processing graphs have one line per dataset."
   }
   assert {
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [for m in w.properties.metrics : [m[1], m[5], m[6].stat] if length(m) == 7] if startswith(w.properties.title, "Seconds per chunk")]) == [["ChunkSeconds", "orders", "p50"], ["ChunkSeconds", "transactions", "p50"], ["ChunkSeconds", "orders", "p99"], ["ChunkSeconds", "transactions", "p99"]]
+    error_message = "Seconds per chunk: a p50 and a p99 line per dataset, each line one metric."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : alltrue([for m in w.properties.metrics : can(length(m)) && can(m[0])])])
+    error_message = "Every graph line is a metric array, never a flattened value."
+  }
+  assert {
     condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : !contains(keys(a.dimensions), "dataset")]) && length(aws_cloudwatch_metric_alarm.this) == 3 + 2 * length(var.function_names)
     error_message = "Alarms stay pipeline-wide: no alarm per dataset."
   }
