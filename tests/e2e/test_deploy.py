@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from conftest import E2E_SETTINGS
@@ -18,6 +19,7 @@ from etl.contract import CONTRACT
 from localrun.emulator import ACCOUNT_ID
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_plan_right_after_apply_shows_no_changes(deployment):
@@ -151,3 +153,24 @@ def test_the_results_queue_deduplicates_as_terraform_declares(pipeline):
     ]
     assert queue["fifo_queue"] is True and queue["content_based_deduplication"] is True
     assert attributes == {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+
+
+def test_the_dataset_has_its_schema_object_tables_and_environment(pipeline):
+    """The default dataset (transactions, named by its schema): its schema object written by
+    Terraform, its Glue table pair on its prefixes, and ETL_DATASETS on every function."""
+    outputs = pipeline.deployment.outputs
+    bucket = outputs["bucket_name"]
+    schema = pipeline.client("s3").get_object(Bucket=bucket, Key="config/schemas/transactions.json")
+    assert schema["Body"].read() == (ROOT / "schemas" / "transactions.json").read_bytes()
+    assert schema["VersionId"]  # the functions pin this version
+    tables = pipeline.client("glue").get_tables(DatabaseName=outputs["catalog_database_name"])
+    assert {t["Name"]: t["StorageDescriptor"]["Location"] for t in tables["TableList"]} == {
+        "transactions_v1": f"s3://{bucket}/processed/transactions/v1/",
+        "transactions_v1_rejected": f"s3://{bucket}/rejected/transactions/v1/",
+    }
+    assert outputs["catalog_tables"]["transactions_v1"]["table"] == "transactions_v1"
+    assert outputs["datasets"]["transactions"]["incoming_prefix"] == "incoming/transactions/"
+    lam = pipeline.client("lambda")
+    for function in outputs["function_names"].values():
+        env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        assert env[CONTRACT.env["datasets"]] == "transactions", function
