@@ -128,8 +128,9 @@ module "observability" {
   alarm_topic_arn   = module.orchestration.failure_topic_arn
   metrics_namespace = module.contract.metrics.namespace
   custom_metrics = {
-    dimension = module.contract.metrics.dimension
-    emitted   = keys(module.contract.metrics.emitted)
+    dimension         = module.contract.metrics.dimension
+    dataset_dimension = module.contract.metrics.dataset_dimension
+    emitted           = keys(module.contract.metrics.emitted)
   }
   datasets     = local.dataset_names
   service_name = local.names.service

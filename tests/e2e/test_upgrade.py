@@ -21,6 +21,7 @@ import subprocess
 
 import boto3
 import pytest
+from etl.contract import REPO_RELATIVE_PATH
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +104,7 @@ def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):
 # The last commit before datasets: envs/dev with one schema_file (config/schema.json) and the
 # Glue tables `processed` and `rejected` over the whole prefixes.
 SINGLE_SCHEMA_COMMIT = "2f35bfc6ae272b0ad5a6af4800f4e142504f9aab"
-SINGLE_SCHEMA_TREE = ("envs/dev", "modules", "schemas", "lambdas/etl/contract.json")
+SINGLE_SCHEMA_TREE = ("envs/dev", "modules", "schemas", REPO_RELATIVE_PATH)
 STORAGE = "module.pipeline.module.storage"
 # What the upgrade may replace: the single schema object and the Glue tables (metadata only).
 REPLACED = {

@@ -451,7 +451,7 @@ def test_dashboard_graphs_only_emitted_metrics_in_the_contract_namespace(observa
         assert namespace == metrics["namespace"], line
         assert name in metrics["emitted"], line
         assert (dimension, value) == (metrics["dimension"], _names("etl-test")["service"])
-        assert dataset_dimension == "dataset", line
+        assert dataset_dimension == metrics["dataset_dimension"], line
         datasets.add(dataset)
     assert datasets == {"orders", "transactions"}  # the fixture's datasets
 

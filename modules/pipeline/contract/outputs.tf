@@ -39,11 +39,12 @@ output "layer" {
 }
 
 output "metrics" {
-  description = "contract.json `metrics` without the comment: namespace, dimension and the emitted metrics by name."
+  description = "contract.json `metrics` without the comment: namespace, dimension, dataset dimension and the emitted metrics by name."
   value = {
-    namespace = local.contract.metrics.namespace
-    dimension = local.contract.metrics.dimension
-    emitted   = local.contract.metrics.emitted
+    namespace         = local.contract.metrics.namespace
+    dimension         = local.contract.metrics.dimension
+    dataset_dimension = local.contract.metrics.dataset_dimension
+    emitted           = local.contract.metrics.emitted
   }
 }
 
