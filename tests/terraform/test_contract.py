@@ -82,6 +82,7 @@ def test_metrics_namespace_comes_from_contract():
     custom = {k: expr(v) for k, v in _module_call("observability")["custom_metrics"].items()}
     assert custom == {
         "dimension": "module.contract.metrics.dimension",
+        "dataset_dimension": "module.contract.metrics.dataset_dimension",
         "emitted": "keys(module.contract.metrics.emitted)",
     }
 
