@@ -48,7 +48,8 @@ def dev_variables(
         "chunk_bytes": chunk_bytes,
         "max_record_bytes": max_record_bytes,
         "max_concurrency": max_concurrency,
-        "schema_file": str(Path(schema_path).resolve()),
+        # One dataset, named by its schema's `name` (its files go under incoming/<name>/).
+        "datasets": {_dataset_name(schema_path): {"schema_file": str(Path(schema_path).resolve())}},
         "processor_retry": {
             "interval_seconds": retry_interval_seconds,
             "max_attempts": retry_max_attempts,
@@ -60,6 +61,10 @@ def dev_variables(
             name: {"timeout_s": int(lambda_timeout_s)} for name in CONTRACT.functions
         }
     return {k: v for k, v in variables.items() if v is not None}
+
+
+def _dataset_name(schema_path: str | os.PathLike) -> str:
+    return json.loads(Path(schema_path).read_text(encoding="utf-8"))["name"]
 
 
 class Deployment:

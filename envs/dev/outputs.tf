@@ -44,6 +44,16 @@ output "table_name" {
 }
 
 output "catalog_database_name" {
-  description = "Glue database with the processed and rejected tables (query them with Athena)."
+  description = "Glue database with the datasets' tables (catalog_tables; query them with Athena)."
   value       = module.pipeline.catalog_database_name
+}
+
+output "catalog_tables" {
+  description = "Glue tables by \"<dataset>_v<major>\" with the S3 locations they read."
+  value       = module.pipeline.catalog_tables
+}
+
+output "datasets" {
+  description = "The datasets with their schema files, schema object keys and incoming/<dataset>/ prefixes."
+  value       = module.pipeline.datasets
 }

@@ -6,6 +6,7 @@ module "pipeline" {
   architecture           = var.architecture
   artifacts_manifest     = var.artifacts_manifest
   bucket_name            = var.bucket_name
+  datasets               = var.datasets
   schema_file            = var.schema_file
   chunk_bytes            = var.chunk_bytes
   max_record_bytes       = var.max_record_bytes

@@ -23,6 +23,15 @@ variable "chunk_bytes" {
   default     = null
 }
 
+variable "datasets" {
+  description = "The datasets, keyed by name (files go under incoming/<name>/), each with its Table Schema file (null: <repo>/schemas/<name>.json). See modules/pipeline."
+  type = map(object({
+    schema_file = optional(string)
+  }))
+  default  = { transactions = {} }
+  nullable = false
+}
+
 variable "function_settings" {
   description = "Per-function sizing keyed by contract name, merged over the compute module defaults (1769 MB = one vCPU, chosen by bench/cost.py; 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp). Reserved concurrency is set with reserved_concurrency."
   type = map(object({
@@ -116,7 +125,7 @@ variable "reserved_concurrency" {
 }
 
 variable "schema_file" {
-  description = "Schema JSON uploaded to config/schema.json. Null means <repo>/schemas/transactions.json."
+  description = "Replaced by datasets and refused (modules/pipeline says what to write instead)."
   type        = string
   default     = null
 }

@@ -143,4 +143,11 @@ resource "aws_iam_role_policy" "function" {
   name   = "least-privilege"
   role   = aws_iam_role.function[each.key].id
   policy = data.aws_iam_policy_document.function[each.key].json
+
+  lifecycle {
+    precondition {
+      condition     = startswith(var.schema_object_key_pattern, var.prefixes["config"])
+      error_message = "schema_object_key_pattern (${var.schema_object_key_pattern}) must lie under the config prefix (${var.prefixes["config"]}): the functions' read grant on config covers the schema objects only."
+    }
+  }
 }

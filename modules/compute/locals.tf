@@ -25,10 +25,15 @@ locals {
     for name, fn in local.function_names : name => "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${fn}"
   }
 
-  # S3 access by prefix: object ARNs per function and access kind.
+  # S3 access by prefix: object ARNs per function and access kind. Reading `config` means
+  # reading the datasets' schema objects (any version: the functions read the version the
+  # splitter pinned), nothing else under config/; other prefixes are read whole.
+  read_below_prefix = {
+    config = trimprefix(replace(var.schema_object_key_pattern, "{dataset}", "*"), var.prefixes["config"])
+  }
   s3_object_arns = {
     for name, f in var.functions : name => {
-      read   = [for p in f.s3_read : "${var.bucket_arn}/${var.prefixes[p]}*"]
+      read   = [for p in f.s3_read : "${var.bucket_arn}/${var.prefixes[p]}${lookup(local.read_below_prefix, p, "*")}"]
       write  = [for p in f.s3_write : "${var.bucket_arn}/${var.prefixes[p]}*"]
       delete = [for p in f.s3_delete : "${var.bucket_arn}/${var.prefixes[p]}*"]
       # ListBucket only where objects are enumerated: prefixes the function deletes from,

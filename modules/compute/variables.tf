@@ -175,6 +175,18 @@ variable "runtime" {
   }
 }
 
+variable "schema_object_key_pattern" {
+  description = "Object key of a dataset's schema, {dataset} standing for its name (contract.json `schema_object_key_pattern`): a function that reads `config` may read (any version of) these objects only."
+  type        = string
+  default     = "config/schemas/{dataset}.json"
+  nullable    = false
+
+  validation {
+    condition     = strcontains(var.schema_object_key_pattern, "{dataset}") && !strcontains(var.schema_object_key_pattern, "*")
+    error_message = "schema_object_key_pattern must contain {dataset} and no \"*\"."
+  }
+}
+
 variable "service_name" {
   description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of the custom metrics). Null uses the prefix."
   type        = string

@@ -6,12 +6,52 @@ locals {
   sfn_dim   = ["StateMachineArn", var.state_machine_arn]
   functions = sort(keys(var.function_names))
 
-  # The custom metrics graphed below, each [namespace, name, dimension, value]; every one
-  # must be in var.custom_metrics.emitted (precondition on the dashboard).
-  dashboard_metrics = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries"]
+  # The custom metrics graphed below; every one must be in var.custom_metrics.emitted
+  # (precondition on the dashboard). The functions emit them with the dimensions
+  # (service, dataset), so each graph line is one dataset: [namespace, name, dimension, value,
+  # dataset dimension, dataset, options].
+  dashboard_metrics = ["RowsValid", "RowsRejected", "FilesCompleted", "FilesFailed", "ProcessedBytes", "ChunkSeconds", "ReadRetries"]
+  datasets          = sort(var.datasets)
   custom = {
-    for m in local.dashboard_metrics : m => [var.metrics_namespace, m, var.custom_metrics.dimension, var.service_name]
+    for m in local.dashboard_metrics : m => {
+      for d in local.datasets : d => [var.metrics_namespace, m, var.custom_metrics.dimension, var.service_name, var.custom_metrics.dataset_dimension, d]
+    }
   }
+
+  # Below the pipeline-wide graphs, one row per dataset: its rows and its files.
+  dataset_row_y = 30
+  dataset_widgets = flatten([
+    for i, d in local.datasets : [
+      {
+        type = "metric", x = 0, y = local.dataset_row_y + 6 * i, width = 12, height = 6
+        properties = {
+          title  = "${d}: rows valid / rejected"
+          region = local.region
+          stat   = "Sum"
+          period = local.period
+          view   = "timeSeries"
+          metrics = [
+            concat(local.custom["RowsValid"][d], [{ label = "valid" }]),
+            concat(local.custom["RowsRejected"][d], [{ label = "rejected" }]),
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = local.dataset_row_y + 6 * i, width = 12, height = 6
+        properties = {
+          title  = "${d}: files completed / failed"
+          region = local.region
+          stat   = "Sum"
+          period = local.period
+          view   = "timeSeries"
+          metrics = [
+            concat(local.custom["FilesCompleted"][d], [{ label = "completed" }]),
+            concat(local.custom["FilesFailed"][d], [{ label = "failed" }]),
+          ]
+        }
+      },
+    ]
+  ])
 
   # One line per function for a Lambda metric.
   lambda_metrics = {
@@ -40,16 +80,12 @@ locals {
     {
       type = "metric", x = 12, y = 0, width = 12, height = 6
       properties = {
-        title  = "Rows valid / rejected and bytes processed"
-        region = local.region
-        stat   = "Sum"
-        period = local.period
-        view   = "timeSeries"
-        metrics = [
-          local.custom["RowsValid"],
-          local.custom["RowsRejected"],
-          concat(local.custom["ProcessedBytes"], [{ yAxis = "right" }]),
-        ]
+        title   = "Bytes processed by dataset"
+        region  = local.region
+        stat    = "Sum"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = [for d in local.datasets : concat(local.custom["ProcessedBytes"][d], [{ label = d }])]
       }
     },
     {
@@ -130,28 +166,26 @@ locals {
         region = local.region
         period = local.period
         view   = "timeSeries"
-        metrics = [
-          concat(local.custom["ChunkSeconds"], [{ stat = "p50", label = "p50" }]),
-          concat(local.custom["ChunkSeconds"], [{ stat = "p99", label = "p99" }]),
-        ]
+        metrics = concat(
+          [for d in local.datasets : concat(local.custom["ChunkSeconds"][d], [{ stat = "p50", label = "${d} p50" }])],
+          [for d in local.datasets : concat(local.custom["ChunkSeconds"][d], [{ stat = "p99", label = "${d} p99" }])],
+        )
       }
     },
     {
       type = "metric", x = 12, y = 24, width = 12, height = 6
       properties = {
-        title  = "S3 read parts fetched again (processor)"
-        region = local.region
-        stat   = "Sum"
-        period = local.period
-        view   = "timeSeries"
-        metrics = [
-          local.custom["ReadRetries"],
-        ]
+        title   = "S3 read parts fetched again (processor)"
+        region  = local.region
+        stat    = "Sum"
+        period  = local.period
+        view    = "timeSeries"
+        metrics = [for d in local.datasets : concat(local.custom["ReadRetries"][d], [{ label = d }])]
       }
     },
   ]
 
-  dashboard_body = jsonencode({ widgets = local.widgets })
+  dashboard_body = jsonencode({ widgets = concat(local.widgets, local.dataset_widgets) })
 
   alarm_actions = [var.alarm_topic_arn]
 

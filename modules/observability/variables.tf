@@ -21,12 +21,24 @@ variable "alarms" {
 }
 
 variable "custom_metrics" {
-  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued service_name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
+  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued service_name), the dataset dimension (valued with the dataset name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
   type = object({
-    dimension = string
-    emitted   = set(string)
+    dimension         = string
+    dataset_dimension = optional(string, "dataset")
+    emitted           = set(string)
   })
   nullable = false
+}
+
+variable "datasets" {
+  description = "Names of the deployment's datasets (modules/pipeline `datasets` keys): the dashboard has a row of rows valid/rejected and files completed/failed per dataset, and one line per dataset on the bytes, chunk seconds and read retries graphs. Alarms stay pipeline-wide."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.datasets) > 0 && length(distinct(var.datasets)) == length(var.datasets)
+    error_message = "datasets needs at least one dataset name, each once."
+  }
 }
 
 variable "dashboard_name" {

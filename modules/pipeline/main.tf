@@ -19,11 +19,22 @@ locals {
   names         = module.contract.names
   function_keys = keys(module.contract.contract.functions)
 
+  # Datasets with their schema files resolved (null: <repo>/schemas/<name>.json).
+  datasets = {
+    for name, d in var.datasets : name => {
+      schema_file = coalesce(d.schema_file, "${path.module}/../../schemas/${name}.json")
+    }
+  }
+  dataset_names = sort(keys(local.datasets))
+
   # Values by contract env key; the variable names come from contract.json `env`.
   env_values = {
-    bucket           = module.storage.bucket_name
-    status_table     = module.storage.table_name
-    schema_key       = module.contract.schema_object_key
+    bucket       = module.storage.bucket_name
+    status_table = module.storage.table_name
+    datasets     = join(",", local.dataset_names)
+    # Transitional, until the handlers read ETL_DATASETS (contract.json env.schema_key goes
+    # with schema_object_key): the first dataset's schema object.
+    schema_key       = replace(module.contract.schema_object_key_pattern, "{dataset}", local.dataset_names[0])
     chunk_bytes      = tostring(coalesce(var.chunk_bytes, local.defaults.chunk_bytes))
     max_record_bytes = tostring(coalesce(var.max_record_bytes, local.defaults.max_record_bytes))
     # limits against decompression bombs and runaway plans (named errors when crossed)
@@ -50,8 +61,8 @@ module "storage" {
   kms_alias_name               = local.names.kms_alias
   table_key                    = module.contract.table_key
   prefixes                     = module.contract.prefixes
-  schema_file                  = coalesce(var.schema_file, "${path.module}/../../schemas/transactions.json")
-  schema_object_key            = module.contract.schema_object_key
+  datasets                     = local.datasets
+  schema_object_key_pattern    = module.contract.schema_object_key_pattern
   force_destroy                = var.force_destroy
   deletion_protection          = var.deletion_protection
   retain                       = var.retain
@@ -62,22 +73,23 @@ module "storage" {
 module "compute" {
   source = "../compute"
 
-  prefix             = var.prefix
-  names              = { function = local.names.function, layer = local.names.layer }
-  architecture       = var.architecture
-  functions          = module.contract.functions
-  dynamodb_actions   = module.contract.dynamodb_actions
-  layer              = module.contract.layer
-  artifacts_bucket   = module.storage.bucket_name
-  environment        = local.environment
-  service_name       = local.names.service
-  metrics_namespace  = module.contract.metrics.namespace
-  log_level          = var.log_level
-  log_retention_days = var.log_retention_days
-  prefixes           = module.contract.prefixes
-  bucket_arn         = module.storage.bucket_arn
-  table_arn          = module.storage.table_arn
-  kms_key_arn        = module.storage.kms_key_arn
+  prefix                    = var.prefix
+  names                     = { function = local.names.function, layer = local.names.layer }
+  architecture              = var.architecture
+  functions                 = module.contract.functions
+  dynamodb_actions          = module.contract.dynamodb_actions
+  layer                     = module.contract.layer
+  artifacts_bucket          = module.storage.bucket_name
+  environment               = local.environment
+  service_name              = local.names.service
+  metrics_namespace         = module.contract.metrics.namespace
+  log_level                 = var.log_level
+  log_retention_days        = var.log_retention_days
+  prefixes                  = module.contract.prefixes
+  schema_object_key_pattern = module.contract.schema_object_key_pattern
+  bucket_arn                = module.storage.bucket_arn
+  table_arn                 = module.storage.table_arn
+  kms_key_arn               = module.storage.kms_key_arn
 }
 
 module "orchestration" {
@@ -116,8 +128,10 @@ module "observability" {
   alarm_topic_arn   = module.orchestration.failure_topic_arn
   metrics_namespace = module.contract.metrics.namespace
   custom_metrics = {
-    dimension = module.contract.metrics.dimension
-    emitted   = keys(module.contract.metrics.emitted)
+    dimension         = module.contract.metrics.dimension
+    dataset_dimension = module.contract.metrics.dataset_dimension
+    emitted           = keys(module.contract.metrics.emitted)
   }
+  datasets     = local.dataset_names
   service_name = local.names.service
 }

@@ -1,11 +1,27 @@
 output "bucket_name" {
-  description = "Processing bucket; upload CSV files under incoming/."
+  description = "Processing bucket; upload a dataset's CSV files under incoming/<dataset>/."
   value       = module.storage.bucket_name
 }
 
 output "catalog_database_name" {
-  description = "Glue database with the processed and rejected tables (query them with Athena)."
+  description = "Glue database with the datasets' tables (catalog_tables; query them with Athena)."
   value       = module.storage.catalog_database_name
+}
+
+output "catalog_tables" {
+  description = "Glue tables by \"<dataset>_v<major>\": the valid rows' table and the rejects' table, with the S3 locations they read."
+  value       = module.storage.catalog_tables
+}
+
+output "datasets" {
+  description = "The datasets with their schema files and schema object keys; upload a dataset's CSV files under incoming/<dataset>/."
+  value = {
+    for name, d in local.datasets : name => {
+      schema_file       = d.schema_file
+      schema_object_key = module.storage.schema_object_keys[name]
+      incoming_prefix   = "${module.contract.prefixes.incoming}${name}/"
+    }
+  }
 }
 
 output "dashboard_url" {

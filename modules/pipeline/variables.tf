@@ -45,6 +45,31 @@ variable "chunk_bytes_minimum" {
   }
 }
 
+variable "datasets" {
+  description = "The datasets this deployment serves, keyed by name: a file uploaded under incoming/<name>/ is processed with that dataset's Table Schema (schema_file; null: <repo>/schemas/<name>.json) and published under processed/<name>/v<major>/ and rejected/<name>/v<major>/, with its own Glue tables and dashboard graphs."
+  type = map(object({
+    schema_file = optional(string)
+  }))
+  default  = { transactions = {} }
+  nullable = false
+
+  validation {
+    condition     = length(var.datasets) > 0
+    error_message = "datasets needs at least one dataset, e.g. datasets = { transactions = { schema_file = \"schemas/transactions.json\" } }."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.datasets) : can(regex("^[a-z][a-z0-9_]{0,62}$", name))])
+    error_message = "Dataset names must be 1-63 lower-case letters, digits or \"_\", starting with a letter (the name is the first segment of the dataset's incoming/ keys and part of its Glue table names); rename: ${join(", ", [for name in keys(var.datasets) : name if !can(regex("^[a-z][a-z0-9_]{0,62}$", name))])}."
+  }
+
+  # The names reach every function in one environment variable (Lambda allows 4 KB in all).
+  validation {
+    condition     = length(join(",", keys(var.datasets))) <= 2048
+    error_message = "The dataset names take ${length(join(",", keys(var.datasets)))} characters together (comma-separated); at most 2048 fit in the functions' environment: use shorter names or split the datasets over two deployments."
+  }
+}
+
 variable "deletion_protection" {
   description = "DynamoDB deletion protection on the status table."
   type        = bool
@@ -203,7 +228,12 @@ variable "retain" {
 }
 
 variable "schema_file" {
-  description = "Schema JSON uploaded to contract.json schema_object_key. Null means <repo>/schemas/transactions.json."
+  description = "Replaced by `datasets` and refused: write datasets = { transactions = { schema_file = \"...\" } } instead."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.schema_file == null
+    error_message = "schema_file was replaced by datasets: write datasets = { transactions = { schema_file = \"${coalesce(var.schema_file, "-")}\" } } instead (and upload files under incoming/transactions/). An existing deployment upgrades in place; see docs/decisions.md, \"Datasets\"."
+  }
 }

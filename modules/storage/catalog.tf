@@ -1,7 +1,9 @@
-# Athena-queryable tables over the published data: processed/ (typed rows, columns from the
-# schema) and rejected/ (line, reason, raw, failures). Athena reads every object below a table's
-# location, so each table covers all datasets and versions; filter on "$path" (for example
-# `WHERE "$path" LIKE '%/version=<id>/%'`) to read one file version.
+# Athena-queryable tables over the published data, a pair per dataset and major schema version
+# (local.catalog_tables): <dataset>_v<major> over processed/<dataset>/v<major>/ (typed rows,
+# columns from that major's schema) and <dataset>_v<major>_rejected over
+# rejected/<dataset>/v<major>/ (line, reason, raw, failures). No partitions: Athena reads every
+# object below a table's location, so no crawler and no MSCK REPAIR; filter on "$path" (for
+# example `WHERE "$path" LIKE '%/version=<id>/%'`) to read one file version.
 
 resource "aws_glue_catalog_database" "this" {
   count = var.catalog.enabled ? 1 : 0
@@ -15,11 +17,11 @@ resource "aws_glue_catalog_database" "this" {
 # INTELLIGENT_TIERING, STANDARD_IA or STANDARD) and the variable refuses GLACIER and
 # DEEP_ARCHIVE, which Athena skips without an error (the table would silently lose rows).
 resource "aws_glue_catalog_table" "processed" {
-  count = var.catalog.enabled ? 1 : 0
+  for_each = var.catalog.enabled ? local.catalog_tables : {}
 
-  name          = "processed"
+  name          = each.key
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "Valid rows, typed by the deployed schema."
+  description   = "Valid rows of dataset ${each.value.dataset}, schema major version ${each.value.major}."
   table_type    = "EXTERNAL_TABLE"
   parameters = {
     EXTERNAL              = "TRUE"
@@ -28,7 +30,7 @@ resource "aws_glue_catalog_table" "processed" {
   }
 
   storage_descriptor {
-    location      = "s3://${local.bucket_name}/${var.prefixes["processed"]}"
+    location      = "s3://${local.bucket_name}/${each.value.valid_prefix}"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
@@ -37,7 +39,7 @@ resource "aws_glue_catalog_table" "processed" {
     }
 
     dynamic "columns" {
-      for_each = local.processed_columns
+      for_each = local.processed_columns[each.key]
       content {
         name    = columns.value.name
         type    = columns.value.type
@@ -48,11 +50,11 @@ resource "aws_glue_catalog_table" "processed" {
 }
 
 resource "aws_glue_catalog_table" "rejected" {
-  count = var.catalog.enabled ? 1 : 0
+  for_each = var.catalog.enabled ? local.catalog_tables : {}
 
-  name          = "rejected"
+  name          = "${each.key}_rejected"
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "Rejected rows with their line, reason, exact raw text and failures (column, rule, value)."
+  description   = "Rejected rows of dataset ${each.value.dataset} (schema major version ${each.value.major}) with their line, reason, exact raw text and failures (column, rule, value)."
   table_type    = "EXTERNAL_TABLE"
   parameters = {
     EXTERNAL              = "TRUE"
@@ -61,7 +63,7 @@ resource "aws_glue_catalog_table" "rejected" {
   }
 
   storage_descriptor {
-    location      = "s3://${local.bucket_name}/${var.prefixes["rejected"]}"
+    location      = "s3://${local.bucket_name}/${each.value.rejected_prefix}"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 

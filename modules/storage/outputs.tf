@@ -9,7 +9,7 @@ output "bucket_name" {
 }
 
 output "catalog_database_name" {
-  description = "Glue database holding the processed and rejected tables (null when the catalog is disabled)."
+  description = "Glue database holding the per-dataset tables (catalog_tables) (null when the catalog is disabled)."
   value       = one(aws_glue_catalog_database.this[*].name)
 }
 
@@ -18,9 +18,23 @@ output "kms_key_arn" {
   value       = local.kms_key_arn
 }
 
-output "schema_object_key" {
-  description = "Object key of the uploaded schema."
-  value       = aws_s3_object.schema.key
+output "schema_object_keys" {
+  description = "Object key of each dataset's uploaded schema, by dataset."
+  value       = { for name, o in aws_s3_object.schema : name => o.key }
+}
+
+output "catalog_tables" {
+  description = "Glue tables by dataset and major version (\"<dataset>_v<major>\"): the valid rows' table, the rejects' table and the S3 locations they read (empty when the catalog is disabled)."
+  value = {
+    for key, t in aws_glue_catalog_table.processed : key => {
+      dataset           = local.catalog_tables[key].dataset
+      major             = local.catalog_tables[key].major
+      table             = t.name
+      location          = t.storage_descriptor[0].location
+      rejected_table    = aws_glue_catalog_table.rejected[key].name
+      rejected_location = aws_glue_catalog_table.rejected[key].storage_descriptor[0].location
+    }
+  }
 }
 
 output "table_arn" {

@@ -31,6 +31,29 @@ variable "catalog" {
   }
 }
 
+variable "datasets" {
+  description = "The datasets, keyed by name, each with its Table Schema file: uploaded to schema_object_key_pattern, and typing the dataset's Glue tables (one pair per major version; older majors from <dir of schema_file>/released/<dataset>/v<N>.json)."
+  type = map(object({
+    schema_file = string
+  }))
+  nullable = false
+
+  validation {
+    condition     = length(var.datasets) > 0 && alltrue([for name in keys(var.datasets) : can(regex("^[a-z][a-z0-9_]{0,62}$", name))])
+    error_message = "datasets needs at least one dataset, each named by 1-63 lower-case letters, digits or \"_\", starting with a letter (it is the first segment of its incoming/ keys and part of its Glue table names)."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.datasets) : fileexists(d.schema_file)])
+    error_message = "Schema file not found: ${join(", ", [for name, d in var.datasets : "datasets.${name}.schema_file = ${d.schema_file}" if !fileexists(d.schema_file)])}. Point schema_file at the dataset's Table Schema JSON."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.datasets) : can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(jsondecode(file(d.schema_file)).version)))])
+    error_message = "Every dataset's schema needs a \"version\" (N, \"N\", \"N.M\" or \"N.M.P\", major N >= 1); missing or malformed in: ${join(", ", [for name, d in var.datasets : d.schema_file if !can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(jsondecode(file(d.schema_file)).version)))])}."
+  }
+}
+
 variable "deletion_protection" {
   description = "Enable DynamoDB deletion protection on the status table (true in prod)."
   type        = bool
@@ -161,17 +184,16 @@ variable "retain" {
   nullable    = false
 }
 
-variable "schema_file" {
-  description = "Local path of the schema JSON uploaded to the bucket at schema_object_key."
+variable "schema_object_key_pattern" {
+  description = "Object key of a dataset's schema in the bucket, {dataset} standing for its name (contract.json `schema_object_key_pattern`)."
   type        = string
+  default     = "config/schemas/{dataset}.json"
   nullable    = false
-}
 
-variable "schema_object_key" {
-  description = "Object key of the schema in the bucket (contract.json `schema_object_key`)."
-  type        = string
-  default     = "config/schema.json"
-  nullable    = false
+  validation {
+    condition     = strcontains(var.schema_object_key_pattern, "{dataset}")
+    error_message = "schema_object_key_pattern must contain {dataset}, or every dataset's schema would go to the same key."
+  }
 }
 
 variable "table_name" {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from conftest import E2E_SETTINGS
@@ -18,6 +19,7 @@ from etl.contract import CONTRACT
 from localrun.emulator import ACCOUNT_ID
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_plan_right_after_apply_shows_no_changes(deployment):
@@ -151,3 +153,43 @@ def test_the_results_queue_deduplicates_as_terraform_declares(pipeline):
     ]
     assert queue["fifo_queue"] is True and queue["content_based_deduplication"] is True
     assert attributes == {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+
+
+def _expected_tables(bucket: str, datasets: dict) -> dict[str, str]:
+    """{table: location}: per dataset its current major and every older released one."""
+    majors = set()
+    for name, dataset in datasets.items():
+        schema_file = Path(dataset["schema_file"])
+        current = int(str(json.loads(schema_file.read_text())["version"]).split(".")[0])
+        released = schema_file.parent / "released" / name
+        majors |= {(name, current)} | {
+            (name, int(p.stem[1:])) for p in released.glob("v*.json") if int(p.stem[1:]) < current
+        }
+    return {
+        f"{name}_v{major}{suffix}": f"s3://{bucket}/{prefix}/{name}/v{major}/"
+        for name, major in majors
+        for suffix, prefix in (("", "processed"), ("_rejected", "rejected"))
+    }
+
+
+def test_the_datasets_have_their_schema_objects_tables_and_environment(pipeline):
+    """Each dataset of the session's stack: its schema object written by Terraform, its Glue
+    table pairs on its prefixes, and ETL_DATASETS (sorted names) on every function."""
+    outputs = pipeline.deployment.outputs
+    bucket = outputs["bucket_name"]
+    datasets = pipeline.deployment.variables["datasets"]
+    assert sorted(outputs["datasets"]) == sorted(datasets)
+    s3 = pipeline.client("s3")
+    for name, dataset in datasets.items():
+        schema = s3.get_object(Bucket=bucket, Key=f"config/schemas/{name}.json")
+        assert schema["Body"].read() == Path(dataset["schema_file"]).read_bytes()
+        assert schema["VersionId"]  # the functions pin this version
+        assert outputs["datasets"][name]["incoming_prefix"] == f"incoming/{name}/"
+    tables = pipeline.client("glue").get_tables(DatabaseName=outputs["catalog_database_name"])
+    located = {t["Name"]: t["StorageDescriptor"]["Location"] for t in tables["TableList"]}
+    assert located == _expected_tables(bucket, datasets)
+    assert sorted(outputs["catalog_tables"]) == sorted(t for t in located if "_rejected" not in t)
+    lam = pipeline.client("lambda")
+    for function in outputs["function_names"].values():
+        env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        assert env[CONTRACT.env["datasets"]] == ",".join(sorted(datasets)), function

@@ -1,11 +1,15 @@
-"""An envs/dev deployment made with the old layout upgrades to modules/pipeline with no
-destroy, on the embedded moto with the real provider (issue 13).
+"""Older envs/dev deployments upgrade with no destroy of their data, on the embedded moto with
+the real provider.
 
-Before modules/pipeline, envs/dev called the modules at its root (module.storage,
+Issue 13: before modules/pipeline, envs/dev called the modules at its root (module.storage,
 module.compute, ...). The old layout is rebuilt here from modules/pipeline itself used as the
 root (its module calls then sit at exactly those addresses), with envs/dev's values. It is
 applied to the emulator; its state then goes to the real envs/dev, whose `moved` blocks must
 turn the upgrade into moves only: Plan: 0 to add, 0 to change, 0 to destroy.
+
+Issue 19: a deployment of one `schema_file` (envs/dev as of SINGLE_SCHEMA_COMMIT, taken from
+git history) upgrades to datasets: only the old schema object and the two Glue tables (metadata)
+are replaced; the bucket with its data, the status table, the key and the queues stay.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 
+import boto3
 import pytest
+from etl.contract import REPO_RELATIVE_PATH
 
 pytestmark = pytest.mark.e2e
 
@@ -90,5 +97,124 @@ def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):
         assert all(new == f"module.pipeline.{old}" for old, new in moved)
         stack.destroy()
         assert stack.state_resources() == []
+    finally:
+        deployed.close()
+
+
+# The last commit before datasets: envs/dev with one schema_file (config/schema.json) and the
+# Glue tables `processed` and `rejected` over the whole prefixes.
+SINGLE_SCHEMA_COMMIT = "2f35bfc6ae272b0ad5a6af4800f4e142504f9aab"
+SINGLE_SCHEMA_TREE = ("envs/dev", "modules", "schemas", REPO_RELATIVE_PATH)
+STORAGE = "module.pipeline.module.storage"
+# What the upgrade may replace: the single schema object and the Glue tables (metadata only).
+REPLACED = {
+    f"{STORAGE}.aws_s3_object.schema",
+    f"{STORAGE}.aws_glue_catalog_table.processed[0]",
+    f"{STORAGE}.aws_glue_catalog_table.rejected[0]",
+}
+ADDED = {
+    f'{STORAGE}.aws_s3_object.schema["transactions"]',
+    f'{STORAGE}.aws_glue_catalog_table.processed["transactions_v1"]',
+    f'{STORAGE}.aws_glue_catalog_table.rejected["transactions_v1"]',
+}
+KEPT = (
+    "aws_s3_bucket.",
+    "aws_dynamodb_table.",
+    "aws_kms_key.",
+    "aws_kms_alias.",
+    "aws_sqs_queue.",
+    "aws_sns_topic.",
+    "aws_glue_catalog_database.",
+)
+
+
+def _single_schema_tree(stack, repo) -> object:
+    """<tree>/single: envs/dev, modules, schemas and contract.json as of SINGLE_SCHEMA_COMMIT,
+    with this stack's build and envs/dev's test overrides; its variables with schema_file."""
+    single = stack.dir / "single"
+    single.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", SINGLE_SCHEMA_COMMIT, *SINGLE_SCHEMA_TREE],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, (
+        f"the upgrade test needs {SINGLE_SCHEMA_COMMIT} in the git history (a full clone:"
+        f" git fetch --unshallow): {archive.stderr.decode()}"
+    )
+    subprocess.run(["tar", "-x", "-C", str(single)], input=archive.stdout, check=True)
+    shutil.copytree(stack.dir / "dist", single / "dist")
+    root = single / "envs" / "dev"
+    for override in stack.root.glob("*override*.tf"):
+        shutil.copy2(override, root / override.name)
+    values = json.loads(next(stack.root.glob("*.tfvars.json")).read_text())
+    (schema,) = values.pop("datasets").values()
+    (root / "single.auto.tfvars.json").write_text(json.dumps({**values, **schema}))
+    return root
+
+
+def _planned_changes(stack) -> dict[str, list[str]]:
+    """{address: actions} of `terraform plan` in the stack's root."""
+    stack._run("plan", "-out=upgrade.tfplan")
+    _, shown = stack._run("show", "-json", "upgrade.tfplan")
+    return {
+        c["address"]: c["change"]["actions"]
+        for c in json.loads(shown)["resource_changes"]
+        if c["change"]["actions"] != ["no-op"] and c["mode"] == "managed"
+    }
+
+
+def test_a_single_schema_deployment_upgrades_to_datasets_keeping_its_data(tmp_path):
+    from localrun.pipeline import Deployment, dev_variables
+    from localrun.stack import REPO, DevStack, require_terraform
+
+    require_terraform()
+    deployed = Deployment(dev_variables(prefix="etl-datasets"), work_dir=tmp_path)
+    try:
+        zips, layer_zip, architecture = deployed._artifacts()
+        deployed.emulator.start()
+        stack = DevStack(
+            deployed.emulator.endpoint_url,
+            zips,
+            deployed.variables,
+            layer_zip=layer_zip,
+            architecture=architecture,
+            work_dir=tmp_path / "terraform",
+        )
+        deployed.stack = stack
+        dev = stack.root
+        stack.root = _single_schema_tree(stack, REPO)
+        stack.init()
+        stack.apply()
+        before = stack.state_values()
+        bucket = before[f"{STORAGE}.aws_s3_bucket.this[0]"]["bucket"]
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=deployed.emulator.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        written_before = "processed/2026/12/day/version=0123456789abcdef/chunk-000000.parquet"
+        s3.put_object(Bucket=bucket, Key=written_before, Body=b"PAR1 stand-in")
+
+        shutil.copy2(stack.root / "terraform.tfstate", dev / "terraform.tfstate")
+        stack.root = dev
+        stack.init()
+        changes = _planned_changes(stack)
+        deleted = {a for a, actions in changes.items() if "delete" in actions}
+        assert deleted == REPLACED, changes
+        assert {a for a, actions in changes.items() if actions == ["create"]} == ADDED
+        assert not [a for a in changes if any(f".{kind}" in a for kind in KEPT)], changes
+
+        stack.apply()
+        after = stack.state_values()
+        for address, values in before.items():
+            if any(f".{kind}" in address for kind in KEPT):
+                assert after[address]["arn"] == values["arn"], address
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+        assert {written_before, "config/schemas/transactions.json"} <= keys
+        assert "config/schema.json" not in keys
+        assert stack.plan_exit_code()[0] == 0
     finally:
         deployed.close()

@@ -82,6 +82,7 @@ def test_metrics_namespace_comes_from_contract():
     custom = {k: expr(v) for k, v in _module_call("observability")["custom_metrics"].items()}
     assert custom == {
         "dimension": "module.contract.metrics.dimension",
+        "dataset_dimension": "module.contract.metrics.dataset_dimension",
         "emitted": "keys(module.contract.metrics.emitted)",
     }
 
@@ -134,10 +135,12 @@ def test_functions_handlers_and_access_come_from_contract():
     assert "reserved_concurrency = lookup(var.reserved_concurrency, name, null)" in functions
     assert expr(_module_call("compute")["functions"]) == "module.contract.functions"
     assert expr(_module_call("compute")["dynamodb_actions"]) == "module.contract.dynamodb_actions"
-    # S3 prefixes, the schema key and the table keys too.
+    # S3 prefixes, the schema key pattern and the table keys too.
     storage = _module_call("storage")
     assert expr(storage["prefixes"]) == "module.contract.prefixes"
-    assert expr(storage["schema_object_key"]) == "module.contract.schema_object_key"
+    pattern = "module.contract.schema_object_key_pattern"
+    assert expr(storage["schema_object_key_pattern"]) == pattern
+    assert expr(_module_call("compute")["schema_object_key_pattern"]) == pattern
     assert expr(storage["table_key"]) == "module.contract.table_key"
 
 

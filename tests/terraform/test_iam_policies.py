@@ -339,11 +339,21 @@ def test_function_s3_access_is_scoped_to_contract_prefixes():
     ]
     assert by_sid["DeleteObjectsByPrefix"].actions == ["s3:DeleteObject"]
     assert by_sid["ListOnlyOwnPrefixes"].conditions == ["s3:prefix"]
-    arns = expr(locals_of(MODULES_DIR / "compute")["s3_object_arns"])
-    for kind in ("read", "write", "delete"):
+    compute_locals = locals_of(MODULES_DIR / "compute")
+    arns = expr(compute_locals["s3_object_arns"])
+    for kind in ("write", "delete"):
         assert (
             f'{kind} = [for p in f.s3_{kind} : "${{var.bucket_arn}}/${{var.prefixes[p]}}*"]' in arns
         )
+    # Reads: a prefix whole, except config: only the schema objects below it.
+    assert (
+        'read = [for p in f.s3_read : "${var.bucket_arn}/${var.prefixes[p]}'
+        '${lookup(local.read_below_prefix, p, "*")}"]' in arns
+    )
+    assert {k: expr(v) for k, v in compute_locals["read_below_prefix"].items()} == {
+        "config": 'trimprefix(replace(var.schema_object_key_pattern, "{dataset}", "*"),'
+        ' var.prefixes["config"])'
+    }
 
 
 def test_function_dynamodb_actions_are_item_level():

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from tfhcl import CONTRACT_PATH, ENVS_DIR, MODULES_DIR
 
+TRANSACTIONS = MODULES_DIR.parent / "schemas" / "transactions.json"
+
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 
@@ -24,7 +26,7 @@ STORAGE_REQUIRED = {
         k: f"{k}/"
         for k in ("incoming", "staging", "manifests", "work", "processed", "rejected", "config")
     },
-    "schema_file": "schema.json",
+    "datasets": {"transactions": {"schema_file": str(TRANSACTIONS)}},
     "table_key": {"partition_key": "file_id", "sort_key": "chunk_id"},
 }
 PIPELINE_REQUIRED = {"prefix": "etl-test"}
@@ -194,6 +196,76 @@ def test_noncurrent_versions_to_retain_is_bounded(storage, kept):
         {**STORAGE_REQUIRED, "lifecycle_rules": {"noncurrent_versions_to_retain": kept}},
         "from 0 to 100",
     )
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+def test_the_old_schema_file_is_refused_with_the_line_to_write_instead(env_root):
+    _, root = env_root
+    root.refuses(
+        {**PIPELINE_REQUIRED, "schema_file": "schemas/orders.json"},
+        "schema_file was replaced by datasets: write datasets = { transactions = {"
+        ' schema_file = "schemas/orders.json" } } instead (and upload files under'
+        " incoming/transactions/)",
+    )
+
+
+def test_datasets_default_to_transactions_and_accept_several(env_root):
+    _, root = env_root
+    root.accepts(PIPELINE_REQUIRED)
+    root.accepts({**PIPELINE_REQUIRED, "datasets": {"transactions": {}, "card_payments_2": {}}})
+
+
+@pytest.mark.parametrize(
+    ("datasets", "message"),
+    [
+        ({}, "datasets needs at least one dataset, e.g. datasets = { transactions = {"),
+        (
+            {"transactions": {}, "Card-Payments": {}, "2fa": {}},
+            'Dataset names must be 1-63 lower-case letters, digits or "_", starting with a'
+            " letter (the name is the first segment of the dataset's incoming/ keys and part of"
+            " its Glue table names); rename: 2fa, Card-Payments.",
+        ),
+        ({"d" + "x" * 63: {}}, "rename: d" + "x" * 63 + "."),
+        (
+            {f"dataset_{i:02d}_{'x' * 50}": {} for i in range(40)},
+            "The dataset names take 2479 characters together (comma-separated); at most 2048",
+        ),
+    ],
+    ids=["none", "bad-names", "64-characters", "too-long-for-the-environment"],
+)
+def test_dataset_names_are_validated(env_root, datasets, message):
+    _, root = env_root
+    root.refuses({**PIPELINE_REQUIRED, "datasets": datasets}, message)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        (None, "Schema file not found: datasets.orders.schema_file = {path}. Point schema_file"),
+        ({"name": "orders", "fields": []}, 'Every dataset\'s schema needs a "version" (N, "N",'),
+        ({"name": "orders", "version": "v2", "fields": []}, "missing or malformed in: {path}."),
+        ({"name": "orders", "version": 0, "fields": []}, "major N >= 1"),
+    ],
+    ids=["missing-file", "no-version", "v-prefix", "major-0"],
+)
+def test_storage_refuses_a_dataset_whose_schema_it_cannot_place(storage, tmp_path, schema, message):
+    path = tmp_path / "orders.json"
+    if schema is not None:
+        path.write_text(json.dumps(schema))
+    datasets = {
+        "transactions": {"schema_file": str(TRANSACTIONS)},
+        "orders": {"schema_file": str(path)},
+    }
+    storage.refuses({**STORAGE_REQUIRED, "datasets": datasets}, message.format(path=path))
+
+
+@pytest.mark.parametrize("version", [1, "1", "2.0", "3.10.7"])
+def test_storage_accepts_each_version_form(storage, tmp_path, version):
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps({"name": "orders", "version": version, "fields": []}))
+    storage.accepts({**STORAGE_REQUIRED, "datasets": {"orders": {"schema_file": str(path)}}})
 
 
 # --- envs: reserved_concurrency ------------------------------------------------------------

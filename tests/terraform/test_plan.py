@@ -175,8 +175,28 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
     assert notification["eventbridge"] is True
     (key,) = _of_type(storage_plan, "aws_kms_key").values()
     assert key["enable_key_rotation"] is True
-    (schema,) = _of_type(storage_plan, "aws_s3_object").values()
-    assert schema["key"] == "config/schema.json"
+
+
+def test_storage_schema_objects_and_tables_per_dataset_and_major(storage_plan):
+    """The fixture's datasets: transactions (major 1) and orders (major 2, with a released
+    major 1 baseline)."""
+    objects = _by_key(_of_type(storage_plan, "aws_s3_object"))
+    assert {k: (o["key"], o["content_type"]) for k, o in objects.items()} == {
+        "orders": ("config/schemas/orders.json", "application/json"),
+        "transactions": ("config/schemas/transactions.json", "application/json"),
+    }
+    tables = {
+        t["name"]: (t["storage_descriptor"][0]["location"], t["table_type"])
+        for t in _of_type(storage_plan, "aws_glue_catalog_table").values()
+    }
+    bucket = f"s3://etl-test-processing-{ACCOUNT}"
+    assert tables == {
+        f"{d}_v{m}{suffix}": (f"{bucket}/{prefix}/{d}/v{m}/", "EXTERNAL_TABLE")
+        for d, m in (("transactions", 1), ("orders", 1), ("orders", 2))
+        for suffix, prefix in (("", "processed"), ("_rejected", "rejected"))
+    }
+    (database,) = _of_type(storage_plan, "aws_glue_catalog_database").values()
+    assert database["name"] == "etl_test"
 
 
 def test_storage_status_table(storage_plan):
@@ -324,6 +344,15 @@ def test_env_counts_and_key_values(env_plan):
     if machine.get("definition"):  # unknown until the function ARNs exist
         assert json.loads(machine["definition"])["States"]["ProcessChunks"]["MaxConcurrency"] == 10
     assert sum(1 for q in _of_type(plan, "aws_sqs_queue").values() if q["fifo_queue"]) == 1
+    # The default datasets: transactions, with <repo>/schemas/transactions.json (the functions'
+    # environment is unknown until the bucket exists: modules/pipeline's tftest checks it).
+    schemas = {a: o for a, o in _of_type(plan, "aws_s3_object").items() if ".schema[" in a}
+    assert list(schemas) == ['module.pipeline.module.storage.aws_s3_object.schema["transactions"]']
+    (schema,) = schemas.values()
+    assert schema["key"] == "config/schemas/transactions.json"
+    assert schema["source"].endswith("/schemas/transactions.json")
+    tables = {t["name"] for t in _of_type(plan, "aws_glue_catalog_table").values()}
+    assert tables == {"transactions_v1", "transactions_v1_rejected"}
     (versioning,) = _of_type(plan, "aws_s3_bucket_versioning").values()
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
     assert len(_of_type(plan, "aws_cloudwatch_event_rule")) == 1
@@ -416,11 +445,15 @@ def test_dashboard_graphs_only_emitted_metrics_in_the_contract_namespace(observa
     metrics = contract()["metrics"]
     lines = _custom_metric_lines(dashboard)
     assert lines, "the dashboard graphs custom metrics"
+    datasets = set()
     for line in lines:
-        namespace, name, dimension, value = line[:4]
+        namespace, name, dimension, value, dataset_dimension, dataset = line[:6]
         assert namespace == metrics["namespace"], line
         assert name in metrics["emitted"], line
         assert (dimension, value) == (metrics["dimension"], _names("etl-test")["service"])
+        assert dataset_dimension == metrics["dataset_dimension"], line
+        datasets.add(dataset)
+    assert datasets == {"orders", "transactions"}  # the fixture's datasets
 
 
 def test_state_machine_is_rendered_with_every_contract_function(orchestration_plan):

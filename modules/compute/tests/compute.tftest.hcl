@@ -111,6 +111,10 @@ run "policies_follow_the_s3_prefixes" {
     condition     = aws_iam_role_policy.function["splitter"].role == aws_iam_role.function["splitter"].id
     error_message = "Each role gets its own inline policy."
   }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.function["splitter"].statement : [s.actions, s.resources] if s.sid == "ReadObjectsByPrefix"]) == [toset(["s3:GetObject", "s3:GetObjectVersion"]), toset(["arn:aws:s3:::etl-test-processing-123456789012/incoming/*", "arn:aws:s3:::etl-test-processing-123456789012/staging/*", "arn:aws:s3:::etl-test-processing-123456789012/config/schemas/*.json"])]
+    error_message = "Reading config means reading the datasets' schema objects (config/schemas/*.json), any version (the pinned one): nothing else under config/."
+  }
 }
 
 run "kms_use_follows_s3_and_table_access" {

@@ -108,3 +108,11 @@ run "names_rejects_a_function_pattern_without_the_function" {
   }
   expect_failures = [var.names]
 }
+
+run "schema_object_key_pattern_rejects_a_key_without_the_dataset" {
+  command = plan
+  variables {
+    schema_object_key_pattern = "config/schema.json"
+  }
+  expect_failures = [var.schema_object_key_pattern]
+}

@@ -42,6 +42,36 @@ run "dashboard_and_alarms" {
   }
 }
 
+run "each_dataset_has_its_rows_and_files_graphs_and_alarms_stay_pipeline_wide" {
+  command = plan
+
+  assert {
+    condition = jsonencode([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [w.properties.title, w.x, w.y, w.properties.metrics] if startswith(w.properties.title, "orders:") || startswith(w.properties.title, "transactions:")]) == jsonencode([
+      ["orders: rows valid / rejected", 0, 30, [["CsvEtl", "RowsValid", "service", "etl-test", "dataset", "orders", { label = "valid" }], ["CsvEtl", "RowsRejected", "service", "etl-test", "dataset", "orders", { label = "rejected" }]]],
+      ["orders: files completed / failed", 12, 30, [["CsvEtl", "FilesCompleted", "service", "etl-test", "dataset", "orders", { label = "completed" }], ["CsvEtl", "FilesFailed", "service", "etl-test", "dataset", "orders", { label = "failed" }]]],
+      ["transactions: rows valid / rejected", 0, 36, [["CsvEtl", "RowsValid", "service", "etl-test", "dataset", "transactions", { label = "valid" }], ["CsvEtl", "RowsRejected", "service", "etl-test", "dataset", "transactions", { label = "rejected" }]]],
+      ["transactions: files completed / failed", 12, 36, [["CsvEtl", "FilesCompleted", "service", "etl-test", "dataset", "transactions", { label = "completed" }], ["CsvEtl", "FilesFailed", "service", "etl-test", "dataset", "transactions", { label = "failed" }]]],
+    ])
+    error_message = "A row per dataset (sorted by name, below the pipeline graphs): rows valid/rejected and files completed/failed with the service and dataset dimensions."
+  }
+  assert {
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [for m in w.properties.metrics : [m[5], m[6].label]] if w.properties.title == "Bytes processed by dataset"]) == [["orders", "orders"], ["transactions", "transactions"]]
+    error_message = "The processing graphs have one line per dataset."
+  }
+  assert {
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [for m in w.properties.metrics : [m[1], m[5], m[6].stat] if length(m) == 7] if startswith(w.properties.title, "Seconds per chunk")]) == [["ChunkSeconds", "orders", "p50"], ["ChunkSeconds", "transactions", "p50"], ["ChunkSeconds", "orders", "p99"], ["ChunkSeconds", "transactions", "p99"]]
+    error_message = "Seconds per chunk: a p50 and a p99 line per dataset, each line one metric."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : alltrue([for m in w.properties.metrics : can(length(m)) && can(m[0])])])
+    error_message = "Every graph line is a metric array, never a flattened value."
+  }
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : !contains(keys(a.dimensions), "dataset")]) && length(aws_cloudwatch_metric_alarm.this) == 3 + 2 * length(var.function_names)
+    error_message = "Alarms stay pipeline-wide: no alarm per dataset."
+  }
+}
+
 run "alarm_tuning_applies_to_every_alarm" {
   command = plan
 

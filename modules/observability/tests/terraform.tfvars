@@ -15,6 +15,7 @@ alarm_topic_arn   = "arn:aws:sns:us-east-1:123456789012:etl-test-failures"
 metrics_namespace = "CsvEtl"
 custom_metrics = {
   dimension = "service"
-  emitted   = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries", "FilesCompleted"]
+  emitted   = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries", "FilesCompleted", "FilesFailed"]
 }
 service_name = "etl-test"
+datasets     = ["transactions", "orders"]

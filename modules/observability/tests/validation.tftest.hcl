@@ -29,3 +29,11 @@ run "dashboard_refuses_a_metric_that_is_not_emitted" {
   }
   expect_failures = [aws_cloudwatch_dashboard.this]
 }
+
+run "datasets_rejects_a_name_given_twice" {
+  command = plan
+  variables {
+    datasets = ["transactions", "transactions"]
+  }
+  expect_failures = [var.datasets]
+}

@@ -39,11 +39,12 @@ output "layer" {
 }
 
 output "metrics" {
-  description = "contract.json `metrics` without the comment: namespace, dimension and the emitted metrics by name."
+  description = "contract.json `metrics` without the comment: namespace, dimension, dataset dimension and the emitted metrics by name."
   value = {
-    namespace = local.contract.metrics.namespace
-    dimension = local.contract.metrics.dimension
-    emitted   = local.contract.metrics.emitted
+    namespace         = local.contract.metrics.namespace
+    dimension         = local.contract.metrics.dimension
+    dataset_dimension = local.contract.metrics.dataset_dimension
+    emitted           = local.contract.metrics.emitted
   }
 }
 
@@ -57,9 +58,9 @@ output "prefixes" {
   value       = local.contract.prefixes
 }
 
-output "schema_object_key" {
-  description = "Object key of the schema (contract.json `schema_object_key`)."
-  value       = local.contract.schema_object_key
+output "schema_object_key_pattern" {
+  description = "Object key of a dataset's schema, {dataset} standing for its name (contract.json `schema_object_key_pattern`)."
+  value       = local.contract.schema_object_key_pattern
 }
 
 output "state_machine_variables" {

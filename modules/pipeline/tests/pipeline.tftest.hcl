@@ -71,3 +71,44 @@ run "lifecycle_rules_reach_storage" {
     error_message = "Attributes the caller leaves out keep the storage module's defaults."
   }
 }
+
+run "the_default_dataset_is_transactions" {
+  command = plan
+
+  assert {
+    condition     = jsonencode(keys(local.datasets)) == jsonencode(["transactions"]) && endswith(local.datasets.transactions.schema_file, "/schemas/transactions.json")
+    error_message = "Without datasets the deployment serves transactions with <repo>/schemas/transactions.json."
+  }
+  assert {
+    condition     = local.environment["ETL_DATASETS"] == "transactions"
+    error_message = "ETL_DATASETS names the datasets."
+  }
+}
+
+run "datasets_reach_storage_compute_and_observability" {
+  command = plan
+
+  variables {
+    datasets = {
+      transactions = {}
+      orders       = { schema_file = "../storage/tests/schemas/orders.json" }
+    }
+  }
+
+  assert {
+    condition     = local.environment[module.contract.env.datasets] == "orders,transactions"
+    error_message = "Every function gets the dataset names, sorted and comma-separated, in contract.json env.datasets (ETL_DATASETS)."
+  }
+  assert {
+    condition     = module.contract.env.datasets == "ETL_DATASETS" && module.contract.schema_object_key_pattern == "config/schemas/{dataset}.json"
+    error_message = "contract.json names the variable and the schema objects' key pattern."
+  }
+  assert {
+    condition     = module.storage.schema_object_keys == { orders = "config/schemas/orders.json", transactions = "config/schemas/transactions.json" }
+    error_message = "Each dataset's schema goes to contract.json schema_object_key_pattern."
+  }
+  assert {
+    condition     = jsonencode(sort(keys(module.storage.catalog_tables))) == jsonencode(["orders_v1", "orders_v2", "transactions_v1"]) && output.catalog_tables == module.storage.catalog_tables
+    error_message = "A table pair per dataset and major (orders keeps its released major 1), exported as catalog_tables."
+  }
+}

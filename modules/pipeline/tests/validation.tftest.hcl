@@ -95,3 +95,36 @@ run "manifest_must_match_the_architecture" {
   }
   expect_failures = [check.manifest_matches_architecture]
 }
+
+run "datasets_rejects_an_empty_map" {
+  command = plan
+  variables {
+    datasets = {}
+  }
+  expect_failures = [var.datasets]
+}
+
+run "datasets_rejects_a_name_with_a_hyphen" {
+  command = plan
+  variables {
+    datasets = { card-payments = {} }
+  }
+  expect_failures = [var.datasets]
+}
+
+run "datasets_rejects_names_too_long_for_the_environment" {
+  command = plan
+  variables {
+    datasets = { for i in range(40) : "dataset_${i}_${join("", [for j in range(50) : "x"])}" => {} }
+  }
+  expect_failures = [var.datasets]
+}
+
+# Replaced by datasets: refused with the line to write instead (never silently ignored).
+run "schema_file_is_refused_with_what_to_write_instead" {
+  command = plan
+  variables {
+    schema_file = "schemas/transactions.json"
+  }
+  expect_failures = [var.schema_file]
+}

@@ -49,20 +49,24 @@ run "defaults_create_a_private_bucket_table_and_key" {
     error_message = "The bucket policy denies every request without TLS."
   }
   assert {
-    condition     = output.schema_object_key == "config/schema.json" && aws_s3_object.schema.kms_key_id == aws_kms_key.this[0].arn
-    error_message = "The schema is uploaded to config/schema.json, encrypted with the pipeline key."
+    condition     = output.schema_object_keys == { transactions = "config/schemas/transactions.json" } && aws_s3_object.schema["transactions"].kms_key_id == aws_kms_key.this[0].arn
+    error_message = "The dataset's schema is uploaded to config/schemas/<dataset>.json, encrypted with the pipeline key."
   }
   assert {
     condition     = output.catalog_database_name == "etl_test"
     error_message = "The Glue database defaults to the prefix with underscores."
   }
   assert {
-    condition     = [for c in aws_glue_catalog_table.processed[0].storage_descriptor[0].columns : c.name] == ["transaction_id", "account_id", "timestamp", "amount", "currency", "merchant", "category", "status"]
-    error_message = "The processed table has the schema's columns, in order."
+    condition     = jsonencode(keys(aws_glue_catalog_table.processed)) == jsonencode(["transactions_v1"]) && aws_glue_catalog_table.processed["transactions_v1"].name == "transactions_v1" && aws_glue_catalog_table.rejected["transactions_v1"].name == "transactions_v1_rejected"
+    error_message = "One table pair per dataset and major: <dataset>_v<major> and <dataset>_v<major>_rejected."
   }
   assert {
-    condition     = aws_glue_catalog_table.processed[0].storage_descriptor[0].location == "s3://etl-test-processing-123456789012/processed/"
-    error_message = "The processed table reads processed/."
+    condition     = [for c in aws_glue_catalog_table.processed["transactions_v1"].storage_descriptor[0].columns : c.name] == ["transaction_id", "account_id", "timestamp", "amount", "currency", "merchant", "category", "status"]
+    error_message = "The valid rows' table has the schema's columns, in order."
+  }
+  assert {
+    condition     = aws_glue_catalog_table.processed["transactions_v1"].storage_descriptor[0].location == "s3://etl-test-processing-123456789012/processed/transactions/v1/" && aws_glue_catalog_table.rejected["transactions_v1"].storage_descriptor[0].location == "s3://etl-test-processing-123456789012/rejected/transactions/v1/"
+    error_message = "The tables read processed/<dataset>/v<major>/ and rejected/<dataset>/v<major>/."
   }
   assert {
     condition     = [for s in data.aws_iam_policy_document.bucket.statement : s.sid] == ["DenyInsecureTransport", "DenyObjectsNotEncryptedWithKms", "DenyObjectsUnderAnotherKmsKey", "DenyObjectsUnderTheAwsManagedKey"] && alltrue([for s in data.aws_iam_policy_document.bucket.statement : s.effect == "Deny"])
@@ -189,5 +193,50 @@ run "existing_key_and_explicit_names" {
   assert {
     condition     = output.catalog_database_name == null && length(aws_glue_catalog_table.processed) == 0
     error_message = "catalog.enabled = false creates no Glue database or tables."
+  }
+}
+
+run "each_dataset_gets_its_schema_object_and_a_table_pair_per_major" {
+  command = plan
+
+  variables {
+    datasets = {
+      transactions = { schema_file = "../../schemas/transactions.json" }
+      orders       = { schema_file = "tests/schemas/orders.json" }
+    }
+  }
+
+  assert {
+    condition     = output.schema_object_keys == { orders = "config/schemas/orders.json", transactions = "config/schemas/transactions.json" } && aws_s3_object.schema["orders"].source == "tests/schemas/orders.json"
+    error_message = "Each dataset's schema file goes to config/schemas/<dataset>.json."
+  }
+  assert {
+    condition     = jsonencode(sort(keys(aws_glue_catalog_table.processed))) == jsonencode(["orders_v1", "orders_v2", "transactions_v1"]) && jsonencode(sort([for t in aws_glue_catalog_table.rejected : t.name])) == jsonencode(["orders_v1_rejected", "orders_v2_rejected", "transactions_v1_rejected"])
+    error_message = "orders is at major 2 with released/orders/v1.json: it keeps its major 1 tables (v2.json, the current major's baseline, adds none)."
+  }
+  assert {
+    condition     = [for c in aws_glue_catalog_table.processed["orders_v2"].storage_descriptor[0].columns : [c.name, c.type]] == [["order_id", "string"], ["placed_on", "date"], ["total", "decimal(12,2)"], ["channel", "string"]]
+    error_message = "The current major's table is typed from the current schema."
+  }
+  assert {
+    condition     = [for c in aws_glue_catalog_table.processed["orders_v1"].storage_descriptor[0].columns : [c.name, c.type]] == [["order_id", "string"], ["total", "bigint"]] && aws_glue_catalog_table.processed["orders_v1"].storage_descriptor[0].location == "s3://etl-test-processing-123456789012/processed/orders/v1/"
+    error_message = "An older major's table is typed from its released baseline and stays on its own prefix."
+  }
+  assert {
+    condition     = output.catalog_tables["orders_v2"] == { dataset = "orders", major = 2, table = "orders_v2", location = "s3://etl-test-processing-123456789012/processed/orders/v2/", rejected_table = "orders_v2_rejected", rejected_location = "s3://etl-test-processing-123456789012/rejected/orders/v2/" }
+    error_message = "catalog_tables lists each table pair with its locations."
+  }
+}
+
+run "a_disabled_catalog_has_no_tables" {
+  command = plan
+
+  variables {
+    catalog = { enabled = false }
+  }
+
+  assert {
+    condition     = length(aws_glue_catalog_table.processed) == 0 && length(aws_glue_catalog_table.rejected) == 0 && output.catalog_tables == {} && output.catalog_database_name == null
+    error_message = "catalog.enabled = false creates no database and no tables."
   }
 }

@@ -115,3 +115,35 @@ run "table_key_rejects_the_same_key_twice" {
   }
   expect_failures = [var.table_key]
 }
+
+run "datasets_rejects_an_upper_case_name" {
+  command = plan
+  variables {
+    datasets = { Orders = { schema_file = "../../schemas/transactions.json" } }
+  }
+  expect_failures = [var.datasets]
+}
+
+run "datasets_rejects_a_missing_schema_file" {
+  command = plan
+  variables {
+    datasets = { orders = { schema_file = "tests/schemas/no-such-file.json" } }
+  }
+  expect_failures = [var.datasets]
+}
+
+run "datasets_rejects_a_schema_without_a_major_version" {
+  command = plan
+  variables {
+    datasets = { orders = { schema_file = "tests/schemas/unversioned.json" } }
+  }
+  expect_failures = [var.datasets]
+}
+
+run "schema_object_key_pattern_rejects_a_key_without_the_dataset" {
+  command = plan
+  variables {
+    schema_object_key_pattern = "config/schema.json"
+  }
+  expect_failures = [var.schema_object_key_pattern]
+}
