@@ -295,6 +295,12 @@ def test_a_finding_prints_as_one_line_field_rule_message():
             "timestamp",
         ),
         ({"type": "number", "precision": 20, "scale": 3}, pa.decimal128(20, 3), "decimal(20,3)"),
+        # the types of published Table Schemas (issue 20 item 6)
+        ({"type": "number"}, pa.decimal128(38, 18), "decimal(38,18)"),
+        ({"type": "time"}, pa.time64("us"), "bigint"),
+        ({"type": "year"}, pa.int32(), "int"),
+        ({"type": "yearmonth"}, pa.string(), "string"),
+        ({"type": "any"}, pa.string(), "string"),
     ],
 )
 def test_column_type_names_the_arrow_type_the_processor_writes(doc, arrow, glue):

@@ -118,6 +118,11 @@ def column_type(field: Field) -> str:
         "boolean": "boolean",
         "date": "date",
         "datetime": "timestamp",
+        # Hive has no time of day: TIME(MICROS) is declared as its INT64 microseconds
+        "time": "bigint",
+        "year": "int",
+        "yearmonth": "string",
+        "any": "string",
     }[field.type]
 
 

@@ -11,9 +11,10 @@
 locals {
   schema_documents = { for name, d in var.datasets : name => jsondecode(file(d.schema_file)) }
 
-  # `version` is N, "N", "N.M" or "N.M.P"; the major is its first component.
+  # `version` is N, "N", "N.M" or "N.M.P" (none means 1, as etl.schema reads it); the major is
+  # its first component.
   current_majors = {
-    for name, doc in local.schema_documents : name => tonumber(split(".", tostring(doc.version))[0])
+    for name, doc in local.schema_documents : name => tonumber(split(".", tostring(try(doc.version, 1)))[0])
   }
 
   released_majors = merge([

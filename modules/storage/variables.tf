@@ -49,8 +49,8 @@ variable "datasets" {
   }
 
   validation {
-    condition     = alltrue([for d in values(var.datasets) : can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(jsondecode(file(d.schema_file)).version)))])
-    error_message = "Every dataset's schema needs a \"version\" (N, \"N\", \"N.M\" or \"N.M.P\", major N >= 1); missing or malformed in: ${join(", ", [for name, d in var.datasets : d.schema_file if !can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(jsondecode(file(d.schema_file)).version)))])}."
+    condition     = alltrue([for d in values(var.datasets) : can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(try(jsondecode(file(d.schema_file)).version, 1))))])
+    error_message = "A dataset schema's \"version\" must be N, \"N\", \"N.M\" or \"N.M.P\" (major N >= 1; none means 1); malformed in: ${join(", ", [for name, d in var.datasets : d.schema_file if !can(regex("^[1-9][0-9]*(\\.[0-9]+){0,2}$", tostring(try(jsondecode(file(d.schema_file)).version, 1))))])}."
   }
 }
 
