@@ -132,10 +132,10 @@ run "datasets_rejects_a_missing_schema_file" {
   expect_failures = [var.datasets]
 }
 
-run "datasets_rejects_a_schema_without_a_major_version" {
+run "datasets_rejects_a_schema_with_a_malformed_version" {
   command = plan
   variables {
-    datasets = { orders = { schema_file = "tests/schemas/unversioned.json" } }
+    datasets = { orders = { schema_file = "tests/schemas/malformed-version.json" } }
   }
   expect_failures = [var.datasets]
 }
