@@ -92,7 +92,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.schema.is_file():
         parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
     if args.chunk_bytes is not None and args.chunk_bytes < 1024:
-        parser.error("--chunk-bytes must be at least 1024 (envs/dev's chunk_bytes validation)")
+        parser.error("--chunk-bytes must be at least 1024 (envs/dev's limits.chunk_bytes_minimum)")
     if args.max_concurrency <= 0:
         parser.error("--max-concurrency must be positive")
     return args

@@ -295,8 +295,9 @@ class DevStack:
         return self._run("plan", "-detailed-exitcode", ok_codes=(0, 2))
 
     def outputs(self) -> dict:
+        """modules/pipeline's outputs, which the env root passes through as `pipeline`."""
         _, text = self._run("output", "-json")
-        return {name: value["value"] for name, value in json.loads(text).items()}
+        return json.loads(text)["pipeline"]["value"]
 
     def state_values(self) -> dict[str, dict]:
         """{resource address: its attribute values} from ``terraform show -json``."""

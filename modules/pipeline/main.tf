@@ -21,15 +21,16 @@ locals {
 
   # Values by contract env key; the variable names come from contract.json `env`.
   env_values = {
-    bucket           = module.storage.bucket_name
-    status_table     = module.storage.table_name
-    schema_key       = module.contract.schema_object_key
-    chunk_bytes      = tostring(coalesce(var.chunk_bytes, local.defaults.chunk_bytes))
-    max_record_bytes = tostring(coalesce(var.max_record_bytes, local.defaults.max_record_bytes))
-    # limits against decompression bombs and runaway plans (named errors when crossed)
-    max_decompressed_bytes = tostring(coalesce(var.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
-    max_gzip_ratio         = tostring(coalesce(var.max_gzip_ratio, local.defaults.max_gzip_ratio))
-    max_chunks             = tostring(coalesce(var.max_chunks, local.defaults.max_chunks))
+    bucket       = module.storage.bucket_name
+    status_table = module.storage.table_name
+    schema_key   = module.contract.schema_object_key
+    # limits against oversized records, decompression bombs and runaway plans (named errors
+    # when crossed); a null limit is contract.json `defaults`.
+    chunk_bytes            = tostring(coalesce(var.limits.chunk_bytes, local.defaults.chunk_bytes))
+    max_record_bytes       = tostring(coalesce(var.limits.max_record_bytes, local.defaults.max_record_bytes))
+    max_decompressed_bytes = tostring(coalesce(var.limits.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
+    max_gzip_ratio         = tostring(coalesce(var.limits.max_gzip_ratio, local.defaults.max_gzip_ratio))
+    max_chunks             = tostring(coalesce(var.limits.max_chunks, local.defaults.max_chunks))
   }
   environment = { for key, name in module.contract.env : name => local.env_values[key] }
 }

@@ -86,7 +86,7 @@ variable "lifecycle_rules" {
     noncurrent_versions_to_retain          = optional(number, 0)
     # Renamed attribute, declared only to refuse it: Terraform drops attributes an object
     # type does not declare, so an old caller's setting would be ignored without a word.
-    processed_glacier_after_days = optional(any)
+    processed_glacier_after_days = optional(number)
   })
   default  = {}
   nullable = false

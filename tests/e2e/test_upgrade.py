@@ -24,7 +24,6 @@ DEV_SWITCHES = {
     "deletion_protection": False,
     "retain": False,
     "kms_key_deletion_window_days": 7,
-    "chunk_bytes_minimum": 1024,
     "log_level": "DEBUG",
     "log_retention_days": 30,
 }
@@ -46,10 +45,14 @@ def _old_layout_root(stack) -> None:
         shutil.copy2(override, old / override.name)
     (old / "env.tf").write_text(
         'variable "region" {\n  type = string\n}\n\n'
-        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n'
+        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n\n'
+        'locals {\n  environment = "dev"\n}\n'
     )
     values = json.loads(next(dev.glob("*.tfvars.json")).read_text())
-    (old / "old.auto.tfvars.json").write_text(json.dumps({**values, **DEV_SWITCHES}))
+    limits = {**values.get("limits", {}), "chunk_bytes_minimum": 1024}
+    (old / "old.auto.tfvars.json").write_text(
+        json.dumps({**values, **DEV_SWITCHES, "limits": limits})
+    )
 
 
 def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):

@@ -70,12 +70,10 @@ class Output:
 
 # ----------------------------------------------------------------------------- reading the HCL
 def doc_dirs(repo: Path = REPO) -> list[Path]:
-    """Every Terraform directory directly under modules/ and envs/."""
+    """Every module and root directly under modules/ and envs/ (a directory with a main.tf;
+    envs/shared holds the files the roots link, documented in each root's README)."""
     return sorted(
-        d
-        for root in DOC_ROOTS
-        for d in (repo / root).glob("*")
-        if d.is_dir() and any(d.glob("*.tf"))
+        d for root in DOC_ROOTS for d in (repo / root).glob("*") if (d / "main.tf").is_file()
     )
 
 
