@@ -1,6 +1,6 @@
 locals {
   region         = data.aws_region.current.id
-  dashboard_name = coalesce(var.dashboard_name, "${var.prefix}-pipeline")
+  dashboard_name = var.names.dashboard
   period         = var.dashboard_period_seconds
 
   sfn_dim   = ["StateMachineArn", var.state_machine_arn]
@@ -10,7 +10,7 @@ locals {
   # must be in var.custom_metrics.emitted (precondition on the dashboard).
   dashboard_metrics = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries"]
   custom = {
-    for m in local.dashboard_metrics : m => [var.metrics_namespace, m, var.custom_metrics.dimension, var.service_name]
+    for m in local.dashboard_metrics : m => [var.metrics_namespace, m, var.custom_metrics.dimension, var.names.service]
   }
 
   # One line per function for a Lambda metric.

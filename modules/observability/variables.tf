@@ -21,18 +21,12 @@ variable "alarms" {
 }
 
 variable "custom_metrics" {
-  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued service_name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
+  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued names.service) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
   type = object({
     dimension = string
     emitted   = set(string)
   })
   nullable = false
-}
-
-variable "dashboard_name" {
-  description = "Dashboard name (contract.json names.dashboard). Null builds \"<prefix>-pipeline\"."
-  type        = string
-  default     = null
 }
 
 variable "dashboard_period_seconds" {
@@ -60,6 +54,15 @@ variable "metrics_namespace" {
   nullable    = false
 }
 
+variable "names" {
+  description = "Names (contract.json `names`, rendered; modules/pipeline passes them): `dashboard`; `service`, the value of the `service` dimension on the custom metrics (POWERTOOLS_SERVICE_NAME of the functions)."
+  type = object({
+    dashboard = string
+    service   = string
+  })
+  nullable = false
+}
+
 variable "prefix" {
   description = "Name prefix for every resource (e.g. \"etl-dev\")."
   type        = string
@@ -69,12 +72,6 @@ variable "prefix" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
     error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
   }
-}
-
-variable "service_name" {
-  description = "Value of the `service` dimension on the custom metrics (POWERTOOLS_SERVICE_NAME of the functions)."
-  type        = string
-  nullable    = false
 }
 
 variable "state_machine_arn" {

@@ -46,9 +46,7 @@ module "storage" {
   source = "../storage"
 
   prefix                       = var.prefix
-  bucket_name                  = coalesce(var.bucket_name, local.names.bucket)
-  table_name                   = local.names.table
-  kms_alias_name               = local.names.kms_alias
+  names                        = merge(local.names, { bucket = coalesce(var.bucket_name, local.names.bucket) })
   table_key                    = module.contract.table_key
   prefixes                     = module.contract.prefixes
   schema_file                  = coalesce(var.schema_file, "${path.module}/../../schemas/transactions.json")
@@ -64,14 +62,13 @@ module "compute" {
   source = "../compute"
 
   prefix             = var.prefix
-  names              = { function = local.names.function, layer = local.names.layer }
+  names              = local.names
   architecture       = var.architecture
   functions          = module.contract.functions
   dynamodb_actions   = module.contract.dynamodb_actions
   layer              = module.contract.layer
   artifacts_bucket   = module.storage.bucket_name
   environment        = local.environment
-  service_name       = local.names.service
   metrics_namespace  = module.contract.metrics.namespace
   log_level          = var.log_level
   log_retention_days = var.log_retention_days
@@ -84,14 +81,8 @@ module "compute" {
 module "orchestration" {
   source = "../orchestration"
 
-  prefix = var.prefix
-  names = {
-    results_queue = local.names.results_queue
-    failure_topic = local.names.failure_topic
-    state_machine = local.names.state_machine
-    event_rule    = local.names.event_rule
-    events_dlq    = local.names.events_dlq
-  }
+  prefix              = var.prefix
+  names               = local.names
   function_arns       = module.compute.function_arns
   template_variables  = module.contract.state_machine_variables
   bucket_name         = module.storage.bucket_name
@@ -109,7 +100,7 @@ module "observability" {
   source = "../observability"
 
   prefix            = var.prefix
-  dashboard_name    = local.names.dashboard
+  names             = local.names
   state_machine_arn = module.orchestration.state_machine_arn
   function_names    = module.compute.function_names
   table_name        = module.storage.table_name
@@ -120,5 +111,4 @@ module "observability" {
     dimension = module.contract.metrics.dimension
     emitted   = keys(module.contract.metrics.emitted)
   }
-  service_name = local.names.service
 }

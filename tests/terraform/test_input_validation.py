@@ -20,6 +20,11 @@ pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not inst
 
 STORAGE_REQUIRED = {
     "prefix": "etl-test",
+    "names": {
+        "bucket": "etl-test-processing-123456789012",
+        "table": "etl-test-status",
+        "kms_alias": "alias/etl-test-etl",
+    },
     "prefixes": {
         k: f"{k}/"
         for k in ("incoming", "staging", "manifests", "work", "processed", "rejected", "config")
@@ -280,6 +285,7 @@ def _compute_values(reserved) -> dict:
         "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k",
         "layer": {"path": "l.zip", "sha256": "x", "base64sha256": "x"},
         "metrics_namespace": "CsvEtl",
+        "names": {"function": "etl-test-{function}", "layer": "etl-test-deps", "service": "s"},
         "prefix": "etl-test",
         "prefixes": {"incoming": "incoming/"},
         "table_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t",
