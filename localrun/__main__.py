@@ -199,7 +199,7 @@ def _schema_problems(path: Path) -> str | None:
     if lambdas not in sys.path:
         sys.path.append(lambdas)  # the handlers' core, as the functions import it
     from etl.errors import SchemaConfigError
-    from etl.schema import check_schema_file
+    from etl.schema_check import check_schema_file
 
     try:
         check_schema_file(path)

@@ -37,7 +37,7 @@ def row(i: int, **overrides: str) -> str:
 
 @pytest.fixture(scope="session")
 def schema():
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
 
     return load_schema(SCHEMA_PATH)
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from .errors import EtlError, InputOutsidePipeline, MalformedEvent
 from .keys import FileRef
-from .status import COMPLETE, FAILED, NOT_OWNER
+from .status_model import COMPLETE, FAILED, NOT_OWNER
 
 E = TypeVar("E", bound="Event")
 

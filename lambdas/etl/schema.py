@@ -4,9 +4,10 @@ Validation, casts and the Parquet schema all come from here, so a user deploys a
 schema by changing the JSON file, not the code. The vocabulary is Table Schema v2's
 (https://datapackage.org/standard/table-schema/) with its names unchanged; what the
 pipeline cannot honour is refused with a reason, and the few things Table Schema lacks are
-documented extensions (`EXTENSIONS`). `check_schema_file` / `load_schema` report every
-problem of a document at once, each with its JSON path; those checks live in
-`etl.schema_check` (re-exported here), this module holds the types they build.
+documented extensions (`EXTENSIONS`). `etl.schema_check` reads a document into these
+types (`load_schema`, `parse_schema`, `check_schema_file`), reporting every problem at once,
+each with its JSON path. The dependency is one-way: this module holds the types and
+imports none of the checks.
 """
 
 from __future__ import annotations
@@ -428,11 +429,3 @@ def __getattr__(name: str):
     )
     globals().update(FAILURE_TYPE=failure, REJECTS_SCHEMA=rejects)
     return globals()[name]
-
-
-# The document checks live in a sibling module (one concern per file): imported last, as
-# they build the classes above; re-exported, so `etl.schema` stays the one entry point.
-from .schema_check import check_re2 as check_re2  # noqa: E402
-from .schema_check import check_schema_file as check_schema_file  # noqa: E402
-from .schema_check import load_schema as load_schema  # noqa: E402
-from .schema_check import parse_schema as parse_schema  # noqa: E402

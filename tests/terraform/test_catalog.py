@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from etl.schema import load_schema
+from etl.schema_check import load_schema
 from tfrun import require_terraform
 
 ROOT = Path(__file__).resolve().parents[2]
