@@ -387,12 +387,9 @@ def docs(session: nox.Session) -> None:
     tables of modules/*/README.md and envs/*/README.md, and in docs/contracts.md the events
     table (from lambdas/etl/events.py) and the resource names (from contract.json)."""
     python = shared_test_python(session)
-    for script in (
-        "tests/terraform/tfdocs.py",
-        "tests/test_events.py",
-        "tests/test_contract_names.py",
-    ):
-        session.run(python, script, "--write", external=True)
+    session.run(python, "tools/tfdocs.py", "--write", external=True)
+    session.run(python, "tools/events_table.py", external=True)
+    session.run(python, "tools/contract_names.py", external=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The events between the state machine's states, as types the handlers and the tests share.
 
 docs/contracts.md ("Events between states") documents each one; its field table is generated
-from these classes (`python tests/test_events.py --write`; tests/test_events.py fails when the
+from these classes (tools/events_table.py, run by `nox -s docs`; tests/test_events.py fails when the
 document and the classes disagree). A field's name is the JSON key the state machine's
 JSONPath reads (modules/orchestration/templates/pipeline.asl.json: `$.duplicate`,
 `$.manifest_key`, the Map's ItemSelector, `$.status`, `$.subject`, `$.message_group_id`, ...):
