@@ -28,7 +28,8 @@ from localrun.stack import Step, TerraformMissing, require_terraform
 SAMPLE_ROWS = 20_000
 SAMPLE_CHUNK_BYTES = 256 * 1024
 # warm processor workers started before the upload (and one of every other function): the
-# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start with pyarrow costs ~1 s of CPU
+# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start with pyarrow costs a CPU-second
+# order of magnitude, better spent before the clock starts
 PREWARM_PROCESSORS = 4
 
 
@@ -401,5 +402,5 @@ if __name__ == "__main__":
     sys.stdout.flush()
     sys.stderr.flush()
     # Everything is stopped and written by now. Skip the interpreter's teardown of the
-    # emulator's object graph (moto, botocore models): 1-4 s of silence after the summary.
+    # emulator's object graph (moto, botocore models): seconds of silence after the summary.
     os._exit(exit_code)

@@ -142,7 +142,7 @@ def main() -> int:
         if request is None:  # the harness closed the pipe: the sandbox goes away
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(0)  # no interpreter teardown (pyarrow's takes ~0.5-3 s), as Lambda does
+            os._exit(0)  # no interpreter teardown (slow with pyarrow loaded), as Lambda does
         sys.stdout.flush()
         if init_error is not None:
             response = _error(init_error)

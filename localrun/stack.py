@@ -256,7 +256,7 @@ class DevStack:
     def _resource_run(self, command: str, progress: Callable[[Step], None] | None) -> None:
         started = time.monotonic()
         state = {"done": 0, "total": None}
-        if progress is not None:  # terraform is silent while it plans (~10-30 s)
+        if progress is not None:  # terraform is silent while it plans (tens of seconds)
             progress(Step(command, "planning: provider start, refresh, data sources", 0, None, 0.0))
 
         def on_line(line: str) -> None:

@@ -13,10 +13,10 @@ others); keys it does not know are ignored (the state machine adds `error` on a 
 
 Why frozen stdlib dataclasses rather than Powertools' parser: the parser is built on pydantic,
 which the layer does not carry (build.py installs `[project.optional-dependencies].layer`:
-pyarrow, numpy, aws-lambda-powertools), and pydantic 2.14 with pydantic-core 2.50 would add
-about 2.5 MiB zipped (9.6 MiB unpacked) to a layer that is 46.8 MiB zipped on x86_64 against
-the 50 MiB direct-upload cap (modules/compute/main.tf). These events are flat JSON with a
-handful of scalar fields: a check per field is all the validation they need.
+pyarrow, numpy, aws-lambda-powertools), and adding it would eat the margin between the layer
+and Lambda's direct-upload cap (the sizes, and how to measure them: docs/decisions.md, "Lambda
+layer"). These events are flat JSON with a handful of scalar fields: a check per field is
+all the validation they need.
 """
 
 from __future__ import annotations

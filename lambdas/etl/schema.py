@@ -140,7 +140,8 @@ _APPLIES = {
 _INT64 = r"^[+-]?[0-9]{1,19}$"
 # Dates are calendar-exact in the pattern itself (months 01-12, 30/31-day months, Feb 29 in
 # leap years only, years 0001-9999), so a match always casts: RE2 runs a DFA, and the longer
-# pattern costs nothing measurable, whereas a separate calendar pass cost ~5% of a chunk.
+# pattern costs nothing measurable, whereas a separate calendar pass cost a share of every
+# chunk (docs/decisions.md, "Processor speed").
 _YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _MONTH_DAY = (
