@@ -40,13 +40,15 @@ def _old_layout_root(stack) -> None:
         text = text.replace('source = "./contract"', 'source = "../../modules/pipeline/contract"')
         text = re.sub(r'source = "\.\./(\w+)"', r'source = "../../modules/\1"', text)
         (old / name).write_text(text)
-    shutil.copy2(dev / "versions.tf", old / "versions.tf")
+    # the provider's Environment tag names the env; modules/pipeline has its own
+    # local.environment (the functions' variables)
+    versions = (dev / "versions.tf").read_text().replace("local.environment", '"dev"')
+    (old / "versions.tf").write_text(versions)
     for override in dev.glob("*override*.tf"):
         shutil.copy2(override, old / override.name)
     (old / "env.tf").write_text(
         'variable "region" {\n  type = string\n}\n\n'
-        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n\n'
-        'locals {\n  environment = "dev"\n}\n'
+        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n'
     )
     values = json.loads(next(dev.glob("*.tfvars.json")).read_text())
     limits = {**values.get("limits", {}), "chunk_bytes_minimum": 1024}
