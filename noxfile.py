@@ -2,6 +2,7 @@
 
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
+    python3 noxfile.py -s quick           unit, handler and Terraform module tests: no deploy
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
     python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
     python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
@@ -316,6 +317,19 @@ def plan_prod(session: nox.Session) -> None:
 def apply_prod(session: nox.Session) -> None:
     """Package, then terraform apply envs/prod with -backend-config=backend.hcl."""
     terraform_env(session, "prod", "apply", backend_config="backend.hcl")
+
+
+# the markers: pyproject.toml; which files are slow: tests/conftest.py
+QUICK = "not e2e and not slow"
+
+
+@nox.session(venv_backend="none")
+def quick(session: nox.Session) -> None:
+    """The quick loop, no deploy and no build: the core's unit tests, the handler tests (on
+    in-process moto), the static Terraform checks and every module's `terraform test`
+    (-- passes pytest args). `tests` runs everything, as CI does."""
+    python = shared_test_python(session)
+    session.run(python, "-m", "pytest", "-m", QUICK, *session.posargs, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -33,7 +33,16 @@ from tools.contract_names import BEGIN, END, docs_block, resource_names_markdown
 
 LAMBDAS = REPO / "lambdas"
 DOCS = REPO / "docs" / "contracts.md"
-SKIP_DIRS = {".git", ".nox", ".terraform", "dist", "__pycache__", ".venv", "node_modules"}
+SKIP_DIRS = {
+    ".git",
+    ".nox",
+    ".venv",
+    ".venv-nox",
+    ".terraform",
+    "dist",
+    "__pycache__",
+    "node_modules",
+}
 # Python files that name contract.json without parsing it, and why.
 NOT_READERS = {
     # the reader itself
