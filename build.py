@@ -93,7 +93,7 @@ def check_schemas(root: Path) -> list[Path]:
     sys.path.insert(0, str(root / "lambdas"))
     try:
         from etl.errors import SchemaConfigError
-        from etl.schema import check_schema_file
+        from etl.schema_check import check_schema_file
     finally:
         sys.path.remove(str(root / "lambdas"))
     problems = []

@@ -2,6 +2,7 @@
 
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
+    python3 noxfile.py -s quick           unit, handler and Terraform module tests: no deploy
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
     python3 noxfile.py -s describe -- FILE   infer a Table Schema from a CSV file (stdout)
     python3 noxfile.py -s local -- up     ... and keep it up: -- run FILE, -- status, -- down
@@ -343,6 +344,19 @@ def apply_prod(session: nox.Session) -> None:
     terraform_env(session, "prod", "apply", backend_config="backend.hcl")
 
 
+# the markers: pyproject.toml; which files are slow: tests/conftest.py
+QUICK = "not e2e and not slow"
+
+
+@nox.session(venv_backend="none")
+def quick(session: nox.Session) -> None:
+    """The quick loop, no deploy and no build: the core's unit tests, the handler tests (on
+    in-process moto), the static Terraform checks and every module's `terraform test`
+    (-- passes pytest args). `tests` runs everything, as CI does."""
+    python = shared_test_python(session)
+    session.run(python, "-m", "pytest", "-m", QUICK, *session.posargs, external=True)
+
+
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Build the function zips, run pytest in the shared venv (-- passes pytest args)."""
@@ -441,12 +455,9 @@ def docs(session: nox.Session) -> None:
     tables of modules/*/README.md and envs/*/README.md, and in docs/contracts.md the events
     table (from lambdas/etl/events.py) and the resource names (from contract.json)."""
     python = shared_test_python(session)
-    for script in (
-        "tests/terraform/tfdocs.py",
-        "tests/test_events.py",
-        "tests/test_contract_names.py",
-    ):
-        session.run(python, script, "--write", external=True)
+    session.run(python, "tools/tfdocs.py", "--write", external=True)
+    session.run(python, "tools/events_table.py", external=True)
+    session.run(python, "tools/contract_names.py", external=True)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
     if not all_cores:
         _pin_one_thread()
     from chunkfile import process_file
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
 
     out.mkdir(parents=True, exist_ok=True)
     threads = _threads(all_cores)
@@ -81,7 +81,7 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
 
 def job_pandas(csv: Path, out: Path) -> dict:
     _pin_one_thread()
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
     from pandas_reference import process_file_pandas
 
     schema = load_schema(SCHEMA)
@@ -105,7 +105,7 @@ def job_polars(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
     if not all_cores:
         _pin_one_thread()
     import polars as pl
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
     from polars_reference import process_file_polars
 
     out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def job_duckdb(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
         _pin_one_thread()
     import duckdb
     from duckdb_reference import process_file_duckdb
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
 
     out.mkdir(parents=True, exist_ok=True)
     threads = _threads(all_cores)
@@ -155,7 +155,7 @@ def job_duckdb(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
 def job_floor(csv: Path, out: Path) -> dict:
     """bench/floor.py on the clean sample: typed parse + the processor's Parquet write."""
     _pin_one_thread()
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
     from floor import write_floor
 
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +169,7 @@ def job_parse_only(csv: Path, out: Path) -> dict:
     """pyarrow.csv.open_csv over the file, strings only, no checks, no write."""
     _pin_one_thread()
     import pyarrow as pa
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
     from pyarrow import csv as pacsv
 
     names = load_schema(SCHEMA).names

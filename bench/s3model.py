@@ -81,7 +81,7 @@ def job_s3_model(csv: Path, out: Path, *, streamed: bool) -> dict:
     from etl.checks import parse_header
     from etl.chunking import header_text
     from etl.s3io import ReadAhead, S3Sink
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
     from etl.transform import process_stream
 
     out.mkdir(parents=True, exist_ok=True)

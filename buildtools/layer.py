@@ -140,9 +140,10 @@ _DEV_SUFFIXES = (
 )
 _DIST_INFO_NOISE = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Arrow components a CSV -> Parquet handler never loads; pyarrow imports without them (only
-# `import pyarrow.flight` or `pyarrow.fs.S3FileSystem` then fail). Flight is an RPC framework
-# (~31 MB); Arrow's own S3 client (~16 MB) is unused because the handlers do all S3 I/O with
-# boto3 (ranged GETs, puts). Dropping both keeps the layer zip under the 50 MB upload cap.
+# `import pyarrow.flight` or `pyarrow.fs.S3FileSystem` then fail). Flight is an RPC framework;
+# Arrow's own S3 client is unused because the handlers do all S3 I/O with boto3 (ranged
+# GETs, puts). Dropping both (the largest parts of pyarrow the handlers never load: build.py
+# prints the sizes) keeps the layer zip under the 50 MB upload cap.
 _UNUSED_PYARROW = re.compile(
     r"^pyarrow/(_flight\..*\.so|libarrow_flight\.so.*|libarrow_python_flight\.so.*"
     r"|_s3fs\..*\.so|libarrow_s3\.so.*|_pyarrow_cpp_tests\..*\.so|conftest\.py)$"

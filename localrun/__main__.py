@@ -29,7 +29,8 @@ from localrun.stack import Step, TerraformMissing, require_terraform
 SAMPLE_ROWS = 20_000
 SAMPLE_CHUNK_BYTES = 256 * 1024
 # warm processor workers started before the upload (and one of every other function): the
-# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start with pyarrow costs ~1 s of CPU
+# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start with pyarrow costs a CPU-second
+# order of magnitude, better spent before the clock starts
 PREWARM_PROCESSORS = 4
 
 
@@ -93,7 +94,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.schema.is_file():
         parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
     if args.chunk_bytes is not None and args.chunk_bytes < 1024:
-        parser.error("--chunk-bytes must be at least 1024 (envs/dev's chunk_bytes validation)")
+        parser.error("--chunk-bytes must be at least 1024 (envs/dev's limits.chunk_bytes_minimum)")
     if args.max_concurrency <= 0:
         parser.error("--max-concurrency must be positive")
     return args
@@ -163,7 +164,7 @@ def _schema_problems(path: Path) -> str | None:
     if lambdas not in sys.path:
         sys.path.append(lambdas)  # the handlers' core, as the functions import it
     from etl.errors import SchemaConfigError
-    from etl.schema import check_schema_file
+    from etl.schema_check import check_schema_file
 
     try:
         check_schema_file(path)
@@ -348,5 +349,5 @@ if __name__ == "__main__":
     sys.stdout.flush()
     sys.stderr.flush()
     # Everything is stopped and written by now. Skip the interpreter's teardown of the
-    # emulator's object graph (moto, botocore models): 1-4 s of silence after the summary.
+    # emulator's object graph (moto, botocore models): seconds of silence after the summary.
     os._exit(exit_code)

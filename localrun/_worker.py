@@ -155,7 +155,7 @@ def main() -> int:
         if request is None:  # the harness closed the pipe: the sandbox goes away
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(0)  # no interpreter teardown (pyarrow's takes ~0.5-3 s), as Lambda does
+            os._exit(0)  # no interpreter teardown (slow with pyarrow loaded), as Lambda does
         sys.stdout.flush()
         if init_response is not None:
             _write_message(resp_fd, init_response)

@@ -43,10 +43,10 @@ def dev_variables(
     lambda_timeout_s: int | None = None,
 ) -> dict:
     """The ``envs/dev`` variables for these settings (``-var-file`` content)."""
+    limits = {"chunk_bytes": chunk_bytes, "max_record_bytes": max_record_bytes}
     variables: dict = {
         "prefix": prefix,
-        "chunk_bytes": chunk_bytes,
-        "max_record_bytes": max_record_bytes,
+        "limits": {k: v for k, v in limits.items() if v is not None} or None,
         "max_concurrency": max_concurrency,
         # One dataset, named by its schema's `name` (its files go under incoming/<name>/).
         "datasets": {_dataset_name(schema_path): {"schema_file": str(Path(schema_path).resolve())}},

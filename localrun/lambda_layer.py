@@ -439,8 +439,8 @@ class LambdaLayer:
 
     def prewarm(self, counts: dict[str, int], timeout: float = 120.0) -> None:
         """Start ``counts[name]`` warm workers of each function (by logical name) at once
-        and wait until each has imported its handler: the Lambda cold starts (~1 s each
-        with pyarrow, several at once on a small machine) happen here, not in the run."""
+        and wait until each has imported its handler: the Lambda cold starts (pyarrow's
+        import, several at once on a small machine) happen here, not in the run."""
         started = [
             worker
             for pool in self._pools.values()
@@ -459,8 +459,9 @@ class LambdaLayer:
 
     def close(self) -> None:
         """Stop every worker of every function: all are told at once, then awaited (a
-        worker with pyarrow loaded takes ~0.5 s to exit; one after the other, a pool of
-        warm workers took 5-15 s after the run had ended)."""
+        worker with pyarrow loaded is slow to exit; one after the other, a pool of warm
+        workers added seconds after the run had ended: docs/decisions.md, "Local end-to-end
+        speed")."""
         stopping = [worker for pool in self._pools.values() for worker in pool.close()]
         for worker in stopping:
             worker.finish_stop()

@@ -275,7 +275,7 @@ class DevStack:
     def _resource_run(self, command: str, progress: Callable[[Step], None] | None) -> None:
         started = time.monotonic()
         state = {"done": 0, "total": None}
-        if progress is not None:  # terraform is silent while it plans (~10-30 s)
+        if progress is not None:  # terraform is silent while it plans (tens of seconds)
             progress(Step(command, "planning: provider start, refresh, data sources", 0, None, 0.0))
 
         def on_line(line: str) -> None:
@@ -314,8 +314,9 @@ class DevStack:
         return self._run("plan", "-detailed-exitcode", ok_codes=(0, 2))
 
     def outputs(self) -> dict:
+        """modules/pipeline's outputs, which the env root passes through as `pipeline`."""
         _, text = self._run("output", "-json")
-        return {name: value["value"] for name, value in json.loads(text).items()}
+        return json.loads(text)["pipeline"]["value"]
 
     def state_values(self) -> dict[str, dict]:
         """{resource address: its attribute values} from ``terraform show -json``."""

@@ -37,7 +37,7 @@ def row(i: int, **overrides: str) -> str:
 
 @pytest.fixture(scope="session")
 def schema():
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
 
     return load_schema(SCHEMA_PATH)
 
@@ -190,10 +190,38 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(line)
 
 
+# Outside the quick loop (`python3 noxfile.py -s quick`: -m "not e2e and not slow"): no deploy,
+# but each costs seconds: builds, the bench, the local harness's processes, Terraform plans of
+# whole roots and of the storage lifecycle, every reference of the docs. What stays: the core's
+# unit tests, the handler tests on in-process moto, the static HCL checks and each module's
+# own `terraform test` (tests/terraform/test_module_tests.py).
+SLOW_FILES = {
+    "tests/test_build.py",
+    "tests/test_bench_peers.py",
+    "tests/test_bench_reference.py",
+    "tests/test_bench_report.py",
+    "tests/test_sample.py",
+    "tests/test_docs_links.py",
+    "tests/terraform/test_plan.py",
+    "tests/terraform/test_plan_policies.py",
+    "tests/terraform/test_validate.py",
+    "tests/terraform/test_input_validation.py",
+    "tests/terraform/test_pipeline_moves.py",
+    "tests/terraform/test_storage_lifecycle.py",
+    "tests/terraform/test_catalog.py",
+    "tests/terraform/test_tfcli.py",
+}
+SLOW_DIRS = ("tests/localrun/", "tests/e2e/")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests on the deployed stack run last, in their collected order: in-process moto
     (`mock_aws`, used by the handler tests) resets moto's process-global backends, which
-    would wipe the stack's resources while it is deployed."""
+    would wipe the stack's resources while it is deployed. SLOW_FILES get the `slow` mark."""
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        if path in SLOW_FILES or path.startswith(SLOW_DIRS):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: "deployment" in getattr(item, "fixturenames", ()))
 
 

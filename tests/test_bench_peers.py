@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from etl.schema import load_schema
+from etl.schema_check import load_schema
 
 from localrun.sample import write_transactions
 
@@ -210,7 +210,7 @@ OTHER_ROWS = [
 def test_peers_match_the_processor_on_other_types(tmp_path):
     """integer (and its 64-bit range), boolean words, dates, lengths, extra missing values:
     the rules come from the Field as the processor's, in its order and words."""
-    from etl.schema import parse_schema
+    from etl.schema_check import parse_schema
     from pandas_reference import process_file_pandas
 
     schema = parse_schema(OTHER_TYPES)
@@ -255,7 +255,7 @@ def test_peers_match_the_processor_on_other_types(tmp_path):
 
 
 def test_peers_refuse_what_they_do_not_implement(tmp_path):
-    from etl.schema import parse_schema
+    from etl.schema_check import parse_schema
     from peer_rules import PeerUnsupported, row_rules
 
     dated = {"fields": [{"name": "d", "type": "date", "format": "%d.%m.%Y"}]}

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from etl.rules import rule_reason  # noqa: E402
-from etl.schema import load_schema  # noqa: E402
+from etl.schema_check import load_schema  # noqa: E402
 from pandas_reference import process_file_pandas  # noqa: E402
 from peer_rules import fields_reason  # noqa: E402
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from etl.schema import load_schema
+from etl.schema_check import load_schema
 
 from localrun.sample import write_transactions
 

@@ -10,7 +10,7 @@ derived from it or checked against it here.
   other module in lambdas/ spells them (they call ``status.chunk_index``);
 * docs/contracts.md's table of template variables lists ``state_machine`` exactly;
 * docs/contracts.md's "Resource names" list is generated from ``names``
-  (``python tests/test_contract_names.py --write`` rewrites it).
+  (tools/contract_names.py writes it: ``python3 noxfile.py -s docs``).
 """
 
 from __future__ import annotations
@@ -23,21 +23,24 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "lambdas") not in sys.path:  # when run as a script (--write)
+if str(REPO / "lambdas") not in sys.path:
     sys.path.append(str(REPO / "lambdas"))
 
 from etl import contract as contract_module  # noqa: E402
 from etl.contract import CONTRACT  # noqa: E402
+
+from tools.contract_names import BEGIN, END, docs_block, resource_names_markdown  # noqa: E402
 
 LAMBDAS = REPO / "lambdas"
 DOCS = REPO / "docs" / "contracts.md"
 SKIP_DIRS = {
     ".git",
     ".nox",
+    ".venv",
+    ".venv-nox",
     ".terraform",
     "dist",
     "__pycache__",
-    ".venv",
     "node_modules",
     ".build-cache",
 }
@@ -276,39 +279,11 @@ def test_docs_template_variables_table_is_the_contract_list():
 
 
 # --------------------------------------------------------------------------- resource names
-EXAMPLE = {"prefix": "etl-dev", "account_id": "123456789012", "function": "mark_failed"}
-BEGIN = "<!-- contract-names:begin -->"
-END = "<!-- contract-names:end -->"
-
-
-def resource_names_markdown() -> str:
-    """The Resource names list of docs/contracts.md, from contract.json `names`."""
-    lines = [
-        BEGIN,
-        "<!-- generated from lambdas/etl/contract.json `names` by"
-        " `python tests/test_contract_names.py --write`; do not edit -->",
-    ]
-    for kind, pattern in CONTRACT.names.items():
-        needed = set(re.findall(r"\{(\w+)\}", pattern))
-        example = CONTRACT.resource_name(
-            kind, EXAMPLE["prefix"], **{k: EXAMPLE[k] for k in needed - {"prefix"}}
-        )
-        lines.append(f"- `{kind}`: `{pattern}` (`{example}`)")
-    lines.append(END)
-    return "\n".join(lines)
-
-
-def _docs_block(text: str) -> str:
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    return text[start:end]
-
-
 def test_docs_resource_names_are_the_contract_names():
     text = DOCS.read_text(encoding="utf-8")
     assert BEGIN in text and END in text, f"{DOCS} lost its generated Resource names list"
-    assert _docs_block(text) == resource_names_markdown(), (
-        "docs/contracts.md Resource names differ from contract.json: run"
-        " python tests/test_contract_names.py --write"
+    assert docs_block(text) == resource_names_markdown(), (
+        "docs/contracts.md Resource names differ from contract.json: run python3 noxfile.py -s docs"
     )
 
 
@@ -336,16 +311,3 @@ def test_resource_name_refuses_missing_or_unknown_parts():
     assert CONTRACT.prefix_of("state_machine", "etl-e2e-pipeline") == "etl-e2e"
     with pytest.raises(ValueError, match="is not a state_machine name"):
         CONTRACT.prefix_of("state_machine", "etl-e2e-status")
-
-
-def main(argv: list[str]) -> int:
-    if argv != ["--write"]:
-        print("usage: python tests/test_contract_names.py --write", file=sys.stderr)
-        return 2
-    text = DOCS.read_text(encoding="utf-8")
-    DOCS.write_text(text.replace(_docs_block(text), resource_names_markdown()), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -2,7 +2,7 @@
 malformed event, the state machine's JSONPath reads only fields the events have, and the
 field table of docs/contracts.md is the one generated from the classes.
 
-`python tests/test_events.py --write` regenerates that table."""
+tools/events_table.py writes that table (`python3 noxfile.py -s docs`)."""
 
 from __future__ import annotations
 
@@ -37,10 +37,9 @@ from etl.events import (  # noqa: E402
     parse_split,
 )
 
-CONTRACTS = ROOT / "docs" / "contracts.md"
+from tools.events_table import CONTRACTS, documented, events_table  # noqa: E402
+
 TEMPLATE = ROOT / "modules" / "orchestration" / "templates" / "pipeline.asl.json"
-BEGIN = "<!-- events table: generated from lambdas/etl/events.py by `python tests/test_events.py --write` -->"
-END = "<!-- end of events table -->"
 
 DETAIL = {
     "version": "0",
@@ -315,27 +314,10 @@ def test_the_state_machine_reads_only_fields_of_the_events():
 
 
 # -- docs/contracts.md ------------------------------------------------------------------------
-def events_table() -> str:
-    rows = [
-        "| event | class (`etl.events`) | fields, in order (JSON key: type) |",
-        "|---|---|---|",
-    ]
-    for cls, what in EVENTS:
-        listed = ", ".join(f"`{name}`: {tp}" for name, tp in cls.json_fields())
-        rows.append(f"| {what} | `{cls.__name__}` | {listed} |")
-    return "\n".join([BEGIN, *rows, END])
-
-
-def _documented() -> str:
-    text = CONTRACTS.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    return text[start:end]
-
-
 def test_the_contracts_document_lists_exactly_the_fields_of_the_events():
-    assert _documented() == events_table(), (
+    assert documented(CONTRACTS.read_text(encoding="utf-8")) == events_table(), (
         "docs/contracts.md's events table differs from lambdas/etl/events.py: "
-        "run `python tests/test_events.py --write`"
+        "run `python3 noxfile.py -s docs`"
     )
 
 
@@ -343,7 +325,7 @@ def test_the_prose_names_no_field_list_of_its_own():
     """The field lists live in the generated table only: the prose cannot drift."""
     text = CONTRACTS.read_text(encoding="utf-8")
     section = text[text.index("## Events between states") : text.index("## Status items")]
-    prose = section.replace(_documented(), "")
+    prose = section.replace(documented(text), "")
     assert re.findall(r"`\{[a-z_]+, [a-z_]+, [a-z_]+", prose) == []
 
 
@@ -373,12 +355,3 @@ def test_file_identity_fields_are_event_fields_of_every_file_event():
     for event in (SplitDuplicate, SplitOutput, SuccessMessage, FailureMessage):
         names = [f.name for f in fields(event)]
         assert set(identity) <= set(names), event.__name__
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/test_events.py --write")
-    text = CONTRACTS.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    CONTRACTS.write_text(text[:start] + events_table() + text[end:], encoding="utf-8")
-    print(f"wrote the events table of {CONTRACTS.relative_to(ROOT)}")

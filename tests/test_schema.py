@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from etl.errors import SchemaConfigError
-from etl.schema import check_re2, check_schema_file, load_schema, parse_schema
+from etl.schema_check import check_re2, check_schema_file, load_schema, parse_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,7 +256,7 @@ def test_without_pyarrow_the_perl_only_constructs_are_still_refused():
     # build.py checks schemas in nox's own interpreter, which has no pyarrow
     code = (
         "import sys; sys.modules['pyarrow'] = None; sys.path.insert(0, 'lambdas');"
-        "from etl.schema import check_re2;"
+        "from etl.schema_check import check_re2;"
         "print([check_re2(p) for p in ['(?=a)', '(a)\\\\1', '\\\\p{L}+', '[A-Z]{3}']])"
     )
     out = subprocess.run(

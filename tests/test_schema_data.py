@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 from etl.errors import TooManyRejects
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 from test_transform import run
 
 

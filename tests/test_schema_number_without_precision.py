@@ -13,7 +13,7 @@ from conftest import SCHEMA_PATH
 @pytest.mark.parametrize("constraint", [{"minimum": 0}, {"enum": ["1.00"]}])
 def test_a_number_without_valid_precision_and_a_value_constraint_is_a_schema_problem(constraint):
     from etl.errors import SchemaConfigError
-    from etl.schema import parse_schema
+    from etl.schema_check import parse_schema
 
     doc = json.loads(SCHEMA_PATH.read_text())
     amount = next(f for f in doc["fields"] if f["name"] == "amount")

@@ -17,7 +17,7 @@ import pytest
 from conftest import HEADER, row
 from etl.chunking import plan_chunks
 from etl.errors import ChunkBoundaryError, RecordTooLarge, SchemaConfigError
-from etl.schema import load_schema
+from etl.schema_check import load_schema
 from etl.transform import process_stream
 from test_chunking import make_csv
 

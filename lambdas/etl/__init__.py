@@ -2,14 +2,16 @@
 
 AWS is touched only by `s3io` (boto3: ranged reads, uploads), `status` (the DynamoDB table)
 and `runtime` (clients, Powertools logging and metrics); the other modules are pure
-(bytes, Arrow and plain data in and out), and `contract` is stdlib only.
+(bytes, Arrow and plain data in and out) and import without boto3 or botocore, and
+`contract` is stdlib only (tests/test_import_graph.py checks both, and that no module imports
+another that imports it back).
 
 Modules:
     contract   the one reader of contract.json: names shared with Terraform, build, harness
     errors     the named errors the state machine catches
     events     the typed events between the state machine's states (from_dict / to_dict)
-    schema     the declared schema (columns, Arrow types, rules) loaded from JSON
-    schema_check  the schema document's checks (every problem with its JSON path)
+    schema     the declared schema's types (columns, Arrow types, rules)
+    schema_check  reading a schema document into them (every problem with its JSON path)
     compat     schema versions and the compatibility check against released baselines
     xsdregex   a pattern's XML Schema class escapes (\\d \\w \\s ...) as RE2 Unicode classes
     csvscan    quote-aware record boundary scanning on raw bytes
@@ -22,6 +24,7 @@ Modules:
     finalize   conservation check and the success summary
     keys       deterministic ids and S3 keys
     s3io       S3 reads (ranged, retried, streamed) and uploads with boto3
+    status_model  the status table's key names, sort keys and states (no I/O)
     status     DynamoDB status items with conditional writes (keys from the contract)
     runtime    settings from the environment, AWS clients, logging and metrics
 """

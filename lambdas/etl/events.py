@@ -1,7 +1,7 @@
 """The events between the state machine's states, as types the handlers and the tests share.
 
 docs/contracts.md ("Events between states") documents each one; its field table is generated
-from these classes (`python tests/test_events.py --write`; tests/test_events.py fails when the
+from these classes (tools/events_table.py, run by `nox -s docs`; tests/test_events.py fails when the
 document and the classes disagree). A field's name is the JSON key the state machine's
 JSONPath reads (modules/orchestration/templates/pipeline.asl.json: `$.duplicate`,
 `$.manifest_key`, the Map's ItemSelector, `$.status`, `$.subject`, `$.message_group_id`, ...):
@@ -13,10 +13,10 @@ others); keys it does not know are ignored (the state machine adds `error` on a 
 
 Why frozen stdlib dataclasses rather than Powertools' parser: the parser is built on pydantic,
 which the layer does not carry (build.py installs `[project.optional-dependencies].layer`:
-pyarrow, numpy, aws-lambda-powertools), and pydantic 2.14 with pydantic-core 2.50 would add
-about 2.5 MiB zipped (9.6 MiB unpacked) to a layer that is 46.8 MiB zipped on x86_64 against
-the 50 MiB direct-upload cap (modules/compute/main.tf). These events are flat JSON with a
-handful of scalar fields: a check per field is all the validation they need.
+pyarrow, numpy, aws-lambda-powertools), and adding it would eat the margin between the layer
+and Lambda's direct-upload cap (the sizes, and how to measure them: docs/decisions.md, "Lambda
+layer"). These events are flat JSON with a handful of scalar fields: a check per field is
+all the validation they need.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from .errors import EtlError, InputOutsidePipeline, MalformedEvent
 from .keys import FileRef
-from .status import COMPLETE, FAILED, NOT_OWNER
+from .status_model import COMPLETE, FAILED, NOT_OWNER
 
 E = TypeVar("E", bound="Event")
 

@@ -11,7 +11,7 @@ from .errors import ConservationError, EtlError, TooManyRejects, from_name
 from .events import SuccessMessage
 from .keys import FileRef
 from .schema import DEFAULT_MAX_REJECTED_SHARE
-from .status import DONE, FAILED, chunk_index
+from .status_model import DONE, FAILED, chunk_index
 
 SUMMARY_KEYS = (
     "rows_total",

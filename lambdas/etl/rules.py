@@ -346,7 +346,8 @@ def _terminated(values: pa.Array) -> pa.Array:
     return pc.binary_replace_slice(values, start=end, stop=end, replacement=SEP)
 
 
-SCREEN_GROUP_ROWS = 64  # rows per regex call of the grouped screen (32-128 measured alike)
+# rows per regex call of the grouped screen; the optimum is flat (docs/decisions.md)
+SCREEN_GROUP_ROWS = 64
 
 
 def _grouped_failures(joined: pa.Array, row: str) -> np.ndarray:

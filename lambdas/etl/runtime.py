@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError
 from .contract import DEFAULTS, ENV, METRICS_NAMESPACE, SCHEMA_OBJECT_KEY
 from .errors import SchemaConfigError
 from .s3io import S3_MAX_CONNECTIONS
-from .schema import Schema, load_schema
+from .schema import Schema
+from .schema_check import load_schema
 from .status import StatusStore
 
 logger = Logger()

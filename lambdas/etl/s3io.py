@@ -35,8 +35,9 @@ def range_reader(s3: Any, bucket: str, key: str, version_id: str | None):
     return read
 
 
-# AWS suggests 8-16 MB ranges; on the bench's S3 model 4 MiB x 4 in flight was as fast as
-# 8 MiB x 3 with ~25 MiB less peak RSS (docs/decisions.md)
+# Part size and parts in flight: the pair that was as fast as AWS's suggested range sizes
+# with the least peak memory on the bench's S3 model (docs/decisions.md, "Reading a chunk
+# from S3", with the command that measures it)
 READ_PART_BYTES = 4 * 1024 * 1024
 READ_AHEAD_PARTS = 4
 READ_ATTEMPTS = 3

@@ -4,9 +4,10 @@ Validation, casts and the Parquet schema all come from here, so a user deploys a
 schema by changing the JSON file, not the code. The vocabulary is Table Schema v2's
 (https://datapackage.org/standard/table-schema/) with its names unchanged; what the
 pipeline cannot honour is refused with a reason, and the few things Table Schema lacks are
-documented extensions (`EXTENSIONS`). `check_schema_file` / `load_schema` report every
-problem of a document at once, each with its JSON path; those checks live in
-`etl.schema_check` (re-exported here), this module holds the types they build.
+documented extensions (`EXTENSIONS`). `etl.schema_check` reads a document into these
+types (`load_schema`, `parse_schema`, `check_schema_file`), reporting every problem at once,
+each with its JSON path. The dependency is one-way: this module holds the types and
+imports none of the checks.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ _APPLIES = {
 _INT64 = r"^[+-]?[0-9]{1,19}$"
 # Dates are calendar-exact in the pattern itself (months 01-12, 30/31-day months, Feb 29 in
 # leap years only, years 0001-9999), so a match always casts: RE2 runs a DFA, and the longer
-# pattern costs nothing measurable, whereas a separate calendar pass cost ~5% of a chunk.
+# pattern costs nothing measurable, whereas a separate calendar pass cost a share of every
+# chunk (docs/decisions.md, "Processor speed").
 _YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _MONTH_DAY = (
@@ -491,11 +493,3 @@ def __getattr__(name: str):
     )
     globals().update(FAILURE_TYPE=failure, REJECTS_SCHEMA=rejects)
     return globals()[name]
-
-
-# The document checks live in a sibling module (one concern per file): imported last, as
-# they build the classes above; re-exported, so `etl.schema` stays the one entry point.
-from .schema_check import check_re2 as check_re2  # noqa: E402
-from .schema_check import check_schema_file as check_schema_file  # noqa: E402
-from .schema_check import load_schema as load_schema  # noqa: E402
-from .schema_check import parse_schema as parse_schema  # noqa: E402

@@ -1,8 +1,8 @@
 """Checking a schema document (etl.schema's loader): every problem, with its JSON path.
 
-`parse_schema`, `load_schema` and `check_schema_file` are imported from `etl.schema`, which
-re-exports them; this module holds the checks, one small function per keyword group, so the
-document rules can be read (and extended) one concern at a time.
+`parse_schema`, `load_schema` and `check_schema_file` are the entry points; `etl.schema`
+holds the types they build (and never imports this module). One small function per keyword
+group, so the document rules can be read (and extended) one concern at a time.
 """
 
 from __future__ import annotations

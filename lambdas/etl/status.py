@@ -2,7 +2,8 @@
 
 Every state change is a conditional write, so a late or repeated writer cannot move a
 file backwards (a COMPLETE or FAILED file never changes again), and only the execution
-that registered a file (its `execution_id`) may move it or write its chunks:
+that registered a file (its `execution_id`) may move it or write its chunks. The states, key
+names and sort keys are `etl.status_model` (no AWS SDK), re-exported here:
 
     REGISTERED -> PROCESSING -> PUBLISHING -> COMPLETE
     (any state but COMPLETE) -> FAILED
@@ -21,32 +22,31 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .contract import CONTRACT
 from .errors import FileStateConflict
 
-# The key schema and item sort keys come from contract.json `table` (Terraform creates the
-# table from the same section); tests/test_contract_names.py checks that the Key={...}
-# literals and key expressions below use exactly these attribute names.
-PARTITION_KEY = CONTRACT.table.partition_key
-SORT_KEY = CONTRACT.table.sort_key
-FILE = CONTRACT.table.file_item
-CHUNK_PREFIX = CONTRACT.table.chunk_item_prefix
-REGISTERED, PROCESSING, COMPLETE, FAILED = "REGISTERED", "PROCESSING", "COMPLETE", "FAILED"
-PUBLISHING = "PUBLISHING"
-NOT_OWNER = "NOT_OWNER"  # MarkFailed's answer (not an item status): another execution owns the file
-RUNNING, DONE = "RUNNING", "DONE"
+# tests/test_contract_names.py checks that the Key={...} literals and key expressions below
+# use exactly the attribute names of status_model (contract.json `table`).
+from .status_model import (
+    CHUNK_PREFIX,
+    COMPLETE,
+    DONE,
+    FAILED,
+    FILE,
+    PROCESSING,
+    PUBLISHING,
+    REGISTERED,
+    RUNNING,
+    chunk_id,
+)
+
+# Re-exported: the handlers and tests read the vocabulary from the store's module too.
+from .status_model import NOT_OWNER as NOT_OWNER
+from .status_model import PARTITION_KEY as PARTITION_KEY
+from .status_model import SORT_KEY as SORT_KEY
+from .status_model import chunk_index as chunk_index
+
 TRANSACTION_ATTEMPTS = 8  # a conflict lasts as long as another chunk's write: milliseconds
 TRANSACTION_BACKOFF_S = 0.01
-
-
-def chunk_id(index: int) -> str:
-    """The sort key of chunk ``index``'s item ('CHUNK#000007')."""
-    return CONTRACT.table.chunk_id(index)
-
-
-def chunk_index(item: dict[str, Any]) -> int:
-    """The index of a chunk item, read from its sort key ('CHUNK#000007' -> 7)."""
-    return CONTRACT.table.chunk_index(item[SORT_KEY])
 
 
 def _now() -> str:

@@ -92,8 +92,8 @@ class ChunkProcessor:
             column_types={c: _DICT if c in dict_columns else pa.string() for c in self.columns},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-            # `_parse` validates the whole block at once, which is ~20x cheaper than the
-            # parser's per-value check (a block split at ASCII bytes keeps valid UTF-8 valid)
+            # `_parse` validates the whole block at once, far cheaper than the parser's
+            # per-value check (a block split at ASCII bytes keeps valid UTF-8 valid)
             check_utf8=False,
         )
 
@@ -102,7 +102,8 @@ class ChunkProcessor:
         string columns repeat: those get Parquet dictionary pages, and those that also have
         a pattern are parsed as dictionaries so the pattern runs once per distinct value.
         Other columns are parsed as plain strings: building a dictionary in the parser
-        costs more than checking an allowed-values set per row (measured 7% of a chunk)."""
+        costs more than checking an allowed-values set per row (docs/decisions.md, "Numbers
+        out of the code")."""
         repeating = set()
         for col in self.schema.columns:
             if col.type != "string":
@@ -123,7 +124,7 @@ class ChunkProcessor:
             for f in self.schema.arrow_schema
         ]
         self._out_schema = pa.schema(fields, metadata=self.schema.arrow_schema.metadata)
-        # Statistics on string columns cost ~40% of the write and rarely prune: keep them on
+        # Statistics on string columns cost much of the write and rarely prune: keep them on
         # the typed columns (timestamps, amounts) that queries filter on. Dictionary pages
         # only where values repeat; near-unique identifiers skip the wasted hashing.
         stats = [c.name for c in self.schema.columns if c.type != "string"]
@@ -385,7 +386,7 @@ def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
 
 def _check_utf8(block: Block) -> None:
     """Raise ArrowInvalid unless `block` is valid UTF-8 (Arrow's vectorised validator over
-    a zero-copy one-value binary array: about 0.5 ms per 8 MiB)."""
+    a zero-copy one-value binary array; its cost: docs/decisions.md, "Processor speed")."""
     offsets = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
     one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
     one.cast(pa.large_string())
@@ -414,12 +415,12 @@ def process_stream(
     `threads` (default: pyarrow's CPU count, i.e. the function's vCPUs) blocks are parsed
     and validated at once, each `block_bytes / threads` long; they are always written in
     order, so the output does not depend on it. With one thread everything runs on the
-    calling thread. Measured on 2 cores: 1.4x the one-thread throughput at the same memory.
+    calling thread. What threads buy, at what memory: bench/README.md (`nox -s bench`).
     """
     threads = max(1, threads or pa.cpu_count())
     if threads > 1:
         # threads + 1 blocks are in flight: split the block budget so memory stays flat
-        # (measured on a 1 GiB chunk: 1 thread x 8 MiB 228 MiB RSS, 2 x 4 MiB 269 MiB)
+        # (the peak RSS per thread count: `nox -s bench -- --rss-check`)
         block_bytes = max(min(MIN_PARALLEL_BLOCK_BYTES, block_bytes), block_bytes // threads)
     proc = ChunkProcessor(
         schema=schema,

@@ -5,7 +5,7 @@ locals {
   dns_suffix = data.aws_partition.current.dns_suffix
   table_name = element(split("/", var.table_arn), 1)
 
-  service_name = coalesce(var.service_name, var.prefix)
+  service_name = var.names.service
 
   # Defined once: the caller's contract variables plus the Powertools settings.
   environment = merge(var.environment, {
@@ -14,8 +14,8 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
   })
 
-  function_name_pattern = coalesce(var.names.function, "${var.prefix}-{function}")
-  layer_name            = coalesce(var.names.layer, "${var.prefix}-deps")
+  function_name_pattern = var.names.function
+  layer_name            = var.names.layer
 
   function_names = {
     for name, _ in var.functions : name => replace(local.function_name_pattern, "{function}", replace(name, "_", "-"))

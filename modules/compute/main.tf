@@ -5,9 +5,10 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 # ---------------------------------------------------------------------------
-# Layer: pyarrow + aws-lambda-powertools, trimmed by build.py to 43.3 MiB zipped (arm64) /
-# 46.8 MiB (x86_64), just under the 50 MiB direct-upload cap; it goes to S3 first under a
-# content-addressed key anyway, to keep the margin and upload it once per content.
+# Layer: pyarrow + aws-lambda-powertools, trimmed by build.py to fit under Lambda's 50 MiB
+# direct-upload cap (build.py prints the sizes; docs/decisions.md, "Lambda layer"); it goes
+# to S3 first under a content-addressed key anyway, to keep the margin and upload it once
+# per content.
 # ---------------------------------------------------------------------------
 
 resource "aws_s3_object" "layer" {

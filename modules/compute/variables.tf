@@ -45,16 +45,16 @@ variable "dynamodb_actions" {
 }
 
 variable "names" {
-  description = "Name patterns: `function` with {function} (the functions key, \"_\" as \"-\") and `layer`. Null fields build \"<prefix>-{function}\" and \"<prefix>-deps\"; modules/pipeline passes contract.json `names`."
+  description = "Names (contract.json `names`, rendered; modules/pipeline passes them): `function`, a pattern with {function} (the functions key, \"_\" as \"-\"); `layer`; `service`, POWERTOOLS_SERVICE_NAME and the `service` dimension of the custom metrics."
   type = object({
-    function = optional(string)
-    layer    = optional(string)
+    function = string
+    layer    = string
+    service  = string
   })
-  default  = {}
   nullable = false
 
   validation {
-    condition     = var.names.function == null || strcontains(coalesce(var.names.function, "{function}"), "{function}")
+    condition     = strcontains(var.names.function, "{function}")
     error_message = "names.function must contain {function}, or every function would get the same name."
   }
 }
@@ -185,12 +185,6 @@ variable "schema_object_key_pattern" {
     condition     = strcontains(var.schema_object_key_pattern, "{dataset}") && !strcontains(var.schema_object_key_pattern, "*")
     error_message = "schema_object_key_pattern must contain {dataset} and no \"*\"."
   }
-}
-
-variable "service_name" {
-  description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of the custom metrics). Null uses the prefix."
-  type        = string
-  default     = null
 }
 
 variable "table_arn" {

@@ -1,6 +1,6 @@
 locals {
   region         = data.aws_region.current.id
-  dashboard_name = coalesce(var.dashboard_name, "${var.prefix}-pipeline")
+  dashboard_name = var.names.dashboard
   period         = var.dashboard_period_seconds
 
   sfn_dim   = ["StateMachineArn", var.state_machine_arn]
@@ -14,7 +14,7 @@ locals {
   datasets          = sort(var.datasets)
   custom = {
     for m in local.dashboard_metrics : m => {
-      for d in local.datasets : d => [var.metrics_namespace, m, var.custom_metrics.dimension, var.service_name, var.custom_metrics.dataset_dimension, d]
+      for d in local.datasets : d => [var.metrics_namespace, m, var.custom_metrics.dimension, var.names.service, var.custom_metrics.dataset_dimension, d]
     }
   }
 

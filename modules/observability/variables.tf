@@ -21,7 +21,7 @@ variable "alarms" {
 }
 
 variable "custom_metrics" {
-  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued service_name), the dataset dimension (valued with the dataset name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
+  description = "The functions' custom metrics (contract.json `metrics`): the dimension they carry (valued names.service), the dataset dimension (valued with the dataset name) and the names emitted. The dashboard graphs only emitted metrics (checked at plan)."
   type = object({
     dimension         = string
     dataset_dimension = optional(string, "dataset")
@@ -39,12 +39,6 @@ variable "datasets" {
     condition     = length(var.datasets) > 0 && length(distinct(var.datasets)) == length(var.datasets)
     error_message = "datasets needs at least one dataset name, each once."
   }
-}
-
-variable "dashboard_name" {
-  description = "Dashboard name (contract.json names.dashboard). Null builds \"<prefix>-pipeline\"."
-  type        = string
-  default     = null
 }
 
 variable "dashboard_period_seconds" {
@@ -72,6 +66,15 @@ variable "metrics_namespace" {
   nullable    = false
 }
 
+variable "names" {
+  description = "Names (contract.json `names`, rendered; modules/pipeline passes them): `dashboard`; `service`, the value of the `service` dimension on the custom metrics (POWERTOOLS_SERVICE_NAME of the functions)."
+  type = object({
+    dashboard = string
+    service   = string
+  })
+  nullable = false
+}
+
 variable "prefix" {
   description = "Name prefix for every resource (e.g. \"etl-dev\")."
   type        = string
@@ -81,12 +84,6 @@ variable "prefix" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.prefix))
     error_message = "prefix must be 3-32 lowercase letters, digits or hyphens, starting with a letter."
   }
-}
-
-variable "service_name" {
-  description = "Value of the `service` dimension on the custom metrics (POWERTOOLS_SERVICE_NAME of the functions)."
-  type        = string
-  nullable    = false
 }
 
 variable "state_machine_arn" {

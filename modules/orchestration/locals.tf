@@ -5,11 +5,11 @@ locals {
   dns_suffix = data.aws_partition.current.dns_suffix
 
   names = {
-    results_queue = coalesce(var.names.results_queue, "${var.prefix}-results.fifo")
-    failure_topic = coalesce(var.names.failure_topic, "${var.prefix}-failures")
-    state_machine = coalesce(var.names.state_machine, "${var.prefix}-pipeline")
-    event_rule    = coalesce(var.names.event_rule, "${var.prefix}-s3-incoming")
-    events_dlq    = coalesce(var.names.events_dlq, "${var.prefix}-events-dlq")
+    results_queue = var.names.results_queue
+    failure_topic = var.names.failure_topic
+    state_machine = var.names.state_machine
+    event_rule    = var.names.event_rule
+    events_dlq    = var.names.events_dlq
   }
   state_machine_name = local.names.state_machine
   rule_name          = local.names.event_rule

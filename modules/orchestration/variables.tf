@@ -81,19 +81,18 @@ variable "max_concurrency" {
 }
 
 variable "names" {
-  description = "Resource names (contract.json `names`). Null fields build \"<prefix>-results.fifo\", \"<prefix>-failures\", \"<prefix>-pipeline\", \"<prefix>-s3-incoming\" and \"<prefix>-events-dlq\"."
+  description = "Names of the FIFO results queue, the failure topic, the state machine, the EventBridge rule and its dead-letter queue (contract.json `names`, rendered; modules/pipeline passes them)."
   type = object({
-    results_queue = optional(string)
-    failure_topic = optional(string)
-    state_machine = optional(string)
-    event_rule    = optional(string)
-    events_dlq    = optional(string)
+    results_queue = string
+    failure_topic = string
+    state_machine = string
+    event_rule    = string
+    events_dlq    = string
   })
-  default  = {}
   nullable = false
 
   validation {
-    condition     = var.names.results_queue == null || endswith(coalesce(var.names.results_queue, ".fifo"), ".fifo")
+    condition     = endswith(var.names.results_queue, ".fifo")
     error_message = "names.results_queue must end in .fifo (it is a FIFO queue)."
   }
 }

@@ -34,13 +34,14 @@ locals {
     datasets     = join(",", local.dataset_names)
     # Transitional, until the handlers read ETL_DATASETS (contract.json env.schema_key goes
     # with schema_object_key): the first dataset's schema object.
-    schema_key       = replace(module.contract.schema_object_key_pattern, "{dataset}", local.dataset_names[0])
-    chunk_bytes      = tostring(coalesce(var.chunk_bytes, local.defaults.chunk_bytes))
-    max_record_bytes = tostring(coalesce(var.max_record_bytes, local.defaults.max_record_bytes))
-    # limits against decompression bombs and runaway plans (named errors when crossed)
-    max_decompressed_bytes = tostring(coalesce(var.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
-    max_gzip_ratio         = tostring(coalesce(var.max_gzip_ratio, local.defaults.max_gzip_ratio))
-    max_chunks             = tostring(coalesce(var.max_chunks, local.defaults.max_chunks))
+    schema_key = replace(module.contract.schema_object_key_pattern, "{dataset}", local.dataset_names[0])
+    # limits against oversized records, decompression bombs and runaway plans (named errors
+    # when crossed); a null limit is contract.json `defaults`.
+    chunk_bytes            = tostring(coalesce(var.limits.chunk_bytes, local.defaults.chunk_bytes))
+    max_record_bytes       = tostring(coalesce(var.limits.max_record_bytes, local.defaults.max_record_bytes))
+    max_decompressed_bytes = tostring(coalesce(var.limits.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
+    max_gzip_ratio         = tostring(coalesce(var.limits.max_gzip_ratio, local.defaults.max_gzip_ratio))
+    max_chunks             = tostring(coalesce(var.limits.max_chunks, local.defaults.max_chunks))
   }
   environment = { for key, name in module.contract.env : name => local.env_values[key] }
 }
@@ -56,9 +57,7 @@ module "storage" {
   source = "../storage"
 
   prefix                       = var.prefix
-  bucket_name                  = coalesce(var.bucket_name, local.names.bucket)
-  table_name                   = local.names.table
-  kms_alias_name               = local.names.kms_alias
+  names                        = merge(local.names, { bucket = coalesce(var.bucket_name, local.names.bucket) })
   table_key                    = module.contract.table_key
   prefixes                     = module.contract.prefixes
   datasets                     = local.datasets
@@ -73,36 +72,30 @@ module "storage" {
 module "compute" {
   source = "../compute"
 
-  prefix                    = var.prefix
-  names                     = { function = local.names.function, layer = local.names.layer }
-  architecture              = var.architecture
-  functions                 = module.contract.functions
-  dynamodb_actions          = module.contract.dynamodb_actions
-  layer                     = module.contract.layer
-  artifacts_bucket          = module.storage.bucket_name
-  environment               = local.environment
-  service_name              = local.names.service
-  metrics_namespace         = module.contract.metrics.namespace
-  log_level                 = var.log_level
-  log_retention_days        = var.log_retention_days
-  prefixes                  = module.contract.prefixes
+  prefix             = var.prefix
+  names              = local.names
+  architecture       = var.architecture
+  functions          = module.contract.functions
+  dynamodb_actions   = module.contract.dynamodb_actions
+  layer              = module.contract.layer
+  artifacts_bucket   = module.storage.bucket_name
+  environment        = local.environment
+  metrics_namespace  = module.contract.metrics.namespace
+  log_level          = var.log_level
+  log_retention_days = var.log_retention_days
+  prefixes           = module.contract.prefixes
+  bucket_arn         = module.storage.bucket_arn
+  table_arn          = module.storage.table_arn
+  kms_key_arn        = module.storage.kms_key_arn
+
   schema_object_key_pattern = module.contract.schema_object_key_pattern
-  bucket_arn                = module.storage.bucket_arn
-  table_arn                 = module.storage.table_arn
-  kms_key_arn               = module.storage.kms_key_arn
 }
 
 module "orchestration" {
   source = "../orchestration"
 
-  prefix = var.prefix
-  names = {
-    results_queue = local.names.results_queue
-    failure_topic = local.names.failure_topic
-    state_machine = local.names.state_machine
-    event_rule    = local.names.event_rule
-    events_dlq    = local.names.events_dlq
-  }
+  prefix              = var.prefix
+  names               = local.names
   function_arns       = module.compute.function_arns
   template_variables  = module.contract.state_machine_variables
   bucket_name         = module.storage.bucket_name
@@ -120,7 +113,7 @@ module "observability" {
   source = "../observability"
 
   prefix            = var.prefix
-  dashboard_name    = local.names.dashboard
+  names             = local.names
   state_machine_arn = module.orchestration.state_machine_arn
   function_names    = module.compute.function_names
   table_name        = module.storage.table_name
@@ -132,6 +125,5 @@ module "observability" {
     dataset_dimension = module.contract.metrics.dataset_dimension
     emitted           = keys(module.contract.metrics.emitted)
   }
-  datasets     = local.dataset_names
-  service_name = local.names.service
+  datasets = local.dataset_names
 }

@@ -22,29 +22,6 @@ variable "bucket_name" {
   default     = null
 }
 
-variable "chunk_bytes" {
-  description = "Target chunk size in bytes (ETL_CHUNK_BYTES). Null uses contract.json defaults.chunk_bytes."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.chunk_bytes == null || try(var.chunk_bytes >= var.chunk_bytes_minimum, false)
-    error_message = "chunk_bytes must be at least chunk_bytes_minimum."
-  }
-}
-
-variable "chunk_bytes_minimum" {
-  description = "Smallest chunk_bytes accepted: 1 MiB by default; an environment for tests may lower it to 1 KiB (the local run and e2e tests fan a small file out into many chunks)."
-  type        = number
-  default     = 1048576
-  nullable    = false
-
-  validation {
-    condition     = var.chunk_bytes_minimum >= 1024
-    error_message = "chunk_bytes_minimum must be at least 1 KiB."
-  }
-}
-
 variable "datasets" {
   description = "The datasets this deployment serves, keyed by name: a file uploaded under incoming/<name>/ is processed with that dataset's Table Schema (schema_file; null: <repo>/schemas/<name>.json) and published under processed/<name>/v<major>/ and rejected/<name>/v<major>/, with its own Glue tables and dashboard graphs."
   type = map(object({
@@ -108,10 +85,60 @@ variable "kms_key_deletion_window_days" {
 }
 
 variable "lifecycle_rules" {
-  description = "Object lifecycle of the processing bucket, passed to the storage module's lifecycle_rules (its README lists the attributes, defaults and checks; empty: those defaults)."
-  type        = any
-  default     = {}
-  nullable    = false
+  description = "Object lifecycle of the processing bucket, passed to the storage module's lifecycle_rules (its README lists the attributes, defaults and checks; a null or absent attribute: that default)."
+  type = object({
+    processed_transition_after_days        = optional(number)
+    processed_storage_class                = optional(string)
+    processed_expire_after_days            = optional(number)
+    transient_expire_after_days            = optional(number)
+    transient_noncurrent_expire_after_days = optional(number)
+    noncurrent_expire_after_days           = optional(number)
+    noncurrent_versions_to_retain          = optional(number)
+    # Renamed; declared so the storage module can refuse it by name (Terraform would drop an
+    # undeclared attribute without a word).
+    processed_glacier_after_days = optional(number)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "limits" {
+  description = "Limits of one file's processing, each set as its handler environment variable (contract.json `env`). chunk_bytes: target chunk size (ETL_CHUNK_BYTES), at least chunk_bytes_minimum. chunk_bytes_minimum: smallest chunk_bytes accepted, 1 MiB by default; an environment for tests may lower it to 1 KiB (the local run and e2e tests fan a small file out into many chunks). max_record_bytes: largest CSV record accepted (ETL_MAX_RECORD_BYTES). max_decompressed_bytes: largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES), at least 1 MiB; more fails the file with DecompressedTooLarge. max_gzip_ratio: largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. max_chunks: most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. A null limit uses contract.json `defaults`."
+  type = object({
+    chunk_bytes            = optional(number)
+    chunk_bytes_minimum    = optional(number, 1048576)
+    max_record_bytes       = optional(number)
+    max_decompressed_bytes = optional(number)
+    max_gzip_ratio         = optional(number)
+    max_chunks             = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.limits.chunk_bytes_minimum >= 1024
+    error_message = "limits.chunk_bytes_minimum must be at least 1 KiB."
+  }
+
+  validation {
+    condition     = var.limits.chunk_bytes == null || try(var.limits.chunk_bytes >= var.limits.chunk_bytes_minimum, false)
+    error_message = "limits.chunk_bytes must be at least limits.chunk_bytes_minimum."
+  }
+
+  validation {
+    condition     = var.limits.max_decompressed_bytes == null || try(var.limits.max_decompressed_bytes >= 1048576, false)
+    error_message = "limits.max_decompressed_bytes must be at least 1 MiB."
+  }
+
+  validation {
+    condition     = var.limits.max_gzip_ratio == null || try(var.limits.max_gzip_ratio >= 1, false)
+    error_message = "limits.max_gzip_ratio must be at least 1."
+  }
+
+  validation {
+    condition     = var.limits.max_chunks == null || try(var.limits.max_chunks >= 1, false)
+    error_message = "limits.max_chunks must be at least 1."
+  }
 }
 
 variable "log_level" {
@@ -128,50 +155,11 @@ variable "log_retention_days" {
   nullable    = false
 }
 
-variable "max_chunks" {
-  description = "Most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. Null uses contract.json defaults.max_chunks."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.max_chunks == null || try(var.max_chunks >= 1, false)
-    error_message = "max_chunks must be at least 1."
-  }
-}
-
 variable "max_concurrency" {
   description = "Distributed Map MaxConcurrency (chunks processed in parallel per file)."
   type        = number
   default     = 10
   nullable    = false
-}
-
-variable "max_decompressed_bytes" {
-  description = "Largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES); more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_decompressed_bytes."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.max_decompressed_bytes == null || try(var.max_decompressed_bytes >= 1048576, false)
-    error_message = "max_decompressed_bytes must be at least 1 MiB."
-  }
-}
-
-variable "max_gzip_ratio" {
-  description = "Largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. Null uses contract.json defaults.max_gzip_ratio."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.max_gzip_ratio == null || try(var.max_gzip_ratio >= 1, false)
-    error_message = "max_gzip_ratio must be at least 1."
-  }
-}
-
-variable "max_record_bytes" {
-  description = "Largest CSV record accepted (ETL_MAX_RECORD_BYTES). Null uses contract.json defaults.max_record_bytes."
-  type        = number
-  default     = null
 }
 
 variable "notification_emails" {

@@ -3,11 +3,11 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.id
 
-  bucket_name = coalesce(var.bucket_name, "${var.prefix}-processing-${local.account_id}")
+  bucket_name = var.names.bucket
 
   catalog_database_name = coalesce(var.catalog.database_name, replace(var.prefix, "-", "_"))
-  table_name            = coalesce(var.table_name, "${var.prefix}-status")
-  kms_alias_name        = coalesce(var.kms_alias_name, "alias/${var.prefix}-etl")
+  table_name            = var.names.table
+  kms_alias_name        = var.names.kms_alias
 
   create_kms_key = var.kms_key_arn == null
 

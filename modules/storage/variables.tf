@@ -5,17 +5,6 @@ variable "abort_incomplete_multipart_days" {
   nullable    = false
 }
 
-variable "bucket_name" {
-  description = "Name of the processing bucket. Null builds \"<prefix>-processing-<account_id>\"."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
-    error_message = "bucket_name must be 3-63 characters of lowercase letters, digits, dots and hyphens."
-  }
-}
-
 variable "catalog" {
   description = "Glue Data Catalog tables over processed/ and rejected/ (queryable with Athena). database_name defaults to the prefix with dashes as underscores."
   type = object({
@@ -74,17 +63,6 @@ variable "kms_key_arn" {
   default     = null
 }
 
-variable "kms_alias_name" {
-  description = "Alias of the KMS key created here. Null builds \"alias/<prefix>-etl\"."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.kms_alias_name == null || startswith(coalesce(var.kms_alias_name, "-"), "alias/")
-    error_message = "kms_alias_name must start with \"alias/\"."
-  }
-}
-
 variable "kms_key_deletion_window_days" {
   description = "Waiting period before a KMS key created here is deleted (7-30 days)."
   type        = number
@@ -109,7 +87,7 @@ variable "lifecycle_rules" {
     noncurrent_versions_to_retain          = optional(number, 0)
     # Renamed attribute, declared only to refuse it: Terraform drops attributes an object
     # type does not declare, so an old caller's setting would be ignored without a word.
-    processed_glacier_after_days = optional(any)
+    processed_glacier_after_days = optional(number)
   })
   default  = {}
   nullable = false
@@ -155,6 +133,26 @@ variable "lifecycle_rules" {
   }
 }
 
+variable "names" {
+  description = "Names of the bucket, the status table and the KMS key's alias (contract.json `names`, rendered; modules/pipeline passes them)."
+  type = object({
+    bucket    = string
+    table     = string
+    kms_alias = string
+  })
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.names.bucket))
+    error_message = "names.bucket must be 3-63 characters of lowercase letters, digits, dots and hyphens."
+  }
+
+  validation {
+    condition     = startswith(var.names.kms_alias, "alias/")
+    error_message = "names.kms_alias must start with \"alias/\"."
+  }
+}
+
 variable "prefix" {
   description = "Name prefix for every resource (e.g. \"etl-dev\")."
   type        = string
@@ -194,12 +192,6 @@ variable "schema_object_key_pattern" {
     condition     = strcontains(var.schema_object_key_pattern, "{dataset}")
     error_message = "schema_object_key_pattern must contain {dataset}, or every dataset's schema would go to the same key."
   }
-}
-
-variable "table_name" {
-  description = "Name of the status table. Null builds \"<prefix>-status\"."
-  type        = string
-  default     = null
 }
 
 variable "table_key" {

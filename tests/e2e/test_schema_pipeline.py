@@ -52,8 +52,8 @@ def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        # a hang guard, not a speed check: each run deploys envs/dev (apply ~75 s on an idle
-        # 2-core machine, over 3 min when other jobs share the cores; once it hit 240 s)
+        # a hang guard, not a speed check: each run deploys envs/dev, which takes minutes
+        # when other jobs share the cores (the deploy's timings: docs/decisions.md)
         timeout=600,
         check=False,
     )

@@ -31,7 +31,6 @@ DEV_SWITCHES = {
     "deletion_protection": False,
     "retain": False,
     "kms_key_deletion_window_days": 7,
-    "chunk_bytes_minimum": 1024,
     "log_level": "DEBUG",
     "log_retention_days": 30,
 }
@@ -48,7 +47,10 @@ def _old_layout_root(stack) -> None:
         text = text.replace('source = "./contract"', 'source = "../../modules/pipeline/contract"')
         text = re.sub(r'source = "\.\./(\w+)"', r'source = "../../modules/\1"', text)
         (old / name).write_text(text)
-    shutil.copy2(dev / "versions.tf", old / "versions.tf")
+    # the provider's Environment tag names the env; modules/pipeline has its own
+    # local.environment (the functions' variables)
+    versions = (dev / "versions.tf").read_text().replace("local.environment", '"dev"')
+    (old / "versions.tf").write_text(versions)
     for override in dev.glob("*override*.tf"):
         shutil.copy2(override, old / override.name)
     (old / "env.tf").write_text(
@@ -56,7 +58,10 @@ def _old_layout_root(stack) -> None:
         'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n'
     )
     values = json.loads(next(dev.glob("*.tfvars.json")).read_text())
-    (old / "old.auto.tfvars.json").write_text(json.dumps({**values, **DEV_SWITCHES}))
+    limits = {**values.get("limits", {}), "chunk_bytes_minimum": 1024}
+    (old / "old.auto.tfvars.json").write_text(
+        json.dumps({**values, **DEV_SWITCHES, "limits": limits})
+    )
 
 
 def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):

@@ -237,7 +237,7 @@ def test_an_upload_fault_needs_the_key_it_follows():
 
 SLOW_INIT_HANDLER = """
 import os, time
-time.sleep(0.6)  # a slow init (pyarrow's import is ~1 s)
+time.sleep(0.6)  # a slow init, like pyarrow's import
 
 def handler(event, context):
     return {"pid": os.getpid()}

@@ -177,3 +177,25 @@ def test_validate_runs_in_process_from_the_callers_folder(noxfile, tmp_path, mon
             {"PYTHONPATH": str(REPO)},
         ),
     ]
+
+
+def test_quick_runs_pytest_without_deploys_or_a_build(noxfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(noxfile, "shared_test_python", lambda session: "/venv/python")
+    session = FakeSession(tmp_path, ["-x"])
+
+    noxfile.quick.func(session)
+
+    assert session.calls == [
+        ("run", ("/venv/python", "-m", "pytest", "-m", "not e2e and not slow", "-x"), None)
+    ]
+
+
+def test_the_quick_loop_leaves_out_files_that_exist():
+    """A renamed slow file would silently join the quick loop: every listed one exists."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        conftest = importlib.import_module("conftest")
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+    assert conftest.SLOW_FILES and all((REPO / f).is_file() for f in conftest.SLOW_FILES)
+    assert all((REPO / d).is_dir() for d in conftest.SLOW_DIRS)

@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from etl.schema import REJECTS_SCHEMA, load_schema
+from etl.schema import REJECTS_SCHEMA
+from etl.schema_check import load_schema
 from etl.transform import process_stream
 from tfhcl import CONTRACT_PATH
 from tfrun import require_terraform

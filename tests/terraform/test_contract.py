@@ -17,6 +17,7 @@ from tfhcl import (
     locals_of,
     module_blocks,
     tf_files,
+    unquote,
 )
 
 CONTRACT = contract()
@@ -49,12 +50,12 @@ def test_pipeline_builds_lambda_environment_from_contract_env():
 
 @pytest.mark.parametrize("env", ENVS)
 def test_envs_read_no_contract_and_build_nothing_themselves(env):
-    """The glue lives once, in modules/pipeline: an env has one module call, no locals, and
-    reads no file."""
+    """The glue lives once, in modules/pipeline: an env has one module call, one local (its
+    name, for the provider's Environment tag), and reads no file."""
     calls = [n for _, parsed in load_dir(ENVS_DIR / env) for n, _ in blocks(parsed, "module")]
     assert calls == ["pipeline"]
     assert expr(_module_call("pipeline", ENVS_DIR / env)["source"]) == "../../modules/pipeline"
-    assert locals_of(ENVS_DIR / env) == {}
+    assert {k: unquote(v) for k, v in locals_of(ENVS_DIR / env).items()} == {"environment": env}
     text = "\n".join(p.read_text(encoding="utf-8") for p in (ENVS_DIR / env).glob("*.tf"))
     assert not re.search(r"\b(file|jsondecode|templatefile)\(", text)
     assert "local.contract" not in text and "module.contract" not in text
@@ -150,8 +151,13 @@ def test_compute_names_and_handlers_follow_the_contract():
         "{for name, _ in var.functions : name => "
         'replace(local.function_name_pattern, "{function}", replace(name, "_", "-"))}'
     )
-    names = {k: expr(v) for k, v in _module_call("compute")["names"].items()}
-    assert names == {"function": "local.names.function", "layer": "local.names.layer"}
+    # Every module takes its names the same way: contract.json `names`, rendered once by the
+    # contract reader (the storage bucket may be overridden), with no fallback pattern.
+    for module in ("compute", "orchestration", "observability"):
+        assert expr(_module_call(module)["names"]) == "local.names", module
+    assert expr(_module_call("storage")["names"]) == (
+        "merge(local.names, {bucket = coalesce(var.bucket_name, local.names.bucket)})"
+    )
     (fn,) = [
         b
         for _, t, _, b in module_blocks(MODULES_DIR / "compute", "resource")

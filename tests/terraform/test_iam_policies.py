@@ -905,8 +905,8 @@ def test_the_pipeline_alarms_are_named_with_the_prefix():
     assert pipeline and all(n.startswith("${var.prefix}-") for n in pipeline), pipeline
     assert 'name = "${name}-${lower(metric)}"' in expr(obs["function_alarms"])
     assert "for k, name in var.function_names" in expr(obs["function_alarms"])
-    # modules/pipeline passes names.function, which starts with the prefix.
+    # modules/pipeline passes contract.json names.function, which starts with the prefix.
     assert contract()["names"]["function"].startswith("{prefix}-")
     assert expr(locals_of(MODULES_DIR / "compute")["function_name_pattern"]) == (
-        'coalesce(var.names.function, "${var.prefix}-{function}")'
+        "var.names.function"
     )

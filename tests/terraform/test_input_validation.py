@@ -22,6 +22,11 @@ pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not inst
 
 STORAGE_REQUIRED = {
     "prefix": "etl-test",
+    "names": {
+        "bucket": "etl-test-processing-123456789012",
+        "table": "etl-test-status",
+        "kms_alias": "alias/etl-test-etl",
+    },
     "prefixes": {
         k: f"{k}/"
         for k in ("incoming", "staging", "manifests", "work", "processed", "rejected", "config")
@@ -273,17 +278,14 @@ def test_storage_accepts_each_version_form(storage, tmp_path, version):
 
 def test_env_reserved_concurrency_defaults(env_root):
     env, root = env_root
-    from tfhcl import variables_of as _variables_of
+    from tfhcl import blocks, load, unquote, variables_of
 
-    assert all("validation" not in b for b in _variables_of(ENVS_DIR / env).values()), env
+    assert all("validation" not in b for b in variables_of(ENVS_DIR / env).values()), env
     root.accepts(PIPELINE_REQUIRED)
     # prod reserves the processor; dev leaves everything unreserved.
-    from tfhcl import unquote, variables_of
-
-    default = variables_of(ENVS_DIR / env)["reserved_concurrency"]["default"]
-    assert {unquote(k): v for k, v in default.items()} == (
-        {"processor": 50} if env == "prod" else {}
-    )
+    (call,) = [b for _, b in blocks(load(ENVS_DIR / env / "main.tf"), "module")]
+    reserved = {unquote(k): v for k, v in call.get("reserved_concurrency", {}).items()}
+    assert reserved == ({"processor": 50} if env == "prod" else {})
 
 
 @pytest.mark.parametrize(
@@ -318,19 +320,21 @@ def test_env_reserved_concurrency_may_cover_other_functions(env_root):
 @pytest.mark.parametrize(
     ("values", "accepted"),
     [
-        ({"chunk_bytes": 1024}, False),
-        ({"chunk_bytes": 1048576}, True),
-        ({"chunk_bytes": 1024, "chunk_bytes_minimum": 1024}, True),
-        ({"chunk_bytes": 1023, "chunk_bytes_minimum": 1024}, False),
+        ({"limits": {"chunk_bytes": 1024}}, False),
+        ({"limits": {"chunk_bytes": 1048576}}, True),
+        ({"limits": {"chunk_bytes": 1024, "chunk_bytes_minimum": 1024}}, True),
+        ({"limits": {"chunk_bytes": 1023, "chunk_bytes_minimum": 1024}}, False),
     ],
     ids=["prod-minimum", "one-mib", "dev-minimum", "under-dev-minimum"],
 )
 def test_chunk_bytes_minimum_is_per_environment(pipeline_vars, values, accepted):
-    """prod keeps the 1 MiB floor; dev lowers it to 1 KiB (chunk_bytes_minimum)."""
+    """prod keeps the 1 MiB floor; dev lowers it to 1 KiB (limits.chunk_bytes_minimum)."""
     if accepted:
         pipeline_vars.accepts({**PIPELINE_REQUIRED, **values})
     else:
-        pipeline_vars.refuses({**PIPELINE_REQUIRED, **values}, "at least chunk_bytes_minimum")
+        pipeline_vars.refuses(
+            {**PIPELINE_REQUIRED, **values}, "at least limits.chunk_bytes_minimum"
+        )
 
 
 # --- compute: reserved_concurrency per function ---------------------------------------------
@@ -353,6 +357,7 @@ def _compute_values(reserved) -> dict:
         "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k",
         "layer": {"path": "l.zip", "sha256": "x", "base64sha256": "x"},
         "metrics_namespace": "CsvEtl",
+        "names": {"function": "etl-test-{function}", "layer": "etl-test-deps", "service": "s"},
         "prefix": "etl-test",
         "prefixes": {"incoming": "incoming/"},
         "table_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t",

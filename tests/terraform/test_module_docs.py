@@ -10,9 +10,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import tfdocs
-from tfdocs import BEGIN, END, REGENERATE, TfDocsError
 from tfhcl import ENVS, ENVS_DIR, MODULES, MODULES_DIR, REPO
+
+from tools import tfdocs
+from tools.tfdocs import BEGIN, END, REGENERATE, TfDocsError
 
 DOC_DIRS = tfdocs.doc_dirs()
 

@@ -77,7 +77,7 @@ def _calls(prefix: str) -> str:
 
 
 def _env_moved_blocks(env: str) -> str:
-    text = (ENVS_DIR / env / "main.tf").read_text(encoding="utf-8")
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted((ENVS_DIR / env).glob("*.tf")))
     found = re.findall(r"^moved \{\n(?:.*\n)*?\}\n", text, flags=re.M)
     assert len(found) == len(OLD_LAYOUT), f"envs/{env}: {len(found)} moved blocks"
     return "\n".join(found)

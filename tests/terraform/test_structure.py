@@ -40,10 +40,19 @@ def test_module_readme_documents_inputs_outputs_and_usage(module):
     assert f'source = "../../modules/{module}"' in readme, "README needs one usage block"
 
 
+SHARED_ROOT_FILES = ("versions.tf", "variables.tf", "outputs.tf", "moved.tf")
+
+
 @pytest.mark.parametrize("env", ENVS)
-def test_env_has_root_files(env):
-    for f in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
-        assert (ENVS_DIR / env / f).is_file(), f"envs/{env} lacks {f}"
+def test_env_is_its_main_tf_plus_the_shared_root_files(env):
+    """What every root has is written once in envs/shared and linked; an env's own file is
+    its main.tf (prod adds its state backend)."""
+    own = {"main.tf"} | ({"backend.tf"} if env == "prod" else set())
+    root = ENVS_DIR / env
+    assert {p.name for p in root.glob("*.tf") if not p.is_symlink()} == own
+    for name in SHARED_ROOT_FILES:
+        link = root / name
+        assert link.is_symlink() and link.resolve() == ENVS_DIR / "shared" / name, link
 
 
 def test_there_is_terraform_to_check():
@@ -88,7 +97,7 @@ def test_env_pins_terraform_and_the_provider_tfschema_checks(env):
 
 
 def test_prod_state_is_remote_with_s3_locking():
-    tf = load(ENVS_DIR / "prod" / "versions.tf")["terraform"][0]
+    tf = load(ENVS_DIR / "prod" / "backend.tf")["terraform"][0]
     assert "s3" in {unquote(k) for b in tf["backend"] for k in b}
     example = (ENVS_DIR / "prod" / "backend.hcl.example").read_text(encoding="utf-8")
     assert "use_lockfile = true" in example

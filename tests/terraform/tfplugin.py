@@ -123,7 +123,7 @@ def tf_root(tf_tree, tf_env):
             root = tf_tree / rel
             if re.fullmatch(r"=?\s*\d+\.\d+\.\d+", aws_constraint(root)):
                 SETUP.write_override(root)
-            if "backend " in (root / "versions.tf").read_text():
+            if any("backend " in tf.read_text() for tf in root.glob("*.tf")):
                 (root / "zz_backend_override.tf").write_text(BACKEND_OVERRIDE)
             start = time.monotonic()
             run_terraform(["init", "-input=false", "-no-color"], root, tf_env)

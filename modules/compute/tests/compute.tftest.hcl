@@ -161,12 +161,12 @@ run "kms_use_follows_s3_and_table_access" {
   }
 }
 
-run "x86_64_and_custom_service_name" {
+run "x86_64_and_custom_service" {
   command = plan
 
   variables {
     architecture = "x86_64"
-    service_name = "acme-etl"
+    names        = { function = "etl-test-{function}", layer = "etl-test-deps", service = "acme-etl" }
     log_level    = "DEBUG"
   }
 
@@ -176,6 +176,6 @@ run "x86_64_and_custom_service_name" {
   }
   assert {
     condition     = aws_lambda_function.this["splitter"].environment[0].variables["POWERTOOLS_SERVICE_NAME"] == "acme-etl" && aws_lambda_function.this["splitter"].environment[0].variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
-    error_message = "service_name and log_level reach the environment."
+    error_message = "names.service and log_level reach the environment."
   }
 }

@@ -1,6 +1,11 @@
 # Inputs shared by every run in tests/*.tftest.hcl (terraform test reads this file);
 # a run overrides single values in its own variables block.
 prefix = "etl-test"
+names = {
+  function = "etl-test-{function}"
+  layer    = "etl-test-deps"
+  service  = "etl-test"
+}
 functions = {
   splitter = {
     handler          = "splitter.handler"

@@ -104,7 +104,7 @@ run "runtime_rejects_python311" {
 run "names_rejects_a_function_pattern_without_the_function" {
   command = plan
   variables {
-    names = { function = "etl-test-fn" }
+    names = { function = "etl-test-fn", layer = "etl-test-deps", service = "etl-test" }
   }
   expect_failures = [var.names]
 }

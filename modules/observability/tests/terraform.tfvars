@@ -1,6 +1,10 @@
 # Inputs shared by every run in tests/*.tftest.hcl (terraform test reads this file);
 # a run overrides single values in its own variables block.
-prefix            = "etl-test"
+prefix = "etl-test"
+names = {
+  dashboard = "etl-test-pipeline"
+  service   = "etl-test"
+}
 state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline"
 function_names = {
   splitter    = "etl-test-splitter"
@@ -17,5 +21,4 @@ custom_metrics = {
   dimension = "service"
   emitted   = ["RowsValid", "RowsRejected", "ProcessedBytes", "ChunkSeconds", "ReadRetries", "FilesCompleted", "FilesFailed"]
 }
-service_name = "etl-test"
-datasets     = ["transactions", "orders"]
+datasets = ["transactions", "orders"]

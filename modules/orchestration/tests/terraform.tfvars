@@ -1,6 +1,13 @@
 # Inputs shared by every run in tests/*.tftest.hcl (terraform test reads this file);
 # a run overrides single values in its own variables block.
 prefix = "etl-test"
+names = {
+  results_queue = "etl-test-results.fifo"
+  failure_topic = "etl-test-failures"
+  state_machine = "etl-test-pipeline"
+  event_rule    = "etl-test-s3-incoming"
+  events_dlq    = "etl-test-events-dlq"
+}
 function_arns = {
   splitter    = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-splitter"
   validator   = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-validator"

@@ -69,7 +69,13 @@ run "state_machine_refuses_a_function_the_template_does_not_use" {
 run "names_rejects_a_results_queue_that_is_not_fifo" {
   command = plan
   variables {
-    names = { results_queue = "etl-test-results" }
+    names = {
+      results_queue = "etl-test-results"
+      failure_topic = "etl-test-failures"
+      state_machine = "etl-test-pipeline"
+      event_rule    = "etl-test-s3-incoming"
+      events_dlq    = "etl-test-events-dlq"
+    }
   }
   expect_failures = [var.names]
 }

@@ -112,3 +112,20 @@ run "datasets_reach_storage_compute_and_observability" {
     error_message = "A table pair per dataset and major (orders keeps its released major 1), exported as catalog_tables."
   }
 }
+
+run "limits_reach_the_functions_environment" {
+  command = plan
+
+  variables {
+    limits = { chunk_bytes = 2097152, max_chunks = 50 }
+  }
+
+  assert {
+    condition     = local.environment[module.contract.env.chunk_bytes] == "2097152" && local.environment[module.contract.env.max_chunks] == "50"
+    error_message = "The limits set reach the functions' environment."
+  }
+  assert {
+    condition     = local.environment[module.contract.env.max_record_bytes] == tostring(module.contract.defaults.max_record_bytes)
+    error_message = "A limit left out is contract.json defaults."
+  }
+}

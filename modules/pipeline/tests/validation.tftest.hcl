@@ -13,22 +13,6 @@ run "architecture_rejects_aarch64" {
   expect_failures = [var.architecture]
 }
 
-run "chunk_bytes_rejects_less_than_the_minimum" {
-  command = plan
-  variables {
-    chunk_bytes = 1024
-  }
-  expect_failures = [var.chunk_bytes]
-}
-
-run "chunk_bytes_minimum_rejects_less_than_one_kib" {
-  command = plan
-  variables {
-    chunk_bytes_minimum = 512
-  }
-  expect_failures = [var.chunk_bytes_minimum]
-}
-
 run "function_settings_rejects_an_unknown_function" {
   command = plan
   variables {
@@ -37,28 +21,44 @@ run "function_settings_rejects_an_unknown_function" {
   expect_failures = [var.function_settings]
 }
 
-run "max_chunks_rejects_zero" {
+run "limits_rejects_a_chunk_bytes_minimum_under_one_kib" {
   command = plan
   variables {
-    max_chunks = 0
+    limits = { chunk_bytes_minimum = 512 }
   }
-  expect_failures = [var.max_chunks]
+  expect_failures = [var.limits]
 }
 
-run "max_decompressed_bytes_rejects_less_than_one_mib" {
+run "limits_rejects_chunk_bytes_under_the_minimum" {
   command = plan
   variables {
-    max_decompressed_bytes = 1000
+    limits = { chunk_bytes = 1024 }
   }
-  expect_failures = [var.max_decompressed_bytes]
+  expect_failures = [var.limits]
 }
 
-run "max_gzip_ratio_rejects_zero" {
+run "limits_rejects_max_decompressed_bytes_under_one_mib" {
   command = plan
   variables {
-    max_gzip_ratio = 0
+    limits = { max_decompressed_bytes = 1000 }
   }
-  expect_failures = [var.max_gzip_ratio]
+  expect_failures = [var.limits]
+}
+
+run "limits_rejects_a_max_gzip_ratio_of_zero" {
+  command = plan
+  variables {
+    limits = { max_gzip_ratio = 0 }
+  }
+  expect_failures = [var.limits]
+}
+
+run "limits_rejects_max_chunks_of_zero" {
+  command = plan
+  variables {
+    limits = { max_chunks = 0 }
+  }
+  expect_failures = [var.limits]
 }
 
 run "prefix_rejects_uppercase" {

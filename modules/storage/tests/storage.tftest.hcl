@@ -168,8 +168,7 @@ run "existing_key_and_explicit_names" {
 
   variables {
     kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    bucket_name   = "acme-etl-landing"
-    table_name    = "acme-etl-status"
+    names         = { bucket = "acme-etl-landing", table = "acme-etl-status", kms_alias = "alias/acme-etl" }
     force_destroy = true
     catalog       = { enabled = false }
   }

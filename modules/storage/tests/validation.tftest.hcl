@@ -5,12 +5,12 @@ mock_provider "aws" {
   override_during = plan
 }
 
-run "bucket_name_rejects_uppercase_and_underscores" {
+run "names_rejects_a_bucket_with_uppercase_and_underscores" {
   command = plan
   variables {
-    bucket_name = "ETL_Bucket"
+    names = { bucket = "ETL_Bucket", table = "etl-test-status", kms_alias = "alias/etl-test-etl" }
   }
-  expect_failures = [var.bucket_name]
+  expect_failures = [var.names]
 }
 
 run "catalog_rejects_hyphenated_database_name" {
@@ -100,12 +100,12 @@ run "prefixes_rejects_missing_config" {
   expect_failures = [var.prefixes]
 }
 
-run "kms_alias_name_rejects_a_name_without_alias_prefix" {
+run "names_rejects_a_kms_alias_without_the_alias_prefix" {
   command = plan
   variables {
-    kms_alias_name = "etl-test-etl"
+    names = { bucket = "etl-test-processing-123456789012", table = "etl-test-status", kms_alias = "etl-test-etl" }
   }
-  expect_failures = [var.kms_alias_name]
+  expect_failures = [var.names]
 }
 
 run "table_key_rejects_the_same_key_twice" {

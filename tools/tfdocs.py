@@ -14,12 +14,13 @@ indented JSON with sorted keys, `n/a` and Required `yes` when there is none; des
 trimmed, `|` escaped and newlines as `<br/>`. One deviation: `<` and `>` outside code spans
 become `&lt;`/`&gt;`, because GitHub drops `<prefix>` as an unknown HTML tag.
 
-Every directory under modules/ and envs/ that holds `.tf` files is documented; its README.md
-keeps its prose and gets the generated section between the markers.
+Every module and root under modules/ and envs/ (a directory with a main.tf) is documented;
+its README.md keeps its prose and gets the generated section between the markers.
 
-    python tests/terraform/tfdocs.py            check: exit 1 and a diff if a README is stale
-    python tests/terraform/tfdocs.py --write    rewrite the generated sections
-    python3 noxfile.py -s docs                  the same as --write
+    python3 noxfile.py -s docs        rewrite the generated sections (with the other generators)
+    python tools/tfdocs.py --write    the same, for the READMEs only
+    python tools/tfdocs.py            check: exit 1 and a diff if a README is stale
+                                      (tests/terraform/test_module_docs.py checks the same)
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ import hcl2
 from lark import Tree
 from lark.lexer import Token
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DOC_ROOTS = ("modules", "envs")
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
-REGENERATE = "python tests/terraform/tfdocs.py --write (or: python3 noxfile.py -s docs)"
+REGENERATE = "python tools/tfdocs.py --write (or: python3 noxfile.py -s docs)"
 _NO_DEFAULT = object()
 
 
@@ -70,12 +71,10 @@ class Output:
 
 # ----------------------------------------------------------------------------- reading the HCL
 def doc_dirs(repo: Path = REPO) -> list[Path]:
-    """Every Terraform directory directly under modules/ and envs/."""
+    """Every module and root directly under modules/ and envs/ (a directory with a main.tf;
+    envs/shared holds the files the roots link, documented in each root's README)."""
     return sorted(
-        d
-        for root in DOC_ROOTS
-        for d in (repo / root).glob("*")
-        if d.is_dir() and any(d.glob("*.tf"))
+        d for root in DOC_ROOTS for d in (repo / root).glob("*") if (d / "main.tf").is_file()
     )
 
 
@@ -286,8 +285,8 @@ def readme_of(directory: Path) -> Path:
     readme = directory / "README.md"
     if not readme.is_file():
         raise TfDocsError(
-            f"{_show(readme)} is missing: write one (what the directory creates, a usage block) with"
-            f" {BEGIN} and {END} where the tables go, then run {REGENERATE}"
+            f"{_show(readme)} is missing: write one (what the directory creates, a usage block)"
+            f" with {BEGIN} and {END} where the tables go, then run {REGENERATE}"
         )
     return readme
 
