@@ -30,6 +30,8 @@ locals {
     max_decompressed_bytes = tostring(coalesce(var.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
     max_gzip_ratio         = tostring(coalesce(var.max_gzip_ratio, local.defaults.max_gzip_ratio))
     max_chunks             = tostring(coalesce(var.max_chunks, local.defaults.max_chunks))
+    # where mark_failed publishes for the execution-ended rule
+    failure_topic_arn = module.orchestration.failure_topic_arn
   }
   environment = { for key, name in module.contract.env : name => local.env_values[key] }
 }
@@ -90,8 +92,13 @@ module "orchestration" {
     state_machine = local.names.state_machine
     event_rule    = local.names.event_rule
     events_dlq    = local.names.events_dlq
+    ended_rule    = local.names.execution_ended_rule
   }
-  function_arns       = module.compute.function_arns
+  function_arns = module.compute.function_arns
+  execution_ended_handler = {
+    function = module.contract.execution_ended_function
+    role_arn = module.compute.role_arns[module.contract.execution_ended_function]
+  }
   template_variables  = module.contract.state_machine_variables
   bucket_name         = module.storage.bucket_name
   bucket_arn          = module.storage.bucket_arn

@@ -11,3 +11,7 @@ function_arns = {
 bucket_name = "etl-test-processing-123456789012"
 bucket_arn  = "arn:aws:s3:::etl-test-processing-123456789012"
 kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+execution_ended_handler = {
+  function = "mark_failed"
+  role_arn = "arn:aws:iam::123456789012:role/etl-test-mark-failed-fn"
+}
