@@ -59,6 +59,11 @@ module "storage" {
   retain                       = var.retain
   kms_key_deletion_window_days = var.kms_key_deletion_window_days
   lifecycle_rules              = var.lifecycle_rules
+  # the rules and alarms the key policy lets EventBridge and CloudWatch use the key for
+  key_service_users = {
+    event_rules       = [local.names.event_rule, local.names.execution_ended_rule]
+    alarm_name_prefix = "${var.prefix}-"
+  }
 }
 
 module "compute" {

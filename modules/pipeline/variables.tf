@@ -104,13 +104,13 @@ variable "log_retention_days" {
 }
 
 variable "max_chunks" {
-  description = "Most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. Null uses contract.json defaults.max_chunks."
+  description = "Most chunks one file may be planned into (ETL_MAX_CHUNKS, at most 50000); more fails the file with TooManyChunks. Null uses contract.json defaults.max_chunks."
   type        = number
   default     = null
 
   validation {
-    condition     = var.max_chunks == null || try(var.max_chunks >= 1, false)
-    error_message = "max_chunks must be at least 1."
+    condition     = var.max_chunks == null || try(var.max_chunks >= 1 && var.max_chunks <= 50000, false)
+    error_message = "max_chunks must be between 1 and 50000: the Distributed Map's result holds one child output per chunk and must stay under Step Functions' 256 KiB payload limit (docs/decisions.md, \"Bounded Map result\")."
   }
 }
 

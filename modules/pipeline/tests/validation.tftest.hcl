@@ -45,6 +45,15 @@ run "max_chunks_rejects_zero" {
   expect_failures = [var.max_chunks]
 }
 
+# The Map's result (one {} per chunk) must stay under the 256 KiB payload limit.
+run "max_chunks_rejects_more_than_fifty_thousand" {
+  command = plan
+  variables {
+    max_chunks = 50001
+  }
+  expect_failures = [var.max_chunks]
+}
+
 run "max_decompressed_bytes_rejects_less_than_one_mib" {
   command = plan
   variables {
