@@ -81,8 +81,8 @@ def test_a_stopped_execution_is_failed_cleaned_up_and_reported_by_the_rule(pipel
     assert pipeline.list_keys(FileRef.from_file_id(file_id).work_prefix) != []
     pipeline.client("stepfunctions").stop_execution(executionArn=arn, cause="operator test")
     _until(
-        lambda: _file_item(pipeline, file_id).get("status") == "FAILED",
-        "the rule's mark_failed to mark the file FAILED",
+        lambda: "ended_notice" in _file_item(pipeline, file_id),
+        "the rule's mark_failed to mark the file FAILED and publish the message",
     )
 
     item = _file_item(pipeline, file_id)
