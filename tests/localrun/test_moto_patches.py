@@ -2,6 +2,9 @@
 
 When a test's "unpatched" half fails, moto has caught up: drop that patch (and this test).
 moto runs in-process here (``mock_aws``); the patches change the same classes the server uses.
+
+(Over 500 lines on purpose: one test or two per patch of localrun/moto_patches.py, side by
+side as the patches are.)
 """
 
 from __future__ import annotations
