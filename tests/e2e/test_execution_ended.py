@@ -116,7 +116,7 @@ def test_a_file_failed_through_mark_failed_is_reported_once(pipeline, tmp_path):
     path.write_text(HEADER)
     before = _rule_invocations(pipeline)
     result = pipeline.run_file(path, timeout=240)
-    assert result.status == "FAILED" and result.error == "HeaderOnly"
+    assert result.status == "FAILED" and result.failure["error"] == "HeaderOnly"
 
     _until(lambda: _rule_invocations(pipeline) > before, "the rule to invoke mark_failed")
     time.sleep(2)  # a second message, if one were sent, arrives in this time
