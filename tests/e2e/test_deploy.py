@@ -121,8 +121,10 @@ def test_every_resource_is_named_by_the_contract(pipeline):
     assert outputs["events_dlq_url"].rsplit("/", 1)[-1] == name("events_dlq")
     assert outputs["failure_topic_arn"].rsplit(":", 1)[-1] == name("failure_topic")
     assert pipeline.state_machine_name == name("state_machine")
-    (rule,) = pipeline.client("events").list_rules()["Rules"]
-    assert rule["Name"] == name("event_rule")
+    rules = pipeline.client("events").list_rules()["Rules"]
+    assert sorted(r["Name"] for r in rules) == sorted(
+        [name("event_rule"), name("execution_ended_rule")]
+    )
     table = pipeline.client("dynamodb").describe_table(TableName=outputs["table_name"])["Table"]
     assert table["KeySchema"] == CONTRACT.table.key_schema()
     assert table["AttributeDefinitions"] == CONTRACT.table.attribute_definitions()
