@@ -101,12 +101,21 @@ def test_a_stopped_execution_is_failed_cleaned_up_and_reported_by_the_rule(pipel
         uploaded["version_id"],
         "ExecutionAborted",
     )
-    # Chunks still running when the execution stopped may write after the clean-up; they
-    # are refused (the file is FAILED), so wait a little and look again.
+    # A chunk still running when the execution stopped (Step Functions does not stop a
+    # running Lambda) may upload to work/ after the clean-up; its result is refused (the file
+    # is FAILED), so its chunk item is never DONE and its work/ object expires with the
+    # bucket lifecycle. Nothing else may be left.
     time.sleep(3)
     ref = FileRef.from_file_id(file_id)
-    prefixes = (ref.work_prefix, ref.staging_prefix, *ref.published_prefixes)
+    prefixes = (ref.staging_prefix, *ref.published_prefixes)
     assert {p: pipeline.list_keys(p) for p in prefixes} == {p: [] for p in prefixes}
+    done = {
+        CONTRACT.table.chunk_index(i[CONTRACT.table.sort_key])
+        for i in pipeline.status_items(file_id)
+        if CONTRACT.table.is_chunk_id(i[CONTRACT.table.sort_key]) and i.get("status") == "DONE"
+    }
+    left = {int(k.rsplit("chunk-", 1)[1][:6]) for k in pipeline.list_keys(ref.work_prefix)}
+    assert done and not left & done, (sorted(left), sorted(done))
 
 
 def test_a_file_failed_through_mark_failed_is_reported_once(pipeline, tmp_path):
