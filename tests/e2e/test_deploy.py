@@ -53,9 +53,26 @@ def test_every_resource_is_terraforms_and_the_harness_adds_only_an_observer(pipe
     assert sorted(set(queues) - set(observers)) == sorted(
         u.rsplit("/", 1)[-1] for u in (outputs["results_queue_url"], outputs["events_dlq_url"])
     )
-    (rule,) = c("events").list_rules()["Rules"]
-    (target,) = c("events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    rules = {r["Name"]: r for r in c("events").list_rules()["Rules"]}
+    prefix = E2E_SETTINGS["prefix"]
+    trigger, ended = (
+        CONTRACT.resource_name(k, prefix) for k in ("event_rule", "execution_ended_rule")
+    )
+    assert sorted(rules) == sorted([trigger, ended])
+    (target,) = c("events").list_targets_by_rule(Rule=trigger)["Targets"]
     assert (target["Arn"], target["InputPath"]) == (outputs["state_machine_arn"], "$.detail")
+    # the execution-ended rule hands the whole event to mark_failed
+    (target,) = c("events").list_targets_by_rule(Rule=ended)["Targets"]
+    assert (target["Arn"], "InputPath" in target) == (pipeline.function_arn("mark_failed"), False)
+    assert (
+        target["DeadLetterConfig"]["Arn"].rsplit(":", 1)[-1]
+        == outputs["events_dlq_url"].rsplit("/", 1)[-1]
+    )
+    pattern = json.loads(rules[ended]["EventPattern"])
+    assert pattern["detail"] == {
+        "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+        "stateMachineArn": [outputs["state_machine_arn"]],
+    }
 
 
 def test_functions_run_with_the_environment_and_zip_terraform_deployed(pipeline):
