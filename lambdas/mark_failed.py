@@ -12,6 +12,21 @@ Its event is `{"execution_id": $$.Execution.Id, "input": <the failed state's inp
 - another execution owns the file (e.g. a duplicate event's Split failed while the owner
   works): nothing is changed or deleted; status NOT_OWNER ends the execution in
   OwnedByAnotherExecution.
+
+It is also the target of the execution-ended rule (modules/orchestration): EventBridge's
+`Step Functions Execution Status Change` event (etl.events.ExecutionEnded) for an execution
+of this state machine that ended FAILED, TIMED_OUT or ABORTED, which no Catch sees (an
+execution timeout, StopExecution, States.DataLimitExceeded, a failed NotifyFailure). Then the
+same clean-up runs for the file the execution owns, and the function publishes the failure
+message itself:
+- execution ended in the `FileFailed` Fail state: MarkFailed and NotifyFailure already ran;
+  nothing is done again and no second message is sent (`already_reported`); the same for a
+  redelivered event whose message was published (the file item's `ended_notice`);
+- file COMPLETE: nothing (`complete`); another execution owns the file: nothing
+  (`not_owner`); the input names no file of this pipeline: nothing (`outside_pipeline`);
+- otherwise: the file is marked FAILED (or found FAILED by this execution: MarkFailed ran but
+  the execution failed after it), its outputs are removed, and the failure message goes to
+  the failure topic (`notified`).
 """
 
 from __future__ import annotations
@@ -26,6 +41,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.contract import PREFIXES
 from etl.errors import InputOutsidePipeline, named_errors
 from etl.events import (
+    ExecutionEnded,
+    ExecutionEndedOutcome,
     FailureMessage,
     MarkFailedInput,
     NotOwner,
@@ -37,8 +54,11 @@ from etl.finalize import chunk_failure, success_message
 from etl.keys import S3_MAX_KEY_BYTES, FileRef
 from etl.runtime import get_runtime, logger, metrics
 from etl.s3io import delete_prefix
-from etl.status import COMPLETE
+from etl.status import COMPLETE, FAILED
 
+EXECUTION_ENDED = ExecutionEnded.detail_type
+# The Fail state an execution reaches after MarkFailed and NotifyFailure did their work.
+REPORTED_FAILURE = "FileFailed"
 # Errors that only say "something failed below me": the chunk items say what.
 GENERIC_ERRORS = ("States.", "ConservationError")
 # Names Step Functions and Lambda give to failures of their own: published as they are.
@@ -142,6 +162,8 @@ def refused_input_message(
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
+    if event.get("detail-type") == EXECUTION_ENDED:
+        return execution_ended(rt, ExecutionEnded.from_dict(event)).to_dict()
     failed = MarkFailedInput.from_dict(event)
     execution_id, state = failed.execution_id, failed.input
     name, reason = describe_error(failed.error)
@@ -190,3 +212,77 @@ def handler(event: dict, context: LambdaContext) -> dict:
         extra={"error": name, "reason": reason, "recorded": changed, "removed": removed},
     )
     return failure_message(ref, name, reason).to_dict()
+
+
+# -- the execution-ended rule ---------------------------------------------------------------------
+def ended_error(ended: ExecutionEnded) -> tuple[str, str]:
+    """(name, reason) of an execution that ended without MarkFailed's verdict."""
+    if ended.status == "TIMED_OUT":
+        return "ExecutionTimedOut", (
+            "the execution ran past the state machine's timeout (timeout_seconds) and Step "
+            "Functions ended it; nothing of the file stays published. Upload the file again; "
+            "if it is large, raise max_concurrency or timeout_seconds"
+        )
+    if ended.status == "ABORTED":
+        why = f" ({ended.cause})" if ended.cause else ""
+        return "ExecutionAborted", (
+            f"the execution was stopped before it finished{why}; nothing of the file stays "
+            "published. Upload the file again to process it"
+        )
+    return published_name(ended.error or "States.Runtime", ended.cause or "")
+
+
+def ended_file(rt, ended: ExecutionEnded) -> FileRef | None:
+    """The pipeline file the ended execution was started for, or None."""
+    try:
+        state = json.loads(ended.input or "null")
+        refs = candidates(state) if isinstance(state, dict) else []
+    except (InputOutsidePipeline, ValueError):
+        return None
+    if not refs or not inside_pipeline(rt, refs[0]):
+        return None
+    return choose(rt, refs, ended.execution_arn)[0]
+
+
+def execution_ended(rt, ended: ExecutionEnded) -> ExecutionEndedOutcome:
+    """MarkFailed's clean-up for an execution no Catch saw end; publishes the failure message
+    unless the state machine already did (see the module docstring for each outcome)."""
+    ref = ended_file(rt, ended)
+    if ref is None:
+        logger.warning(
+            "execution ended for no file of this pipeline", extra={"status": ended.status}
+        )
+        return ExecutionEndedOutcome(ended.execution_arn, None, "outside_pipeline")
+    logger.append_keys(file_id=ref.file_id)
+    if ended.status == "FAILED" and ended.error == REPORTED_FAILURE:
+        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "already_reported")
+    name, reason = ended_error(ended)
+    changed = rt.status.fail_file(ref.file_id, ended.execution_arn, name, reason)
+    item = rt.status.get_file(ref.file_id) or {}
+    if not changed and item.get("status") == COMPLETE:
+        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "complete")
+    if item.get("execution_id") != ended.execution_arn or item.get("status") != FAILED:
+        logger.warning("the file belongs to another execution: nothing changed")
+        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "not_owner")
+    if item.get("ended_notice") == ended.execution_arn:  # a redelivered event
+        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "already_reported")
+    removed = remove_outputs(rt, ref)
+    message = failure_message(ref, item.get("error", name), item.get("reason", reason))
+    rt.notifications.publish(
+        TopicArn=rt.settings.failure_topic_arn, Subject=message.subject, Message=message.message
+    )
+    # after publishing: a crash in between sends the message again (at least once), never
+    # loses it
+    rt.status.claim_ended_notice(ref.file_id, ended.execution_arn)
+    if changed:
+        metrics.add_metric(name="FilesFailed", unit="Count", value=1)
+    logger.error(
+        "execution ended: file failed",
+        extra={
+            "error": message.error,
+            "status": ended.status,
+            "recorded": changed,
+            "removed": removed,
+        },
+    )
+    return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "notified")

@@ -57,10 +57,16 @@ s3_ranged_get                  a ranged GetObject reads the whole object out of 
                                GET with one ``bytes=A-B`` / ``bytes=A-`` range reads only the
                                range; everything else (headers, 206, Content-Range, errors) is
                                moto's own code.
-eventbridge_to_stepfunctions   a rule target that is a Step Functions state machine makes
-                               delivery raise (not implemented). Delivered: StartExecution
-                               with the target's ``InputPath`` (or ``Input``) applied, as
-                               EventBridge does.
+eventbridge_to_stepfunctions   a rule target that is a Step Functions state machine or a
+                               Lambda function makes delivery raise (not implemented).
+                               Delivered: StartExecution with the target's ``InputPath`` (or
+                               ``Input``) applied, as EventBridge does; a Lambda function is
+                               invoked asynchronously (``Event``) with the event, through the
+                               server like moto's own Step Functions Lambda calls.
+sfn_status_events              an execution that ends sends no "Step Functions Execution
+                               Status Change" event to EventBridge. Sent to the default bus of
+                               the execution's account and region when it ends (SUCCEEDED,
+                               FAILED, TIMED_OUT, ABORTED), in the documented shape.
 =============================  ===============================================================
 
 Not a patch but part of the same setup, :func:`enable_step_functions_execution`: moto only
@@ -417,13 +423,14 @@ def _eventbridge_to_stepfunctions() -> list[tuple[Any, str, Any]]:
     original = Rule.send_to_targets
 
     def send_to_targets(self, original_event, transform_input: bool = True):
-        states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
-        if not states:
+        ours = {"states": _start_execution, "lambda": _invoke_function}
+        delivered = [t for t in self.targets if parse_arn(t["Arn"]).service in ours]
+        if not delivered:
             return original(self, original_event, transform_input)
         if self.event_pattern.matches_event(original_event):
-            for target in states:
-                _start_execution(self, target, original_event)
-        others = [t for t in self.targets if t not in states]
+            for target in delivered:
+                ours[parse_arn(target["Arn"]).service](self, target, original_event)
+        others = [t for t in self.targets if t not in delivered]
         if others:
             proxy = copy.copy(self)
             proxy.targets = others
@@ -443,6 +450,70 @@ def _start_execution(rule, target: dict, event: dict) -> None:
     arn = parse_arn(target["Arn"])
     get_backend(arn.account, arn.region).start_execution(
         target["Arn"], name=uuid.uuid4().hex, execution_input=json.dumps(payload)
+    )
+
+
+def _invoke_function(rule, target: dict, event: dict) -> None:
+    """EventBridge's Lambda target: an asynchronous invocation with the whole event."""
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+    from moto.utilities.arns import parse_arn
+
+    if "Input" in target:
+        payload: Any = json.loads(target["Input"])
+    else:
+        payload = json_path(_as_aws_event(event), target.get("InputPath") or "$")
+    boto_client_for(parse_arn(target["Arn"]).region, "lambda").invoke(
+        FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(payload).encode()
+    )
+
+
+# -- Step Functions -> EventBridge -----------------------------------------------------------
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _sfn_status_events() -> list[tuple[Any, str, Any]]:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self) -> None:
+        original(self)
+        _put_status_change(self.execution)
+
+    return [(BaseExecutionWorkerCommunication, "terminated", terminated)]
+
+
+def _put_status_change(execution) -> None:
+    """The event Step Functions sends when an execution ends (AWS's documented shape)."""
+    from moto.events.models import events_backends
+
+    def millis(moment) -> int | None:
+        return None if moment is None else int(moment.timestamp() * 1000)
+
+    output = None if execution.output is None else json.dumps(execution.output)
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": execution.exec_status.value,
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date),
+        "input": json.dumps(execution.input_data),
+        "output": output,
+        "inputDetails": {"included": True},
+        "outputDetails": None if output is None else {"included": True},
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    events_backends[execution.account_id][execution.region_name].put_events(
+        [
+            {
+                "Source": "aws.states",
+                "DetailType": STATUS_CHANGE,
+                "Detail": json.dumps(detail),
+                "Resources": [execution.exec_arn],
+            }
+        ]
     )
 
 
@@ -504,6 +575,7 @@ PATCHES: dict[str, _Patch] = {
         _Patch("s3_event_shape", _s3_event_shape),
         _Patch("s3_ranged_get", _s3_ranged_get),
         _Patch("eventbridge_to_stepfunctions", _eventbridge_to_stepfunctions),
+        _Patch("sfn_status_events", _sfn_status_events),
     )
 }
 

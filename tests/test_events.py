@@ -20,6 +20,8 @@ from etl.events import (  # noqa: E402
     ChunkItem,
     ChunkOutput,
     ChunkRange,
+    ExecutionEnded,
+    ExecutionEndedOutcome,
     FailureMessage,
     FirstReject,
     MarkFailedInput,
@@ -174,6 +176,22 @@ EXAMPLES = [
             "reason": "r",
         },
     ),
+    (
+        ExecutionEnded,
+        {
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "detail": {
+                "executionArn": "arn:exec",
+                "stateMachineArn": "arn:machine",
+                "status": "TIMED_OUT",
+                "input": json.dumps(DETAIL),
+                "error": None,
+                "cause": None,
+            },
+        },
+    ),
+    (ExecutionEndedOutcome, {"execution_arn": "arn:exec", "file_id": None, "action": "complete"}),
 ]
 
 

@@ -121,6 +121,16 @@ class MalformedEvent(EtlError):
     or a manual invocation."""
 
 
+class ExecutionTimedOut(EtlError):
+    """The execution ran past the state machine's timeout (Step Functions ended it; no Catch
+    runs): the execution-ended rule records the file FAILED and removes its outputs."""
+
+
+class ExecutionAborted(EtlError):
+    """The execution was stopped (StopExecution) before it finished: the execution-ended rule
+    records the file FAILED and removes its outputs."""
+
+
 class UnexpectedError(EtlError):
     """A failure the pipeline has no name for (a defect or an AWS problem): the reason
     carries the original exception type and message."""

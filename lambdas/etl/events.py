@@ -430,6 +430,46 @@ class NotOwner(Event):
     reason: str
 
 
+# -- the execution-ended rule (EventBridge -> mark_failed) -----------------------------------------
+EXECUTION_ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass(frozen=True)
+class ExecutionEnded(Event):
+    """EventBridge's `Step Functions Execution Status Change` event for an execution of this
+    state machine that ended FAILED, TIMED_OUT or ABORTED (the rule in modules/orchestration
+    sends only those). `input` is the execution input as a JSON string (the S3 event's
+    `detail`); Step Functions leaves it null when it is too large to include."""
+
+    detail_type: str = field(
+        default="Step Functions Execution Status Change",
+        init=False,
+        metadata={"check": True, "path": ("detail-type",)},
+    )
+    source: str = _const("aws.states")
+    execution_arn: str = field(metadata=_at("detail", "executionArn"))
+    state_machine_arn: str = field(metadata=_at("detail", "stateMachineArn"))
+    status: str = field(metadata=_at("detail", "status"))
+    input: str | None = field(default=None, metadata=_at("detail", "input"))
+    error: str | None = field(default=None, metadata=_at("detail", "error"))
+    cause: str | None = field(default=None, metadata=_at("detail", "cause"))
+
+
+@dataclass(frozen=True)
+class ExecutionEndedOutcome(Event):
+    """What mark_failed did for an ExecutionEnded event (returned to the asynchronous
+    invocation, logged): `action` is `notified` (recorded or found FAILED, cleaned up, failure
+    message published), `already_reported` (the execution ended in the `FileFailed` Fail state:
+    MarkFailed and NotifyFailure ran; or this event was delivered before and its message
+    published: nothing is done again), `complete` (the file was
+    committed), `not_owner` (another execution owns the file) or `outside_pipeline` (the
+    input names no file of this pipeline)."""
+
+    execution_arn: str
+    file_id: str | None
+    action: str
+
+
 # Every event, in the order the state machine passes them (the documentation's table).
 EVENTS: tuple[tuple[type[Event], str], ...] = (
     (ObjectCreated, "execution input (EventBridge `detail`)"),
@@ -449,4 +489,6 @@ EVENTS: tuple[tuple[type[Event], str], ...] = (
     (FailureMessage, "MarkFailed output, file FAILED (to SNS)"),
     (RefusedInputMessage, "MarkFailed output, input names no object (to SNS)"),
     (NotOwner, "MarkFailed output, another execution owns the file"),
+    (ExecutionEnded, "mark_failed input from the execution-ended rule (EventBridge event)"),
+    (ExecutionEndedOutcome, "mark_failed output for an ExecutionEnded event"),
 )

@@ -36,6 +36,7 @@ class Settings:
     max_decompressed_bytes: int = DEFAULTS["max_decompressed_bytes"]
     max_gzip_ratio: float = DEFAULTS["max_gzip_ratio"]
     max_chunks: int = DEFAULTS["max_chunks"]
+    failure_topic_arn: str | None = None  # mark_failed publishes there for the ended-execution rule
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,6 +58,7 @@ class Settings:
             ),
             max_gzip_ratio=float(env.get(ENV["max_gzip_ratio"]) or DEFAULTS["max_gzip_ratio"]),
             max_chunks=int(env.get(ENV["max_chunks"]) or DEFAULTS["max_chunks"]),
+            failure_topic_arn=env.get(ENV["failure_topic_arn"]) or None,
         )
 
 
@@ -74,6 +76,16 @@ class Runtime:
         )
         self.s3 = self.s3 or boto3.client("s3", config=config)
         self.dynamodb = self.dynamodb or boto3.resource("dynamodb", config=config)
+
+    @cached_property
+    def notifications(self) -> Any:
+        """An SNS client (only mark_failed publishes, for the execution-ended rule)."""
+        if not self.settings.failure_topic_arn:
+            raise RuntimeError(
+                f"missing environment variable {ENV['failure_topic_arn']}: the function is "
+                "deployed without the configuration Terraform sets"
+            )
+        return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
     @cached_property
     def status(self) -> StatusStore:

@@ -363,3 +363,13 @@ class StatusStore:
             if _conditional_failed(exc):
                 return False
             raise
+
+    def claim_ended_notice(self, file_id: str, execution_id: str) -> None:
+        """Record on the file item that the failure message for the ended execution
+        `execution_id` was published (mark_failed checks it first: a redelivered
+        execution-ended event publishes nothing again)."""
+        self.table.update_item(
+            Key={"file_id": file_id, "chunk_id": FILE},
+            UpdateExpression="SET ended_notice = :x",
+            ExpressionAttributeValues={":x": execution_id},
+        )

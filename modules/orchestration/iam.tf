@@ -205,11 +205,11 @@ data "aws_iam_policy_document" "message_guard" {
     }
 
     dynamic "condition" {
-      for_each = each.value.sender == null ? [] : [each.value.sender]
+      for_each = length(each.value.senders) == 0 ? [] : [each.value.senders]
       content {
         test     = "ArnNotEquals"
         variable = "aws:PrincipalArn"
-        values   = [condition.value]
+        values   = condition.value
       }
     }
 
@@ -257,7 +257,7 @@ data "aws_iam_policy_document" "results_queue" {
   }
 }
 
-# EventBridge dead-letter queue: only this rule's dead letters (no IAM principal sends).
+# EventBridge dead-letter queue: only this module's rules' dead letters (no IAM principal sends).
 data "aws_iam_policy_document" "events_dlq" {
   source_policy_documents = [data.aws_iam_policy_document.message_guard["events_dlq"].json]
 
@@ -275,13 +275,13 @@ data "aws_iam_policy_document" "events_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.incoming.arn]
+      values   = [aws_cloudwatch_event_rule.incoming.arn, aws_cloudwatch_event_rule.execution_ended.arn]
     }
   }
 }
 
-# Failure topic: the state machine (NotifyFailure) and this pipeline's CloudWatch alarms
-# publish; nobody else.
+# Failure topic: the state machine (NotifyFailure), the execution-ended rule's function and
+# this pipeline's CloudWatch alarms publish; nobody else.
 data "aws_iam_policy_document" "failure_topic" {
   source_policy_documents = [data.aws_iam_policy_document.message_guard["failure_topic"].json]
 
@@ -294,6 +294,18 @@ data "aws_iam_policy_document" "failure_topic" {
     principals {
       type        = "AWS"
       identifiers = [aws_iam_role.state_machine.arn]
+    }
+  }
+
+  statement {
+    sid       = "AllowExecutionEndedHandlerToPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [var.execution_ended_handler.role_arn]
     }
   }
 
@@ -320,4 +332,47 @@ data "aws_iam_policy_document" "failure_topic" {
       values   = [local.account_id]
     }
   }
+}
+
+# ---------------------------------------------------------------------------
+# The execution-ended rule's function publishes the failure message itself: sns:Publish on
+# the failure topic and the key through SNS for that topic only (the state machine's grant,
+# local.kms_grants, filtered to SNS). Attached to the function's role here, where the topic is.
+# ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "execution_ended_handler" {
+  statement {
+    sid       = "PublishFailure"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.failures.arn]
+  }
+
+  dynamic "statement" {
+    for_each = { for sid, g in local.kms_grants : sid => g if g.service == "sns" }
+    content {
+      sid       = statement.key
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = statement.value.context_key
+        values   = [statement.value.context]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution_ended_handler" {
+  name   = "publish-failures"
+  role   = local.ended_role_name
+  policy = data.aws_iam_policy_document.execution_ended_handler.json
 }

@@ -10,6 +10,7 @@ locals {
     state_machine = var.names.state_machine
     event_rule    = var.names.event_rule
     events_dlq    = var.names.events_dlq
+    ended_rule    = var.names.execution_ended_rule
   }
   state_machine_name = local.names.state_machine
   rule_name          = local.names.event_rule
@@ -50,13 +51,17 @@ locals {
   )
 
   # Queue and topic policies: the resource, the send action denied to other IAM principals,
-  # the one IAM principal allowed to send (null: none, only the Allow's AWS service), and the
-  # actions denied without TLS.
+  # the IAM principals allowed to send (none: only the Allow's AWS service), and the actions
+  # denied without TLS.
   message_guards = {
-    results_queue = { arn = aws_sqs_queue.results.arn, send_action = "sqs:SendMessage", sender = aws_iam_role.state_machine.arn, tls_actions = "sqs:*" }
-    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", sender = null, tls_actions = "sqs:*" }
-    failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", sender = aws_iam_role.state_machine.arn, tls_actions = "sns:Publish" }
+    results_queue = { arn = aws_sqs_queue.results.arn, send_action = "sqs:SendMessage", senders = [aws_iam_role.state_machine.arn], tls_actions = "sqs:*" }
+    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", senders = [], tls_actions = "sqs:*" }
+    failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", senders = [aws_iam_role.state_machine.arn, var.execution_ended_handler.role_arn], tls_actions = "sns:Publish" }
   }
+
+  # The execution-ended rule's function and the name of its role (the role ARN has no path).
+  ended_function_arn = lookup(var.function_arns, var.execution_ended_handler.function, null)
+  ended_role_name    = element(split("/", var.execution_ended_handler.role_arn), 1)
 
   # The state machine's uses of the pipeline key: per service, for this pipeline's resource.
   kms_grants = {

@@ -126,6 +126,69 @@ resource "aws_cloudwatch_event_target" "state_machine" {
   }
 }
 
+# ---------------------------------------------------------------------------
+# Clean-up for executions no Catch saw end: an execution timeout, StopExecution, or a runtime
+# error such as States.DataLimitExceeded ends an execution without MarkFailed. Step Functions
+# sends "Execution Status Change" events to EventBridge; this rule hands those of this state
+# machine that ended FAILED, TIMED_OUT or ABORTED to the execution-ended handler (mark_failed),
+# which marks the file FAILED, removes its outputs and publishes the failure message, unless
+# the execution ended in the FileFailed state (MarkFailed and NotifyFailure already ran).
+# ---------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "execution_ended" {
+  name        = local.names.ended_rule
+  description = "Runs MarkFailed's clean-up for executions of ${local.state_machine_name} that end FAILED, TIMED_OUT or ABORTED"
+
+  event_pattern = jsonencode({
+    source        = ["aws.states"]
+    "detail-type" = ["Step Functions Execution Status Change"]
+    detail = {
+      status          = ["FAILED", "TIMED_OUT", "ABORTED"]
+      stateMachineArn = [local.state_machine_arn]
+    }
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "execution_ended" {
+  rule      = aws_cloudwatch_event_rule.execution_ended.name
+  target_id = "clean-up"
+  arn       = local.ended_function_arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = var.event_retry.maximum_event_age_in_seconds
+    maximum_retry_attempts       = var.event_retry.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.ended_function_arn != null
+      error_message = "execution_ended_handler.function (${var.execution_ended_handler.function}) is not a function_arns key."
+    }
+  }
+}
+
+# Only this rule may invoke the function through EventBridge.
+resource "aws_lambda_permission" "execution_ended" {
+  statement_id  = "AllowExecutionEndedRule"
+  action        = "lambda:InvokeFunction"
+  function_name = local.ended_function_arn
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.execution_ended.arn
+
+  lifecycle {
+    precondition {
+      condition     = local.ended_function_arn != null
+      error_message = "execution_ended_handler.function (${var.execution_ended_handler.function}) is not a function_arns key."
+    }
+  }
+}
+
 # Events that EventBridge could not deliver after its retries.
 resource "aws_sqs_queue" "events_dlq" {
   name                      = local.names.events_dlq

@@ -18,6 +18,11 @@ output "event_rule_name" {
   value       = aws_cloudwatch_event_rule.incoming.name
 }
 
+output "execution_ended_rule_name" {
+  description = "Name of the EventBridge rule that runs the clean-up for executions ending FAILED, TIMED_OUT or ABORTED."
+  value       = aws_cloudwatch_event_rule.execution_ended.name
+}
+
 output "failure_topic_arn" {
   description = "ARN of the SNS failure topic."
   value       = aws_sns_topic.failures.arn

@@ -25,6 +25,20 @@ variable "event_retry" {
   }
 }
 
+variable "execution_ended_handler" {
+  description = "The function the execution-ended rule invokes (a function_arns key: contract.json state_machine.execution_ended_function) and its role's ARN. For every execution of this state machine that ends FAILED, TIMED_OUT or ABORTED (no Catch sees an execution timeout, StopExecution or States.DataLimitExceeded) it runs MarkFailed's clean-up and publishes the failure message; this module lets that role publish to the failure topic."
+  type = object({
+    function = string
+    role_arn = string
+  })
+  nullable = false
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^/]+$", var.execution_ended_handler.role_arn))
+    error_message = "execution_ended_handler.role_arn must be the ARN of an IAM role without a path (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
 variable "function_arns" {
   description = "Lambda function ARNs keyed by contract name. Each becomes the template variable <name>_arn; every <name>_arn the template uses must have one (checked before the state machine is planned)."
   type        = map(string)
@@ -69,25 +83,26 @@ variable "manifests_prefix" {
 }
 
 variable "max_concurrency" {
-  description = "Distributed Map MaxConcurrency: chunks processed in parallel per file."
+  description = "Distributed Map MaxConcurrency: chunks processed in parallel per file (at most 50: the chunks' status transactions all check one DynamoDB item, docs/decisions.md)."
   type        = number
   default     = 10
   nullable    = false
 
   validation {
-    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 10000 && floor(var.max_concurrency) == var.max_concurrency
-    error_message = "max_concurrency must be an integer between 1 and 10000."
+    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 50 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be an integer between 1 and 50: every chunk's status writes are DynamoDB transactions that condition-check the file's one status item, and past 50 concurrent chunks they conflict too often (docs/decisions.md, \"Chunk transactions on one file item\")."
   }
 }
 
 variable "names" {
-  description = "Names of the FIFO results queue, the failure topic, the state machine, the EventBridge rule and its dead-letter queue (contract.json `names`, rendered; modules/pipeline passes them)."
+  description = "Names of the FIFO results queue, the failure topic, the state machine, the EventBridge rule and its dead-letter queue, the execution-ended rule (contract.json `names`, rendered; modules/pipeline passes them)."
   type = object({
-    results_queue = string
-    failure_topic = string
-    state_machine = string
-    event_rule    = string
-    events_dlq    = string
+    results_queue        = string
+    failure_topic        = string
+    state_machine        = string
+    event_rule           = string
+    events_dlq           = string
+    execution_ended_rule = string
   })
   nullable = false
 

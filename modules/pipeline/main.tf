@@ -42,6 +42,8 @@ locals {
     max_decompressed_bytes = tostring(coalesce(var.limits.max_decompressed_bytes, local.defaults.max_decompressed_bytes))
     max_gzip_ratio         = tostring(coalesce(var.limits.max_gzip_ratio, local.defaults.max_gzip_ratio))
     max_chunks             = tostring(coalesce(var.limits.max_chunks, local.defaults.max_chunks))
+    # where mark_failed publishes for the execution-ended rule
+    failure_topic_arn = module.orchestration.failure_topic_arn
   }
   environment = { for key, name in module.contract.env : name => local.env_values[key] }
 }
@@ -67,6 +69,11 @@ module "storage" {
   retain                       = var.retain
   kms_key_deletion_window_days = var.kms_key_deletion_window_days
   lifecycle_rules              = var.lifecycle_rules
+  # the rules and alarms the key policy lets EventBridge and CloudWatch use the key for
+  key_service_users = {
+    event_rules       = [local.names.event_rule, local.names.execution_ended_rule]
+    alarm_name_prefix = "${var.prefix}-"
+  }
 }
 
 module "compute" {
@@ -94,9 +101,13 @@ module "compute" {
 module "orchestration" {
   source = "../orchestration"
 
-  prefix              = var.prefix
-  names               = local.names
-  function_arns       = module.compute.function_arns
+  prefix        = var.prefix
+  names         = local.names
+  function_arns = module.compute.function_arns
+  execution_ended_handler = {
+    function = module.contract.execution_ended_function
+    role_arn = module.compute.role_arns[module.contract.execution_ended_function]
+  }
   template_variables  = module.contract.state_machine_variables
   bucket_name         = module.storage.bucket_name
   bucket_arn          = module.storage.bucket_arn

@@ -103,7 +103,7 @@ variable "lifecycle_rules" {
 }
 
 variable "limits" {
-  description = "Limits of one file's processing, each set as its handler environment variable (contract.json `env`). chunk_bytes: target chunk size (ETL_CHUNK_BYTES), at least chunk_bytes_minimum. chunk_bytes_minimum: smallest chunk_bytes accepted, 1 MiB by default; an environment for tests may lower it to 1 KiB (the local run and e2e tests fan a small file out into many chunks). max_record_bytes: largest CSV record accepted (ETL_MAX_RECORD_BYTES). max_decompressed_bytes: largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES), at least 1 MiB; more fails the file with DecompressedTooLarge. max_gzip_ratio: largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. max_chunks: most chunks one file may be planned into (ETL_MAX_CHUNKS); more fails the file with TooManyChunks. A null limit uses contract.json `defaults`."
+  description = "Limits of one file's processing, each set as its handler environment variable (contract.json `env`). chunk_bytes: target chunk size (ETL_CHUNK_BYTES), at least chunk_bytes_minimum. chunk_bytes_minimum: smallest chunk_bytes accepted, 1 MiB by default; an environment for tests may lower it to 1 KiB (the local run and e2e tests fan a small file out into many chunks). max_record_bytes: largest CSV record accepted (ETL_MAX_RECORD_BYTES). max_decompressed_bytes: largest decompressed size of a .csv.gz input (ETL_MAX_DECOMPRESSED_BYTES), at least 1 MiB; more fails the file with DecompressedTooLarge. max_gzip_ratio: largest decompressed/compressed size ratio of a .csv.gz input (ETL_MAX_GZIP_RATIO), checked past the first MiB; more fails the file with DecompressedTooLarge. max_chunks: most chunks one file may be planned into (ETL_MAX_CHUNKS, at most 50000); more fails the file with TooManyChunks. A null limit uses contract.json `defaults`."
   type = object({
     chunk_bytes            = optional(number)
     chunk_bytes_minimum    = optional(number, 1048576)
@@ -136,8 +136,8 @@ variable "limits" {
   }
 
   validation {
-    condition     = var.limits.max_chunks == null || try(var.limits.max_chunks >= 1, false)
-    error_message = "limits.max_chunks must be at least 1."
+    condition     = var.limits.max_chunks == null || try(var.limits.max_chunks >= 1 && var.limits.max_chunks <= 50000, false)
+    error_message = "limits.max_chunks must be between 1 and 50000: the Distributed Map's result holds one child output per chunk and must stay under Step Functions' 256 KiB payload limit (docs/decisions.md, \"Bounded Map result\")."
   }
 }
 

@@ -46,26 +46,57 @@ data "aws_iam_policy_document" "kms_key" {
 
   # EventBridge (dead-letter delivery to the encrypted SQS queue) and CloudWatch alarms
   # (publish to the encrypted SNS topic) call KMS as service principals, so only the key
-  # policy can let them use the key. Nothing else does: S3 notifications go to EventBridge
-  # (not to SQS/SNS) and the topic has no SQS subscriptions, so SNS itself needs no grant.
-  # The pipeline's own roles (functions, state machine) get the key through IAM, limited
-  # there by kms:ViaService and the service's encryption context (modules compute and
-  # orchestration).
+  # policy can let them use the key: each for this pipeline's rules or alarms only
+  # (aws:SourceArn, var.key_service_users), in this account. Nothing else does: S3
+  # notifications go to EventBridge (not to SQS/SNS) and the topic has no SQS subscriptions,
+  # so SNS itself needs no grant. The pipeline's own roles (functions, state machine) get the
+  # key through IAM, limited there by kms:ViaService and the service's encryption context
+  # (modules compute and orchestration).
   statement {
-    sid       = "AllowAwsServicesToUseKeyForQueuesAndTopics"
+    sid       = "AllowPipelineRulesToUseKeyForDeadLetters"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["events.amazonaws.com"]
     }
 
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.key_event_rule_arns
+    }
+  }
+
+  statement {
+    sid       = "AllowPipelineAlarmsToUseKeyForTheTopic"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.key_alarm_arns
     }
   }
 }

@@ -11,6 +11,15 @@ locals {
 
   create_kms_key = var.kms_key_arn == null
 
+  # The resources EventBridge and CloudWatch use the key for (aws:SourceArn in the key policy).
+  key_event_rule_arns = [
+    for name in coalesce(var.key_service_users.event_rules, ["${var.prefix}-*"]) :
+    "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${name}"
+  ]
+  key_alarm_arns = [
+    "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${coalesce(var.key_service_users.alarm_name_prefix, "${var.prefix}-")}*"
+  ]
+
   # prevent_destroy cannot come from a variable, so each protected resource has an
   # unprotected block (count = retain ? 0 : 1) and a protected one (count = retain ? 1 : 0).
   # Exactly one instance exists; everything else reads it through these locals.

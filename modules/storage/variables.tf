@@ -63,6 +63,21 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "key_service_users" {
+  description = "Which of this pipeline's resources AWS services use the key for: `event_rules`, the names of the EventBridge rules whose dead letters go to the encrypted events queue, and `alarm_name_prefix`, the name prefix of the CloudWatch alarms that publish to the encrypted failure topic. The key policy lets events.amazonaws.com and cloudwatch.amazonaws.com use the key only for those (aws:SourceArn, built from the names so the key does not wait for the rules and alarms). Null fields: \"<prefix>-*\" rules, \"<prefix>-\" alarms."
+  type = object({
+    event_rules       = optional(list(string))
+    alarm_name_prefix = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.key_service_users.event_rules == null || try(length(var.key_service_users.event_rules) > 0, false)
+    error_message = "key_service_users.event_rules must name at least one rule (null: every \"<prefix>-*\" rule)."
+  }
+}
+
 variable "kms_key_deletion_window_days" {
   description = "Waiting period before a KMS key created here is deleted (7-30 days)."
   type        = number

@@ -55,9 +55,26 @@ def test_every_resource_is_terraforms_and_the_harness_adds_only_an_observer(pipe
     assert sorted(set(queues) - set(observers)) == sorted(
         u.rsplit("/", 1)[-1] for u in (outputs["results_queue_url"], outputs["events_dlq_url"])
     )
-    (rule,) = c("events").list_rules()["Rules"]
-    (target,) = c("events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    rules = {r["Name"]: r for r in c("events").list_rules()["Rules"]}
+    prefix = E2E_SETTINGS["prefix"]
+    trigger, ended = (
+        CONTRACT.resource_name(k, prefix) for k in ("event_rule", "execution_ended_rule")
+    )
+    assert sorted(rules) == sorted([trigger, ended])
+    (target,) = c("events").list_targets_by_rule(Rule=trigger)["Targets"]
     assert (target["Arn"], target["InputPath"]) == (outputs["state_machine_arn"], "$.detail")
+    # the execution-ended rule hands the whole event to mark_failed
+    (target,) = c("events").list_targets_by_rule(Rule=ended)["Targets"]
+    assert (target["Arn"], "InputPath" in target) == (pipeline.function_arn("mark_failed"), False)
+    assert (
+        target["DeadLetterConfig"]["Arn"].rsplit(":", 1)[-1]
+        == outputs["events_dlq_url"].rsplit("/", 1)[-1]
+    )
+    pattern = json.loads(rules[ended]["EventPattern"])
+    assert pattern["detail"] == {
+        "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+        "stateMachineArn": [outputs["state_machine_arn"]],
+    }
 
 
 def test_functions_run_with_the_environment_and_zip_terraform_deployed(pipeline):
@@ -123,8 +140,10 @@ def test_every_resource_is_named_by_the_contract(pipeline):
     assert outputs["events_dlq_url"].rsplit("/", 1)[-1] == name("events_dlq")
     assert outputs["failure_topic_arn"].rsplit(":", 1)[-1] == name("failure_topic")
     assert pipeline.state_machine_name == name("state_machine")
-    (rule,) = pipeline.client("events").list_rules()["Rules"]
-    assert rule["Name"] == name("event_rule")
+    rules = pipeline.client("events").list_rules()["Rules"]
+    assert sorted(r["Name"] for r in rules) == sorted(
+        [name("event_rule"), name("execution_ended_rule")]
+    )
     table = pipeline.client("dynamodb").describe_table(TableName=outputs["table_name"])["Table"]
     assert table["KeySchema"] == CONTRACT.table.key_schema()
     assert table["AttributeDefinitions"] == CONTRACT.table.attribute_definitions()

@@ -2,6 +2,9 @@
 
 When a test's "unpatched" half fails, moto has caught up: drop that patch (and this test).
 moto runs in-process here (``mock_aws``); the patches change the same classes the server uses.
+
+(Over 500 lines on purpose: one test or two per patch of localrun/moto_patches.py, side by
+side as the patches are.)
 """
 
 from __future__ import annotations
@@ -266,6 +269,87 @@ def test_eventbridge_delivers_to_a_state_machine_with_the_input_path(aws):
         events.put_events(Entries=[entry])
     (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
     assert json.loads(_wait(sfn, execution["executionArn"])["input"]) == {"n": 1}
+
+
+def test_eventbridge_invokes_a_lambda_target_asynchronously_with_the_event(aws, monkeypatch):
+    from moto.awslambda.models import LambdaBackend
+
+    lam, events = aws("lambda"), aws("events")
+    role, code = _role_and_code(aws)
+    arn = lam.create_function(
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": code},
+    )["FunctionArn"]
+    invoked = []
+    monkeypatch.setattr(
+        LambdaBackend,
+        "invoke",
+        lambda self, name, qualifier, body, headers, response_headers: invoked.append(
+            (name, headers.get("X-Amz-Invocation-Type"), json.loads(body))
+        ),
+    )
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["app"]}), State="ENABLED")
+    events.put_targets(Rule="r", Targets=[{"Id": "fn", "Arn": arn}])
+    entry = {"Source": "app", "DetailType": "t", "Detail": json.dumps({"n": 1})}
+    with pytest.raises(NotImplementedError):
+        events.put_events(Entries=[entry])
+    assert invoked == []
+    with applied("eventbridge_to_stepfunctions"):
+        events.put_events(Entries=[entry])
+    ((name, invocation_type, event),) = invoked
+    assert (name, invocation_type) == (arn, "Event")
+    assert (event["source"], event["detail-type"], event["detail"]) == ("app", "t", {"n": 1})
+
+
+def test_an_ended_execution_sends_its_status_change_to_eventbridge(aws):
+    """Read through a rule on the status change whose target is an SQS queue (which moto
+    delivers itself)."""
+    sfn, events, sqs = aws("stepfunctions"), aws("events"), aws("sqs")
+    moto_patches.enable_step_functions_execution()
+    failing = json.dumps(
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "c"}}}
+    )
+    machine = sfn.create_state_machine(name="m", definition=failing, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    url = sqs.create_queue(QueueName="ended")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    pattern = {"source": ["aws.states"], "detail-type": [moto_patches.STATUS_CHANGE]}
+    events.put_rule(Name="ended", EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule="ended", Targets=[{"Id": "q", "Arn": queue["Attributes"]["QueueArn"]}])
+
+    def run(name: str) -> str:
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input='{"k": 1}')
+        assert _wait(sfn, arn["executionArn"])["status"] == "FAILED"
+        return arn["executionArn"]
+
+    run("unpatched")
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+    with applied("sfn_status_events"):
+        execution = run("patched")
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"], event["resources"]) == (
+        "aws.states",
+        "Step Functions Execution Status Change",
+        [execution],
+    )
+    detail = event["detail"]
+    assert {k: detail[k] for k in ("executionArn", "stateMachineArn", "name", "status")} == {
+        "executionArn": execution,
+        "stateMachineArn": machine,
+        "name": "patched",
+        "status": "FAILED",
+    }
+    assert (json.loads(detail["input"]), detail["error"], detail["cause"]) == (
+        {"k": 1},
+        "Boom",
+        "c",
+    )
+    assert detail["stopDate"] >= detail["startDate"] > 0
 
 
 # -- Lambda --------------------------------------------------------------------------------

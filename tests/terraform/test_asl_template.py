@@ -267,3 +267,69 @@ def test_mark_failed_gets_the_execution_id_and_a_non_owner_ends_without_failing(
     # the processors and the finalizer carry the execution that owns the file
     assert states["ProcessChunks"]["ItemSelector"]["execution_id.$"] == "$$.Execution.Id"
     assert states["Split"]["Parameters"]["Payload"]["execution_id.$"] == "$$.Execution.Id"
+
+
+# -- issue 18: bounded Map result, and no silent end after MarkFailed or NotifySuccess ----------
+def test_the_map_child_output_is_empty_whatever_the_processor_returns(definition):
+    chunk = definition["States"]["ProcessChunks"]["ItemProcessor"]["States"]["ProcessChunk"]
+    assert "OutputPath" in chunk and chunk["OutputPath"] is None
+    assert "ResultSelector" not in chunk and "ResultPath" not in chunk
+    assert definition["States"]["ProcessChunks"]["ResultPath"] is None
+
+
+@pytest.mark.parametrize(
+    ("state", "result_path", "notify", "subject", "fail", "error"),
+    [
+        (
+            "MarkFailed",
+            "$.mark_failed_error",
+            "NotifyFailureNotRecorded",
+            "CSV ETL failed: the failure could not be recorded",
+            "FailureNotRecorded",
+            "FailureNotRecorded",
+        ),
+        (
+            "NotifySuccess",
+            "$.notify_error",
+            "NotifySuccessUndelivered",
+            "CSV ETL: file COMPLETE, success message not sent",
+            "SuccessMessageNotSent",
+            "SuccessMessageNotSent",
+        ),
+    ],
+)
+def test_a_failed_mark_failed_or_notify_success_publishes_the_state_and_fails(
+    definition, state, result_path, notify, subject, fail, error
+):
+    """The Catch keeps the state's input (it names the file) and adds the error; the SNS
+    message is that whole state; the execution then fails (not in FileFailed, so the
+    execution-ended rule runs the clean-up for MarkFailed's case)."""
+    states = definition["States"]
+    assert states[state]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": notify}
+    ]
+    assert states[notify]["Resource"] == "arn:aws:states:::sns:publish"
+    assert states[notify]["Parameters"] == {
+        "TopicArn": SAMPLE["failure_topic_arn"],
+        "Subject": subject,
+        "Message.$": "States.JsonToString($)",
+    }
+    assert states[notify]["Retry"] == [NOTIFY_RETRY]
+    assert (states[notify]["ResultPath"], states[notify]["Next"]) == (None, fail)
+    assert states[fail]["Type"] == "Fail" and states[fail]["Error"] == error != "FileFailed"
+    assert len(subject) <= 100  # SNS's subject limit
+
+
+def test_only_notify_failure_reaches_the_file_failed_state(definition):
+    """The execution-ended rule treats the FileFailed error as "MarkFailed and NotifyFailure
+    ran": no other state may lead there."""
+    states = definition["States"]
+    leading = [
+        name
+        for name, s in states.items()
+        if s.get("Next") == "Failed" or any(c.get("Next") == "Failed" for c in s.get("Catch", []))
+    ]
+    assert leading == ["NotifyFailure"] and states["Failed"]["Error"] == "FileFailed"
+    import mark_failed
+
+    assert states["Failed"]["Error"] == mark_failed.REPORTED_FAILURE

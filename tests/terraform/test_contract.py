@@ -195,8 +195,8 @@ def test_event_rule_filters_the_contract_incoming_prefix():
     assert expr(call["manifests_prefix"]) == "module.contract.prefixes.manifests"
     (rule,) = [
         b
-        for _, t, _, b in module_blocks(MODULES_DIR / "orchestration", "resource")
-        if t == "aws_cloudwatch_event_rule"
+        for _, t, n, b in module_blocks(MODULES_DIR / "orchestration", "resource")
+        if t == "aws_cloudwatch_event_rule" and n == "incoming"
     ]
     pattern = expr(rule["event_pattern"])
     assert "prefix = var.incoming_prefix" in pattern and '"Object Created"' in pattern

@@ -773,6 +773,7 @@ def test_the_schema_upload_names_the_pipeline_key():
 # --- Queues and topic: resource policies (issue 10, item 11) --------------------------------
 
 STATE_MACHINE_ROLE = "${aws_iam_role.state_machine.arn}"
+ENDED_HANDLER_ROLE = "${var.execution_ended_handler.role_arn}"
 # resource address -> (policy resource type, document, the one Allow principal)
 MESSAGING = {
     ("aws_sqs_queue", "results"): ("aws_sqs_queue_policy", "results_queue"),
@@ -839,7 +840,9 @@ def test_queue_and_topic_policies_deny_other_senders():
     (body, _) = DOCS[("orchestration", "message_guard")]
     (dynamic,) = body["statement"][0]["dynamic"]
     (condition,) = dynamic.values()
-    assert expr(condition["for_each"]) == "each.value.sender == null ? [] : [each.value.sender]"
+    assert expr(condition["for_each"]) == (
+        "length(each.value.senders) == 0 ? [] : [each.value.senders]"
+    )
     (content,) = condition["content"]
     assert (unquote(content["test"]), unquote(content["variable"])) == (
         "ArnNotEquals",
@@ -853,9 +856,9 @@ def test_only_the_state_machine_sends_results():
         (["sqs:SendMessage"], [("AWS", [STATE_MACHINE_ROLE])])
     ]
     guard = _guards()["results_queue"]
-    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+    assert (guard["send_action"], guard["senders"], guard["arn"]) == (
         "sqs:SendMessage",
-        STATE_MACHINE_ROLE,
+        [STATE_MACHINE_ROLE],
         "${aws_sqs_queue.results.arn}",
     )
 
@@ -864,20 +867,27 @@ def test_only_eventbridge_sends_dead_letters():
     allows = _statements("orchestration", "events_dlq")
     assert [s.principals for s in allows] == [[("Service", ["events.amazonaws.com"])]]
     guard = _guards()["events_dlq"]
-    # No IAM principal may send: sender null leaves only the PrincipalServiceName condition.
-    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+    # No IAM principal may send: no senders leaves only the PrincipalServiceName condition.
+    assert (guard["send_action"], guard["senders"], guard["arn"]) == (
         "sqs:SendMessage",
-        None,
+        [],
         "${aws_sqs_queue.events_dlq.arn}",
     )
 
 
-def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
+def test_only_the_state_machine_the_ended_rules_handler_and_the_alarms_publish_failures():
     allows = {
         s.sid: s for s in _statements("orchestration", "failure_topic") if s.effect == "Allow"
     }
-    assert set(allows) == {"AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish"}
+    assert set(allows) == {
+        "AllowStateMachineToPublish",
+        "AllowExecutionEndedHandlerToPublish",
+        "AllowPipelineAlarmsToPublish",
+    }
     assert allows["AllowStateMachineToPublish"].principals == [("AWS", [STATE_MACHINE_ROLE])]
+    assert allows["AllowExecutionEndedHandlerToPublish"].principals == [
+        ("AWS", [ENDED_HANDLER_ROLE])
+    ]
     alarms = allows["AllowPipelineAlarmsToPublish"]
     assert alarms.principals == [("Service", ["cloudwatch.amazonaws.com"])]
     assert (
@@ -889,9 +899,9 @@ def test_only_the_state_machine_and_the_pipeline_alarms_publish_failures():
     ) in alarms.condition_details
     assert all(s.actions == ["sns:Publish"] for s in allows.values())
     guard = _guards()["failure_topic"]
-    assert (guard["send_action"], guard["sender"], guard["arn"]) == (
+    assert (guard["send_action"], guard["senders"], guard["arn"]) == (
         "sns:Publish",
-        STATE_MACHINE_ROLE,
+        [STATE_MACHINE_ROLE, ENDED_HANDLER_ROLE],
         "${aws_sns_topic.failures.arn}",
     )
 

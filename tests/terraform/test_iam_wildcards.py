@@ -25,7 +25,8 @@ from tfhcl import ENVS, ENVS_DIR, MODULES, MODULES_DIR, locals_of, module_blocks
 PARTIAL_WILDCARD_ACTIONS = {
     ("storage", "kms_key", "AllowCloudWatchLogs", "kms:ReEncrypt*"),
     ("storage", "kms_key", "AllowCloudWatchLogs", "kms:GenerateDataKey*"),
-    ("storage", "kms_key", "AllowAwsServicesToUseKeyForQueuesAndTopics", "kms:GenerateDataKey*"),
+    ("storage", "kms_key", "AllowPipelineRulesToUseKeyForDeadLetters", "kms:GenerateDataKey*"),
+    ("storage", "kms_key", "AllowPipelineAlarmsToUseKeyForTheTopic", "kms:GenerateDataKey*"),
 }
 # Resource-building locals whose strings end up in Allow statements.
 RESOURCE_LOCALS = {

@@ -286,11 +286,13 @@ def test_orchestration_queues_topic_and_trigger(orchestration_plan):
     assert all(q["kms_master_key_id"] for q in queues.values())
     (topic,) = _of_type(orchestration_plan, "aws_sns_topic").values()
     assert topic["name"] == "etl-test-failures" and topic["kms_master_key_id"]
-    (rule,) = _of_type(orchestration_plan, "aws_cloudwatch_event_rule").values()
+    rules = _of_type(orchestration_plan, "aws_cloudwatch_event_rule")
+    (rule,) = [r for a, r in rules.items() if a.endswith(".incoming")]
     pattern = json.loads(rule["event_pattern"])
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
-    (target,) = _of_type(orchestration_plan, "aws_cloudwatch_event_target").values()
+    targets = _of_type(orchestration_plan, "aws_cloudwatch_event_target")
+    (target,) = [t for a, t in targets.items() if a.endswith(".state_machine")]
     assert target["input_path"] == "$.detail"
     assert target["retry_policy"][0]["maximum_retry_attempts"] >= 1
     assert len(target["dead_letter_config"]) == 1
@@ -355,7 +357,7 @@ def test_env_counts_and_key_values(env_plan):
     assert tables == {"transactions_v1", "transactions_v1_rejected"}
     (versioning,) = _of_type(plan, "aws_s3_bucket_versioning").values()
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
-    assert len(_of_type(plan, "aws_cloudwatch_event_rule")) == 1
+    assert len(_of_type(plan, "aws_cloudwatch_event_rule")) == 2  # trigger, execution ended
     assert len(_of_type(plan, "aws_cloudwatch_dashboard")) == 1
 
 
@@ -407,12 +409,13 @@ def test_env_names_are_the_contract_patterns(env_plan):
         "layer": ("aws_lambda_layer_version", "layer_name"),
         "state_machine": ("aws_sfn_state_machine", "name"),
         "failure_topic": ("aws_sns_topic", "name"),
-        "event_rule": ("aws_cloudwatch_event_rule", "name"),
         "dashboard": ("aws_cloudwatch_dashboard", "dashboard_name"),
     }
     for key, (rtype, attr) in one.items():
         (after,) = _of_type(plan, rtype).values()
         assert after[attr] == names[key], (env, key)
+    rules = {r["name"] for r in _of_type(plan, "aws_cloudwatch_event_rule").values()}
+    assert rules == {names["event_rule"], names["execution_ended_rule"]}
     queues = {q["name"] for q in _of_type(plan, "aws_sqs_queue").values()}
     assert queues == {names["results_queue"], names["events_dlq"]}
     functions = _by_key(_of_type(plan, "aws_lambda_function"))

@@ -117,3 +117,61 @@ def test_finalizer_cannot_read_config(policies):
 def test_no_rendered_policy_grants_cloudwatch(policies):
     for function, statements in policies.items():
         assert "cloudwatch:" not in json.dumps(statements), function
+
+
+# -- issue 18, item 11: the key policy names this pipeline's rules and alarms --------------------
+ACCOUNT = "123456789012"
+SERVICE_SIDS = (
+    "AllowPipelineRulesToUseKeyForDeadLetters",
+    "AllowPipelineAlarmsToUseKeyForTheTopic",
+)
+
+
+@pytest.fixture(scope="module")
+def dev_plan(plans):  # noqa: F811 (the imported fixture)
+    return plans["dev"].result()
+
+
+def _planned(plan, rtype: str) -> list[dict]:
+    return [
+        c["change"]["after"]
+        for c in plan.resource_changes.values()
+        if c["type"] == rtype and c.get("mode", "managed") == "managed"
+    ]
+
+
+def test_eventbridge_and_cloudwatch_use_the_key_only_for_this_pipelines_rules_and_alarms(dev_plan):
+    """envs/dev as planned: events.amazonaws.com may use the key for the two rules the plan
+    creates (their dead letters), cloudwatch.amazonaws.com for the etl-dev- alarms (the
+    failure topic), each in this account only; no statement grants either service more."""
+    (key,) = _planned(dev_plan, "aws_kms_key")
+    statements = json.loads(key["policy"])["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    rules = sorted(r["name"] for r in _planned(dev_plan, "aws_cloudwatch_event_rule"))
+    assert rules == ["etl-dev-execution-ended", "etl-dev-s3-incoming"]
+    events = by_sid["AllowPipelineRulesToUseKeyForDeadLetters"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {
+            "aws:SourceArn": [
+                f"arn:aws:events:us-east-1:{ACCOUNT}:rule/etl-dev-s3-incoming",
+                f"arn:aws:events:us-east-1:{ACCOUNT}:rule/etl-dev-execution-ended",
+            ]
+        },
+    }
+    alarms = by_sid["AllowPipelineAlarmsToUseKeyForTheTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:etl-dev-*"},
+    }
+    assert all(
+        a["alarm_name"].startswith("etl-dev-")
+        for a in _planned(dev_plan, "aws_cloudwatch_metric_alarm")
+    )
+    others = [s for s in statements if s["Sid"] not in SERVICE_SIDS]
+    assert "events.amazonaws.com" not in json.dumps(others)
+    assert "cloudwatch.amazonaws.com" not in json.dumps(others)
+    for sid in SERVICE_SIDS:
+        assert sorted(_as_set(by_sid[sid]["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]

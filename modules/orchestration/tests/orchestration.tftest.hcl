@@ -87,12 +87,41 @@ run "results_queue_topic_and_trigger" {
     error_message = "The dead-letter queue keeps events 14 days and has its own policy."
   }
   assert {
-    condition     = one(one([for s in data.aws_iam_policy_document.events_dlq.statement : s.condition if s.sid == "AllowRuleDeadLetters"])).values == tolist([aws_cloudwatch_event_rule.incoming.arn])
-    error_message = "Only this rule may send to the dead-letter queue."
+    condition     = one(one([for s in data.aws_iam_policy_document.events_dlq.statement : s.condition if s.sid == "AllowRuleDeadLetters"])).values == tolist([aws_cloudwatch_event_rule.incoming.arn, aws_cloudwatch_event_rule.execution_ended.arn])
+    error_message = "Only this module's two rules may send to the dead-letter queue."
   }
   assert {
     condition     = output.events_dlq_name == "etl-test-events-dlq" && output.events_dlq_arn == aws_sqs_queue.events_dlq.arn && output.events_dlq_url == aws_sqs_queue.events_dlq.url && output.event_rule_name == "etl-test-s3-incoming"
     error_message = "The trigger outputs."
+  }
+}
+
+run "execution_ended_rule" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.execution_ended.name == "etl-test-execution-ended" && output.execution_ended_rule_name == "etl-test-execution-ended"
+    error_message = "The rule is named <prefix>-execution-ended."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.execution_ended.event_pattern) == { source = ["aws.states"], "detail-type" = ["Step Functions Execution Status Change"], detail = { status = ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn = ["arn:aws:states:us-east-1:123456789012:stateMachine:etl-test-pipeline"] } }
+    error_message = "The rule matches this state machine's executions that end FAILED, TIMED_OUT or ABORTED only."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.execution_ended.arn == var.function_arns["mark_failed"] && aws_cloudwatch_event_target.execution_ended.dead_letter_config[0].arn == aws_sqs_queue.events_dlq.arn && aws_cloudwatch_event_target.execution_ended.retry_policy[0].maximum_retry_attempts == 24
+    error_message = "The target is mark_failed, with the retry policy and the dead-letter queue of the trigger."
+  }
+  assert {
+    condition     = aws_lambda_permission.execution_ended.principal == "events.amazonaws.com" && aws_lambda_permission.execution_ended.function_name == var.function_arns["mark_failed"] && aws_lambda_permission.execution_ended.source_arn == aws_cloudwatch_event_rule.execution_ended.arn
+    error_message = "Only this rule may invoke mark_failed through EventBridge."
+  }
+  assert {
+    condition     = aws_iam_role_policy.execution_ended_handler.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_handler.statement : s.sid] == ["PublishFailure", "UsePipelineKeyForFailureTopic"]
+    error_message = "mark_failed's role may publish to the failure topic and use the key through SNS for it, nothing else."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution_ended_handler.statement : s.resources if s.sid == "PublishFailure"]) == toset([aws_sns_topic.failures.arn])
+    error_message = "Publish on the failure topic only."
   }
 }
 
@@ -124,16 +153,20 @@ run "queue_and_topic_policies" {
     error_message = "IAM principals other than the state machine role are denied sending to the results queue."
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.failure_topic.statement : s.sid] == ["AllowStateMachineToPublish", "AllowPipelineAlarmsToPublish"]
-    error_message = "The failure topic: the state machine and the pipeline's alarms publish."
+    condition     = [for s in data.aws_iam_policy_document.failure_topic.statement : s.sid] == ["AllowStateMachineToPublish", "AllowExecutionEndedHandlerToPublish", "AllowPipelineAlarmsToPublish"]
+    error_message = "The failure topic: the state machine, the execution-ended rule's function and the pipeline's alarms publish."
+  }
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.failure_topic.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowExecutionEndedHandlerToPublish"])) == jsonencode([["AWS", ["arn:aws:iam::123456789012:role/etl-test-mark-failed-fn"]]])
+    error_message = "The execution-ended rule's function publishes through its own role."
   }
   assert {
     condition     = jsonencode(one([for s in data.aws_iam_policy_document.failure_topic.statement : [for p in s.principals : [p.type, p.identifiers]] if s.sid == "AllowStateMachineToPublish"])) == jsonencode([["AWS", [aws_iam_role.state_machine.arn]]])
-    error_message = "The only IAM principal allowed to publish to the failure topic is the state machine role."
+    error_message = "The state machine publishes through its role."
   }
   assert {
-    condition     = jsonencode([for s in data.aws_iam_policy_document.message_guard["failure_topic"].statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyOtherSenders"]) == jsonencode([["Deny", ["sns:Publish"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
-    error_message = "IAM principals other than the state machine role are denied publishing to the failure topic."
+    condition     = jsonencode([for s in data.aws_iam_policy_document.message_guard["failure_topic"].statement : [s.effect, s.actions, { for c in s.condition : c.variable => [c.test, c.values] }] if s.sid == "DenyOtherSenders"]) == jsonencode([["Deny", ["sns:Publish"], { "aws:PrincipalArn" = ["ArnNotEquals", [aws_iam_role.state_machine.arn, "arn:aws:iam::123456789012:role/etl-test-mark-failed-fn"]], "aws:PrincipalServiceName" = ["Null", ["true"]] }]])
+    error_message = "IAM principals other than the state machine role and mark_failed's role are denied publishing to the failure topic."
   }
   assert {
     condition     = jsonencode({ for s in data.aws_iam_policy_document.failure_topic.statement : s.sid => { for c in s.condition : c.variable => c.values } if s.sid == "AllowPipelineAlarmsToPublish" }) == jsonencode({ AllowPipelineAlarmsToPublish = { "aws:SourceAccount" = ["123456789012"], "aws:SourceArn" = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:etl-test-*"] } })

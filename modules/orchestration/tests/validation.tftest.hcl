@@ -39,7 +39,8 @@ run "state_machine_refuses_a_missing_function" {
       finalizer = "arn:aws:lambda:us-east-1:123456789012:function:etl-test-finalizer"
     }
   }
-  expect_failures = [aws_sfn_state_machine.this]
+  # the execution-ended rule's function (mark_failed) is missing too
+  expect_failures = [aws_sfn_state_machine.this, aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended]
 }
 
 # contract.json state_machine.variables must be exactly the template's non-ARN variables.
@@ -70,11 +71,12 @@ run "names_rejects_a_results_queue_that_is_not_fifo" {
   command = plan
   variables {
     names = {
-      results_queue = "etl-test-results"
-      failure_topic = "etl-test-failures"
-      state_machine = "etl-test-pipeline"
-      event_rule    = "etl-test-s3-incoming"
-      events_dlq    = "etl-test-events-dlq"
+      results_queue        = "etl-test-results"
+      failure_topic        = "etl-test-failures"
+      state_machine        = "etl-test-pipeline"
+      event_rule           = "etl-test-s3-incoming"
+      events_dlq           = "etl-test-events-dlq"
+      execution_ended_rule = "etl-test-execution-ended"
     }
   }
   expect_failures = [var.names]
@@ -94,6 +96,42 @@ run "max_concurrency_rejects_a_fraction" {
     max_concurrency = 2.5
   }
   expect_failures = [var.max_concurrency]
+}
+
+# Past 50 the chunks' status transactions on the one file item conflict too often.
+run "max_concurrency_rejects_more_than_fifty" {
+  command = plan
+  variables {
+    max_concurrency = 51
+  }
+  expect_failures = [var.max_concurrency]
+}
+
+run "max_concurrency_accepts_fifty" {
+  command = plan
+  variables {
+    max_concurrency = 50
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.ProcessChunks.MaxConcurrency == 50
+    error_message = "50 concurrent chunks is the largest value."
+  }
+}
+
+run "execution_ended_handler_rejects_a_role_with_a_path" {
+  command = plan
+  variables {
+    execution_ended_handler = { function = "mark_failed", role_arn = "arn:aws:iam::123456789012:role/etl/etl-test-mark-failed-fn" }
+  }
+  expect_failures = [var.execution_ended_handler]
+}
+
+run "execution_ended_rule_refuses_a_function_that_is_not_deployed" {
+  command = plan
+  variables {
+    execution_ended_handler = { function = "cleaner", role_arn = "arn:aws:iam::123456789012:role/etl-test-cleaner-fn" }
+  }
+  expect_failures = [aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended]
 }
 
 run "prefix_rejects_two_characters" {

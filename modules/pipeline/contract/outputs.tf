@@ -63,6 +63,11 @@ output "schema_object_key_pattern" {
   value       = local.contract.schema_object_key_pattern
 }
 
+output "execution_ended_function" {
+  description = "The function the execution-ended rule invokes (contract.json state_machine.execution_ended_function)."
+  value       = local.contract.state_machine.execution_ended_function
+}
+
 output "state_machine_variables" {
   description = "Non-ARN variables of the state machine template (contract.json state_machine.variables)."
   value       = local.contract.state_machine.variables

@@ -29,6 +29,15 @@ run "limits_rejects_a_chunk_bytes_minimum_under_one_kib" {
   expect_failures = [var.limits]
 }
 
+# The Map's result (one {} per chunk) must stay under the 256 KiB payload limit.
+run "limits_rejects_max_chunks_over_fifty_thousand" {
+  command = plan
+  variables {
+    limits = { max_chunks = 50001 }
+  }
+  expect_failures = [var.limits]
+}
+
 run "limits_rejects_chunk_bytes_under_the_minimum" {
   command = plan
   variables {

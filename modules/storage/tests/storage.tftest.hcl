@@ -239,3 +239,19 @@ run "a_disabled_catalog_has_no_tables" {
     error_message = "catalog.enabled = false creates no database and no tables."
   }
 }
+
+# EventBridge and CloudWatch may use the key only for this pipeline's rules and alarms.
+run "key_policy_scopes_services_to_the_pipelines_rules_and_alarms" {
+  command = plan
+  variables {
+    key_service_users = { event_rules = ["etl-test-s3-incoming", "etl-test-execution-ended"], alarm_name_prefix = "etl-test-" }
+  }
+  assert {
+    condition     = jsonencode({ for s in data.aws_iam_policy_document.kms_key.statement : s.sid => { for c in s.condition : c.variable => [c.test, c.values] } if contains(["AllowPipelineRulesToUseKeyForDeadLetters", "AllowPipelineAlarmsToUseKeyForTheTopic"], s.sid) }) == jsonencode({ AllowPipelineAlarmsToUseKeyForTheTopic = { "aws:SourceAccount" = ["StringEquals", ["123456789012"]], "aws:SourceArn" = ["ArnLike", ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:etl-test-*"]] }, AllowPipelineRulesToUseKeyForDeadLetters = { "aws:SourceAccount" = ["StringEquals", ["123456789012"]], "aws:SourceArn" = ["ArnLike", ["arn:aws:events:us-east-1:123456789012:rule/etl-test-s3-incoming", "arn:aws:events:us-east-1:123456789012:rule/etl-test-execution-ended"]] } })
+    error_message = "events.amazonaws.com: the two rules; cloudwatch.amazonaws.com: the etl-test- alarms; both in this account."
+  }
+  assert {
+    condition     = jsonencode([for s in data.aws_iam_policy_document.kms_key.statement : [s.sid, [for p in s.principals : p.identifiers]] if contains(["AllowPipelineRulesToUseKeyForDeadLetters", "AllowPipelineAlarmsToUseKeyForTheTopic"], s.sid)]) == jsonencode([["AllowPipelineRulesToUseKeyForDeadLetters", [["events.amazonaws.com"]]], ["AllowPipelineAlarmsToUseKeyForTheTopic", [["cloudwatch.amazonaws.com"]]]])
+    error_message = "One service principal per statement."
+  }
+}

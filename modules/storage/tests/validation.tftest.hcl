@@ -21,6 +21,14 @@ run "catalog_rejects_hyphenated_database_name" {
   expect_failures = [var.catalog]
 }
 
+run "key_service_users_rejects_an_empty_rule_list" {
+  command = plan
+  variables {
+    key_service_users = { event_rules = [] }
+  }
+  expect_failures = [var.key_service_users]
+}
+
 run "kms_key_deletion_window_days_rejects_six" {
   command = plan
   variables {
