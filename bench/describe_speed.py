@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from chunkfile import process_file
-    from etl.schema import load_schema
+    from etl.schema_check import load_schema
 
     from localrun.describe import _parse_args, describe
     from localrun.sample import SCHEMA_PATH, write_transactions

@@ -15,7 +15,7 @@ import timeit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 
 N = 1_000_000
 

@@ -478,7 +478,7 @@ def render(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     from etl.errors import EtlError, SchemaConfigError
-    from etl.schema import parse_schema
+    from etl.schema_check import parse_schema
 
     try:
         doc = describe(args)

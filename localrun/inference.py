@@ -98,7 +98,7 @@ def _compiled(pattern: str) -> re.Pattern:
 
 
 def _field_pattern(doc: dict) -> str:
-    from etl.schema import parse_schema
+    from etl.schema_check import parse_schema
 
     return parse_schema({"fields": [{"name": "x", **doc}]}).fields[0].type_pattern
 

@@ -44,7 +44,8 @@ from etl.errors import EncodingError, EtlError, SchemaConfigError, UnbalancedQuo
 from etl.events import ChunkRange
 from etl.finalize import check_conservation, check_reject_threshold, reject_summary
 from etl.s3io import _BoundedInflate
-from etl.schema import Schema, load_schema
+from etl.schema import Schema
+from etl.schema_check import load_schema
 from etl.status import DONE
 
 from localrun.deployment import DEFAULT_SCHEMA

@@ -19,7 +19,7 @@ from etl.compat import (
     released_majors,
 )
 from etl.errors import SchemaConfigError
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 
 BASE = {
     "name": "orders",

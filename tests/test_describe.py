@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import HEADER, row
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from chunkfile import process_file  # noqa: E402

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 from test_transform import run
 
 

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 from etl.transform import process_stream
 
 from buildtools import schemas as tool

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 from test_transform import run
 
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from etl.errors import SchemaConfigError
 from etl.rules import SCREEN_GROUP_ROWS, separator_safe, validate
-from etl.schema import parse_schema
+from etl.schema_check import parse_schema
 from test_transform import F, run
 
 NBSP, FF = "\u00a0", "\f"

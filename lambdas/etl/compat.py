@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SchemaConfigError
-from .schema import Field, Schema, parse_schema
+from .schema import Field, Schema
+from .schema_check import parse_schema
 
 RELEASED_DIR = "released"
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){0,2}")
