@@ -2,7 +2,7 @@
 
 The events are EventBridge's `Step Functions Execution Status Change` events in the exact
 shape AWS sends (`aws_event` below); the failure topic is a moto SNS topic with an SQS queue
-subscribed, so every published message is read back. tests/e2e/test_execution_ended.py runs
+subscribed, so every published message is read back. tests/e2e/test_execution_ended_on_the_emulator.py runs
 the same path through the deployed rule (StopExecution on the emulator).
 """
 
