@@ -1,4 +1,5 @@
-"""Split: register the object version, plan record-aligned chunks, write the manifest."""
+"""Split: route the object to its dataset, pin the dataset's schema, register the object
+version, plan record-aligned chunks, write the manifest."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from botocore.exceptions import ClientError
 from etl.chunking import plan_chunks
 from etl.contract import PREFIXES
 from etl.errors import EncodingError, InputAccessDenied, InputNotFound, InputOutsidePipeline
-from etl.events import ObjectCreated, SplitDuplicate, SplitInput, SplitOutput
-from etl.keys import FileRef
-from etl.runtime import get_runtime, logger, metrics
+from etl.events import ObjectCreated, SchemaIdentity, SplitDuplicate, SplitInput, SplitOutput
+from etl.keys import FileRef, route
+from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
 
 
@@ -80,6 +81,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
     split = SplitInput.from_dict(event)
     ref, size = resolve_object(rt.s3, accepted_ref(split.detail, rt.settings.bucket))
     logger.append_keys(file_id=ref.file_id)
+    dataset = route(ref, rt.settings.datasets)  # UnknownDataset before anything is recorded
+    add_dataset_dimension(dataset)
+    latest, _ = rt.pin_schema(dataset)
     proceed, item = rt.status.register_file(
         ref.file_id,
         split.execution_id,
@@ -88,6 +92,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "key": ref.key,
             "version_id": ref.version_id or "null",
             "size": size,
+            **latest.item_attributes(),
         },
     )
     base = {"execution_id": split.execution_id, **ref.identity()}
@@ -99,7 +104,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
         metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
         return SplitDuplicate(**base, status=item.get("status")).to_dict()
 
-    schema = rt.schema()
+    # a retried Split of this execution keeps the version the file was registered with
+    pinned = SchemaIdentity.from_item(item) or latest
+    schema = rt.schema(pinned)
     data_key, data_version, compression = ref.key, ref.version_id, "none"
     if ref.is_gzip:
         try:
@@ -140,11 +147,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "size": size,
             "probe_bytes": plan.bytes_read,
             "fallbacks": plan.fallbacks,
+            "schema": pinned.to_dict(),
         },
     )
     metrics.add_metric(name="PlannedChunks", unit="Count", value=len(plan.chunks))
     return SplitOutput(
         **base,
+        schema=pinned,
         size=size,
         data_key=data_key,
         data_version_id=data_version,

@@ -16,6 +16,8 @@ TEST_PREFIX = "etl-test"
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
 BUCKET = CONTRACT.resource_name("bucket", TEST_PREFIX, account_id=MOTO_ACCOUNT_ID)
 TABLE = CONTRACT.resource_name("table", TEST_PREFIX)
+DATASET = "transactions"  # the default dataset: uploads go under incoming/transactions/
+INCOMING = CONTRACT.prefixes["incoming"] + DATASET + "/"
 HEADER = "transaction_id,account_id,timestamp,amount,currency,merchant,category,status"
 
 
@@ -61,7 +63,11 @@ def aws(monkeypatch):
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_object(Bucket=BUCKET, Key=CONTRACT.schema_object_key, Body=SCHEMA_PATH.read_bytes())
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=CONTRACT.schema_object_key(DATASET),
+            Body=SCHEMA_PATH.read_bytes(),
+        )
         ddb = boto3.resource("dynamodb")
         ddb.create_table(
             TableName=TABLE,

@@ -371,6 +371,21 @@ class Field:
 # Kept as the name the rest of the core uses for a schema's field.
 Column = Field
 
+# A schema's `version`: an integer N or a string "N", "N.M" or "N.M.P" (N >= 1).
+VERSION_PATTERN = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+
+
+def schema_major(version: int | str) -> int | None:
+    """The major version (the first component, at least 1), or None for a `version` that
+    is not an integer N or a string "N", "N.M" or "N.M.P": 3 -> 3, "2.1" -> 2."""
+    if isinstance(version, bool):
+        return None
+    text = str(version) if isinstance(version, int) else version
+    if not isinstance(text, str) or not VERSION_PATTERN.fullmatch(text):
+        return None
+    major = int(text.split(".")[0])
+    return major if major >= 1 else None
+
 
 @dataclass(frozen=True)
 class Schema:
@@ -383,6 +398,14 @@ class Schema:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def major(self) -> int:
+        """The major version: outputs of different majors never share a prefix or a table."""
+        major = schema_major(self.version)
+        if major is None:  # parse_schema refuses such a version
+            raise ValueError(f"schema version {self.version!r} has no major version")
+        return major
 
     @property
     def fields(self) -> tuple[Field, ...]:

@@ -30,6 +30,7 @@ from .schema import (
     Field,
     Schema,
     _parse_format,
+    schema_major,
 )
 
 # ---------------------------------------------------------------------------
@@ -416,8 +417,12 @@ def _parse(doc: Any, problems: _Problems) -> Schema | None:
     if dupes:
         problems.add("$.fields", f"duplicate field names {dupes}")
     version = doc.get("version", 1)
-    if not isinstance(version, (int, str)) or isinstance(version, bool):
-        problems.add("$.version", "must be a string or an integer")
+    if schema_major(version) is None:
+        problems.add(
+            "$.version",
+            f"is {version!r}: write an integer N or a string \"N\", \"N.M\" or \"N.M.P\" "
+            "(N >= 1, the major version)",
+        )
     name = doc.get("name", "dataset")
     if not isinstance(name, str) or not name:
         problems.add("$.name", "must be a non-empty string")
