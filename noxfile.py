@@ -337,7 +337,8 @@ def policy(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def local(session: nox.Session) -> None:
-    """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D]."""
+    """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D]
+    [--schema A.json [--schema B.json ...]] [--dataset NAME] (every schema is a dataset)."""
     if not shutil.which("terraform"):  # at once, before a venv or a build
         session.error(
             "terraform is not installed: the local run deploys envs/dev with Terraform ~> 1.11."

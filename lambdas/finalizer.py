@@ -39,6 +39,7 @@ from etl.status import COMPLETE, FAILED, chunk_index
 from etl.transform import PARQUET_COMPRESSION
 
 PUBLISH_THREADS = 8
+ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
 def _publish_valid(rt, out: Outputs, index: int) -> None:
@@ -57,7 +58,10 @@ def _publish_rejects(rt, out: Outputs, index: int, first_line: int) -> None:
     file's key-value metadata is read with the table and written back with it."""
     ref = out.ref
     body = rt.s3.get_object(Bucket=ref.bucket, Key=ref.work_rejected_key(index))["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
+    source = pq.ParquetFile(io.BytesIO(body))
+    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
+    metadata = {k: v for k, v in (source.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
+    table = source.read().replace_schema_metadata(metadata)
     lines = pc.add(table.column("line"), pa.scalar(first_line - 1, pa.int64()))
     table = table.set_column(0, table.schema.field("line"), lines)
     buffer = io.BytesIO()

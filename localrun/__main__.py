@@ -1,10 +1,11 @@
-"""python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE]
-                     [--max-concurrency N] [--keep-running]
+"""python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE ...]
+                     [--dataset NAME] [--max-concurrency N] [--keep-running]
 
 Runs the real pipeline on an embedded moto server: `terraform apply` of envs/dev against
-it, then uploads INPUT to incoming/; the S3 event starts the state machine, the handlers
-run from the zips Terraform deployed. Without INPUT a small synthetic transactions file is
-generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
+it, with every --schema as a dataset named by the schema's `name`, then uploads INPUT to
+incoming/<dataset>/ (--dataset, default: the first schema's); the S3 event starts the state
+machine, the handlers run from the zips Terraform deployed. Without INPUT a small synthetic
+transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
 could not be set up (e.g. terraform missing), 130 on Ctrl-C.
 """
 
@@ -49,7 +50,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="target chunk size in bytes (default: contract.json's 64 MiB; 256 KiB for the sample)",
     )
     parser.add_argument(
-        "--schema", type=Path, default=DEFAULT_SCHEMA, help="schema JSON (default: %(default)s)"
+        "--schema",
+        type=Path,
+        action="append",
+        dest="schemas",
+        help="schema JSON, repeatable: each is a dataset named by the schema's `name`"
+        f" (default: {DEFAULT_SCHEMA})",
+    )
+    parser.add_argument(
+        "--dataset", help="upload INPUT under incoming/<NAME>/ (default: the first schema's)"
     )
     parser.add_argument(
         "--max-concurrency",
@@ -89,8 +98,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"input file not found: {args.input} (relative to {Path.cwd()})")
     if args.manifest is not None and not args.manifest.is_file():
         parser.error(f"manifest not found: {args.manifest} (run python3 noxfile.py -s package)")
-    if not args.schema.is_file():
-        parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
+    args.schemas = args.schemas or [DEFAULT_SCHEMA]
+    for schema in args.schemas:
+        if not schema.is_file():
+            parser.error(f"schema file not found: {schema} (relative to {Path.cwd()})")
     if args.chunk_bytes is not None and args.chunk_bytes < 1024:
         parser.error("--chunk-bytes must be at least 1024 (envs/dev's chunk_bytes validation)")
     if args.max_concurrency <= 0:
@@ -161,6 +172,8 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
     rows = [
         ("status", result.status),
         ("file", f"{result.key} ({size / 1e6:.2f} MB)"),
+        ("dataset", result.dataset or "-"),
+        ("schema", _schema_text(result.schema)),
         ("chunks", _n(result.chunks)),
         ("rows total", _n(result.rows_total)),
         ("rows valid", _n(result.rows_valid)),
@@ -193,18 +206,27 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
 
-def _schema_problems(path: Path) -> str | None:
-    """Every problem of the schema file, before the emulator starts (None if it is valid)."""
+def _schema_problems(args: argparse.Namespace) -> str | None:
+    """Every problem of the schema files and the dataset they make, before the emulator
+    starts (None if they are valid)."""
     lambdas = str(Path(__file__).resolve().parent.parent / "lambdas")
     if lambdas not in sys.path:
         sys.path.append(lambdas)  # the handlers' core, as the functions import it
     from etl.errors import SchemaConfigError
     from etl.schema import check_schema_file
 
+    from localrun.deployment import schema_datasets
+
     try:
-        check_schema_file(path)
+        for path in args.schemas:
+            check_schema_file(path)
+        datasets = schema_datasets(args.schemas)
     except SchemaConfigError as exc:
         return f"SchemaConfigError: {exc}"
+    except ValueError as exc:
+        return str(exc)
+    if args.dataset is not None and args.dataset not in datasets:
+        return f"--dataset {args.dataset}: no --schema names it (datasets: {', '.join(datasets)})"
     return None
 
 
@@ -223,6 +245,13 @@ def _rejects_rows(message: dict | None) -> list[tuple[str, str]]:
     ]
 
 
+def _schema_text(schema: dict | None) -> str:
+    """`transactions version 1 (sha256 3f2a...)` or `-` when no schema was pinned."""
+    if not schema:
+        return "-"
+    return f"{schema['name']} version {schema['version']} (sha256 {schema['sha256']})"
+
+
 def _n(value) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -238,7 +267,7 @@ def _deploy_only(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         chunk_bytes=args.chunk_bytes,
         max_concurrency=args.max_concurrency,
-        schema_path=args.schema,
+        schema_paths=args.schemas,
     )
     deployed = Deployment(variables, manifest=args.manifest)
     try:
@@ -275,7 +304,7 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C901 (the CLI's steps in order)
     """``deployment``: attach to an already deployed stack (tests) instead of deploying."""
     args = _parse_args(argv)
-    if (problems := _schema_problems(args.schema)) is not None:
+    if (problems := _schema_problems(args)) is not None:
         print(f"error: {problems}", file=sys.stderr)
         return 2
     if deployment is None:
@@ -320,7 +349,7 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     "prefix": args.prefix,
                     "chunk_bytes": chunk_bytes,
                     "max_concurrency": args.max_concurrency,
-                    "schema_path": args.schema,
+                    "schema_paths": args.schemas,
                     "apply_progress": apply_progress,
                     "prewarm_processors": PREWARM_PROCESSORS,
                 }
@@ -335,14 +364,18 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                         f" ({pipeline.deployment.stack.provider.describe()})",
                         file=sys.stderr,
                     )
+                key = pipeline.incoming_key(input_path.name, args.dataset)
                 print(
-                    f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/incoming/"
-                    f"{input_path.name}",
+                    f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/{key}",
                     file=sys.stderr,
                 )
                 try:
                     result = pipeline.run_file(
-                        input_path, out_dir=args.out, timeout=args.timeout, progress=progress
+                        input_path,
+                        out_dir=args.out,
+                        timeout=args.timeout,
+                        progress=progress,
+                        dataset=args.dataset,
                     )
                 finally:
                     progress.done()
@@ -384,6 +417,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     "rows_rejected": None,
                     "chunks": None,
                     "error": f"timeout: {exc}",
+                    "dataset": args.dataset,
+                    "schema": None,
                     "execution_arn": None,
                     "duration_s": None,
                 }

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.events import SchemaIdentity
+
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -51,6 +53,8 @@ class RunResult:
     rows_rejected: int | None = None
     chunks: int | None = None
     error: str | None = None
+    dataset: str | None = None  # the dataset the upload was routed to
+    schema: dict | None = None  # the pinned schema's identity (etl.events.SchemaIdentity)
     duplicate: bool = False  # ended in AlreadyProcessed
     success_message: dict | None = None  # from the results queue
     failure_message: dict | None = None  # the SNS notification (Subject, Message)
@@ -72,6 +76,8 @@ class RunResult:
             "rows_rejected": self.rows_rejected,
             "chunks": self.chunks,
             "error": self.error,
+            "dataset": self.dataset,
+            "schema": self.schema,
             "execution_arn": self.execution_arn,
             "duration_s": round(self.duration_s, 3),
         }
@@ -231,6 +237,8 @@ class ExecutionResults:
         split = states.get("Split") if isinstance(states.get("Split"), dict) else {}
         result.file_id = split.get("file_id")
         result.chunks = split.get("chunk_count")
+        if isinstance(split.get("schema"), dict):
+            result.schema = split["schema"]
 
         if status == "SUCCEEDED" and isinstance(output, dict) and output.get("duplicate"):
             result.duplicate = True
@@ -284,6 +292,7 @@ class ExecutionResults:
                 if i.get(table.sort_key) == table.file_item
             ]
             result.file_item = file_items[0] if file_items else None
+        _add_schema(result)
         return result
 
     def _wait_for_message(self, sink, url, raw, match, timeout: float = 10.0) -> dict | None:
@@ -295,6 +304,15 @@ class ExecutionResults:
             if found or time.monotonic() > deadline:
                 return found[0] if found else None
             time.sleep(0.2)
+
+
+def _add_schema(result: RunResult) -> None:
+    """The dataset and pinned schema: Split's output has them; after a later failure the
+    file item does too (a file refused before Split pinned a schema has neither)."""
+    if result.schema is None and result.file_item:
+        pinned = SchemaIdentity.from_item(result.file_item)
+        result.schema = pinned.to_dict() if pinned else None
+    result.dataset = result.schema["dataset"] if result.schema else None
 
 
 def _plain_item(item: dict) -> dict:

@@ -63,7 +63,9 @@ def test_a_copy_failing_part_way_then_mark_failed_leaves_nothing_under_processed
     import finalizer
     import mark_failed
 
-    checked, manifest = _prepared(aws, "incoming/transactions/part.csv.gz", gzip.compress(_body(40, bad={3})))
+    checked, manifest = _prepared(
+        aws, "incoming/transactions/part.csv.gz", gzip.compress(_body(40, bad={3}))
+    )
     assert len(manifest) >= 4
     ref_valid = checked["file_id"]
     from etl.keys import FileRef
@@ -162,7 +164,9 @@ def test_work_is_deleted_only_after_complete_so_a_retry_after_a_lost_commit_fini
         1,
     )
     assert len(_keys(aws, ref.outputs(1).valid_prefix)) == len(manifest)
-    assert _keys(aws, ref.outputs(1).rejected_prefix) == [ref.outputs(1).rejected_key(1)]  # row 5 is in chunk 1
+    assert _keys(aws, ref.outputs(1).rejected_prefix) == [
+        ref.outputs(1).rejected_key(1)
+    ]  # row 5 is in chunk 1
     assert _keys(aws, ref.work_prefix) == []
     # a third run (e.g. a late retry) sees COMPLETE: same message, nothing new
     assert finalizer.handler(checked, Ctx()) == summary
@@ -222,7 +226,9 @@ def test_mark_failed_of_another_execution_after_complete_sends_nothing_new(aws):
 def test_a_retried_mark_failed_reports_the_first_recorded_error(aws):
     import mark_failed
 
-    checked, _ = _split_validate(aws, upload(aws, "incoming/transactions/twice.csv", _body(10)), "exec-1")
+    checked, _ = _split_validate(
+        aws, upload(aws, "incoming/transactions/twice.csv", _body(10)), "exec-1"
+    )
     first = mark_failed.handler(
         mark_failed_event({**checked, "error": _error("RecordTooLarge", "chunk 0: big")}, "exec-1"),
         Ctx(),
@@ -244,8 +250,12 @@ def test_a_split_failure_after_decoding_the_key_is_recorded_under_the_file_id_sp
     import splitter
     from etl.errors import RecordTooLarge
 
-    detail = upload(aws, "incoming/transactions/March report (1).csv", b"a," * 3000)  # no line end at all
-    detail["object"]["key"] = "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    detail = upload(
+        aws, "incoming/transactions/March report (1).csv", b"a," * 3000
+    )  # no line end at all
+    detail["object"]["key"] = (
+        "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    )
     with pytest.raises(RecordTooLarge) as raised:
         splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     version = detail["object"]["version-id"]
@@ -278,7 +288,9 @@ def _fail_as_owner(aws, checked: dict) -> None:
 def test_a_processor_cannot_write_into_a_failed_file(aws):
     from etl.errors import FileStateConflict
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/transactions/dead.csv", _body(30)), "exec-1")
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/dead.csv", _body(30)), "exec-1"
+    )
     _fail_as_owner(aws, checked)
     with pytest.raises(FileStateConflict, match="is FAILED .execution exec-1."):
         _process(checked, manifest[0])
@@ -291,7 +303,9 @@ def test_a_processor_cannot_write_the_chunks_of_another_execution(aws):
     from etl.errors import FileStateConflict
     from test_handlers import CHUNK_ITEM_KEYS
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/transactions/mine.csv", _body(30)), "exec-1")
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/mine.csv", _body(30)), "exec-1"
+    )
     event = {**{k: checked[k] for k in CHUNK_ITEM_KEYS}, "chunk": manifest[0]}
     with pytest.raises(FileStateConflict, match="not PROCESSING under this execution"):
         processor.handler({**event, "execution_id": "exec-2"}, Ctx())
@@ -366,7 +380,9 @@ def test_a_chunk_write_that_meets_a_concurrent_transaction_is_tried_again(aws, m
             )
         return real(**kwargs)
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/transactions/busy.csv", _body(10)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/busy.csv", _body(10))
+    )
     monkeypatch.setattr(client, "transact_write_items", transact_write_items)
     _process(checked, manifest[0])
     assert len(calls) == 4  # start: 2 conflicts + 1; finish: 1

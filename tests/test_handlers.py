@@ -138,7 +138,9 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
     import validator
     from etl.errors import SchemaMismatch
 
-    detail = upload(aws, "incoming/transactions/bad.csv", b"transaction_id,acct,amount\nT1,A1,1.00\n")
+    detail = upload(
+        aws, "incoming/transactions/bad.csv", b"transaction_id,acct,amount\nT1,A1,1.00\n"
+    )
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     with pytest.raises(SchemaMismatch) as err:
         validator.handler(split, Ctx())
@@ -200,7 +202,9 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
 
     rows = [row(i) for i in range(30)]
     rows[20] = row(20, merchant="m" * 5000)  # longer than the test max record size (4096)
-    detail = upload(aws, "incoming/transactions/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode())
+    detail = upload(
+        aws, "incoming/transactions/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode()
+    )
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     checked = validator.handler(split, Ctx())
     manifest = json.loads(
@@ -230,7 +234,9 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
 
     good = "".join(f"{row(i)}\n" for i in range(3, 12))  # 1 of 10 rejected: within 0.1
     detail = upload(
-        aws, "incoming/transactions/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode()
+        aws,
+        "incoming/transactions/twice.csv",
+        f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode(),
     )
     checked, first = run_pipeline_checked(aws, detail)
     again = finalizer.handler(checked, Ctx())  # the same Validate output: a retried finalizer
@@ -269,15 +275,26 @@ def test_keys_are_deterministic_and_safe_for_sqs():
         == f"rejected/transactions/v1/März 2024/day one/version={ref.digest[:16]}"
         "/chunk-000000.parquet"
     )
-    assert FileRef("b", "incoming/transactions/x.csv", None).file_id == "s3://b/incoming/transactions/x.csv?versionId=null"
-    assert FileRef.from_file_id("s3://b/incoming/transactions/x.csv?versionId=null").version_id is None
+    assert (
+        FileRef("b", "incoming/transactions/x.csv", None).file_id
+        == "s3://b/incoming/transactions/x.csv?versionId=null"
+    )
+    assert (
+        FileRef.from_file_id("s3://b/incoming/transactions/x.csv?versionId=null").version_id is None
+    )
 
 
 def test_url_encoded_key_in_the_event_is_resolved_to_the_object(aws):
     import splitter
 
-    detail = upload(aws, "incoming/transactions/March report (1).csv", f"{HEADER}\n{row(1)}\n".encode())
-    detail["object"]["key"] = "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    detail = upload(
+        aws, "incoming/transactions/March report (1).csv", f"{HEADER}\n{row(1)}\n".encode()
+    )
+    detail["object"]["key"] = (
+        "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    )
     out = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     assert out["key"] == "incoming/transactions/March report (1).csv" and out["chunk_count"] == 1
-    assert out["file_id"].startswith(f"s3://{BUCKET}/incoming/transactions/March report (1).csv?versionId=")
+    assert out["file_id"].startswith(
+        f"s3://{BUCKET}/incoming/transactions/March report (1).csv?versionId="
+    )

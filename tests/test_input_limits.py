@@ -195,7 +195,9 @@ def test_an_object_deleted_before_split_is_input_not_found(aws):
 
     detail = upload(aws, "incoming/transactions/gone.csv", _body(3))
     aws.s3.delete_object(
-        Bucket=BUCKET, Key="incoming/transactions/gone.csv", VersionId=detail["object"]["version-id"]
+        Bucket=BUCKET,
+        Key="incoming/transactions/gone.csv",
+        VersionId=detail["object"]["version-id"],
     )
     with pytest.raises(InputNotFound, match=r"does not exist .*: upload the file again"):
         _split(detail)

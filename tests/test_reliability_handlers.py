@@ -201,7 +201,10 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     with pytest.raises(Exception, match=r"chunk 1: crashed after uploading work/") as refused:
         finalizer.handler(checked, Ctx())
     assert type(refused.value).__name__ == "CrashAfterUpload"
-    assert _keys(aws, "processed/transactions/v1/crashy/") == [] and _keys(aws, "rejected/transactions/v1/crashy/") == []
+    assert (
+        _keys(aws, "processed/transactions/v1/crashy/") == []
+        and _keys(aws, "rejected/transactions/v1/crashy/") == []
+    )
     assert aws.status.get_file(checked["file_id"])["status"] == "PROCESSING"
 
     _process(checked, manifest[1])  # the Map's retry
@@ -253,7 +256,9 @@ def test_finalizer_refuses_when_a_chunk_never_ran(aws):
     import finalizer
     from etl.errors import ConservationError
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/transactions/lost.csv", _body(30)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/lost.csv", _body(30))
+    )
     for chunk in manifest[:-1]:
         _process(checked, chunk)
     with pytest.raises(ConservationError, match=rf"missing \[{len(manifest) - 1}\]"):
@@ -268,7 +273,9 @@ def test_finalizer_refuses_when_counts_do_not_add_up(aws):
     from etl.errors import ConservationError
     from etl.status import chunk_id
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/transactions/drift.csv", _body(30)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/drift.csv", _body(30))
+    )
     for chunk in manifest:
         _process(checked, chunk)
     aws.status.table.update_item(  # a chunk that claims one row less than it read
@@ -288,7 +295,9 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
     import mark_failed
 
     summary = run_pipeline(aws, upload(aws, "incoming/transactions/done.csv", _body(20, bad={2})))
-    published = _versions(aws, "processed/transactions/v1/done/") + _versions(aws, "rejected/transactions/v1/done/")
+    published = _versions(aws, "processed/transactions/v1/done/") + _versions(
+        aws, "rejected/transactions/v1/done/"
+    )
     out = mark_failed.handler(
         mark_failed_event(
             {
@@ -302,20 +311,26 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
 
     item = aws.status.get_file(summary["file_id"])
     assert item["status"] == "COMPLETE" and "error" not in item
-    assert _versions(aws, "processed/transactions/v1/done/") + _versions(aws, "rejected/transactions/v1/done/") == published
+    assert (
+        _versions(aws, "processed/transactions/v1/done/")
+        + _versions(aws, "rejected/transactions/v1/done/")
+        == published
+    )
     assert out == summary and out["status"] == "COMPLETE"
 
 
 # -- new version of the same key --------------------------------------------------------------
 def test_two_versions_of_one_key_are_two_files_with_separate_outputs(aws):
     a = run_pipeline(aws, upload(aws, "incoming/transactions/x.csv", _body(12, bad={3}, start=0)))
-    b = run_pipeline(aws, upload(aws, "incoming/transactions/x.csv", _body(10, bad={105}, start=100)))
+    b = run_pipeline(
+        aws, upload(aws, "incoming/transactions/x.csv", _body(10, bad={105}, start=100))
+    )
 
     assert a["file_id"] != b["file_id"] and a["version_id"] != b["version_id"]
     assert a["valid_prefix"] != b["valid_prefix"]
-    assert a["valid_prefix"].startswith("processed/transactions/v1/x/version=") and b["valid_prefix"].startswith(
-        "processed/transactions/v1/x/version="
-    )
+    assert a["valid_prefix"].startswith("processed/transactions/v1/x/version=") and b[
+        "valid_prefix"
+    ].startswith("processed/transactions/v1/x/version=")
     a_rows = [r["transaction_id"] for t in _tables(aws, a["valid_prefix"]).values() for r in t]
     b_rows = [r["transaction_id"] for t in _tables(aws, b["valid_prefix"]).values() for r in t]
     assert a_rows == [f"T{i:06d}" for i in range(12) if i != 3]
@@ -388,7 +403,11 @@ def test_poison_file_raises_its_named_error_and_mark_failed_records_it(
     import splitter
     import validator
 
-    key = f"incoming/transactions/{name}" if name.endswith(".gz") else f"incoming/transactions/{name}.csv"
+    key = (
+        f"incoming/transactions/{name}"
+        if name.endswith(".gz")
+        else f"incoming/transactions/{name}.csv"
+    )
     detail = upload(aws, key, body)
     version = detail["object"]["version-id"]
     failing_input = {"detail": detail, "execution_id": "e"}

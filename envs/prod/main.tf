@@ -7,6 +7,7 @@ module "pipeline" {
   artifacts_manifest     = var.artifacts_manifest
   bucket_name            = var.bucket_name
   schema_file            = var.schema_file
+  datasets               = var.datasets
   chunk_bytes            = var.chunk_bytes
   max_record_bytes       = var.max_record_bytes
   max_decompressed_bytes = var.max_decompressed_bytes

@@ -115,8 +115,16 @@ variable "reserved_concurrency" {
   nullable = false
 }
 
+variable "datasets" {
+  description = "The CSV feeds this deployment serves, by dataset name (lower-case letters, digits, _): an object uploaded under incoming/<dataset>/ is typed by that dataset's schema_file. Null means { transactions = { schema_file = \"<repo>/schemas/transactions.json\" } }."
+  type = map(object({
+    schema_file = string
+  }))
+  default = null
+}
+
 variable "schema_file" {
-  description = "Schema JSON uploaded to config/schema.json. Null means <repo>/schemas/transactions.json."
+  description = "Replaced by `datasets` (refused unless null)."
   type        = string
   default     = null
 }

@@ -40,12 +40,20 @@ _UNREADABLE = ("NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "Inva
 def add_dataset_dimension(dataset: str) -> None:
     """Publish this invocation's metrics per dataset too: the EMF record gets the dimension
     set (service, dataset) next to (service), so pipeline-wide graphs and alarms still see
-    every value (contract.json `metrics`)."""
+    every value (contract.json `metrics`). Idempotent within an invocation."""
     names = CONTRACT.metrics
+    _forget_dataset_dimension()
     dims = {names.dataset_dimension: dataset}
     if metrics.service:
         dims = {names.dimension: metrics.service, **dims}
     metrics.add_dimensions(**dims)
+
+
+def _forget_dataset_dimension() -> None:
+    """Drop the per-dataset dimension set: Powertools clears dimensions only when it flushes
+    a metric, so an invocation that emitted none would hand its dataset to the next one."""
+    sets = metrics.provider.dimension_sets
+    sets[:] = [s for s in sets if CONTRACT.metrics.dataset_dimension not in s]
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,10 @@ _runtime: Runtime | None = None
 
 
 def get_runtime() -> Runtime:
+    """The container's runtime. Every handler calls this first, so it also starts the
+    invocation's metrics without a dataset left over from the previous invocation."""
     global _runtime
+    _forget_dataset_dimension()
     if _runtime is None:
         _runtime = Runtime(Settings.from_env())
     return _runtime

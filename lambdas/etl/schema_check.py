@@ -420,7 +420,7 @@ def _parse(doc: Any, problems: _Problems) -> Schema | None:
     if schema_major(version) is None:
         problems.add(
             "$.version",
-            f"is {version!r}: write an integer N or a string \"N\", \"N.M\" or \"N.M.P\" "
+            f'is {version!r}: write an integer N or a string "N", "N.M" or "N.M.P" '
             "(N >= 1, the major version)",
         )
     name = doc.get("name", "dataset")

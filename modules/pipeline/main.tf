@@ -23,7 +23,7 @@ locals {
   env_values = {
     bucket           = module.storage.bucket_name
     status_table     = module.storage.table_name
-    schema_key       = module.contract.schema_object_key
+    datasets         = join(",", sort(keys(local.datasets)))
     chunk_bytes      = tostring(coalesce(var.chunk_bytes, local.defaults.chunk_bytes))
     max_record_bytes = tostring(coalesce(var.max_record_bytes, local.defaults.max_record_bytes))
     # limits against decompression bombs and runaway plans (named errors when crossed)
@@ -32,6 +32,10 @@ locals {
     max_chunks             = tostring(coalesce(var.max_chunks, local.defaults.max_chunks))
   }
   environment = { for key, name in module.contract.env : name => local.env_values[key] }
+
+  datasets = coalesce(var.datasets, {
+    transactions = { schema_file = "${path.module}/../../schemas/transactions.json" }
+  })
 }
 
 check "manifest_matches_architecture" {
@@ -50,8 +54,9 @@ module "storage" {
   kms_alias_name               = local.names.kms_alias
   table_key                    = module.contract.table_key
   prefixes                     = module.contract.prefixes
-  schema_file                  = coalesce(var.schema_file, "${path.module}/../../schemas/transactions.json")
-  schema_object_key            = module.contract.schema_object_key
+  schema_file                  = local.datasets[sort(keys(local.datasets))[0]].schema_file
+  datasets                     = local.datasets
+  schema_object_key_pattern    = module.contract.schema_object_key_pattern
   force_destroy                = var.force_destroy
   deletion_protection          = var.deletion_protection
   retain                       = var.retain

@@ -202,8 +202,26 @@ variable "retain" {
   nullable    = false
 }
 
+variable "datasets" {
+  description = "The CSV feeds this deployment serves, by dataset name (lower-case letters, digits, _): an object uploaded under incoming/<dataset>/ is typed by that dataset's schema_file (uploaded to config/schemas/<dataset>.json). Null means { transactions = { schema_file = \"<repo>/schemas/transactions.json\" } }."
+  type = map(object({
+    schema_file = string
+  }))
+  default = null
+
+  validation {
+    condition     = var.datasets == null || alltrue([for name in keys(coalesce(var.datasets, {})) : can(regex("^[a-z][a-z0-9_]{0,62}$", name))])
+    error_message = "Every datasets key must match ^[a-z][a-z0-9_]{0,62}$ (lower-case letters, digits and _, starting with a letter): it names the incoming/<dataset>/ prefix and the Glue tables."
+  }
+}
+
 variable "schema_file" {
-  description = "Schema JSON uploaded to contract.json schema_object_key. Null means <repo>/schemas/transactions.json."
+  description = "Replaced by `datasets`: must stay null."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.schema_file == null
+    error_message = "schema_file is replaced by datasets: write datasets = { transactions = { schema_file = \"<the same path>\" } } and upload files under incoming/transactions/."
+  }
 }

@@ -215,11 +215,15 @@ resource "aws_s3_bucket_notification" "this" {
   eventbridge = true
 }
 
+# One schema object per dataset (config/schemas/<dataset>.json): a file is pinned to the
+# object version current when it is registered, so the bucket's versioning keeps it readable.
 resource "aws_s3_object" "schema" {
+  for_each = var.datasets
+
   bucket       = local.bucket.id
-  key          = var.schema_object_key
-  source       = var.schema_file
-  source_hash  = filemd5(var.schema_file)
+  key          = replace(var.schema_object_key_pattern, "{dataset}", each.key)
+  source       = each.value.schema_file
+  source_hash  = filemd5(each.value.schema_file)
   content_type = "application/json"
   kms_key_id   = local.kms_key_arn
   # With the S3 Bucket Key the KMS encryption context is the bucket ARN, which is what the

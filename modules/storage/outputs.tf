@@ -18,9 +18,9 @@ output "kms_key_arn" {
   value       = local.kms_key_arn
 }
 
-output "schema_object_key" {
-  description = "Object key of the uploaded schema."
-  value       = aws_s3_object.schema.key
+output "schema_object_keys" {
+  description = "Object key of each dataset's uploaded schema, by dataset."
+  value       = { for name, o in aws_s3_object.schema : name => o.key }
 }
 
 output "table_arn" {

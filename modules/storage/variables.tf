@@ -162,15 +162,23 @@ variable "retain" {
 }
 
 variable "schema_file" {
-  description = "Local path of the schema JSON uploaded to the bucket at schema_object_key."
+  description = "Local path of the schema JSON the Glue tables are typed from."
   type        = string
   nullable    = false
 }
 
-variable "schema_object_key" {
-  description = "Object key of the schema in the bucket (contract.json `schema_object_key`)."
+variable "datasets" {
+  description = "Datasets by name, each with the local path of its schema JSON, uploaded to schema_object_key_pattern with {dataset} = the name."
+  type = map(object({
+    schema_file = string
+  }))
+  nullable = false
+}
+
+variable "schema_object_key_pattern" {
+  description = "Object key of a dataset's schema in the bucket (contract.json `schema_object_key_pattern`)."
   type        = string
-  default     = "config/schema.json"
+  default     = "config/schemas/{dataset}.json"
   nullable    = false
 }
 

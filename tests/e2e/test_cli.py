@@ -221,6 +221,6 @@ def test_interrupting_a_run_stops_its_executions_and_workers(deployment, tmp_pat
     # StopExecution was sent; moto's interpreter then ends the in-flight Map (its workers are
     # gone) and records FAILED over ABORTED. Either way nothing is left running.
     sfn = pipeline.client("stepfunctions")
-    (execution,) = pipeline.executions("incoming/big.csv")
+    (execution,) = pipeline.executions("incoming/transactions/big.csv")
     status = sfn.describe_execution(executionArn=execution.execution_arn)["status"]
     assert status in ("ABORTED", "FAILED")

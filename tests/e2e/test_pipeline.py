@@ -186,7 +186,10 @@ def test_bad_header_fails_fast_marks_the_file_and_notifies_sns(pipeline, tmp_pat
     assert result.error.startswith("SchemaMismatch: "), result.error
     assert result.failure_message["Subject"] == "CSV ETL failed: SchemaMismatch"
     message = json.loads(result.failure_message["Message"])
-    assert message["error"] == "SchemaMismatch" and message["key"] == "incoming/bad_header.csv"
+    assert (
+        message["error"] == "SchemaMismatch"
+        and message["key"] == "incoming/transactions/bad_header.csv"
+    )
     assert result.file_item["status"] == "FAILED"
     assert not [
         i for i in pipeline.invocations if i.file_id == result.file_id and i.function == "processor"
@@ -194,7 +197,9 @@ def test_bad_header_fails_fast_marks_the_file_and_notifies_sns(pipeline, tmp_pat
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "FAILED" and summary["error"] == result.error
     # The input object is never deleted or modified.
-    head = pipeline.client("s3").head_object(Bucket=pipeline.bucket, Key="incoming/bad_header.csv")
+    head = pipeline.client("s3").head_object(
+        Bucket=pipeline.bucket, Key="incoming/transactions/bad_header.csv"
+    )
     assert head["ContentLength"] == path.stat().st_size
 
 
@@ -205,8 +210,8 @@ def test_duplicate_event_gives_one_set_of_outputs_and_one_success_message(pipeli
     assert first.status == "SUCCEEDED", first.error
     outputs_before = _versions(pipeline, "processed/") + _versions(pipeline, "rejected/")
 
-    pipeline.put_event(pipeline.executions("incoming/dup.csv")[0].detail)
-    second = pipeline.wait_for(pipeline.wait_for_start("incoming/dup.csv", count=2)[1])
+    pipeline.put_event(pipeline.executions("incoming/transactions/dup.csv")[0].detail)
+    second = pipeline.wait_for(pipeline.wait_for_start("incoming/transactions/dup.csv", count=2)[1])
 
     assert second.status == "SUCCEEDED" and second.duplicate
     successes, _ = pipeline.drain_messages()

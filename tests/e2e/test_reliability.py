@@ -110,7 +110,7 @@ def _wait_started(pipeline: LocalPipeline, key: str, count: int) -> list[str]:
 
 def _run(pipeline: LocalPipeline, path: Path, key: str | None = None):
     """Upload path (to key) and wait for the execution its S3 event starts."""
-    key = key or f"incoming/{path.name}"
+    key = key or f"incoming/transactions/{path.name}"
     before = len(pipeline.executions(key))
     uploaded = pipeline.upload(path, key)
     arn = _wait_started(pipeline, key, before + 1)[before]
@@ -210,7 +210,7 @@ def _write_with_rejects(
 def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path):
     path = tmp_path / "dup3.csv"
     data, bad = _write_with_rejects(path, rows=250, bad_every=40)
-    key = "incoming/dup3.csv"
+    key = "incoming/transactions/dup3.csv"
 
     uploaded = pipeline.upload(path, key)  # delivery 1: the S3 event itself
     detail = pipeline.object_created_detail(key, uploaded["version_id"])
@@ -332,7 +332,7 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, 
     path = tmp_path / "crash.csv"
     data, bad = _write_with_rejects(path, rows=300, bad_every=23)
 
-    clean, _ = _run(pipeline, path, "incoming/crash_clean.csv")
+    clean, _ = _run(pipeline, path, "incoming/transactions/crash_clean.csv")
     assert clean.status == "SUCCEEDED", clean.error
     want_valid, want_rejected = _outputs(pipeline, clean)
     assert clean.chunks >= 5
@@ -347,7 +347,7 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, 
             key_contains="/valid/",
         )
     try:
-        result, uploaded = _run(faulted, path, "incoming/crash.csv")
+        result, uploaded = _run(faulted, path, "incoming/transactions/crash.csv")
     finally:
         pipeline.layer.clear_faults()
 
@@ -409,7 +409,7 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
     and the invocation still failed; 'before' = the Lambda failed before the handler ran."""
     path = tmp_path / "hfault.csv"
     data, bad = _write_with_rejects(path, rows=300, bad_every=17)
-    clean, _ = _run(pipeline, path, "incoming/hfault_clean.csv")
+    clean, _ = _run(pipeline, path, "incoming/transactions/hfault_clean.csv")
     assert clean.status == "SUCCEEDED", clean.error
     want_valid, want_rejected = _outputs(pipeline, clean)
 
@@ -417,7 +417,7 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
     pipeline.inject_fault("processor", chunk_index=2, attempts={1, 2}, when="after")
     pipeline.inject_fault("processor", chunk_index=4, attempts={1}, when="before")
     try:
-        result, uploaded = _run(pipeline, path, "incoming/hfault.csv")
+        result, uploaded = _run(pipeline, path, "incoming/transactions/hfault.csv")
     finally:
         pipeline.layer.clear_faults()
 
@@ -455,7 +455,7 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
 
 # -- a new version of the same key -------------------------------------------------------------
 def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, tmp_path):
-    key = "incoming/versioned.csv"
+    key = "incoming/transactions/versioned.csv"
     a_path, b_path = tmp_path / "a.csv", tmp_path / "b.csv"
     a_data, a_bad = _write_with_rejects(a_path, rows=200, bad_every=30, start=0)
     b_data, b_bad = _write_with_rejects(b_path, rows=130, bad_every=25, start=10_000)

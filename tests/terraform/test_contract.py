@@ -137,7 +137,7 @@ def test_functions_handlers_and_access_come_from_contract():
     # S3 prefixes, the schema key and the table keys too.
     storage = _module_call("storage")
     assert expr(storage["prefixes"]) == "module.contract.prefixes"
-    assert expr(storage["schema_object_key"]) == "module.contract.schema_object_key"
+    assert expr(storage["schema_object_key_pattern"]) == "module.contract.schema_object_key_pattern"
     assert expr(storage["table_key"]) == "module.contract.table_key"
 
 

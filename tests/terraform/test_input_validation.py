@@ -25,6 +25,7 @@ STORAGE_REQUIRED = {
         for k in ("incoming", "staging", "manifests", "work", "processed", "rejected", "config")
     },
     "schema_file": "schema.json",
+    "datasets": {"transactions": {"schema_file": "schema.json"}},
     "table_key": {"partition_key": "file_id", "sort_key": "chunk_id"},
 }
 PIPELINE_REQUIRED = {"prefix": "etl-test"}

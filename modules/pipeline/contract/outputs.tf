@@ -57,9 +57,9 @@ output "prefixes" {
   value       = local.contract.prefixes
 }
 
-output "schema_object_key" {
-  description = "Object key of the schema (contract.json `schema_object_key`)."
-  value       = local.contract.schema_object_key
+output "schema_object_key_pattern" {
+  description = "Object key of a dataset's schema, {dataset} to be replaced (contract.json `schema_object_key_pattern`)."
+  value       = local.contract.schema_object_key_pattern
 }
 
 output "state_machine_variables" {

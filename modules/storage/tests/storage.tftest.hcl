@@ -49,7 +49,7 @@ run "defaults_create_a_private_bucket_table_and_key" {
     error_message = "The bucket policy denies every request without TLS."
   }
   assert {
-    condition     = output.schema_object_key == "config/schema.json" && aws_s3_object.schema.kms_key_id == aws_kms_key.this[0].arn
+    condition     = output.schema_object_keys == { transactions = "config/schemas/transactions.json" } && aws_s3_object.schema["transactions"].kms_key_id == aws_kms_key.this[0].arn
     error_message = "The schema is uploaded to config/schema.json, encrypted with the pipeline key."
   }
   assert {
