@@ -5,8 +5,8 @@ Runs the real pipeline on an embedded moto server: `terraform apply` of envs/dev
 it, with every --schema as a dataset named by the schema's `name`, then uploads INPUT to
 incoming/<dataset>/ (--dataset, default: the first schema's); the S3 event starts the state
 machine, the handlers run from the zips Terraform deployed. Without INPUT a small synthetic
-transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
-could not be set up (e.g. terraform missing), 130 on Ctrl-C.
+transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when
+the local environment could not be set up (e.g. terraform missing), 130 on Ctrl-C.
 """
 
 from __future__ import annotations

@@ -111,8 +111,11 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", CONTRACT.resource_name("service
 # One per test session (tests/e2e, tests/localrun). Its settings are envs/dev variables: small
 # chunks so a few KB fan out into several Distributed Map items, a small max_record_bytes so
 # RecordTooLarge needs only a few KB, retries at 1 s without backoff (moto really sleeps).
+# Two datasets: transactions (the default of uploads) and trades (tests/schemas/trades.json).
+TRADES_SCHEMA_PATH = ROOT / "tests" / "schemas" / "trades.json"
 E2E_SETTINGS = {
     "prefix": "etl-e2e",
+    "schema_paths": (SCHEMA_PATH, TRADES_SCHEMA_PATH),
     "chunk_bytes": 4 * 1024,
     "max_record_bytes": 2 * 1024,
     "max_concurrency": 4,

@@ -28,6 +28,7 @@ def test_the_settings_reach_the_functions_and_the_state_machine_as_terraform_var
     env = pipeline.function_environment("splitter")
     assert env["ETL_CHUNK_BYTES"] == str(E2E_SETTINGS["chunk_bytes"])
     assert env["ETL_MAX_RECORD_BYTES"] == str(E2E_SETTINGS["max_record_bytes"])
+    assert env["ETL_DATASETS"] == "trades,transactions"  # sorted, comma-separated
     definition = json.loads(pipeline.definition)
     chunks = definition["States"]["ProcessChunks"]
     assert chunks["MaxConcurrency"] == E2E_SETTINGS["max_concurrency"]

@@ -8,6 +8,7 @@ seconds, not minutes (moto really sleeps).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -278,3 +279,72 @@ def test_a_chunk_failing_every_attempt_fails_the_file(pipeline, tmp_path):
     assert result.failure_message is not None and result.file_item["status"] == "FAILED"
     runs = [i for i in pipeline.invocations if i.file_id == result.file_id and i.chunk_index == 0]
     assert [i.attempt for i in runs] == [1, 2, 3, 4]  # 1 + retry_max_attempts (3)
+
+
+# -- datasets ------------------------------------------------------------------------------------
+def _trades(path: Path, n: int, bad: set[int]) -> Path:
+    lines = ["trade_id;price;side"] + [
+        f"TR{i};{i}.5;{'HOLD' if i in bad else 'SELL'}" for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_two_datasets_in_one_deployment_and_an_unknown_one(pipeline, tmp_path):
+    """trades and transactions share one stack: each file is typed by its dataset's schema,
+    published under its dataset and major, held to its own threshold; an upload under an
+    undeclared first segment fails by name."""
+    from conftest import TRADES_SCHEMA_PATH
+
+    bad = set(range(0, 600, 3))  # 200 of 600 rows: within trades' 0.5, above transactions' 0.1
+    trades = pipeline.run_file(
+        _trades(tmp_path / "t.csv", 600, bad), dataset="trades", out_dir=tmp_path / "out"
+    )
+    assert trades.status == "SUCCEEDED", trades.error
+    assert trades.key == "incoming/trades/t.csv" and trades.chunks > 1
+    assert (trades.rows_valid, trades.rows_rejected) == (400, 200)
+    sha = hashlib.sha256(TRADES_SCHEMA_PATH.read_bytes()).hexdigest()
+    assert trades.dataset == "trades"
+    assert {k: trades.schema[k] for k in ("dataset", "name", "version", "major", "sha256")} == {
+        "dataset": "trades",
+        "name": "trades",
+        "version": "2.1",
+        "major": 2,
+        "sha256": sha,
+    }
+    assert trades.success_message["schema"] == trades.schema
+    run = trades.success_message["dedup_id"][:16]
+    assert {k.rsplit("/", 1)[0] for k in trades.valid_keys} == {
+        f"processed/trades/v2/t/version={run}"
+    }
+    assert {k.rsplit("/", 1)[0] for k in trades.rejected_keys} == {
+        f"rejected/trades/v2/t/version={run}"
+    }
+    s3 = pipeline.client("s3")
+    first = pq.ParquetFile(
+        io.BytesIO(s3.get_object(Bucket=pipeline.bucket, Key=trades.valid_keys[0])["Body"].read())
+    )
+    assert str(first.schema_arrow.field("price").type) == "decimal128(12, 4)"
+    assert first.metadata.metadata[b"etl.schema.sha256"] == sha.encode()
+    assert first.metadata.metadata[b"etl.dataset"] == b"trades"
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (summary["dataset"], summary["schema"]) == ("trades", trades.schema)
+
+    lines = [HEADER] + [_row(i, status="LOST" if i in bad else "POSTED") for i in range(600)]
+    (tmp_path / "x.csv").write_text("".join(lines))
+    held = pipeline.run_file(tmp_path / "x.csv")  # the default dataset: transactions
+    assert held.key == "incoming/transactions/x.csv" and held.dataset == "transactions"
+    assert held.status == "FAILED" and held.error.startswith("TooManyRejects: 200 of 600 rows")
+    assert held.schema["name"] == "transactions" and held.schema["major"] == 1
+
+    unknown = pipeline.run_file(tmp_path / "x.csv", dataset="sales")
+    assert unknown.status == "FAILED" and unknown.dataset is None
+    assert unknown.error == (
+        f"UnknownDataset: s3://{pipeline.bucket}/incoming/sales/x.csv: its first segment below "
+        "incoming/ ('sales') is no declared dataset; the declared datasets are trades, "
+        "transactions. Upload the file under incoming/<dataset>/ (e.g. incoming/trades/x.csv) "
+        "or declare the dataset in the Terraform input `datasets`"
+    )
+    assert unknown.failure_message["Subject"] == "CSV ETL failed: UnknownDataset"
+    for prefix in ("processed/transactions/", "rejected/transactions/", "processed/sales/"):
+        assert pipeline.list_keys(prefix) == [], prefix
