@@ -95,9 +95,13 @@ def test_many_chunks_with_quoted_newlines_and_rejects(pipeline, tmp_path):
         "rows_rejected": stats.invalid_rows,
         "chunks": result.chunks,
         "error": None,
+        "dataset": "transactions",
+        "schema": result.success_message["schema"],
         "execution_arn": result.execution_arn,
         "duration_s": summary["duration_s"],
     }
+    schema_sha = hashlib.sha256((REPO / "schemas" / "transactions.json").read_bytes()).hexdigest()
+    assert (summary["schema"]["name"], summary["schema"]["sha256"]) == ("transactions", schema_sha)
     chunk_items = [
         i
         for i in pipeline.status_items(result.file_id)
@@ -331,20 +335,21 @@ def test_two_datasets_in_one_deployment_and_an_unknown_one(pipeline, tmp_path):
     assert (summary["dataset"], summary["schema"]) == ("trades", trades.schema)
 
     lines = [HEADER] + [_row(i, status="LOST" if i in bad else "POSTED") for i in range(600)]
-    (tmp_path / "x.csv").write_text("".join(lines))
-    held = pipeline.run_file(tmp_path / "x.csv")  # the default dataset: transactions
-    assert held.key == "incoming/transactions/x.csv" and held.dataset == "transactions"
+    (tmp_path / "held.csv").write_text("".join(lines))
+    held = pipeline.run_file(tmp_path / "held.csv")  # the default dataset: transactions
+    assert held.key == "incoming/transactions/held.csv" and held.dataset == "transactions"
     assert held.status == "FAILED" and held.error.startswith("TooManyRejects: 200 of 600 rows")
     assert held.schema["name"] == "transactions" and held.schema["major"] == 1
 
-    unknown = pipeline.run_file(tmp_path / "x.csv", dataset="sales")
+    unknown = pipeline.run_file(tmp_path / "held.csv", dataset="sales")
     assert unknown.status == "FAILED" and unknown.dataset is None
     assert unknown.error == (
-        f"UnknownDataset: s3://{pipeline.bucket}/incoming/sales/x.csv: its first segment below "
-        "incoming/ ('sales') is no declared dataset; the declared datasets are trades, "
-        "transactions. Upload the file under incoming/<dataset>/ (e.g. incoming/trades/x.csv) "
-        "or declare the dataset in the Terraform input `datasets`"
+        f"UnknownDataset: s3://{pipeline.bucket}/incoming/sales/held.csv: its first segment "
+        "below incoming/ ('sales') is no declared dataset; the declared datasets are trades, "
+        "transactions. Upload the file under incoming/<dataset>/ (e.g. "
+        "incoming/trades/held.csv) or declare the dataset in the Terraform input `datasets`"
     )
     assert unknown.failure_message["Subject"] == "CSV ETL failed: UnknownDataset"
-    for prefix in ("processed/transactions/", "rejected/transactions/", "processed/sales/"):
-        assert pipeline.list_keys(prefix) == [], prefix
+    for prefix in ("processed/transactions/v1/held/", "rejected/transactions/v1/held/"):
+        assert pipeline.list_keys(prefix) == [], prefix  # TooManyRejects published nothing
+    assert [k for k in pipeline.list_keys("") if "sales" in k] == ["incoming/sales/held.csv"]
