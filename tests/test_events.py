@@ -116,7 +116,6 @@ EXAMPLES = [
     (ChunkRange, {"index": 0, "start": 4, "end": 10, "last": True}),
     (
         ChunkItem,
-        SchemaIdentity,
         {
             **{k: SPLIT[k] for k in ("file_id", "bucket", "data_key", "data_version_id")},
             "columns": ["a", "b"],
