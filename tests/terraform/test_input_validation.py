@@ -296,3 +296,35 @@ def test_compute_accepts_unreserved_or_positive_concurrency(compute, reserved):
 @pytest.mark.parametrize("reserved", [0, -1, 2.5])
 def test_compute_refuses_zero_negative_or_fractional_concurrency(compute, reserved):
     compute.refuses(_compute_values(reserved), "0 would stop the function")
+
+
+# --- modules/pipeline: datasets ------------------------------------------------------------
+
+
+def test_datasets_default_and_valid_names_are_accepted(pipeline_vars):
+    pipeline_vars.accepts(PIPELINE_REQUIRED)
+    pipeline_vars.accepts(
+        {
+            **PIPELINE_REQUIRED,
+            "datasets": {
+                "transactions": {"schema_file": "a.json"},
+                "fx_rates_2": {"schema_file": "b.json"},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["Trades", "2024", "fx-rates", "_x", "a" * 64, ""])
+def test_a_dataset_name_must_be_lower_case_letters_digits_and_underscores(pipeline_vars, name):
+    pipeline_vars.refuses(
+        {**PIPELINE_REQUIRED, "datasets": {name: {"schema_file": "a.json"}}},
+        "Every datasets key must match ^[a-z][a-z0-9_]{0,62}$",
+    )
+
+
+def test_the_old_schema_file_input_is_refused_saying_what_to_write(pipeline_vars):
+    pipeline_vars.refuses(
+        {**PIPELINE_REQUIRED, "schema_file": "schemas/transactions.json"},
+        "schema_file is replaced by datasets: write datasets = { transactions = { "
+        'schema_file = "<the same path>" } } and upload files under incoming/transactions/.',
+    )

@@ -29,6 +29,22 @@ run "chunk_bytes_minimum_rejects_less_than_one_kib" {
   expect_failures = [var.chunk_bytes_minimum]
 }
 
+run "datasets_rejects_a_name_that_is_no_dataset_name" {
+  command = plan
+  variables {
+    datasets = { Trades = { schema_file = "../../schemas/transactions.json" } }
+  }
+  expect_failures = [var.datasets]
+}
+
+run "schema_file_is_refused_in_favour_of_datasets" {
+  command = plan
+  variables {
+    schema_file = "../../schemas/transactions.json"
+  }
+  expect_failures = [var.schema_file]
+}
+
 run "function_settings_rejects_an_unknown_function" {
   command = plan
   variables {

@@ -11,6 +11,9 @@ prefixes = {
   config    = "config/"
 }
 schema_file = "../../schemas/transactions.json"
+datasets = {
+  transactions = { schema_file = "../../schemas/transactions.json" }
+}
 table_key = {
   partition_key = "file_id"
   sort_key      = "chunk_id"
