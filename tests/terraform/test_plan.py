@@ -176,7 +176,7 @@ def test_storage_bucket_is_private_versioned_encrypted_and_tiered(storage_plan):
     (key,) = _of_type(storage_plan, "aws_kms_key").values()
     assert key["enable_key_rotation"] is True
     (schema,) = _of_type(storage_plan, "aws_s3_object").values()
-    assert schema["key"] == "config/schema.json"
+    assert schema["key"] == "config/schemas/transactions.json"
 
 
 def test_storage_status_table(storage_plan):
