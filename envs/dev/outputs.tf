@@ -1,5 +1,5 @@
 output "bucket_name" {
-  description = "Processing bucket; upload CSV files under incoming/."
+  description = "Processing bucket; upload CSV files under incoming/<dataset>/."
   value       = module.pipeline.bucket_name
 }
 
