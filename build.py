@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from buildtools import schemas as schema_changes
 from buildtools.artifacts import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -84,7 +85,8 @@ __all__ = [
 def check_schemas(root: Path) -> list[Path]:
     """Check every schema under schemas/ completely before anything is packaged: one
     BuildError listing each problem with its file and JSON path (etl.schema, the same
-    check the functions and the local run use; it imports without pyarrow)."""
+    check the functions and the local run use; it imports without pyarrow), then each
+    change its released baseline refuses, one line per field and rule (etl.compat)."""
     files = sorted((root / "schemas").glob("*.json"))
     if not files:
         return []
@@ -102,6 +104,12 @@ def check_schemas(root: Path) -> list[Path]:
             problems.append(str(exc))
     if problems:
         raise BuildError("invalid schema:\n" + "\n".join(problems))
+    refused = schema_changes.problems(files, root=root)
+    if refused:
+        raise BuildError(
+            "schema change refused (docs/schema-versions.md: keep it compatible or declare a"
+            " new major):\n" + "\n".join(refused)
+        )
     return files
 
 

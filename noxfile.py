@@ -3,7 +3,9 @@
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
+    python3 noxfile.py -s describe -- FILE   infer a Table Schema from a CSV file (stdout)
     python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
+    python3 noxfile.py -s schemas -- check           check schema changes; -- release: the baselines
     python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
     python3 noxfile.py -s deploy-dev -- --emulator   the same deploy, to the embedded moto
 
@@ -87,6 +89,7 @@ except ModuleNotFoundError:
 
 sys.path.insert(0, str(HERE))
 import build  # noqa: E402  (stdlib only; after the bootstrap on purpose)
+from buildtools import schemas as schema_changes  # noqa: E402  (stdlib only, like build)
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
@@ -240,8 +243,17 @@ def split_build_args(posargs: list[str]) -> tuple[list[str], list[str]]:
     return build_args, tf_args
 
 
+def require_schema_check(session: nox.Session, released: bool) -> None:
+    """The schema check (buildtools/schemas.py) before anything touches an environment;
+    `released`: every schema must also be its released baseline (the prod deploys)."""
+    refused = schema_changes.problems(schema_changes.schema_files(), released=released)
+    if refused:
+        session.error("schema check failed (docs/schema-versions.md):\n" + "\n".join(refused))
+
+
 def terraform_env(session: nox.Session, env: str, command: str, backend_config: str | None) -> None:
-    """Check terraform, then the aws provider, then credentials; package; init; plan/apply."""
+    """Check the schemas, terraform, the aws provider, credentials; package; init; plan/apply."""
+    require_schema_check(session, released=env == "prod")
     terraform = require_terraform(session)
     env_dir = HERE / "envs" / env
     if not (env_dir / "main.tf").is_file():
@@ -277,6 +289,17 @@ def terraform_env(session: nox.Session, env: str, command: str, backend_config: 
 def package(session: nox.Session) -> None:
     """Build the function zips, the pyarrow layer and dist/manifest.json (-- --arch x86_64)."""
     package_artifacts(session, list(session.posargs))
+
+
+@nox.session(venv_backend="none")
+def schemas(session: nox.Session) -> None:
+    """Check schema changes against the released baselines: -- check [--released] [FILES];
+    write the baselines once they pass: -- release [FILES] (docs/schema-versions.md)."""
+    session.chdir(session.invoked_from)  # FILES are the caller's paths
+    session.run(
+        sys.executable, "-m", "buildtools.schemas", *(session.posargs or ["check"]),
+        env={"PYTHONPATH": str(HERE)}, external=True,
+    )  # fmt: skip
 
 
 @nox.session(name="deploy-dev", venv_backend="none")
@@ -349,6 +372,17 @@ def local(session: nox.Session) -> None:
     session.chdir(session.invoked_from)
     session.run(
         python, "-m", "localrun", *session.posargs,
+        env={"PYTHONPATH": str(HERE)}, external=True,
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def describe(session: nox.Session) -> None:
+    """Infer a Table Schema from CSV files: FILE [FILE ...] [--schema EXISTING.json] (stdout)."""
+    python = shared_test_python(session)
+    session.chdir(session.invoked_from)  # the files are the caller's paths
+    session.run(
+        python, "-m", "localrun.describe", *session.posargs,
         env={"PYTHONPATH": str(HERE)}, external=True,
     )  # fmt: skip
 

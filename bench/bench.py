@@ -3,6 +3,7 @@
     python bench/bench.py [--size-mb N] [--seed S] [--out bench/results.json] [--keep]
                           [--rss-check] [--repeat K] [--jobs a,b] [--baseline REV]
                           [--local-e2e]
+    python bench/bench.py --cold-start [--repeat K] [--out F]  (bench/coldstart.py)
 
 Generates a synthetic transactions CSV of N MiB (default 256; ~0.5% invalid rows of
 several kinds, see localrun/sample.py) and a clean one of the same shape, reads each once
@@ -112,6 +113,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also run the sample end to end on the embedded moto (needs terraform) and"
         " report its MB/s after the deploy against the processor's",
+    )
+    ap.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="only report each handler's init on the python3.12 runtime with the real layer"
+        " and the layer's sizes (bench/coldstart.py; --repeat interpreters each; --out)",
     )
     ap.add_argument("--worker", choices=sorted(JOBS), help=argparse.SUPPRESS)
     ap.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -275,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, args.csv, args.workdir)
         return 0
+    if args.cold_start:
+        import coldstart
+
+        default_out = args.out == HERE / "results.json"
+        out = HERE / "coldstart.json" if default_out else args.out
+        return coldstart.main(args.repeat if args.repeat > 1 else 5, out)
     work = args.data_dir / "out"
     load_before = os.getloadavg()
     samples = prepare_samples(args)

@@ -70,6 +70,12 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
         "rows_valid": int(result.rows_valid),
         "rows_rejected": int(result.rows_rejected),
         "result": result.to_dict(),
+        # Parquet bytes out per CSV byte in: the cost model's multipart PUTs (bench/cost.py)
+        "output_bytes": sum(
+            (out / name).stat().st_size
+            for name in ("valid.parquet", "rejected.parquet")
+            if (out / name).exists()
+        ),
     }
 
 

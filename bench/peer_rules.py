@@ -19,7 +19,7 @@ processor's reason plus the count found, which the processor keeps in ``failures
 What the peers do not implement is refused with ``PeerUnsupported`` rather than checked
 differently: declared date formats, digit groups and decimal marks (the processor
 rewrites those values before the cast), range constraints and enums of typed fields
-(compared on typed values).
+(compared on typed values), string formats (email, uri, uuid, binary).
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def check_supported(schema: Schema) -> None:
     for f in schema.fields:
         if f.format is not None:
             _refuse(f, "a declared date/datetime format")
+        if f.string_format is not None:
+            _refuse(f, f"the string format {f.string_format!r}")
         if f.group_char is not None or f.decimal_char != ".":
             _refuse(f, "a digit group or decimal mark")
         if f.ranges:

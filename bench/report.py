@@ -10,9 +10,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cost
 from harness import git_state, machine
 from jobs import COUNTED, JOBS, PEERS
-from settings import TARGETS
+from settings import ROOT, TARGETS
 
 CHART_GROUPS = {  # group: (colour, legend)
     "ours": ("#1f77b4", "ours"),
@@ -63,6 +64,7 @@ def build_results(
         jobs, "splitter_quoted_newlines", "bytes_per_boundary"
     )
     results.update(ratios(results, jobs))
+    results["cost"] = cost.from_results(results | {"jobs": jobs}, cost.deployed_defaults(ROOT))
     results.update(
         {
             "s3_model": s3_model,
@@ -120,6 +122,10 @@ def ratios(results: dict, jobs: dict) -> dict:
         out[f"ratio_{threads}_to_fastest_peer{suffix}"] = _ratio(
             mb.get(threads), peers.get(fastest)
         )
+    # scaling inside a chunk: the processor on every core over itself on one thread
+    out["ratio_processor_all_cores_to_processor"] = _ratio(
+        mb.get("processor_all_cores"), mb.get("processor")
+    )
     out["ratio_processor_to_floor"] = _ratio(mb.get("processor"), mb.get("floor"))
     out["ratio_processor_to_parse_only"] = _ratio(mb.get("processor"), mb.get("parse_only"))
     out["ratio_processor_to_pandas"] = _ratio(mb.get("processor"), mb.get("pandas"))
@@ -289,6 +295,15 @@ def print_report(results: dict, problems: list[str], warnings: list[str]) -> Non
         f"{_fmt(results.get('ratio_processor_to_parse_only'), '.2f')}, / pandas "
         f"{_fmt(results.get('ratio_processor_to_pandas'), '.2f')})"
     )
+    if results.get("cost"):
+        c = results["cost"]
+        d = c["defaults"]
+        print(
+            f"\ncost of one GB of CSV ({d['arch']}, {d['chunk_bytes'] // 2**20} MiB chunks, "
+            f"Map concurrency {d['concurrency']}; list prices of {c['prices_read_on']}; "
+            "bench/cost.py states the model):"
+        )
+        print(cost.markdown(c))
     counts = results["counts"]
     print(f"counts: {json.dumps({k: v for k, v in counts.items() if not k.startswith('diff')})}")
     for key, d in counts.items():

@@ -147,5 +147,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
     rt.status.complete_file(ref.file_id, execution_id, summary)
     _cleanup(rt, ref, checked.data_key)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
-    logger.info("file complete", extra=summary)
-    return success_message(ref, checked.schema, summary).to_dict()
+    message = success_message(ref, checked.schema, summary)  # no row's raw text
+    logger.info("file complete", extra={k: v for k, v in message.to_dict().items() if k in summary})
+    return message.to_dict()

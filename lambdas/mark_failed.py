@@ -35,7 +35,7 @@ from etl.events import (
     StepError,
 )
 from etl.finalize import chunk_failure, success_message
-from etl.keys import FileRef
+from etl.keys import S3_MAX_KEY_BYTES, FileRef
 from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import delete_prefix
 from etl.status import COMPLETE
@@ -107,7 +107,9 @@ def remove_outputs(rt, ref: FileRef, schema: SchemaIdentity | None) -> int:
     a file that never pinned a schema never got that far)."""
     published = ref.outputs(schema.major).published_prefixes if schema else ()
     prefixes = (ref.work_prefix, ref.staging_prefix, *published)
-    return sum(delete_prefix(rt.s3, ref.bucket, p) for p in prefixes)
+    # a prefix past S3's key limit (a KeyTooLong file) holds nothing and cannot be listed
+    fit = [p for p in prefixes if len(p.encode()) <= S3_MAX_KEY_BYTES]
+    return sum(delete_prefix(rt.s3, ref.bucket, p) for p in fit)
 
 
 def _subject(name: str) -> str:

@@ -12,9 +12,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from etl.chunking import plan_chunks
 from etl.contract import PREFIXES
-from etl.errors import EncodingError, InputAccessDenied, InputNotFound, InputOutsidePipeline
-from etl.events import ObjectCreated, SchemaIdentity, SplitDuplicate, SplitInput, SplitOutput
-from etl.keys import FileRef, route
+from etl.errors import (
+    EncodingError,
+    InputAccessDenied,
+    InputNotFound,
+    InputOutsidePipeline,
+    KeyTooLong,
+)
+from etl.events import (
+    ObjectCreated,
+    SchemaIdentity,
+    SplitDuplicate,
+    SplitIgnored,
+    SplitInput,
+    SplitOutput,
+)
+from etl.keys import S3_MAX_KEY_BYTES, FileRef, route
 from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
 
@@ -40,9 +53,14 @@ def _unreadable(ref: FileRef, exc: ClientError) -> Exception:
     return exc
 
 
-def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
-    """(ref, size) of the uploaded object. S3 notifications URL-encode keys ("a b.csv" ->
-    "a+b.csv"); if the key as given does not exist, its decoded form is tried."""
+def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int, str | None]:
+    """(ref, size, version id) of the uploaded object. S3 notifications URL-encode keys
+    ("a b.csv" -> "a+b.csv"); if the key as given does not exist, its decoded form is tried.
+
+    The version id is the one HEAD answered: the event's own, or for an execution started
+    without one (a manual StartExecution) the version that was current then. Every read of
+    the file is pinned to it, so an overwrite while the file is processed cannot mix the
+    rows of two versions."""
     version = {"VersionId": ref.version_id} if ref.version_id else {}
     try:
         head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
@@ -55,7 +73,22 @@ def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int]:
             head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **version)
         except ClientError as exc2:
             raise _unreadable(ref, exc2) from exc2
-    return ref, int(head["ContentLength"])
+    return ref, int(head["ContentLength"]), ref.version_id or head.get("VersionId")
+
+
+def check_key_length(ref: FileRef, max_chunks: int, major: int) -> None:
+    """KeyTooLong, before anything is read or written, when the longest key the file would
+    get (`FileRef.output_keys`, at the chunk count limit, under its schema's major version)
+    passes S3's key limit: such a file would otherwise be processed in full and fail only
+    when it is published."""
+    longest = ref.longest_output_key_bytes(max_chunks, major)
+    if longest > S3_MAX_KEY_BYTES:
+        raise KeyTooLong(
+            f"the key {ref.key[:80]!r}... is {len(ref.key.encode())} bytes: its output keys "
+            f"would be {longest} bytes, past S3's limit of {S3_MAX_KEY_BYTES}; nothing was "
+            f"processed. Upload the file under a key at least {longest - S3_MAX_KEY_BYTES} "
+            "bytes shorter"
+        )
 
 
 def accepted_ref(detail: ObjectCreated, bucket: str) -> FileRef:
@@ -79,11 +112,21 @@ def accepted_ref(detail: ObjectCreated, bucket: str) -> FileRef:
 def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
     split = SplitInput.from_dict(event)
-    ref, size = resolve_object(rt.s3, accepted_ref(split.detail, rt.settings.bucket))
+    ref, size, pinned = resolve_object(rt.s3, accepted_ref(split.detail, rt.settings.bucket))
     logger.append_keys(file_id=ref.file_id)
+    if size == 0 and ref.is_placeholder:
+        logger.info("folder marker or placeholder: nothing to process")
+        return SplitIgnored(
+            split.execution_id,
+            ref.bucket,
+            ref.key,
+            ref.version_id,
+            "a 0-byte folder marker or placeholder holds no data",
+        ).to_dict()
     dataset = route(ref, rt.settings.datasets)  # UnknownDataset before anything is recorded
     add_dataset_dimension(dataset)
     latest, _ = rt.pin_schema(dataset)
+    check_key_length(ref, rt.settings.max_chunks, latest.major)
     proceed, item = rt.status.register_file(
         ref.file_id,
         split.execution_id,
@@ -104,17 +147,17 @@ def handler(event: dict, context: LambdaContext) -> dict:
         metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
         return SplitDuplicate(**base, status=item.get("status")).to_dict()
 
-    # a retried Split of this execution keeps the version the file was registered with
-    pinned = SchemaIdentity.from_item(item) or latest
-    schema = rt.schema(pinned)
-    data_key, data_version, compression = ref.key, ref.version_id, "none"
+    # a retried Split of this execution keeps the schema version the file was registered with
+    identity = SchemaIdentity.from_item(item) or latest
+    schema = rt.schema(identity)
+    data_key, data_version, compression = ref.key, pinned, "none"
     if ref.is_gzip:
         try:
             data_version, size = stage_gzip(
                 rt.s3,
                 ref.bucket,
                 ref.key,
-                ref.version_id,
+                pinned,
                 ref.staging_key,
                 max_bytes=rt.settings.max_decompressed_bytes,
                 max_ratio=rt.settings.max_gzip_ratio,
@@ -147,13 +190,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "size": size,
             "probe_bytes": plan.bytes_read,
             "fallbacks": plan.fallbacks,
-            "schema": pinned.to_dict(),
+            "schema": identity.to_dict(),
         },
     )
     metrics.add_metric(name="PlannedChunks", unit="Count", value=len(plan.chunks))
     return SplitOutput(
         **base,
-        schema=pinned,
+        schema=identity,
         size=size,
         data_key=data_key,
         data_version_id=data_version,

@@ -167,7 +167,7 @@ class _ProgressLine:
             self.stream.flush()
 
 
-def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str:
+def _summary_table(result: RunResult, input_path: Path, out: Path | None, runtime: str = "") -> str:
     size = input_path.stat().st_size
     rows = [
         ("status", result.status),
@@ -186,14 +186,18 @@ def _summary_table(result: RunResult, input_path: Path, out: Path | None) -> str
             f" {size / 1e6 / result.duration_s:.2f} MB/s)"
         )
     rows.append(("duration", f"{result.duration_s:.1f} s{rate}"))
-    rows += _rejects_rows(result.success_message)
+    rows += _rejects_rows(result.success_message, result.file_item)
     if result.duplicate:
         rows.append(("note", "duplicate event: the object version was already processed"))
+    if result.ignored:
+        rows.append(("note", "a 0-byte folder marker or placeholder: ignored"))
     if result.error:
         rows.append(("error", result.error))
     if result.failure_message:
         rows.append(("notification", f"SNS: {result.failure_message.get('Subject')}"))
     rows.append(("execution", result.execution_arn))
+    if runtime:
+        rows.append(("lambda", runtime))
     if out is not None:
         rows.append(
             (
@@ -230,16 +234,21 @@ def _schema_problems(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _rejects_rows(message: dict | None) -> list[tuple[str, str]]:
-    """Rejects per column and rule, and the first rejected lines, from the success message."""
+def _rejects_rows(message: dict | None, file_item: dict | None) -> list[tuple[str, str]]:
+    """Rejects per column and rule, and the first rejected lines, from the success message;
+    the lines' raw text from the status table's file item (the message never carries it)."""
     if not message or not message.get("rows_rejected"):
         return []
     rows = [
         ("rejects", f"{int(r['count']):,}  {r.get('column') or '(record)'}  {r['rule']}")
         for r in message.get("rejects_by_rule", [])
     ]
+    raw = {int(r["line"]): r.get("raw") for r in (file_item or {}).get("first_rejects") or []}
     for r in message.get("first_rejects", []):
-        rows.append(("rejected line", f"{r['line']}: {r['reason']}  | {r['raw']}"))
+        text = raw.get(int(r["line"]))
+        rows.append(
+            ("rejected line", f"{r['line']}: {r['reason']}" + (f"  | {text}" if text else ""))
+        )
     return [
         (name if i == 0 or name != rows[i - 1][0] else "", v) for i, (name, v) in enumerate(rows)
     ]
@@ -342,7 +351,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
             if deployment is None:
                 print(
                     "building the function zips, starting the local AWS emulator and"
-                    " deploying envs/dev to it with terraform (about a minute) ...",
+                    " deploying envs/dev to it with terraform (about a minute; the first run"
+                    " also builds the real layer into .build-cache/, about 30 s) ...",
                     file=sys.stderr,
                 )
                 settings = {
@@ -379,7 +389,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     )
                 finally:
                     progress.done()
-                print(_summary_table(result, input_path, args.out))
+                runtime = pipeline.layer.runtime.describe()
+                print(_summary_table(result, input_path, args.out, runtime))
                 if result.status != "SUCCEEDED":
                     logs = pipeline.work_dir / "logs"
                     if args.out is not None:  # the work dir goes away with the emulator

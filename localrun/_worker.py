@@ -1,10 +1,14 @@
 """One warm "container" for one Lambda function: runs as its own process.
 
-Started by :mod:`localrun.lambda_layer` as ``python -I _worker.py ZIP HANDLER REQ_FD RESP_FD``
-with the function's environment. It is deliberately standalone (stdlib only, no import
-of ``localrun``): like Lambda it extracts the function zip to a task root, puts that root
-first on ``sys.path`` (the "layer" -- pyarrow, powertools -- comes from the interpreter's
-site-packages), imports the handler once and then answers invocations over a pipe.
+Started by :mod:`localrun.lambda_layer` as ``python FLAGS _worker.py ZIP HANDLER REQ_FD RESP_FD
+[PATH...]`` with the function's environment. It is deliberately standalone (stdlib only, no
+import of ``localrun``): like Lambda it extracts the function zip to a task root and puts that
+root first on ``sys.path``, then the PATHs (in the python3.12 runtime mode: the extracted layer
+and the runtime's boto3, on an interpreter started with ``-S``, so nothing else; in the host
+mode none, and pyarrow and powertools come from the host's site-packages), imports the handler
+once and then answers invocations over a pipe. A handler that cannot be imported fails every
+invocation with ``Runtime.ImportModuleError`` and Lambda's message ("Unable to import module
+'<module>': <error>").
 
 Wire format on the pipes: a 4-byte big-endian length, then a UTF-8 JSON object.
 Request:  {"request_id", "payload" (str, the raw invoke body), "fault": null | "before" |
@@ -117,6 +121,14 @@ def _error(exc: BaseException) -> dict:
     }
 
 
+def _init_error(module_name: str, exc: BaseException) -> dict:
+    """What Lambda's python runtime answers when the handler module does not import."""
+    response = _error(exc)
+    response["errorType"] = "Runtime.ImportModuleError"
+    response["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
+    return response
+
+
 def main() -> int:
     zip_path, handler_spec, req_fd, resp_fd = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:5])
     task_root = tempfile.mkdtemp(prefix="localrun-task-")
@@ -124,7 +136,7 @@ def main() -> int:
         archive.extractall(task_root)
     os.environ["LAMBDA_TASK_ROOT"] = task_root
     os.chdir(task_root)
-    sys.path.insert(0, task_root)
+    sys.path[0:0] = [task_root, *sys.argv[5:]]
     module_name, _, function_name = handler_spec.rpartition(".")
 
     init_error = None
@@ -134,6 +146,7 @@ def main() -> int:
     except Exception as exc:  # an init error is reported on every invocation, like Lambda
         init_error = exc
         traceback.print_exc()
+    init_response = _init_error(module_name, init_error) if init_error else None
     sys.stdout.flush()
     _write_message(resp_fd, {"ready": True})  # the init is over: the harness may time it
 
@@ -144,10 +157,8 @@ def main() -> int:
             sys.stderr.flush()
             os._exit(0)  # no interpreter teardown (pyarrow's takes ~0.5-3 s), as Lambda does
         sys.stdout.flush()
-        if init_error is not None:
-            response = _error(init_error)
-            response["errorType"] = "Runtime.ImportModuleError"
-            _write_message(resp_fd, response)
+        if init_response is not None:
+            _write_message(resp_fd, init_response)
             continue
         fault = request.get("fault") or ""
         upload_part = fault.partition(":")[2] if fault.startswith("after_upload:") else None

@@ -102,9 +102,12 @@ class Deployment:
         host: str = "127.0.0.1",
         port: int = 0,
         work_dir: str | os.PathLike | None = None,
+        env: str = "dev",
     ) -> None:
         """``manifest``: deploy build.py's artifacts (dist/manifest.json: the zips, the real
-        layer, the architecture) instead of building the function zips."""
+        layer, the architecture) instead of building the function zips. ``env``: the root
+        under ``envs/`` to apply (prod: with local state instead of its S3 backend)."""
+        self.env = env
         self.variables = dict(variables)
         self._manifest = Path(manifest) if manifest else None
         self.emulator = Emulator(host, port)
@@ -153,6 +156,7 @@ class Deployment:
             layer_zip=layer_zip,
             architecture=architecture,
             work_dir=self.work_dir / "terraform",
+            env=self.env,
         )
         self.stack.init()
         self.stack.apply(progress)

@@ -13,7 +13,10 @@ process of that function (see ``_worker.py``) and returns 200 with the JSON resu
 ``errorType`` into the state's ``Error`` name, so the ASL's named Retry/Catch work.
 
 Each function has a small pool of long-lived workers (created lazily, at most
-``pool_size``), so a Distributed Map's parallel invocations really run in parallel.
+``pool_size``), so a Distributed Map's parallel invocations really run in parallel. What a
+worker runs on (CPython 3.12 with the real layer, or the host's Python) is a
+:class:`~localrun.lambda_runtime.WorkerRuntime`; the variables Lambda sets in a sandbox come
+from :func:`lambda_environment`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import os
 import select
 import struct
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,6 +36,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
+
+from localrun.lambda_runtime import WorkerRuntime, default_runtime
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 _INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
@@ -106,21 +110,20 @@ class Invocation:
 class _Worker:
     """One warm "container": a subprocess running ``_worker.py`` for one function."""
 
-    def __init__(self, spec: FunctionSpec, log_path: Path) -> None:
+    def __init__(self, spec: FunctionSpec, runtime: WorkerRuntime, log_path: Path) -> None:
         self.spec = spec
         req_read, self._req_write = os.pipe()
         self._resp_read, resp_write = os.pipe()
-        env = _base_environment() | spec.environment
+        env = _base_environment() | lambda_environment(spec, runtime) | spec.environment
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-I",  # no PYTHONPATH, no cwd/script dir on sys.path: only zip + site-packages
-                    str(WORKER_SCRIPT),
+                    *runtime.command(WORKER_SCRIPT),
                     str(spec.zip_path),
                     spec.handler,
                     str(req_read),
                     str(resp_write),
+                    *runtime.sys_path,
                 ],
                 pass_fds=(req_read, resp_write),
                 env=env,
@@ -220,8 +223,11 @@ class _Worker:
 class _FunctionPool:
     """Up to ``size`` warm workers of one function, created on demand."""
 
-    def __init__(self, spec: FunctionSpec, size: int, log_dir: Path) -> None:
+    def __init__(
+        self, spec: FunctionSpec, runtime: WorkerRuntime, size: int, log_dir: Path
+    ) -> None:
         self.spec = spec
+        self.runtime = runtime
         self.size = size
         self._log_path = log_dir / f"{spec.name}.log"
         self._idle: list[_Worker] = []
@@ -246,7 +252,7 @@ class _FunctionPool:
                     worker = self._idle.pop()
                     break
                 if len(self._all) < self.size:
-                    worker = _Worker(self.spec, self._log_path)
+                    worker = _Worker(self.spec, self.runtime, self._log_path)
                     self._all.append(worker)
                     break
                 self._cond.wait()
@@ -268,7 +274,7 @@ class _FunctionPool:
         started = []
         with self._cond:
             while len(self._all) < min(count, self.size) and not self._closed:
-                worker = _Worker(self.spec, self._log_path)
+                worker = _Worker(self.spec, self.runtime, self._log_path)
                 self._all.append(worker)
                 self._idle.append(worker)
                 started.append(worker)
@@ -309,13 +315,18 @@ class LambdaLayer:
         *,
         pool_size: int,
         log_dir: Path,
+        runtime: WorkerRuntime | None = None,
     ) -> None:
+        """``runtime``: what the workers run on (default: the python3.12 runtime with the
+        real layer if this machine has a 3.12, else the host; see ``lambda_runtime.py``)."""
         self.app = app
+        self.runtime = runtime or default_runtime()
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._specs = {spec.function_name: spec for spec in functions}
         self._pools = {
-            name: _FunctionPool(spec, pool_size, self.log_dir) for name, spec in self._specs.items()
+            name: _FunctionPool(spec, self.runtime, pool_size, self.log_dir)
+            for name, spec in self._specs.items()
         }
         self._lock = threading.Lock()
         self._attempts: Counter[tuple[str, str | None, int | None]] = Counter()
@@ -493,6 +504,22 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
+def lambda_environment(spec: FunctionSpec, runtime: WorkerRuntime) -> dict[str, str]:
+    """The variables the Lambda service sets in every sandbox of a function (the worker adds
+    ``LAMBDA_TASK_ROOT``; the caller adds region, credentials and the function's own)."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "_HANDLER": spec.handler,
+    }
+    if runtime.lambda_like:
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime.mode}"
+    return env
+
+
 def _base_environment() -> dict[str, str]:
     """What a Lambda sandbox has besides the function's own variables."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
@@ -503,4 +530,11 @@ def _base_environment() -> dict[str, str]:
     return env
 
 
-__all__ = ["WORKER_SCRIPT", "Fault", "FunctionSpec", "Invocation", "LambdaLayer"]
+__all__ = [
+    "WORKER_SCRIPT",
+    "Fault",
+    "FunctionSpec",
+    "Invocation",
+    "LambdaLayer",
+    "lambda_environment",
+]

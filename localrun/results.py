@@ -56,6 +56,7 @@ class RunResult:
     dataset: str | None = None  # the dataset the upload was routed to
     schema: dict | None = None  # the pinned schema's identity (etl.events.SchemaIdentity)
     duplicate: bool = False  # ended in AlreadyProcessed
+    ignored: bool = False  # ended in Ignored (a 0-byte folder marker or placeholder)
     success_message: dict | None = None  # from the results queue
     failure_message: dict | None = None  # the SNS notification (Subject, Message)
     failure: dict | None = None  # MarkFailed's output {error, reason, ...}
@@ -237,11 +238,11 @@ class ExecutionResults:
         split = states.get("Split") if isinstance(states.get("Split"), dict) else {}
         result.file_id = split.get("file_id")
         result.chunks = split.get("chunk_count")
-        if isinstance(split.get("schema"), dict):
-            result.schema = split["schema"]
 
         if status == "SUCCEEDED" and isinstance(output, dict) and output.get("duplicate"):
             result.duplicate = True
+        elif status == "SUCCEEDED" and isinstance(output, dict) and output.get("ignored"):
+            result.ignored = True  # no file: no message to wait for
         elif status == "SUCCEEDED":
             message = self._wait_for_message(
                 lambda: self._results,
@@ -292,7 +293,7 @@ class ExecutionResults:
                 if i.get(table.sort_key) == table.file_item
             ]
             result.file_item = file_items[0] if file_items else None
-        _add_schema(result)
+        _add_schema(result, split)
         return result
 
     def _wait_for_message(self, sink, url, raw, match, timeout: float = 10.0) -> dict | None:
@@ -306,10 +307,12 @@ class ExecutionResults:
             time.sleep(0.2)
 
 
-def _add_schema(result: RunResult) -> None:
-    """The dataset and pinned schema: Split's output has them; after a later failure the
-    file item does too (a file refused before Split pinned a schema has neither)."""
-    if result.schema is None and result.file_item:
+def _add_schema(result: RunResult, split: dict) -> None:
+    """The dataset and pinned schema: Split's output has them, and so does the file item
+    (a file refused before Split pinned a schema has neither)."""
+    if isinstance(split.get("schema"), dict):
+        result.schema = split["schema"]
+    elif result.file_item:
         pinned = SchemaIdentity.from_item(result.file_item)
         result.schema = pinned.to_dict() if pinned else None
     result.dataset = result.schema["dataset"] if result.schema else None

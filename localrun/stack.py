@@ -58,6 +58,7 @@ ENDPOINT_SERVICES = (
     "sts",
 )
 ENDPOINTS_OVERRIDE = "zz_localrun_endpoints_override.tf"
+BACKEND_OVERRIDE = "zz_localrun_backend_override.tf"
 VAR_FILE = "localrun.auto.tfvars.json"
 _INPUT_COMMANDS = ("init", "apply", "plan", "destroy")
 _COMPLETE = re.compile(
@@ -101,13 +102,13 @@ def require_terraform() -> str:
 
 
 def stand_in_layer(path: Path) -> Path:
-    """The local run does not need the Lambda layer (the host's site-packages stand in for
-    it: the real layer holds CPython 3.12 wheels for Linux/Lambda); Terraform still deploys
-    a layer, so when none was built it deploys this small, fixed zip."""
+    """Terraform deploys a layer; when none was given it deploys this small, fixed zip (the
+    workers do not read the layer from moto: they run the real one from .build-cache/, see
+    ``localrun/lambda_runtime.py``)."""
     with tempfile.TemporaryDirectory(prefix="localrun-layer-") as tmp:
         note = Path(tmp) / "LOCALRUN_STAND_IN_LAYER.txt"
         note.write_text(
-            "localrun stand-in: the local run uses the host venv's pyarrow and powertools.\n"
+            "localrun stand-in: the workers run the real layer from .build-cache/ instead.\n"
             "Build the real layer with `python3 noxfile.py -s package`.\n"
         )
         write_zip([ZipEntry(f"python/{note.name}", note)], path)  # build.py's one writer
@@ -126,7 +127,9 @@ def _artifact(path: Path, root: Path) -> dict:
 
 
 class DevStack:
-    """A temporary copy of ``envs/dev`` pointed at ``endpoint_url``."""
+    """A temporary copy of ``envs/<env>`` (dev unless told) pointed at ``endpoint_url``. A root
+    with a remote backend (prod's ``backend "s3" {}``) gets ``zz_localrun_backend_override.tf``
+    in the copy: local state in the temporary folder, as Terraform's override files allow."""
 
     def __init__(
         self,
@@ -138,13 +141,15 @@ class DevStack:
         architecture: str = "arm64",
         work_dir: Path | None = None,
         region: str = "us-east-1",
+        env: str = "dev",
     ) -> None:
         self.terraform = require_terraform()
         self.endpoint_url = endpoint_url
         self.provider = tfcli.provider_setup()
         self._own_dir = work_dir is None
         self.dir = Path(work_dir or tempfile.mkdtemp(prefix="localrun-tf-"))
-        self.root = self.dir / "envs" / "dev"
+        self.env = env
+        self.root = self.dir / "envs" / env
         self.variables = {"region": region, "architecture": architecture, **variables}
         self._copy_tree(function_zips, layer_zip, architecture)
         self._env = self.provider.env(self.dir)
@@ -154,7 +159,7 @@ class DevStack:
     # -- the copy ------------------------------------------------------------------------
     def _copy_tree(self, zips: dict[str, Path], layer_zip: Path | None, arch: str) -> None:
         ignore = shutil.ignore_patterns(".terraform*", "terraform.tfstate*", "*.tfvars", "*.hcl")
-        shutil.copytree(REPO / "envs" / "dev", self.root, ignore=ignore)
+        shutil.copytree(REPO / "envs" / self.env, self.root, ignore=ignore)
         shutil.copytree(REPO / "modules", self.dir / "modules", ignore=ignore)
         shutil.copytree(REPO / "schemas", self.dir / "schemas")
         contract_copy = self.dir / REPO_RELATIVE_PATH
@@ -177,6 +182,12 @@ class DevStack:
         (dist / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         self.provider.write_override(self.root)
         (self.root / ENDPOINTS_OVERRIDE).write_text(self.endpoints_override())
+        if self.remote_backend:
+            (self.root / BACKEND_OVERRIDE).write_text(
+                "# Written by localrun/stack.py into a temporary copy: local state here instead"
+                " of the\n# root's remote backend. Never part of the repo's envs/.\n"
+                'terraform {\n  backend "local" {}\n}\n'
+            )
         (self.root / VAR_FILE).write_text(json.dumps(self.variables, indent=2) + "\n")
 
     def endpoints_override(self) -> str:
@@ -244,8 +255,16 @@ class DevStack:
             )
         return code, output
 
+    @property
+    def remote_backend(self) -> bool:
+        """The root declares a backend (prod: S3), replaced here by a local one."""
+        return any(
+            re.search(r'^\s*backend\s+"', path.read_text(), re.MULTILINE)
+            for path in (REPO / "envs" / self.env).glob("*.tf")
+        )
+
     def init(self) -> None:
-        self._run("init", "-backend=false")
+        self._run("init", *(() if self.remote_backend else ("-backend=false",)))
 
     def apply(self, progress: Callable[[Step], None] | None = None) -> None:
         self._resource_run("apply", progress)

@@ -176,6 +176,24 @@ def _destroy_with_data(deployed) -> None:
     )
 
 
+def pytest_sessionstart(session):
+    """Resolve the runtime the Lambda workers of the e2e and localrun tests use, once: it
+    builds the real layer into .build-cache/ once per checkout; under CI without a 3.12 (or
+    without a package index to build the layer from) the session stops here, saying why."""
+    from localrun.lambda_runtime import RuntimeUnavailable, default_runtime
+
+    try:
+        default_runtime()
+    except RuntimeUnavailable as exc:
+        pytest.exit(str(exc), returncode=1)
+
+
+def pytest_report_header(config):
+    from localrun.lambda_runtime import default_runtime
+
+    return f"lambda workers: {default_runtime().describe()}"
+
+
 def pytest_terminal_summary(terminalreporter):
     for line in _TERRAFORM_REPORT:
         terminalreporter.write_line(line)

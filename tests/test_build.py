@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import platform
 import shutil
 import stat
 import subprocess
@@ -20,6 +19,7 @@ from etl.contract import CONTRACT, FILE_NAME
 import build
 import buildtools.functions
 import buildtools.layer
+from localrun.lambda_runtime import ensure_layer
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = {
@@ -399,48 +399,44 @@ def test_layer_in_manifest_and_skipped_when_unchanged(tmp_path, monkeypatch):
     assert build.build_all(root, arch="x86_64", functions_only=True, log=lambda m: None) == first
 
 
-# --------------------------------------------------------------------------- full layer (slow)
-full_layer = pytest.mark.skipif(
-    os.environ.get("ETL_TEST_FULL_LAYER") != "1",
-    reason="builds the real pyarrow layer (~1 min, ~300 MB download); set ETL_TEST_FULL_LAYER=1",
-)
+# --------------------------------------------------------------------------- the real layer
+# Built in the test session, not opt-in: .build-cache/layer-<arch>.zip in the checkout, rebuilt
+# only when the pinned requirements or the build code change (localrun.lambda_runtime, which
+# also runs the handlers on the x86_64 one: tests/localrun/test_lambda_runtime.py).
+def _stamp(record) -> dict:
+    return json.loads(Path(f"{record.path}.inputs.json").read_text())
 
 
-@full_layer
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
-def test_full_layer_is_reproducible_and_within_limits(tmp_path, arch):
-    spec = build.LayerSpec(buildtools.layer.layer_requirements(REPO), arch)
-    first = buildtools.layer.build_layer(spec, tmp_path / "one" / f"layer-{arch}.zip")
-    second = buildtools.layer.build_layer(spec, tmp_path / "two" / f"layer-{arch}.zip")
-    assert first.sha256 == second.sha256
-    assert first.unzipped_size < build.Limits().unzipped_total
-    print(f"{arch}: {first.size} bytes zipped, {first.unzipped_size} unzipped, {first.sha256}")
+def test_real_layer_is_within_limits_and_holds_nothing_the_trimming_drops(arch):
+    record = ensure_layer(arch)
+    assert record.unzipped_size < build.Limits().unzipped_total
+    with zipfile.ZipFile(record.path) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+    assert all(n.startswith("python/") for n in names)
+    kept = [n for n in names if buildtools.layer.trim_rule(Path(n).relative_to("python"))]
+    assert kept == []
+    pins = dict(r.split("==") for r in buildtools.layer.layer_requirements(REPO))
+    packages = buildtools.layer.installed_distributions(record.path)
+    assert {name.replace("_", "-"): v for name, v in packages.items()} == pins
+    print(f"{arch}: {record.size} B zipped, {record.unzipped_size} B unzipped, {record.sha256}")
 
 
-@full_layer
-def test_full_layer_imports_pyarrow_on_this_host(tmp_path):
-    arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
-    if arch is None:
-        pytest.skip(f"no Lambda architecture for host {platform.machine()}")
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    spec = build.LayerSpec(buildtools.layer.layer_requirements(REPO), arch, python)
-    layer = buildtools.layer.build_layer(spec, tmp_path / "layer.zip")
-    with zipfile.ZipFile(layer.path) as zf:
-        zf.extractall(tmp_path / "opt")
-    site = tmp_path / "opt" / "python"
-    script = (
-        f"import sys; sys.path.insert(0, {str(site)!r})\n"
-        "import io, pyarrow as pa, pyarrow.csv, pyarrow.parquet as pq, pyarrow.compute as pc\n"
-        "import aws_lambda_powertools\n"
-        f"assert pa.__file__.startswith({str(site)!r}), pa.__file__\n"
-        "t = pyarrow.csv.read_csv(io.BytesIO(b'a\\n1.25\\n'))\n"
-        "t = t.set_column(0, 'a', pc.cast(t['a'], pa.decimal128(18, 2)))\n"
-        "buf = io.BytesIO(); pq.write_table(t, buf); buf.seek(0)\n"
-        "print(pq.read_table(buf).column('a')[0])\n"
-    )
-    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "1.25"
+def test_both_architectures_are_trimmed_by_the_same_rules():
+    """The x86_64 layer, which the local run executes, proves the rules the arm64 one gets."""
+    arm, x86 = (_stamp(ensure_layer(arch))["trimmed"] for arch in ("arm64", "x86_64"))
+    assert sorted(arm) == sorted(x86)
+    assert {rule: v["files"] for rule, v in arm.items()} == {
+        rule: v["files"] for rule, v in x86.items()
+    }
+
+
+def test_the_default_architectures_layer_is_reproducible_byte_for_byte(tmp_path):
+    cached = ensure_layer(build.DEFAULT_ARCH)
+    spec = build.LayerSpec(buildtools.layer.layer_requirements(REPO), build.DEFAULT_ARCH)
+    again = buildtools.layer.build_layer(spec, tmp_path / "layer.zip")
+    assert again.rebuilt
+    assert again.sha256 == cached.sha256
 
 
 def test_every_layer_distribution_must_be_pinned(tmp_path):

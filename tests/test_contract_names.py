@@ -31,7 +31,16 @@ from etl.contract import CONTRACT  # noqa: E402
 
 LAMBDAS = REPO / "lambdas"
 DOCS = REPO / "docs" / "contracts.md"
-SKIP_DIRS = {".git", ".nox", ".terraform", "dist", "__pycache__", ".venv", "node_modules"}
+SKIP_DIRS = {
+    ".git",
+    ".nox",
+    ".terraform",
+    "dist",
+    "__pycache__",
+    ".venv",
+    "node_modules",
+    ".build-cache",
+}
 # Python files that name contract.json without parsing it, and why.
 NOT_READERS = {
     # the reader itself

@@ -37,7 +37,16 @@ PACKAGES = {
 }
 # Bare file names that are not in the repository on purpose, and why.
 NOT_IN_REPO = {"backend.hcl": "written by the operator from envs/prod/backend.hcl.example"}
-SKIP_DIRS = {".git", ".nox", ".venv", ".venv-nox", ".terraform", "dist", "__pycache__"}
+SKIP_DIRS = {
+    ".git",
+    ".nox",
+    ".venv",
+    ".venv-nox",
+    ".terraform",
+    "dist",
+    "__pycache__",
+    ".build-cache",
+}
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\s]+)`")

@@ -29,6 +29,7 @@ from etl.events import (  # noqa: E402
     RuleCount,
     SchemaIdentity,
     SplitDuplicate,
+    SplitIgnored,
     SplitInput,
     SplitOutput,
     StepError,
@@ -99,7 +100,7 @@ SUCCESS = {
         {"column": "amount", "rule": "type", "count": 1},
         {"column": None, "rule": "fieldCount", "count": 1},
     ],
-    "first_rejects": [{"line": 3, "reason": "amount: not a decimal", "raw": "T1,x"}],
+    "first_rejects": [{"line": 3, "reason": "amount: not a decimal"}],
     "message_group_id": "transactions/x",
     "dedup_id": "0" * 64,
 }
@@ -109,6 +110,17 @@ EXAMPLES = [
     (
         SplitDuplicate,
         {**{k: SPLIT[k] for k in list(SPLIT)[:5]}, "duplicate": True, "status": "COMPLETE"},
+    ),
+    (
+        SplitIgnored,
+        {
+            "execution_id": "arn:exec",
+            "bucket": SPLIT["bucket"],
+            "key": "incoming/transactions/2024/",
+            "version_id": SPLIT["version_id"],
+            "ignored": True,
+            "reason": "a 0-byte folder marker or placeholder holds no data",
+        },
     ),
     (SchemaIdentity, SCHEMA),
     (SplitOutput, SPLIT),
@@ -138,7 +150,7 @@ EXAMPLES = [
         },
     ),
     (RuleCount, {"column": None, "rule": "fieldCount", "count": 2}),
-    (FirstReject, {"line": 3, "reason": "r", "raw": "T1,x"}),
+    (FirstReject, {"line": 3, "reason": "r"}),
     (SuccessMessage, SUCCESS),
     (StepError, {"Error": "States.Timeout", "Cause": "c"}),
     (MarkFailedInput, {"execution_id": "arn:exec", "input": {**DETAIL, "error": {"Error": "E"}}}),
@@ -223,7 +235,7 @@ def test_a_field_of_the_wrong_type_is_malformed_event_naming_it_and_the_type():
         (SplitOutput, {**SPLIT, "chunk_count": True}, "field 'chunk_count' is a boolean"),
         (
             ChunkItem,
-            {**EXAMPLES[7][1], "chunk": {"index": 0, "start": 4}},
+            {**dict(EXAMPLES)[ChunkItem], "chunk": {"index": 0, "start": 4}},
             "ChunkRange event: field 'chunk.end' is missing (expected integer)",
         ),
         (
@@ -293,7 +305,8 @@ def _names(cls) -> set[str]:
 
 def test_the_state_machine_reads_only_fields_of_the_events():
     states = _definition()["States"]
-    assert _paths(states["IsDuplicate"]) == {"duplicate"}
+    assert _paths(states["IsDuplicate"]) == {"duplicate", "ignored"}
+    assert "ignored" in _names(SplitIgnored) and "ignored" not in _names(SplitOutput)
     assert {"duplicate"} <= _names(SplitOutput) & _names(SplitDuplicate)
     selector = states["ProcessChunks"]["ItemSelector"]
     assert [k.removesuffix(".$") for k in selector] == [n for n, _ in ChunkItem.json_fields()]

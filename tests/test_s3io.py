@@ -327,3 +327,78 @@ def test_multipart_uploads_declare_crc32_and_complete_with_each_parts_checksum(s
     parts = calls["complete_multipart_upload"]["MultipartUpload"]["Parts"]
     assert [p["PartNumber"] for p in parts] == [1, 2, 3]
     assert all(p["ChecksumCRC32"] and p["ETag"] for p in parts)
+
+
+# -- delete_prefix: DeleteObjects' per-key errors (issue 18, item 5) ------------------------------
+def _refusing(s3, monkeypatch, refusals: dict[str, int], calls: list | None = None) -> None:
+    """DeleteObjects answers 200 but lists `key` in `Errors` (SlowDown) its first
+    `refusals[key]` times; every other key is really deleted (moto)."""
+    real = s3.delete_objects
+
+    def delete_objects(**kwargs):
+        asked = [o["Key"] for o in kwargs["Delete"]["Objects"]]
+        if calls is not None:
+            calls.append(asked)
+        refused = [k for k in asked if refusals.get(k, 0) > 0]
+        for k in refused:
+            refusals[k] -= 1
+        kept = [{"Key": k} for k in asked if k not in refused]
+        answer = real(**{**kwargs, "Delete": {**kwargs["Delete"], "Objects": kept}}) if kept else {}
+        slow = {"Code": "SlowDown", "Message": "Please reduce your request rate."}
+        return {**answer, "Errors": [{"Key": k, **slow} for k in refused]}
+
+    monkeypatch.setattr(s3, "delete_objects", delete_objects)
+
+
+def _put(s3, keys):
+    from conftest import BUCKET
+
+    for k in keys:
+        s3.put_object(Bucket=BUCKET, Key=k, Body=b"x")
+
+
+def _listed(s3, prefix):
+    from conftest import BUCKET
+
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+def test_keys_a_delete_refused_are_deleted_again_until_they_are_gone(aws, monkeypatch):
+    from conftest import BUCKET
+    from etl import s3io
+
+    monkeypatch.setattr(s3io.time, "sleep", lambda s: None)
+    keys = [f"work/abc/valid/chunk-{i:06d}.parquet" for i in range(4)]
+    _put(aws.s3, keys)
+    calls: list = []
+    _refusing(aws.s3, monkeypatch, {keys[1]: 2, keys[3]: 1}, calls)
+
+    assert s3io.delete_prefix(aws.s3, BUCKET, "work/abc/") == 4
+
+    assert calls == [keys, [keys[1], keys[3]], [keys[1]]]
+    assert _listed(aws.s3, "work/") == []
+
+
+def test_a_delete_refused_every_time_raises_delete_incomplete_naming_the_key(aws, monkeypatch):
+    from conftest import BUCKET
+    from etl import s3io
+    from etl.errors import DeleteIncomplete
+
+    pauses: list = []
+    monkeypatch.setattr(s3io.time, "sleep", pauses.append)
+    keys = [
+        "processed/d/version=1/chunk-000000.parquet",
+        "processed/d/version=1/chunk-000001.parquet",
+    ]
+    _put(aws.s3, keys)
+    _refusing(aws.s3, monkeypatch, {keys[0]: 99})
+
+    with pytest.raises(
+        DeleteIncomplete,
+        match=r"did not delete 1 of 2 objects .* after 5 attempts "
+        r"\(first: processed/d/version=1/chunk-000000.parquet: SlowDown",
+    ):
+        s3io.delete_prefix(aws.s3, BUCKET, "processed/")
+
+    assert pauses == [0.2, 0.4, 0.8, 1.6]  # bounded: 5 calls, doubling pauses
+    assert _listed(aws.s3, "processed/") == [keys[0]]

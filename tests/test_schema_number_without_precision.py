@@ -26,7 +26,8 @@ def test_a_number_without_valid_precision_and_a_value_constraint_is_a_schema_pro
         {
             "path": f"$.fields[{index}]",
             "message": "a number field needs the extensions 'precision' (1..38) and 'scale' "
-            "(0..precision) for its exact Parquet DECIMAL, got precision='18' scale=2",
+            "(0..precision) for its exact Parquet DECIMAL, got precision='18' scale=2 (leave "
+            "both out for DECIMAL(38, 18))",
             "file": "schema",
         }
     ]

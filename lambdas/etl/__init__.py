@@ -10,6 +10,8 @@ Modules:
     events     the typed events between the state machine's states (from_dict / to_dict)
     schema     the declared schema (columns, Arrow types, rules) loaded from JSON
     schema_check  the schema document's checks (every problem with its JSON path)
+    compat     schema versions and the compatibility check against released baselines
+    xsdregex   a pattern's XML Schema class escapes (\\d \\w \\s ...) as RE2 Unicode classes
     csvscan    quote-aware record boundary scanning on raw bytes
     chunking   the splitter's plan: record-aligned byte ranges from a few ranged reads
     checks     the validator's file-level checks (header, encoding, delimiter)

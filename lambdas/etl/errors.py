@@ -117,6 +117,15 @@ class InputAccessDenied(EtlError):
     """S3 refused to read the uploaded object (bucket policy, KMS key or the role)."""
 
 
+class DeleteIncomplete(EtlError):
+    """S3 kept refusing to delete some objects (per-key errors of DeleteObjects such as
+    SlowDown or InternalError): the clean-up did not happen and the step is retried."""
+
+
+class KeyTooLong(EtlError):
+    """The input key is so long that an output key would pass S3's 1,024-byte key limit."""
+
+
 class MalformedEvent(EtlError):
     """A function was invoked with an event that lacks a documented field or has one of the
     wrong type (docs/contracts.md): a state machine and functions from different versions,

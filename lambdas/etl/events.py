@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from .errors import EtlError, InputOutsidePipeline, MalformedEvent
 from .keys import FileRef
-from .schema import schema_major
+from .schema_version import schema_major
 from .status import COMPLETE, FAILED, NOT_OWNER
 
 E = TypeVar("E", bound="Event")
@@ -254,6 +254,20 @@ class SchemaIdentity(Event):
 
 
 @dataclass(frozen=True)
+class SplitIgnored(Event):
+    """Split's answer for an object that holds no data to process: a 0-byte folder marker
+    (`incoming/2024/`) or placeholder (`.keep`). Nothing is registered, read or written;
+    the execution ends in `Ignored`."""
+
+    execution_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    ignored: bool = _const(True)
+    reason: str
+
+
+@dataclass(frozen=True)
 class SplitOutput(Event):
     """Split's answer for a registered file: what Validate checks."""
 
@@ -358,9 +372,12 @@ class RuleCount(Event):
 
 @dataclass(frozen=True)
 class FirstReject(Event):
+    """A rejected line named in the success message: where it is and why, never its text
+    (state payloads are logged and kept in the execution history; the row's raw text is in
+    the rejects dataset and the status table)."""
+
     line: int
-    reason: str
-    raw: str  # cut to 200 characters
+    reason: str  # never holds a value (etl.rules.rule_reason)
 
 
 @dataclass(frozen=True)
@@ -460,6 +477,7 @@ EVENTS: tuple[tuple[type[Event], str], ...] = (
     (ObjectCreated, "execution input (EventBridge `detail`)"),
     (SplitInput, "Split input (ASL Parameters)"),
     (SplitDuplicate, "Split output, duplicate (ends in `AlreadyProcessed`)"),
+    (SplitIgnored, "Split output, folder marker or placeholder (ends in `Ignored`)"),
     (SchemaIdentity, "the pinned schema: `schema` of the events below"),
     (SplitOutput, "Split output = Validate input"),
     (Validated, "Validate output = Map input = Finalize input"),

@@ -24,6 +24,7 @@ from .contract import PREFIXES
 from .errors import UnknownDataset
 
 _VERSION_SEP = "?versionId="
+S3_MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
 _CSV_SUFFIXES = (".csv.gz", ".csv.gzip", ".gz", ".csv", ".txt")
 
 
@@ -87,6 +88,13 @@ class FileRef:
         return below or "unnamed"
 
     @property
+    def is_placeholder(self) -> bool:
+        """A folder marker (`incoming/2024/`: what the S3 console's "Create folder" writes)
+        or a hidden placeholder file (`.keep`, `.gitkeep`): when it has no bytes, it is no
+        upload of data and the pipeline ignores it (docs/decisions.md)."""
+        return self.key.endswith("/") or posixpath.basename(self.key).startswith(".")
+
+    @property
     def message_group_id(self) -> str:
         """FIFO group per dataset and path (`<dataset>/<path>`); SQS allows printable ASCII
         only, at most 128 chars."""
@@ -126,6 +134,23 @@ class FileRef:
 
     def work_rejected_key(self, chunk: int) -> str:
         return f"{self.work_prefix}rejected/chunk-{chunk:06d}.parquet"
+
+    def output_keys(self, chunks: int, major: int) -> tuple[str, ...]:
+        """Every key the pipeline writes for this file version planned into `chunks` chunks
+        and typed by a schema of `major`, at their longest (the last chunk's): what must fit
+        S3's key limit."""
+        last = max(chunks - 1, 0)
+        return (
+            self.outputs(major).valid_key(last),
+            self.outputs(major).rejected_key(last),
+            self.work_valid_key(last),
+            self.work_rejected_key(last),
+            self.staging_key,
+            self.manifest_key,
+        )
+
+    def longest_output_key_bytes(self, chunks: int, major: int) -> int:
+        return max(len(k.encode()) for k in self.output_keys(chunks, major))
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ def _string_rules(
 
     if with_pattern and col.screen_pattern is not None:
         add(pc.invert(pc.match_substring_regex(values, col.screen_pattern)), *_pattern_rule(col))
+    if col.type == "string" and col.string_format:  # after the pattern, as on the screened path
+        bad = pc.invert(pc.match_substring_regex(values, col.type_pattern))
+        add(bad, "type", rule_reason(col, "type"))
     if col.type == "string":
         if col.enum is not None:
             bad = pc.invert(pc.is_in(values, value_set=pa.array(col.enum, pa.string())))
@@ -151,13 +154,15 @@ def _normalise(values: pa.Array, col: Column) -> pa.Array:
     def part(name: str, width: int = 2) -> pa.Array:
         return pc.utf8_lpad(pc.struct_field(parts, name), width=width, padding="0")
 
+    def clock() -> list:
+        pieces = [part("H"), ":", part("M"), ":", part("S") if "S" in comps else "00"]
+        return pieces + ([".", pc.struct_field(parts, "f")] if "f" in comps else [])
+
+    if col.type == "time":
+        return pc.binary_join_element_wise(*clock(), "")
     pieces = [pc.struct_field(parts, "Y"), "-", part("m"), "-", part("d")]
     if col.type == "datetime":
-        seconds = part("S") if "S" in comps else "00"
-        pieces += ["T", part("H"), ":", part("M"), ":", seconds]
-        if "f" in comps:
-            pieces += [".", pc.struct_field(parts, "f")]
-        pieces.append("Z")
+        pieces += ["T", *clock(), "Z"]
     return pc.binary_join_element_wise(*pieces, "")
 
 
@@ -174,6 +179,9 @@ def _cast(values: pa.Array | pa.ChunkedArray, col: Column) -> pa.Array | pa.Chun
     if col.type == "boolean":
         is_true = pc.is_in(values, value_set=pa.array(col.true_values, pa.string()))
         return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), is_true)
+    if col.type == "time":  # Arrow casts no text to a time: the time of a timestamp
+        at_epoch = pc.binary_join_element_wise("1970-01-01T", values, "")
+        return pc.cast(pc.cast(at_epoch, pa.timestamp("us")), col.arrow_type)
     return pc.cast(values, col.arrow_type)
 
 
@@ -220,8 +228,26 @@ SEP = "\x1f"  # unit separator: ends each value in the grouped screen, joins a r
 
 
 # escapes that can never match the separator (RE2: \d [0-9], \w [0-9A-Za-z_], \s [\t\n\f\r ],
-# assertions, and escaped punctuation)
-_SAFE_ESCAPES = frozenset("dwsbBAz" + "\\.+*?()[]{}|^$-/")
+# the tab, LF, CR and FF escapes, assertions, and escaped punctuation)
+_SAFE_ESCAPES = frozenset("dwsbBAz" + "tnrf" + "\\.+*?()[]{}|^$-/")
+# Unicode general categories that hold no control character (the separator is Cc): what
+# etl.xsdregex writes for XML Schema's \d and \w
+_SAFE_CATEGORIES = frozenset(
+    ("L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No")
+    + ("P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So")
+    + ("Z", "Zs", "Zl", "Zp")
+)
+
+
+def _safe_category_end(pattern: str, i: int) -> int | None:
+    """The index after `\\p{Cat}` / `\\pX` at `pattern[i]` if the category is in
+    _SAFE_CATEGORIES, else None (`\\P`, `\\p{C}`, scripts: they may hold control characters)."""
+    if pattern.startswith("\\p{", i):
+        end = pattern.find("}", i)
+        return end + 1 if end > 0 and pattern[i + 3 : end] in _SAFE_CATEGORIES else None
+    if pattern.startswith("\\p", i) and pattern[i + 2 : i + 3] in _SAFE_CATEGORIES:
+        return i + 3
+    return None
 
 
 def separator_safe(pattern: str) -> bool:
@@ -235,8 +261,12 @@ def separator_safe(pattern: str) -> bool:
         if ch < " ":
             return False
         if ch == "\\":
+            category_end = _safe_category_end(pattern, i)
+            if category_end is not None:
+                i = category_end
+                continue
             if i + 1 >= len(pattern) or pattern[i + 1] not in _SAFE_ESCAPES:
-                return False  # \x1f, \S, \W, \D, \pC, \C, octal, ...
+                return False  # \x1f, \S, \W, \D, \pC, \P{Nd}, \C, octal, ...
             i += 2
             continue
         if in_class:

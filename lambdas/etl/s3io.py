@@ -15,7 +15,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import HTTPClientError, IncompleteReadError
 
-from .errors import DecompressedTooLarge
+from .errors import DecompressedTooLarge, DeleteIncomplete
 
 # upload_file / upload_fileobj (gzip staging): 2 parts of 16 MiB in flight at most.
 TRANSFER = TransferConfig(
@@ -351,13 +351,49 @@ def stage_gzip(
     return head.get("VersionId"), int(head["ContentLength"])
 
 
+# per-key delete errors (SlowDown, InternalError) come back in a 200 answer: the keys are
+# deleted again, this many calls in all with a doubling pause, before DeleteIncomplete
+DELETE_ATTEMPTS = 5
+DELETE_FIRST_PAUSE_SECONDS = 0.2
+
+
+def delete_keys(s3: Any, bucket: str, keys: list[str], *, attempts: int = DELETE_ATTEMPTS) -> None:
+    """Delete the current versions of `keys` (at most 1000: one DeleteObjects call).
+
+    DeleteObjects answers HTTP 200 even when some keys were not deleted: each such key is
+    listed in the answer's `Errors` with its code. Those keys are deleted again (`attempts`
+    calls in all, pausing 0.2 s, 0.4 s, ... between them); DeleteIncomplete names the keys
+    that still failed, so the step fails and the state machine retries it instead of
+    reporting a clean-up that did not happen."""
+    pending = keys
+    for attempt in range(1, attempts + 1):
+        answer = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in pending], "Quiet": True}
+        )
+        errors = answer.get("Errors") or []
+        if not errors:
+            return
+        pending = [e["Key"] for e in errors]
+        if attempt < attempts:
+            time.sleep(DELETE_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
+    first = errors[0]
+    raise DeleteIncomplete(
+        f"S3 did not delete {len(errors)} of {len(keys)} objects in s3://{bucket}/ after "
+        f"{attempts} attempts (first: {first['Key']}: {first.get('Code')} "
+        f"{first.get('Message', '')}). The step fails so that the state machine runs it again; "
+        "if it keeps failing, check the bucket policy and the function role's s3:DeleteObject "
+        "on that prefix, then delete the objects by hand"
+    )
+
+
 def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
-    """Delete every current object under `prefix` (1000 per call); returns how many."""
+    """Delete every current object under `prefix` (1000 per call); returns how many.
+    DeleteIncomplete if S3 keeps refusing some of them (`delete_keys`)."""
     deleted = 0
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        keys = [o["Key"] for o in page.get("Contents", [])]
         if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            delete_keys(s3, bucket, keys)
             deleted += len(keys)
     return deleted

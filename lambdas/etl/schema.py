@@ -15,23 +15,32 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .xsdregex import to_re2
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# Table Schema types the pipeline stores, with their Parquet/Arrow type.
-TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
+# Table Schema types the pipeline stores, with their Parquet/Arrow type (`Field.arrow_type`).
+TYPES = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "time",
+    "year",
+    "yearmonth",
+    "any",
+)
 # Table Schema types refused, each with the reason.
 UNSUPPORTED_TYPES = {
-    "time": "a time of day has no exact Parquet type here; declare it a string with a pattern",
-    "year": "declare it an integer with minimum/maximum",
-    "yearmonth": "declare it a string with a pattern",
     "duration": "declare it a string with a pattern",
     "object": "JSON values are not stored; declare it a string",
     "array": "JSON values are not stored; declare it a string",
     "list": "lists are not stored; declare it a string",
     "geopoint": "declare it a string with a pattern",
     "geojson": "JSON values are not stored; declare it a string",
-    "any": "every column needs one exact type (a string keeps any text)",
 }
 # Keywords we refuse, with the reason (everything else unknown is refused as unknown).
 UNSUPPORTED = {
@@ -54,12 +63,43 @@ UNSUPPORTED = {
 }
 # Documented extensions: what Table Schema lacks (README "The schema").
 EXTENSIONS = {
-    "precision": "number fields: total decimal digits of the Parquet DECIMAL (1..38)",
-    "scale": "number fields: fraction digits of the Parquet DECIMAL (0..precision)",
+    "precision": "number fields: total decimal digits of the Parquet DECIMAL (1..38; default 38)",
+    "scale": "number fields: fraction digits of the Parquet DECIMAL (0..precision; default 18)",
     "timezone": "datetime fields whose format has no %z: the zone of the values (only 'UTC')",
     "maxRejectedShare": "schema: the largest share of rejected rows a file may have (0..1)",
 }
+# Table Schema's string formats: (what a value must be, the RE2 pattern it matches whole).
+# The values stay strings; a value that does not match is a reject (rule `type`).
+STRING_FORMATS = {
+    # WHATWG HTML's "valid e-mail address", the form browsers check (a dot-atom local part,
+    # DNS labels of at most 63 characters); no quoted local parts, no IP literals
+    "email": (
+        "an email address (local@domain, as HTML's email input accepts)",
+        r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    ),
+    # RFC 3986 absolute URI: a scheme, ':', then only URI characters and %XX escapes
+    "uri": (
+        "an absolute URI (scheme:..., RFC 3986 characters and %XX escapes only)",
+        r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*$",
+    ),
+    # RFC 9562's textual form, either case
+    "uuid": (
+        "a UUID (8-4-4-4-12 hex digits)",
+        r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+    ),
+    # RFC 4648 base64: the standard alphabet, padded to a multiple of 4 characters
+    "binary": (
+        "base64 (RFC 4648: A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
+        r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    ),
+}
 DEFAULT_MAX_REJECTED_SHARE = 0.10
+# A number that declares neither precision nor scale (Table Schema has no such keywords) is a
+# DECIMAL(38, 18): every value with at most 20 integer and 18 fraction digits kept exactly,
+# any other a reject (docs/decisions.md, "A number without precision").
+DEFAULT_NUMBER_PRECISION = 38
+DEFAULT_NUMBER_SCALE = 18
 DEFAULT_TRUE_VALUES = ("true", "True", "TRUE", "1")
 DEFAULT_FALSE_VALUES = ("false", "False", "FALSE", "0")
 
@@ -130,7 +170,7 @@ _APPLIES = {
     "maxLength": {"string"},
     "pattern": {"string"},
     "enum": set(TYPES),
-    **{k: {"integer", "number", "date", "datetime"} for k in _RANGE},
+    **{k: {"integer", "number", "date", "datetime", "time", "year", "yearmonth"} for k in _RANGE},
 }
 
 # Strict lexical forms. A value that does not match is rejected, never coerced:
@@ -149,6 +189,9 @@ _MONTH_DAY = (
 )
 _CALENDAR_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _DATE = f"^{_CALENDAR_DATE}$"
+_TIME = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?$"
+_YEAR_ONLY = "^[0-9]{4}$"
+_YEAR_MONTH = "^[0-9]{4}-(?:0[1-9]|1[0-2])$"
 _TIMESTAMP_UTC = (
     f"^{_CALENDAR_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,6}})?"
     r"(?:Z|\+00:00)$"
@@ -221,7 +264,7 @@ class DateFormat:
                 else:
                     parts.append({"Y": year, "m": month, "d": day}.get(c) or _FIXED[c])
             branches.append("".join(parts))
-        return "^(?:" + "|".join(branches) + ")$"
+        return "^(?:" + "|".join(dict.fromkeys(branches)) + ")$"  # a time: one branch
 
     def extract_pattern(self) -> str:
         """Pattern with one group per numeric component, in token order (for `extract`)."""
@@ -238,17 +281,17 @@ def _parse_format(fmt: str, typ: str, path: str, problems: Any) -> DateFormat | 
     tokens = tuple(_FORMAT_TOKEN.findall(fmt))
     bad = [t for t in tokens if t.startswith("%") and t != "%%" and t not in _DIRECTIVES]
     if bad:
+        usable = {"date": "%Y %m %d", "datetime": "%Y %m %d %H %M %S %f %z", "time": "%H %M %S %f"}
         problems.add(
             path,
-            f"format {fmt!r}: directives {bad} are not supported; use %Y %m %d"
-            + (" %H %M %S %f %z" if typ == "datetime" else "")
+            f"format {fmt!r}: directives {bad} are not supported; use {usable[typ]}"
             + " (a two-digit year or a month name would be a guess)",
         )
         return None
     out = DateFormat(tokens)
     comps = out.components
-    need = ["Y", "m", "d"] + (["H", "M"] if typ == "datetime" else [])
-    allowed = set(need) | ({"S", "f", "z"} if typ == "datetime" else set())
+    need = {"date": ["Y", "m", "d"], "datetime": ["Y", "m", "d", "H", "M"], "time": ["H", "M"]}[typ]
+    allowed = set(need) | {"datetime": {"S", "f", "z"}, "time": {"S", "f"}}.get(typ, set())
     missing = [f"%{c}" for c in need if c not in comps]
     twice = sorted({f"%{c}" for c in comps if comps.count(c) > 1})
     extra = sorted({f"%{c}" for c in comps if c not in allowed})
@@ -274,6 +317,7 @@ class Field:
     required: bool = False
     missing_values: tuple[str, ...] = ("",)
     format: DateFormat | None = None  # dates/datetimes in a declared (non-default) format
+    string_format: str | None = None  # strings: a key of STRING_FORMATS
     precision: int | None = None
     scale: int | None = None
     true_values: tuple[str, ...] = DEFAULT_TRUE_VALUES
@@ -297,12 +341,17 @@ class Field:
             "boolean": pa.bool_(),
             "date": pa.date32(),
             "datetime": pa.timestamp("us", tz="UTC"),
+            "time": pa.time64("us"),
+            "year": pa.int32(),
+            "yearmonth": pa.string(),  # Parquet has no month type; YYYY-MM sorts as time does
+            "any": pa.string(),  # kept as the text
         }.get(self.type) or pa.decimal128(self.precision, self.scale)
 
     @property
     def type_pattern(self) -> str | None:
         """The anchored RE2 pattern a present (non-missing) value must match to be of the
-        type; every match casts exactly. None for strings (no type form)."""
+        type; every match casts exactly. For strings the declared `format`'s (None for the
+        default: any text)."""
         if self.type == "number":
             int_digits = self.precision - self.scale
             whole = f"[0-9]{{1,{int_digits}}}" if int_digits else "0"
@@ -310,8 +359,13 @@ class Field:
                 groups = -(-max(int_digits, 1) // 3)
                 g = _escape(self.group_char)
                 whole = f"(?:{whole}|[0-9]{{1,3}}(?:{g}[0-9]{{3}}){{1,{groups}}})"
-            frac = f"(?:{_escape(self.decimal_char)}[0-9]{{1,{self.scale}}})?" if self.scale else ""
-            return f"^[+-]?{whole}{frac}$"
+            # XML Schema's decimal form: the digits on one side of the mark may be left out
+            # (`.5`, `5.`), not on both; the value is exact either way
+            mark = _escape(self.decimal_char)
+            if not self.scale:
+                return f"^[+-]?{whole}{mark}?$"
+            fraction = f"[0-9]{{1,{self.scale}}}"
+            return f"^[+-]?(?:{whole}(?:{mark}(?:{fraction})?)?|{mark}{fraction})$"
         if self.type == "integer":
             if self.group_char:
                 g = _escape(self.group_char)
@@ -320,15 +374,19 @@ class Field:
         if self.type == "boolean":
             words = sorted(self.true_values + self.false_values, key=lambda w: (-len(w), w))
             return "^(?:" + "|".join(_escape(w) for w in words) + ")$"
-        if self.type in ("date", "datetime"):
+        if self.type in ("date", "datetime", "time"):
             if self.format is not None:
                 return self.format.calendar_pattern()
-            return _DATE if self.type == "date" else _TIMESTAMP_UTC
-        return None
+            return {"date": _DATE, "datetime": _TIMESTAMP_UTC, "time": _TIME}[self.type]
+        if self.string_format:
+            return STRING_FORMATS[self.string_format][1]
+        return {"year": _YEAR_ONLY, "yearmonth": _YEAR_MONTH}.get(self.type)
 
     @property
     def anchored_pattern(self) -> str | None:
-        """constraints.pattern with Table Schema's implicit anchoring (the whole value)."""
+        """constraints.pattern with Table Schema's implicit anchoring (the whole value), in
+        RE2 form with XML Schema's meaning of `\\d \\w \\s`, their negations and `.`
+        (etl.xsdregex)."""
         if self.pattern is None:
             return None
         body = self.pattern
@@ -336,7 +394,7 @@ class Field:
             body = body[1:]
         if body.endswith("$") and not body.endswith("\\$"):
             body = body[:-1]
-        return f"^(?:{body})$"
+        return f"^(?:{to_re2(body)})$"
 
     @property
     def screen_pattern(self) -> str | None:
@@ -360,31 +418,21 @@ class Field:
             return "a 64-bit integer"
         if self.type == "boolean":
             return f"one of {list(self.true_values)} or {list(self.false_values)}"
+        if self.type == "string":
+            return STRING_FORMATS[self.string_format][0] if self.string_format else "a string"
         if self.format is not None:
-            what = "a date" if self.type == "date" else "a date and time"
-            return f"{what} in the format {''.join(self.format.tokens)}"
-        if self.type == "date":
-            return "a date YYYY-MM-DD"
-        return "an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z"
+            what = {"date": "a date", "datetime": "a date and time", "time": "a time of day"}
+            return f"{what[self.type]} in the format {''.join(self.format.tokens)}"
+        return {
+            "date": "a date YYYY-MM-DD",
+            "time": "a time of day HH:MM:SS (up to 6 fraction digits)",
+            "year": "a year YYYY",
+            "yearmonth": "a year and month YYYY-MM",
+        }.get(self.type, "an ISO-8601 UTC timestamp like 2024-03-01T12:34:56Z")
 
 
 # Kept as the name the rest of the core uses for a schema's field.
 Column = Field
-
-# A schema's `version`: an integer N or a string "N", "N.M" or "N.M.P" (N >= 1).
-VERSION_PATTERN = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
-
-
-def schema_major(version: int | str) -> int | None:
-    """The major version (the first component, at least 1), or None for a `version` that
-    is not an integer N or a string "N", "N.M" or "N.M.P": 3 -> 3, "2.1" -> 2."""
-    if isinstance(version, bool):
-        return None
-    text = str(version) if isinstance(version, int) else version
-    if not isinstance(text, str) or not VERSION_PATTERN.fullmatch(text):
-        return None
-    major = int(text.split(".")[0])
-    return major if major >= 1 else None
 
 
 @dataclass(frozen=True)
@@ -398,14 +446,6 @@ class Schema:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    @property
-    def major(self) -> int:
-        """The major version: outputs of different majors never share a prefix or a table."""
-        major = schema_major(self.version)
-        if major is None:  # parse_schema refuses such a version
-            raise ValueError(f"schema version {self.version!r} has no major version")
-        return major
 
     @property
     def fields(self) -> tuple[Field, ...]:

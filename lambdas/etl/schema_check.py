@@ -23,6 +23,9 @@ from .schema import (
     _RANGE,
     _SCHEMA_KEYS,
     DEFAULT_MAX_REJECTED_SHARE,
+    DEFAULT_NUMBER_PRECISION,
+    DEFAULT_NUMBER_SCALE,
+    STRING_FORMATS,
     TYPES,
     UNSUPPORTED,
     UNSUPPORTED_TYPES,
@@ -30,8 +33,8 @@ from .schema import (
     Field,
     Schema,
     _parse_format,
-    schema_major,
 )
+from .xsdregex import NotTranslatable, to_re2
 
 # ---------------------------------------------------------------------------
 # checking a document: every problem, with its JSON path
@@ -168,7 +171,16 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
     fmt = f.doc.get("format", "default")
     if fmt in ("default", None):
         return {}
-    dated = f.typ in ("date", "datetime")
+    if f.typ == "string":
+        if fmt not in STRING_FORMATS:
+            f.add(
+                "format",
+                f"format {fmt!r} is not supported for string fields; use 'default' or one of "
+                f"{sorted(STRING_FORMATS)} (or a constraints.pattern)",
+            )
+            return {}
+        return {"string_format": fmt}
+    dated = f.typ in ("date", "datetime", "time")
     if not (dated and isinstance(fmt, str)):
         f.add(
             "format",
@@ -185,11 +197,14 @@ def _date_format(f: _FieldDoc) -> dict[str, Any]:
 
 
 def _number(f: _FieldDoc) -> dict[str, Any]:
-    """precision and scale: required by a number, refused elsewhere."""
+    """precision and scale: a number's, both or neither (then DECIMAL(38, 18)); refused
+    elsewhere."""
     if f.typ != "number":
         f.only_for("precision", {"number"})
         f.only_for("scale", {"number"})
         return {}
+    if "precision" not in f.doc and "scale" not in f.doc:
+        return {"precision": DEFAULT_NUMBER_PRECISION, "scale": DEFAULT_NUMBER_SCALE}
     precision, scale = f.doc.get("precision"), f.doc.get("scale")
     if not (
         isinstance(precision, int)
@@ -202,7 +217,8 @@ def _number(f: _FieldDoc) -> dict[str, Any]:
             f.path,
             "a number field needs the extensions 'precision' (1..38) and 'scale' "
             f"(0..precision) for its exact Parquet DECIMAL, got precision={precision!r} "
-            f"scale={scale!r}",
+            f"scale={scale!r} (leave both out for DECIMAL({DEFAULT_NUMBER_PRECISION}, "
+            f"{DEFAULT_NUMBER_SCALE}))",
         )
         return {}
     return {"precision": precision, "scale": scale}
@@ -295,10 +311,15 @@ def _constraints(f: _FieldDoc, constraints: dict) -> dict[str, Any]:
 
 
 def _pattern(pattern: Any, path: str, problems: _Problems) -> str | None:
+    """The declared pattern, if its RE2 form (etl.xsdregex: XML Schema's class escapes
+    with their Unicode meaning) compiles; else None and the problem."""
     if not isinstance(pattern, str):
         problems.add(path, "must be a string (an RE2 regular expression)")
         return None
-    why = check_re2(pattern)
+    try:
+        why = check_re2(to_re2(pattern))
+    except NotTranslatable as exc:
+        why = str(exc)
     if why:
         problems.add(
             path,
@@ -341,11 +362,7 @@ def _lexical(value: Any, field: Field, path: str, problems: _Problems) -> str | 
     elif (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and field.type
-        in (
-            "integer",
-            "number",
-        )
+        and field.type in ("integer", "number", "year")
     ):
         value = str(value)
         if field.type == "number" and field.decimal_char != ".":
@@ -417,12 +434,8 @@ def _parse(doc: Any, problems: _Problems) -> Schema | None:
     if dupes:
         problems.add("$.fields", f"duplicate field names {dupes}")
     version = doc.get("version", 1)
-    if schema_major(version) is None:
-        problems.add(
-            "$.version",
-            f'is {version!r}: write an integer N or a string "N", "N.M" or "N.M.P" '
-            "(N >= 1, the major version)",
-        )
+    if not isinstance(version, (int, str)) or isinstance(version, bool):
+        problems.add("$.version", "must be a string or an integer")
     name = doc.get("name", "dataset")
     if not isinstance(name, str) or not name:
         problems.add("$.name", "must be a non-empty string")

@@ -76,7 +76,7 @@ variable "functions" {
     s3_write             = optional(list(string), [])
     s3_delete            = optional(list(string), [])
     s3_list              = optional(list(string), [])
-    memory_mb            = optional(number, 3072)
+    memory_mb            = optional(number, 1769)
     timeout_s            = optional(number, 900)
     ephemeral_storage_mb = optional(number, 512)
     reserved_concurrency = optional(number)

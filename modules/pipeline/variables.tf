@@ -60,7 +60,7 @@ variable "force_destroy" {
 }
 
 variable "function_settings" {
-  description = "Per-function sizing keyed by contract name, merged over the compute module defaults (3072 MB, 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp). Reserved concurrency is set with reserved_concurrency."
+  description = "Per-function sizing keyed by contract name, merged over the compute module defaults (1769 MB = one vCPU, chosen by bench/cost.py; 900 s, 512 MB /tmp; the processor streams its Parquet to S3 and needs no more /tmp). Reserved concurrency is set with reserved_concurrency."
   type = map(object({
     memory_mb            = optional(number)
     timeout_s            = optional(number)

@@ -6,18 +6,25 @@
 locals {
   schema_document = jsondecode(file(var.schema_file))
 
+  # Hive (so Glue and Athena) has no time of day: a `time` is Parquet TIME(MICROS), an INT64
+  # of microseconds after midnight, declared bigint. A `yearmonth` is its text (YYYY-MM).
   glue_types = {
-    string   = "string"
-    integer  = "bigint"
-    datetime = "timestamp"
-    date     = "date"
-    boolean  = "boolean"
+    string    = "string"
+    integer   = "bigint"
+    datetime  = "timestamp"
+    date      = "date"
+    boolean   = "boolean"
+    time      = "bigint"
+    year      = "int"
+    yearmonth = "string"
+    any       = "string"
   }
 
+  # a number without precision/scale is DECIMAL(38, 18) (etl.schema.DEFAULT_NUMBER_*)
   processed_columns = [
     for f in local.schema_document.fields : {
       name    = f.name
-      type    = try(f.type, "string") == "number" ? "decimal(${f.precision},${f.scale})" : local.glue_types[try(f.type, "string")]
+      type    = try(f.type, "string") == "number" ? "decimal(${try(f.precision, 38)},${try(f.scale, 18)})" : local.glue_types[try(f.type, "string")]
       comment = try(f.constraints.required, false) ? "required" : "optional"
     }
   ]

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import localrun.__main__ as cli
+from localrun.lambda_runtime import default_runtime
 from localrun.pipeline import LocalPipeline
 from localrun.sample import write_transactions
 
@@ -105,6 +106,9 @@ def test_cli_deploys_runs_the_sample_keeps_running_and_stops_on_ctrl_c(tmp_path)
     assert pq.read_table(tmp_path / "out" / "valid").num_rows == summary["rows_valid"]
     assert pq.read_table(tmp_path / "out" / "rejected").num_rows == summary["rows_rejected"]
     assert "rows valid" in stdout and "SUCCEEDED" in stdout
+    # the summary names the runtime the handlers ran on (python3.12 + the real layer here)
+    lambda_row = re.compile(rf"^  lambda +{re.escape(default_runtime().describe())}$", re.M)
+    assert lambda_row.search(stdout), stdout
     assert "stopping the emulator" in stderr
     assert stop_s < 4, f"{stop_s:.1f} s from Ctrl-C to exit"
     assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []

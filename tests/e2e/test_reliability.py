@@ -783,3 +783,29 @@ def test_gzip_gives_the_same_outputs_as_the_plain_file(pipeline, tmp_path):
         s3.get_object(Bucket=pipeline.bucket, Key=uploaded["key"])["Body"].read()
         == packed.read_bytes()
     )
+
+
+def test_a_console_folder_marker_ends_in_ignored_without_a_failure(pipeline, tmp_path):
+    """Issue 18 item 8 on the deployed state machine: the S3 console's "Create folder"
+    object (0 bytes, key ending in /) ends SUCCEEDED in the Ignored state; nothing is
+    registered, written or sent."""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    key = "incoming/made-in-the-console/"
+    before = set(_current(pipeline))
+
+    result, uploaded = _run(pipeline, empty, key)
+
+    assert (result.status, result.ignored, result.error) == ("SUCCEEDED", True, None)
+    assert _history_states(pipeline, result.execution_arn) == ["Split", "IsDuplicate", "Ignored"]
+    assert result.output == {
+        "execution_id": result.execution_arn,
+        "bucket": pipeline.bucket,
+        "key": key,
+        "version_id": uploaded["version_id"],
+        "ignored": True,
+        "reason": "a 0-byte folder marker or placeholder holds no data",
+    }
+    assert result.failure_message is None and result.success_message is None
+    assert pipeline.status_items(_file_id(pipeline, key, uploaded["version_id"])) == []
+    assert set(_current(pipeline)) - before == {key}

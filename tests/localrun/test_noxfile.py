@@ -99,6 +99,23 @@ def test_local_runs_from_the_callers_folder(noxfile, tmp_path, monkeypatch):
     ]
 
 
+def test_describe_runs_from_the_callers_folder_in_the_shared_venv(noxfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(noxfile, "shared_test_python", lambda session: "/venv/python")
+    caller = tmp_path / "elsewhere"
+    session = FakeSession(caller, ["a.csv", "b.csv", "--schema", "s.json"])
+
+    noxfile.describe.func(session)
+
+    assert session.calls == [
+        ("chdir", str(caller)),
+        (
+            "run",
+            ("/venv/python", "-m", "localrun.describe", "a.csv", "b.csv", "--schema", "s.json"),
+            {"PYTHONPATH": str(REPO)},
+        ),
+    ]
+
+
 def test_local_without_terraform_stops_before_any_venv_or_build(noxfile, tmp_path, monkeypatch):
     monkeypatch.setattr(noxfile.shutil, "which", lambda name: None)
     session = FakeSession(tmp_path)

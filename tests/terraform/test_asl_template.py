@@ -214,7 +214,7 @@ def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflic
     states = definition["States"]
     assert states["Finalize"]["Retry"] == [
         {
-            "ErrorEquals": ["States.Timeout", "ClientError"],
+            "ErrorEquals": ["States.Timeout", "ClientError", "DeleteIncomplete"],
             "IntervalSeconds": 2,
             "MaxAttempts": 3,
             "BackoffRate": 2.0,
@@ -235,6 +235,22 @@ def test_finalize_retries_transient_failures_and_the_map_never_retries_a_conflic
         ],
         "MaxAttempts": 0,
     } in chunk["Retry"]
+
+
+def test_a_folder_marker_ends_in_ignored_and_other_outputs_never_fail_the_choice(definition):
+    """Split's `ignored` answer ends the execution in a Succeed state; the other answers have
+    no `ignored` field, so the choice checks it is present first (a missing variable in a
+    comparison is a States.Runtime error)."""
+    states = definition["States"]
+    first = states["IsDuplicate"]["Choices"][0]
+    assert first == {
+        "And": [
+            {"Variable": "$.ignored", "IsPresent": True},
+            {"Variable": "$.ignored", "BooleanEquals": True},
+        ],
+        "Next": "Ignored",
+    }
+    assert states["Ignored"]["Type"] == "Succeed"
 
 
 def test_mark_failed_gets_the_execution_id_and_a_non_owner_ends_without_failing(definition):

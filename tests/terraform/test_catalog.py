@@ -26,6 +26,8 @@ ATHENA = {
     pa.timestamp("us", tz="UTC"): "timestamp",
     pa.date32(): "date",
     pa.bool_(): "boolean",
+    pa.int32(): "int",
+    pa.time64("us"): "bigint",  # Hive has no time type: microseconds after midnight
 }
 
 
@@ -88,6 +90,16 @@ def evaluate(tmp_path: Path, schema_file: Path, expression: str):
                 },
                 {"name": "b", "type": "boolean", "trueValues": ["yes"], "falseValues": ["no"]},
                 {"name": "s"},
+            ],
+        },
+        {
+            "name": "published",  # the types a published Table Schema has (issue 20)
+            "fields": [
+                {"name": "n", "type": "number"},
+                {"name": "y", "type": "year", "constraints": {"required": True}},
+                {"name": "ym", "type": "yearmonth"},
+                {"name": "t", "type": "time"},
+                {"name": "a", "type": "any"},
             ],
         },
     ],

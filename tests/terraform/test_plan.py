@@ -206,7 +206,7 @@ def test_compute_functions(compute_plan):
         assert fn["handler"] == spec["functions"][name]["handler"]
         assert fn["runtime"] == "python3.12"
         assert fn["architectures"] == ["arm64"]
-        assert (fn["memory_size"], fn["timeout"]) == (3072, 900)
+        assert (fn["memory_size"], fn["timeout"]) == (1769, 900)
         assert fn["tracing_config"][0]["mode"] == "Active"
         assert set(fn["environment"][0]["variables"]) == set(spec["env"].values()) | POWERTOOLS
         assert (

@@ -38,8 +38,8 @@ run "functions_roles_and_log_groups_per_function" {
     error_message = "Functions log JSON to their log group."
   }
   assert {
-    condition     = aws_lambda_function.this["splitter"].memory_size == 3072 && aws_lambda_function.this["splitter"].timeout == 900 && aws_lambda_function.this["splitter"].reserved_concurrent_executions == -1
-    error_message = "Defaults: 3072 MB, 900 s, no reserved concurrency."
+    condition     = aws_lambda_function.this["splitter"].memory_size == 1769 && aws_lambda_function.this["splitter"].timeout == 900 && aws_lambda_function.this["splitter"].reserved_concurrent_executions == -1
+    error_message = "Defaults: 1769 MB, 900 s, no reserved concurrency."
   }
   assert {
     condition     = aws_lambda_function.this["finalizer"].memory_size == 1024 && aws_lambda_function.this["finalizer"].reserved_concurrent_executions == 5

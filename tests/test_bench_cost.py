@@ -1,0 +1,103 @@
+"""The bench's cost model (bench/cost.py): speeds per vCPU, cost per GB, latency, and the
+deployed defaults chosen by it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import cost  # noqa: E402
+
+MIB = 2**20
+
+
+def test_speed_scales_the_first_vcpu_by_its_share_and_adds_the_second_cores_gain_per_vcpu():
+    assert cost.speed(100.0, 170.0, 0.5) == 50.0
+    assert cost.speed(100.0, 170.0, 1.0) == 100.0
+    assert cost.speed(100.0, 170.0, 2.0) == 170.0
+    assert cost.speed(100.0, 170.0, 3.0) == 240.0  # extrapolated: +70 per vCPU
+    assert cost.speed(100.0, 90.0, 4.0) == 100.0  # a slower second core adds nothing
+
+
+def test_vcpus_follow_memory_and_stop_at_six():
+    assert cost.vcpus(1769) == 1.0
+    assert cost.vcpus(3538) == 2.0
+    assert cost.vcpus(10_240) == pytest.approx(5.7885, abs=1e-4)
+    assert cost.vcpus(20_000) == 6
+
+
+def test_a_row_prices_lambda_seconds_from_the_measured_speed():
+    (row,) = cost.cost_table(
+        100.0, 170.0, chunk_bytes=64 * MIB, concurrency=10, arch="x86_64", memory_sizes=(1769,)
+    )
+    # 1 GB at 100 MB/s = 10 s of a 1769 MB function = 17.2754 GB-s at $0.0000166667
+    assert row.usd_per_gb_lambda == pytest.approx(0.000288, abs=5e-7)
+    assert (row.vcpus, row.mb_s, row.extrapolated, row.chunk_seconds) == (1.0, 100.0, False, 0.67)
+    # 15 chunks (ceil(1e9 / 64 MiB)) in 2 waves of 10, after the three fixed functions
+    assert row.latency_1gb_s == round(3 * cost.FIXED_FUNCTION_SECONDS + 2 * 0.67108864, 1)
+    # 150 chunks -> 15 waves
+    assert row.latency_10gb_s == round(3 * cost.FIXED_FUNCTION_SECONDS + 15 * 0.67108864, 1)
+
+
+def test_rows_past_two_vcpus_say_they_are_extrapolated():
+    rows = cost.cost_table(100.0, 170.0, chunk_bytes=64 * MIB, concurrency=10)
+    assert [(r.memory_mb, r.extrapolated) for r in rows] == [
+        (1769, False),
+        (3538, False),
+        (5307, True),
+        (7076, True),
+        (8845, True),
+        (10_240, True),
+    ]
+
+
+def test_larger_chunks_cost_less_per_gb_because_requests_are_per_chunk():
+    small, large = (
+        cost.cost_table(100.0, 170.0, chunk_bytes=c, concurrency=10, memory_sizes=(1769,))[0]
+        for c in (32 * MIB, 128 * MIB)
+    )
+    assert small.usd_per_gb > large.usd_per_gb
+    assert small.usd_per_gb_lambda == large.usd_per_gb_lambda  # same seconds per GB
+
+
+def test_speeds_must_be_measured():
+    with pytest.raises(ValueError, match="speeds must be positive"):
+        cost.cost_table(0.0, 170.0, chunk_bytes=64 * MIB, concurrency=10)
+
+
+def test_results_without_an_all_cores_speed_have_no_cost_block():
+    defaults = cost.deployed_defaults(ROOT)
+    assert cost.from_results({"processor_mb_s": 100.0}, defaults) is None
+
+
+def test_the_markdown_table_marks_the_default_and_the_extrapolated_rows():
+    defaults = {"arch": "arm64", "concurrency": 10, "memory_mb": 3538, "chunk_bytes": 64 * MIB}
+    block = cost.from_results(
+        {"processor_mb_s": 100.0, "processor_all_cores_mb_s": 170.0}, defaults
+    )
+    lines = cost.markdown(block).splitlines()
+    assert lines[3].startswith("| 3,538 (default) | 2.0 | 170.0 | ")
+    assert lines[4].startswith("| 5,307 | 3.0 | 240.0 (extrapolated) | ")
+
+
+def test_deployed_defaults_are_read_from_terraform_and_the_contract():
+    defaults = cost.deployed_defaults(ROOT)
+    contract = json.loads((ROOT / "lambdas" / "etl" / "contract.json").read_text())
+    assert defaults["chunk_bytes"] == contract["defaults"]["chunk_bytes"]
+    assert defaults["arch"] in ("arm64", "x86_64")
+
+
+def test_the_default_memory_is_the_cheapest_row_of_the_committed_bench_results():
+    """docs/decisions.md ('What a gigabyte costs'): the default memory is the cheapest per GB
+    in the committed bench/results.json; rerun the bench and this test says if it moved."""
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    defaults = cost.deployed_defaults(ROOT)
+    block = cost.from_results(results, defaults)
+    assert block is not None
+    assert defaults["memory_mb"] == block["cheapest_memory_mb"]
