@@ -4,6 +4,8 @@
     python3 noxfile.py                    lint, tests, policy (what CI runs)
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
     python3 noxfile.py -s describe -- FILE   infer a Table Schema from a CSV file (stdout)
+    python3 noxfile.py -s local -- up     ... and keep it up: -- run FILE, -- status, -- down
+    python3 noxfile.py -s validate -- FILE --schema S   the pipeline's result, in-process
     python3 noxfile.py -s package -- --arch x86_64   build the zips, the layer, dist/manifest.json
     python3 noxfile.py -s schemas -- check           check schema changes; -- release: the baselines
     python3 noxfile.py -s deploy-dev      package, then terraform init + apply in envs/dev (AWS)
@@ -358,11 +360,17 @@ def policy(session: nox.Session) -> None:
     session.run("checkov", "--config-file", ".checkov.yaml", *session.posargs)
 
 
+STANDING_COMMANDS = ("up", "run", "status", "down")  # `local -- up`: localrun/standing.py
+
+
 @nox.session(venv_backend="none")
 def local(session: nox.Session) -> None:
     """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D]
-    [--schema A.json [--schema B.json ...]] [--dataset NAME] (every schema is a dataset)."""
-    if not shutil.which("terraform"):  # at once, before a venv or a build
+    [--schema A.json [--schema B.json ...]] [--dataset NAME] (every schema is a dataset);
+    or a stack that stays up: -- up | run FILE [--dataset NAME] | status | down."""
+    standing = bool(session.posargs) and session.posargs[0] in STANDING_COMMANDS
+    needs_terraform = not standing or session.posargs[0] == "up"
+    if needs_terraform and not shutil.which("terraform"):  # at once, before a venv or a build
         session.error(
             "terraform is not installed: the local run deploys envs/dev with Terraform ~> 1.11."
             f" Install it from {TERRAFORM_INSTALL} (one binary) and put it on PATH"
@@ -370,8 +378,20 @@ def local(session: nox.Session) -> None:
     python = shared_test_python(session)
     # Paths in the arguments are the caller's: run from the folder nox was invoked from.
     session.chdir(session.invoked_from)
+    module = "localrun.standing" if standing else "localrun"
     session.run(
-        python, "-m", "localrun", *session.posargs,
+        python, "-m", module, *session.posargs,
+        env={"PYTHONPATH": str(HERE)}, external=True,
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def validate(session: nox.Session) -> None:
+    """Check a file against a schema in-process, as the pipeline would: FILE --schema S [--out]."""
+    python = shared_test_python(session)
+    session.chdir(session.invoked_from)  # FILE and --out are the caller's paths
+    session.run(
+        python, "-m", "localrun.validate", *session.posargs,
         env={"PYTHONPATH": str(HERE)}, external=True,
     )  # fmt: skip
 

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from localrun.deployment import DEFAULT_PREFIX
-from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress, RunResult
+from localrun.pipeline import DEFAULT_SCHEMA, LocalPipeline, Progress
+from localrun.results import summary_table
 from localrun.stack import Step, TerraformMissing, require_terraform
 
 SAMPLE_ROWS = 20_000
@@ -167,49 +168,6 @@ class _ProgressLine:
             self.stream.flush()
 
 
-def _summary_table(result: RunResult, input_path: Path, out: Path | None, runtime: str = "") -> str:
-    size = input_path.stat().st_size
-    rows = [
-        ("status", result.status),
-        ("file", f"{result.key} ({size / 1e6:.2f} MB)"),
-        ("dataset", result.dataset or "-"),
-        ("schema", _schema_text(result.schema)),
-        ("chunks", _n(result.chunks)),
-        ("rows total", _n(result.rows_total)),
-        ("rows valid", _n(result.rows_valid)),
-        ("rows rejected", _n(result.rows_rejected)),
-    ]
-    rate = ""
-    if result.duration_s > 0 and result.rows_total:
-        rate = (
-            f"  ({result.rows_total / result.duration_s:,.0f} rows/s,"
-            f" {size / 1e6 / result.duration_s:.2f} MB/s)"
-        )
-    rows.append(("duration", f"{result.duration_s:.1f} s{rate}"))
-    rows += _rejects_rows(result.success_message, result.file_item)
-    if result.duplicate:
-        rows.append(("note", "duplicate event: the object version was already processed"))
-    if result.ignored:
-        rows.append(("note", "a 0-byte folder marker or placeholder: ignored"))
-    if result.error:
-        rows.append(("error", result.error))
-    if result.failure_message:
-        rows.append(("notification", f"SNS: {result.failure_message.get('Subject')}"))
-    rows.append(("execution", result.execution_arn))
-    if runtime:
-        rows.append(("lambda", runtime))
-    if out is not None:
-        rows.append(
-            (
-                "outputs",
-                f"{out / 'summary.json'}; {out / 'valid'} ({len(result.valid_keys)} files);"
-                f" {out / 'rejected'} ({len(result.rejected_keys)} files)",
-            )
-        )
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
-
-
 def _schema_problems(args: argparse.Namespace) -> str | None:
     """Every problem of the schema files and the dataset they make, before the emulator
     starts (None if they are valid)."""
@@ -232,37 +190,6 @@ def _schema_problems(args: argparse.Namespace) -> str | None:
     if args.dataset is not None and args.dataset not in datasets:
         return f"--dataset {args.dataset}: no --schema names it (datasets: {', '.join(datasets)})"
     return None
-
-
-def _rejects_rows(message: dict | None, file_item: dict | None) -> list[tuple[str, str]]:
-    """Rejects per column and rule, and the first rejected lines, from the success message;
-    the lines' raw text from the status table's file item (the message never carries it)."""
-    if not message or not message.get("rows_rejected"):
-        return []
-    rows = [
-        ("rejects", f"{int(r['count']):,}  {r.get('column') or '(record)'}  {r['rule']}")
-        for r in message.get("rejects_by_rule", [])
-    ]
-    raw = {int(r["line"]): r.get("raw") for r in (file_item or {}).get("first_rejects") or []}
-    for r in message.get("first_rejects", []):
-        text = raw.get(int(r["line"]))
-        rows.append(
-            ("rejected line", f"{r['line']}: {r['reason']}" + (f"  | {text}" if text else ""))
-        )
-    return [
-        (name if i == 0 or name != rows[i - 1][0] else "", v) for i, (name, v) in enumerate(rows)
-    ]
-
-
-def _schema_text(schema: dict | None) -> str:
-    """`transactions version 1 (sha256 3f2a...)` or `-` when no schema was pinned."""
-    if not schema:
-        return "-"
-    return f"{schema['name']} version {schema['version']} (sha256 {schema['sha256']})"
-
-
-def _n(value) -> str:
-    return "-" if value is None else f"{value:,}"
 
 
 def _deploy_only(args: argparse.Namespace) -> int:
@@ -390,7 +317,7 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                 finally:
                     progress.done()
                 runtime = pipeline.layer.runtime.describe()
-                print(_summary_table(result, input_path, args.out, runtime))
+                print(summary_table(result, input_path, args.out, runtime))
                 if result.status != "SUCCEEDED":
                     logs = pipeline.work_dir / "logs"
                     if args.out is not None:  # the work dir goes away with the emulator

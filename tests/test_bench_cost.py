@@ -87,9 +87,10 @@ def test_the_markdown_table_marks_the_default_and_the_extrapolated_rows():
 
 
 def test_deployed_defaults_are_read_from_terraform_and_the_contract():
+    from etl.contract import DEFAULTS
+
     defaults = cost.deployed_defaults(ROOT)
-    contract = json.loads((ROOT / "lambdas" / "etl" / "contract.json").read_text())
-    assert defaults["chunk_bytes"] == contract["defaults"]["chunk_bytes"]
+    assert defaults["chunk_bytes"] == DEFAULTS["chunk_bytes"] == 64 * MIB
     assert defaults["arch"] in ("arm64", "x86_64")
 
 

@@ -133,3 +133,47 @@ def test_messages_ask_for_what_the_envs_need_and_name_the_readme_command(noxfile
         for name in ("package", "deploy_dev", "plan_prod", "apply_prod", "tests", "local")
     ]
     assert not [d for d in docs if "nox -s" in d]
+
+
+@pytest.mark.parametrize(
+    ("posargs", "needs_terraform"),
+    [
+        (["up", "--chunk-bytes", "65536"], True),
+        (["run", "my.csv", "--dataset", "transactions"], False),
+        (["status"], False),
+        (["down"], False),
+    ],
+)
+def test_local_up_run_status_down_go_to_the_standing_stack(
+    noxfile, tmp_path, monkeypatch, posargs, needs_terraform
+):
+    """`local -- up|run|status|down` run localrun/standing.py from the caller's folder; only
+    `up` deploys, so only `up` needs terraform."""
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: None)
+    monkeypatch.setattr(noxfile, "shared_test_python", lambda session: "/venv/python")
+    session = FakeSession(tmp_path, posargs)
+    if needs_terraform:
+        with pytest.raises(Stop, match="terraform is not installed"):
+            noxfile.local.func(session)
+        return
+    noxfile.local.func(session)
+    assert session.calls == [
+        ("chdir", str(tmp_path)),
+        ("run", ("/venv/python", "-m", "localrun.standing", *posargs), {"PYTHONPATH": str(REPO)}),
+    ]
+
+
+def test_validate_runs_in_process_from_the_callers_folder(noxfile, tmp_path, monkeypatch):
+    """`validate` needs neither terraform nor an emulator."""
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: None)
+    monkeypatch.setattr(noxfile, "shared_test_python", lambda session: "/venv/python")
+    session = FakeSession(tmp_path, ["my.csv", "--schema", "s.json"])
+    noxfile.validate.func(session)
+    assert session.calls == [
+        ("chdir", str(tmp_path)),
+        (
+            "run",
+            ("/venv/python", "-m", "localrun.validate", "my.csv", "--schema", "s.json"),
+            {"PYTHONPATH": str(REPO)},
+        ),
+    ]
