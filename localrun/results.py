@@ -93,8 +93,7 @@ def summary_table(result: RunResult, input_path: Path, out: Path | None, runtime
     rows = [
         ("status", result.status),
         ("file", f"{result.key} ({size / 1e6:.2f} MB)"),
-        ("dataset", result.dataset or "-"),
-        ("schema", _schema_text(result.schema)),
+        *_schema_rows(result),
         ("chunks", _n(result.chunks)),
         ("rows total", _n(result.rows_total)),
         ("rows valid", _n(result.rows_valid)),
@@ -132,11 +131,15 @@ def summary_table(result: RunResult, input_path: Path, out: Path | None, runtime
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
 
-def _schema_text(schema: dict | None) -> str:
-    """`transactions version 1 (sha256 3f2a...)` or `-` when no schema was pinned."""
-    if not schema:
-        return "-"
-    return f"{schema['name']} version {schema['version']} (sha256 {schema['sha256']})"
+def _schema_rows(result: RunResult) -> list[tuple[str, str]]:
+    """The dataset and the pinned schema (`transactions version 1 (sha256 3f2a...)`), when
+    the file was routed and pinned (validate runs no pipeline: neither)."""
+    rows = [("dataset", result.dataset)] if result.dataset else []
+    if result.schema:
+        schema = result.schema
+        text = f"{schema['name']} version {schema['version']} (sha256 {schema['sha256']})"
+        rows.append(("schema", text))
+    return rows
 
 
 def _rejects_rows(message: dict | None, file_item: dict | None) -> list[tuple[str, str]]:
