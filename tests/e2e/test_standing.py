@@ -213,11 +213,12 @@ def _aws_cli_loop(exports: dict[str, str], tmp_path: Path) -> None:
         {"N": str(500 - stats.invalid_rows)},
         {"N": str(stats.invalid_rows)},
     )
+    out = ref.outputs(1)  # transactions' schema is major 1
     listed = {
         prefix: _aws(env, "s3", "ls", f"s3://{bucket}/{prefix}", "--recursive")
-        for prefix in ref.published_prefixes
+        for prefix in out.published_prefixes
     }
     assert {p: [line.split()[-1] for line in text.splitlines()] for p, text in listed.items()} == {
-        ref.valid_prefix: [ref.valid_key(0)],
-        ref.rejected_prefix: [ref.rejected_key(0)],
+        out.valid_prefix: [out.valid_key(0)],
+        out.rejected_prefix: [out.rejected_key(0)],
     }
