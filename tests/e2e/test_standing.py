@@ -192,7 +192,9 @@ def _aws_cli_loop(exports: dict[str, str], tmp_path: Path) -> None:
         "rows_total": 500,
         "rows_rejected": stats.invalid_rows,
     }
-    assert (message["valid_prefix"], message["rejected_prefix"]) == ref.outputs(1).published_prefixes
+    assert (message["valid_prefix"], message["rejected_prefix"]) == ref.outputs(
+        1
+    ).published_prefixes
     item = json.loads(
         _aws(
             env,
