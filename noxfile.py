@@ -379,7 +379,8 @@ STANDING_COMMANDS = ("up", "run", "status", "down")  # `local -- up`: localrun/s
 
 @nox.session(venv_backend="none")
 def local(session: nox.Session) -> None:
-    """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D];
+    """Deploy envs/dev to the embedded moto (terraform), run the pipeline: [INPUT.csv] [--out D]
+    [--schema A.json [--schema B.json ...]] [--dataset NAME] (every schema is a dataset);
     or a stack that stays up: -- up | run FILE [--dataset NAME] | status | down."""
     standing = bool(session.posargs) and session.posargs[0] in STANDING_COMMANDS
     needs_terraform = not standing or session.posargs[0] == "up"

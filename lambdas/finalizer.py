@@ -32,33 +32,41 @@ from etl.finalize import (
     reject_summary,
     success_message,
 )
-from etl.keys import FileRef
-from etl.runtime import get_runtime, logger, metrics
+from etl.keys import FileRef, Outputs
+from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import delete_prefix
 from etl.status import COMPLETE, FAILED, chunk_index
 from etl.transform import PARQUET_COMPRESSION
 
 PUBLISH_THREADS = 8
+ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
-def _publish_valid(rt, ref: FileRef, index: int) -> None:
-    """Server-side copy: the bytes never pass through the function."""
+def _publish_valid(rt, out: Outputs, index: int) -> None:
+    """Server-side copy: the bytes (and the Parquet metadata) never pass through the
+    function."""
+    ref = out.ref
     rt.s3.copy_object(
         Bucket=ref.bucket,
-        Key=ref.valid_key(index),
+        Key=out.valid_key(index),
         CopySource={"Bucket": ref.bucket, "Key": ref.work_valid_key(index)},
     )
 
 
-def _publish_rejects(rt, ref: FileRef, index: int, first_line: int) -> None:
-    """Chunk-local line numbers -> file line numbers (rejects are small; read whole)."""
+def _publish_rejects(rt, out: Outputs, index: int, first_line: int) -> None:
+    """Chunk-local line numbers -> file line numbers (rejects are small; read whole). The
+    file's key-value metadata is read with the table and written back with it."""
+    ref = out.ref
     body = rt.s3.get_object(Bucket=ref.bucket, Key=ref.work_rejected_key(index))["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
+    source = pq.ParquetFile(io.BytesIO(body))
+    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
+    metadata = {k: v for k, v in (source.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
+    table = source.read().replace_schema_metadata(metadata)
     lines = pc.add(table.column("line"), pa.scalar(first_line - 1, pa.int64()))
     table = table.set_column(0, table.schema.field("line"), lines)
-    out = io.BytesIO()
-    pq.write_table(table, out, compression=PARQUET_COMPRESSION)
-    rt.s3.put_object(Bucket=ref.bucket, Key=ref.rejected_key(index), Body=out.getvalue())
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression=PARQUET_COMPRESSION)
+    rt.s3.put_object(Bucket=ref.bucket, Key=out.rejected_key(index), Body=buffer.getvalue())
 
 
 def _cleanup(rt, ref: FileRef, data_key: str | None) -> None:
@@ -82,16 +90,16 @@ def _checked_totals(rt, ref: FileRef, event: Validated):
     return items, totals
 
 
-def _publish(rt, ref: FileRef, items: list[dict], totals) -> None:
+def _publish(rt, out: Outputs, items: list[dict], totals) -> None:
     by_index = {chunk_index(i): i for i in items}
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         jobs = [
-            pool.submit(_publish_valid, rt, ref, k)
+            pool.submit(_publish_valid, rt, out, k)
             for k in range(totals.chunks)
             if int(by_index[k]["rows_valid"]) > 0
         ]
         jobs += [
-            pool.submit(_publish_rejects, rt, ref, k, totals.first_lines[k])
+            pool.submit(_publish_rejects, rt, out, k, totals.first_lines[k])
             for k in range(totals.chunks)
             if int(by_index[k]["rows_rejected"]) > 0
         ]
@@ -106,10 +114,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
     checked = Validated.from_dict(event)
     ref = FileRef.from_file_id(checked.file_id)
     logger.append_keys(file_id=ref.file_id)
+    add_dataset_dimension(checked.schema.dataset)
+    out = ref.outputs(checked.schema.major)
     done = rt.status.get_file(ref.file_id) or {}
     if done.get("status") == COMPLETE:  # a retried finalizer: finish the cleanup, same answer
         _cleanup(rt, ref, checked.data_key)
-        return success_message(ref, done).to_dict()
+        return success_message(ref, checked.schema, done).to_dict()
     if done.get("status") == FAILED:
         raise FileStateConflict(
             f"refusing to publish: {ref.file_id} is FAILED ({done.get('error')}); "
@@ -123,20 +133,20 @@ def handler(event: dict, context: LambdaContext) -> dict:
     # No chunk write is accepted from here on: these chunk items are final.
     items, totals = _checked_totals(rt, ref, checked)
     rejects = reject_summary(items, totals.first_lines)
-    _publish(rt, ref, items, totals)
+    _publish(rt, out, items, totals)
     summary = {
         "rows_total": totals.rows_total,
         "rows_valid": totals.rows_valid,
         "rows_rejected": totals.rows_rejected,
         "chunks": totals.chunks,
         "blank_lines": totals.blank_lines,
-        "valid_prefix": ref.valid_prefix,
-        "rejected_prefix": ref.rejected_prefix,
+        "valid_prefix": out.valid_prefix,
+        "rejected_prefix": out.rejected_prefix,
         **rejects,
     }
     rt.status.complete_file(ref.file_id, execution_id, summary)
     _cleanup(rt, ref, checked.data_key)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
-    message = success_message(ref, summary)  # the summary without any row's raw text
+    message = success_message(ref, checked.schema, summary)  # no row's raw text
     logger.info("file complete", extra={k: v for k, v in message.to_dict().items() if k in summary})
     return message.to_dict()

@@ -48,11 +48,12 @@ from etl.events import (
     NotOwner,
     ObjectCreated,
     RefusedInputMessage,
+    SchemaIdentity,
     StepError,
 )
 from etl.finalize import chunk_failure, success_message
 from etl.keys import S3_MAX_KEY_BYTES, FileRef
-from etl.runtime import get_runtime, logger, metrics
+from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import delete_prefix
 from etl.status import COMPLETE, FAILED
 
@@ -119,11 +120,13 @@ def inside_pipeline(rt, ref: FileRef) -> bool:
     return ref.bucket == rt.settings.bucket and ref.key.startswith(PREFIXES["incoming"])
 
 
-def remove_outputs(rt, ref: FileRef) -> int:
+def remove_outputs(rt, ref: FileRef, schema: SchemaIdentity | None) -> int:
     """Everything a failed file version may have left: unpublished chunk outputs (work/),
     the staged gzip copy (staging/) and anything a finalizer published before it failed
-    (the version's processed/ and rejected/ prefixes)."""
-    prefixes = (ref.work_prefix, ref.staging_prefix, *ref.published_prefixes)
+    (the version's processed/ and rejected/ prefixes under the major of its pinned schema;
+    a file that never pinned a schema never got that far)."""
+    published = ref.outputs(schema.major).published_prefixes if schema else ()
+    prefixes = (ref.work_prefix, ref.staging_prefix, *published)
     # a prefix past S3's key limit (a KeyTooLong file) holds nothing and cannot be listed
     fit = [p for p in prefixes if len(p.encode()) <= S3_MAX_KEY_BYTES]
     return sum(delete_prefix(rt.s3, ref.bucket, p) for p in fit)
@@ -176,7 +179,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         name, reason = published_name(name, reason)
         logger.error("execution input refused", extra={"error": name, "reason": reason})
         return refused_input_message(refs[0] if refs else None, name, reason).to_dict()
-    ref, item = choose(rt, refs, execution_id)
+    ref, _ = choose(rt, refs, execution_id)
     logger.append_keys(file_id=ref.file_id)
     if name.startswith(GENERIC_ERRORS) and state.get("file_id"):
         cause = chunk_failure(rt.status.chunks(ref.file_id))
@@ -185,14 +188,17 @@ def handler(event: dict, context: LambdaContext) -> dict:
     name, reason = published_name(name, reason)
 
     changed = rt.status.fail_file(ref.file_id, execution_id, name, reason)
+    item = rt.status.get_file(ref.file_id) or {}
+    schema = SchemaIdentity.from_item(item)
+    if schema is not None:
+        add_dataset_dimension(schema.dataset)
     if not changed:
-        item = rt.status.get_file(ref.file_id) or {}
-        if item.get("status") == COMPLETE:
+        if item.get("status") == COMPLETE:  # registered, so its schema is recorded
             logger.warning(
                 "failure after the file was committed: sending its success message",
                 extra={"error": name, "reason": reason},
             )
-            return success_message(ref, item).to_dict()
+            return success_message(ref, schema, item).to_dict()
         if item.get("execution_id") != execution_id:
             logger.warning(
                 "the file belongs to another execution: nothing changed",
@@ -204,7 +210,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
             ).to_dict()
         # already FAILED by this execution (a retried MarkFailed): report what was recorded
         name, reason = item.get("error", name), item.get("reason", reason)
-    removed = remove_outputs(rt, ref)
+    removed = remove_outputs(rt, ref, schema)
     if changed:
         metrics.add_metric(name="FilesFailed", unit="Count", value=1)
     logger.error(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl.errors import UnbalancedQuote
 from etl.events import ChunkItem, ChunkOutput
 from etl.keys import FileRef
-from etl.runtime import get_runtime, logger, metrics
+from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import ReadAhead, S3Sink, range_reader
 from etl.transform import process_stream
 
@@ -22,6 +22,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     ref = FileRef.from_file_id(item.file_id)
     execution_id = item.execution_id
     logger.append_keys(file_id=ref.file_id, chunk_id=index)
+    add_dataset_dimension(item.schema.dataset)
     # refused (FileStateConflict) unless the file is PROCESSING under this execution
     attempt = rt.status.start_chunk(ref.file_id, index, execution_id)
     try:
@@ -38,9 +39,23 @@ def handler(event: dict, context: LambdaContext) -> dict:
         raise
 
 
+def parquet_metadata(item: ChunkItem, ref: FileRef) -> dict[str, str]:
+    """The key-value metadata of both Parquet outputs of a chunk: which schema version
+    typed them and which file version and chunk they come from."""
+    return {
+        "etl.dataset": item.schema.dataset,
+        "etl.schema.name": item.schema.name,
+        "etl.schema.version": item.schema.version,
+        "etl.schema.sha256": item.schema.sha256,
+        "etl.file_id": ref.file_id,
+        "etl.object_version_id": ref.version_id or "null",
+        "etl.chunk": str(item.chunk.index),
+    }
+
+
 def _process(rt, item: ChunkItem, ref: FileRef, attempt: int) -> ChunkOutput:
     chunk, index = item.chunk, item.chunk.index
-    schema = rt.schema()
+    schema = rt.schema(item.schema)  # the version Split pinned: every chunk alike
     started = time.perf_counter()
     read = range_reader(rt.s3, item.bucket, item.data_key, item.data_version_id)
     # work/ until the finalizer publishes: a failed file never leaves results in processed/.
@@ -60,6 +75,7 @@ def _process(rt, item: ChunkItem, ref: FileRef, attempt: int) -> ChunkOutput:
             first_line=1,
             is_last_chunk=chunk.last,
             max_record_bytes=rt.settings.max_record_bytes,
+            metadata=parquet_metadata(item, ref),
         )
         valid.complete()
         rejected.complete()

@@ -1,4 +1,5 @@
-"""Split: register the object version, plan record-aligned chunks, write the manifest."""
+"""Split: route the object to its dataset, pin the dataset's schema, register the object
+version, plan record-aligned chunks, write the manifest."""
 
 from __future__ import annotations
 
@@ -18,9 +19,16 @@ from etl.errors import (
     InputOutsidePipeline,
     KeyTooLong,
 )
-from etl.events import ObjectCreated, SplitDuplicate, SplitIgnored, SplitInput, SplitOutput
-from etl.keys import S3_MAX_KEY_BYTES, FileRef
-from etl.runtime import get_runtime, logger, metrics
+from etl.events import (
+    ObjectCreated,
+    SchemaIdentity,
+    SplitDuplicate,
+    SplitIgnored,
+    SplitInput,
+    SplitOutput,
+)
+from etl.keys import S3_MAX_KEY_BYTES, FileRef, route
+from etl.runtime import add_dataset_dimension, get_runtime, logger, metrics
 from etl.s3io import range_reader, stage_gzip
 
 
@@ -68,11 +76,12 @@ def resolve_object(s3, ref: FileRef) -> tuple[FileRef, int, str | None]:
     return ref, int(head["ContentLength"]), ref.version_id or head.get("VersionId")
 
 
-def check_key_length(ref: FileRef, max_chunks: int) -> None:
+def check_key_length(ref: FileRef, max_chunks: int, major: int) -> None:
     """KeyTooLong, before anything is read or written, when the longest key the file would
-    get (`FileRef.output_keys`, at the chunk count limit) passes S3's key limit: such a file
-    would otherwise be processed in full and fail only when it is published."""
-    longest = ref.longest_output_key_bytes(max_chunks)
+    get (`FileRef.output_keys`, at the chunk count limit, under its schema's major version)
+    passes S3's key limit: such a file would otherwise be processed in full and fail only
+    when it is published."""
+    longest = ref.longest_output_key_bytes(max_chunks, major)
     if longest > S3_MAX_KEY_BYTES:
         raise KeyTooLong(
             f"the key {ref.key[:80]!r}... is {len(ref.key.encode())} bytes: its output keys "
@@ -114,7 +123,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
             ref.version_id,
             "a 0-byte folder marker or placeholder holds no data",
         ).to_dict()
-    check_key_length(ref, rt.settings.max_chunks)
+    dataset = route(ref, rt.settings.datasets)  # UnknownDataset before anything is recorded
+    add_dataset_dimension(dataset)
+    latest, _ = rt.pin_schema(dataset)
+    check_key_length(ref, rt.settings.max_chunks, latest.major)
     proceed, item = rt.status.register_file(
         ref.file_id,
         split.execution_id,
@@ -123,6 +135,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "key": ref.key,
             "version_id": ref.version_id or "null",
             "size": size,
+            **latest.item_attributes(),
         },
     )
     base = {"execution_id": split.execution_id, **ref.identity()}
@@ -134,7 +147,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
         metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
         return SplitDuplicate(**base, status=item.get("status")).to_dict()
 
-    schema = rt.schema()
+    # a retried Split of this execution keeps the schema version the file was registered with
+    identity = SchemaIdentity.from_item(item) or latest
+    schema = rt.schema(identity)
     data_key, data_version, compression = ref.key, pinned, "none"
     if ref.is_gzip:
         try:
@@ -175,11 +190,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "size": size,
             "probe_bytes": plan.bytes_read,
             "fallbacks": plan.fallbacks,
+            "schema": identity.to_dict(),
         },
     )
     metrics.add_metric(name="PlannedChunks", unit="Count", value=len(plan.chunks))
     return SplitOutput(
         **base,
+        schema=identity,
         size=size,
         data_key=data_key,
         data_version_id=data_version,

@@ -18,7 +18,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     rt = get_runtime()
     split = SplitOutput.from_dict(event)
     logger.append_keys(file_id=split.file_id)
-    schema = rt.schema()
+    schema = rt.schema(split.schema)  # the version Split pinned, never a newer one
     read = range_reader(rt.s3, split.bucket, split.data_key, split.data_version_id)
     size, h0, h1 = split.size, split.header_start, split.header_end
     sample_end = min(size, h1 + SAMPLE_BYTES)
@@ -40,7 +40,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         split.execution_id,
         chunk_count=split.chunk_count,
         columns=columns,
-        # the schema's reject threshold, for the finalizer (which does not read the schema)
+        # the pinned schema's reject threshold, for the finalizer (which reads no schema)
         max_rejected_share=str(schema.max_rejected_share),
     )
     logger.info("file accepted", extra={"columns": columns, "chunks": split.chunk_count})

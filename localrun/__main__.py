@@ -1,11 +1,12 @@
-"""python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE]
-                     [--max-concurrency N] [--keep-running]
+"""python -m localrun [INPUT.csv] [--out DIR] [--chunk-bytes N] [--schema FILE ...]
+                     [--dataset NAME] [--max-concurrency N] [--keep-running]
 
 Runs the real pipeline on an embedded moto server: `terraform apply` of envs/dev against
-it, then uploads INPUT to incoming/; the S3 event starts the state machine, the handlers
-run from the zips Terraform deployed. Without INPUT a small synthetic transactions file is
-generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when the local environment
-could not be set up (e.g. terraform missing), 130 on Ctrl-C.
+it, with every --schema as a dataset named by the schema's `name`, then uploads INPUT to
+incoming/<dataset>/ (--dataset, default: the first schema's); the S3 event starts the state
+machine, the handlers run from the zips Terraform deployed. Without INPUT a small synthetic
+transactions file is generated. Exit 0 when the file SUCCEEDED, 1 when it FAILED, 2 when
+the local environment could not be set up (e.g. terraform missing), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -51,7 +52,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="target chunk size in bytes (default: contract.json's 64 MiB; 256 KiB for the sample)",
     )
     parser.add_argument(
-        "--schema", type=Path, default=DEFAULT_SCHEMA, help="schema JSON (default: %(default)s)"
+        "--schema",
+        type=Path,
+        action="append",
+        dest="schemas",
+        help="schema JSON, repeatable: each is a dataset named by the schema's `name`"
+        f" (default: {DEFAULT_SCHEMA})",
+    )
+    parser.add_argument(
+        "--dataset", help="upload INPUT under incoming/<NAME>/ (default: the first schema's)"
     )
     parser.add_argument(
         "--max-concurrency",
@@ -91,8 +100,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"input file not found: {args.input} (relative to {Path.cwd()})")
     if args.manifest is not None and not args.manifest.is_file():
         parser.error(f"manifest not found: {args.manifest} (run python3 noxfile.py -s package)")
-    if not args.schema.is_file():
-        parser.error(f"schema file not found: {args.schema} (relative to {Path.cwd()})")
+    args.schemas = args.schemas or [DEFAULT_SCHEMA]
+    for schema in args.schemas:
+        if not schema.is_file():
+            parser.error(f"schema file not found: {schema} (relative to {Path.cwd()})")
     if args.chunk_bytes is not None and args.chunk_bytes < 1024:
         parser.error("--chunk-bytes must be at least 1024 (envs/dev's limits.chunk_bytes_minimum)")
     if args.max_concurrency <= 0:
@@ -158,18 +169,27 @@ class _ProgressLine:
             self.stream.flush()
 
 
-def _schema_problems(path: Path) -> str | None:
-    """Every problem of the schema file, before the emulator starts (None if it is valid)."""
+def _schema_problems(args: argparse.Namespace) -> str | None:
+    """Every problem of the schema files and the dataset they make, before the emulator
+    starts (None if they are valid)."""
     lambdas = str(Path(__file__).resolve().parent.parent / "lambdas")
     if lambdas not in sys.path:
         sys.path.append(lambdas)  # the handlers' core, as the functions import it
     from etl.errors import SchemaConfigError
     from etl.schema_check import check_schema_file
 
+    from localrun.deployment import schema_datasets
+
     try:
-        check_schema_file(path)
+        for path in args.schemas:
+            check_schema_file(path)
+        datasets = schema_datasets(args.schemas)
     except SchemaConfigError as exc:
         return f"SchemaConfigError: {exc}"
+    except ValueError as exc:
+        return str(exc)
+    if args.dataset is not None and args.dataset not in datasets:
+        return f"--dataset {args.dataset}: no --schema names it (datasets: {', '.join(datasets)})"
     return None
 
 
@@ -184,7 +204,7 @@ def _deploy_only(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         chunk_bytes=args.chunk_bytes,
         max_concurrency=args.max_concurrency,
-        schema_path=args.schema,
+        schema_paths=args.schemas,
     )
     deployed = Deployment(variables, manifest=args.manifest)
     try:
@@ -221,7 +241,7 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C901 (the CLI's steps in order)
     """``deployment``: attach to an already deployed stack (tests) instead of deploying."""
     args = _parse_args(argv)
-    if (problems := _schema_problems(args.schema)) is not None:
+    if (problems := _schema_problems(args)) is not None:
         print(f"error: {problems}", file=sys.stderr)
         return 2
     if deployment is None:
@@ -267,7 +287,7 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     "prefix": args.prefix,
                     "chunk_bytes": chunk_bytes,
                     "max_concurrency": args.max_concurrency,
-                    "schema_path": args.schema,
+                    "schema_paths": args.schemas,
                     "apply_progress": apply_progress,
                     "prewarm_processors": PREWARM_PROCESSORS,
                 }
@@ -282,14 +302,18 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                         f" ({pipeline.deployment.stack.provider.describe()})",
                         file=sys.stderr,
                     )
+                key = pipeline.incoming_key(input_path.name, args.dataset)
                 print(
-                    f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/incoming/"
-                    f"{input_path.name}",
+                    f"moto on {pipeline.endpoint_url}; uploading s3://{pipeline.bucket}/{key}",
                     file=sys.stderr,
                 )
                 try:
                     result = pipeline.run_file(
-                        input_path, out_dir=args.out, timeout=args.timeout, progress=progress
+                        input_path,
+                        out_dir=args.out,
+                        timeout=args.timeout,
+                        progress=progress,
+                        dataset=args.dataset,
                     )
                 finally:
                     progress.done()
@@ -332,6 +356,8 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
                     "rows_rejected": None,
                     "chunks": None,
                     "error": f"timeout: {exc}",
+                    "dataset": args.dataset,
+                    "schema": None,
                     "execution_arn": None,
                     "duration_s": None,
                 }

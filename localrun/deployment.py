@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from etl.contract import CONTRACT
@@ -28,6 +29,27 @@ from localrun.zips import REPO_ROOT, build_with_build_py, zip_functions
 
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "transactions.json"
 DEFAULT_PREFIX = "etl-local"
+DATASET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # as envs/dev's `datasets` validates keys
+
+
+def schema_datasets(schema_paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
+    """Each schema file as a dataset named by the schema's `name`, in the order given (the
+    first is the default dataset of uploads). Raises ValueError for a name that is no valid
+    dataset name or that two schemas share."""
+    from etl.schema_check import load_schema
+
+    datasets: dict[str, Path] = {}
+    for path in schema_paths:
+        name = load_schema(Path(path)).name
+        if not DATASET_NAME.fullmatch(name):
+            raise ValueError(
+                f"{path}: the schema's name {name!r} names its dataset and must match "
+                f"{DATASET_NAME.pattern} (lower-case letters, digits, _): rename it"
+            )
+        if name in datasets:
+            raise ValueError(f"{path} and {datasets[name]} both name the dataset {name!r}")
+        datasets[name] = Path(path).resolve()
+    return datasets
 
 
 def dev_variables(
@@ -36,20 +58,22 @@ def dev_variables(
     chunk_bytes: int | None = None,
     max_record_bytes: int | None = None,
     max_concurrency: int = 10,
-    schema_path: str | os.PathLike = DEFAULT_SCHEMA,
+    schema_paths: Sequence[str | os.PathLike] = (DEFAULT_SCHEMA,),
     retry_interval_seconds: int = 1,
     retry_max_attempts: int = 3,
     retry_backoff_rate: float = 2.0,
     lambda_timeout_s: int | None = None,
 ) -> dict:
-    """The ``envs/dev`` variables for these settings (``-var-file`` content)."""
+    """The ``envs/dev`` variables for these settings (``-var-file`` content); every schema
+    is a dataset named by its `name` (:func:`schema_datasets`)."""
     limits = {"chunk_bytes": chunk_bytes, "max_record_bytes": max_record_bytes}
     variables: dict = {
         "prefix": prefix,
         "limits": {k: v for k, v in limits.items() if v is not None} or None,
         "max_concurrency": max_concurrency,
-        # One dataset, named by its schema's `name` (its files go under incoming/<name>/).
-        "datasets": {_dataset_name(schema_path): {"schema_file": str(Path(schema_path).resolve())}},
+        "datasets": {
+            name: {"schema_file": str(path)} for name, path in schema_datasets(schema_paths).items()
+        },
         "processor_retry": {
             "interval_seconds": retry_interval_seconds,
             "max_attempts": retry_max_attempts,
@@ -61,10 +85,6 @@ def dev_variables(
             name: {"timeout_s": int(lambda_timeout_s)} for name in CONTRACT.functions
         }
     return {k: v for k, v in variables.items() if v is not None}
-
-
-def _dataset_name(schema_path: str | os.PathLike) -> str:
-    return json.loads(Path(schema_path).read_text(encoding="utf-8"))["name"]
 
 
 class Deployment:
@@ -116,6 +136,11 @@ class Deployment:
     @property
     def endpoint_url(self) -> str | None:
         return self.emulator.endpoint_url
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The deployed datasets, the default one (the first schema given) first."""
+        return tuple(self.variables.get("datasets") or {"transactions": None})
 
     def start(self, progress: Callable[[Step], None] | None = None, *, plan: bool = False):
         """Start the emulator, then ``terraform init`` + ``apply`` (+ ``plan`` if asked)."""

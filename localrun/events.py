@@ -35,10 +35,17 @@ class Started:
 class ExecutionEvents:
     """Uploads, events and the executions they start (a LocalPipeline part)."""
 
+    def incoming_key(self, name: str, dataset: str | None = None) -> str:
+        """``incoming/<dataset>/<name>``; the default dataset is the first one deployed."""
+        return (
+            f"{self.contract.prefixes['incoming']}{dataset or self.deployment.datasets[0]}/{name}"
+        )
+
     def upload(self, path: str | os.PathLike, key: str | None = None) -> dict:
-        """Put a file to ``incoming/<basename>``: the S3 event starts the pipeline."""
+        """Put a file to ``incoming/<dataset>/<basename>`` of the default dataset (or to
+        ``key``): the S3 event starts the pipeline."""
         path = Path(path)
-        key = key or self.contract.prefixes["incoming"] + path.name
+        key = key or self.incoming_key(path.name)
         with open(path, "rb") as body:
             response = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
         return {

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
@@ -72,7 +72,7 @@ class LocalPipeline(ExecutionEvents, ExecutionResults):
         chunk_bytes: int | None = None,
         max_record_bytes: int | None = None,
         max_concurrency: int = 10,
-        schema_path: str | os.PathLike = DEFAULT_SCHEMA,
+        schema_paths: Sequence[str | os.PathLike] = (DEFAULT_SCHEMA,),
         functions_dir: str | os.PathLike | None = None,
         lambdas_dir: str | os.PathLike | None = None,
         retry_interval_seconds: int = 1,
@@ -102,7 +102,7 @@ class LocalPipeline(ExecutionEvents, ExecutionResults):
                     chunk_bytes=chunk_bytes,
                     max_record_bytes=max_record_bytes,
                     max_concurrency=max_concurrency,
-                    schema_path=schema_path,
+                    schema_paths=schema_paths,
                     retry_interval_seconds=retry_interval_seconds,
                     retry_max_attempts=retry_max_attempts,
                     retry_backoff_rate=retry_backoff_rate,
@@ -226,11 +226,13 @@ class LocalPipeline(ExecutionEvents, ExecutionResults):
         out_dir: str | os.PathLike | None = None,
         timeout: float = 600.0,
         progress: Callable[[Progress], None] | None = None,
+        dataset: str | None = None,
     ) -> RunResult:
-        """Upload ``path`` to incoming/, wait for the execution its event starts, and
-        (with ``out_dir``) write summary.json, valid/*.parquet and rejected/*.parquet."""
+        """Upload ``path`` to incoming/<dataset>/ (default: the first dataset), wait for the
+        execution its event starts, and (with ``out_dir``) write summary.json,
+        valid/*.parquet and rejected/*.parquet."""
         began = time.monotonic()
-        key = self.contract.prefixes["incoming"] + Path(path).name
+        key = self.incoming_key(Path(path).name, dataset)
         before = len(self.executions(key))  # count before the upload: delivery is immediate
         uploaded = self.upload(path, key)
         arns = self.wait_for_start(uploaded["key"], count=before + 1)

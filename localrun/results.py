@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.events import SchemaIdentity
+
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -52,6 +54,8 @@ class RunResult:
     rows_rejected: int | None = None
     chunks: int | None = None
     error: str | None = None
+    dataset: str | None = None  # the dataset the upload was routed to
+    schema: dict | None = None  # the pinned schema's identity (etl.events.SchemaIdentity)
     duplicate: bool = False  # ended in AlreadyProcessed
     ignored: bool = False  # ended in Ignored (a 0-byte folder marker or placeholder)
     success_message: dict | None = None  # from the results queue
@@ -74,6 +78,8 @@ class RunResult:
             "rows_rejected": self.rows_rejected,
             "chunks": self.chunks,
             "error": self.error,
+            "dataset": self.dataset,
+            "schema": self.schema,
             "execution_arn": self.execution_arn,
             "duration_s": round(self.duration_s, 3),
         }
@@ -87,6 +93,7 @@ def summary_table(result: RunResult, input_path: Path, out: Path | None, runtime
     rows = [
         ("status", result.status),
         ("file", f"{result.key} ({size / 1e6:.2f} MB)"),
+        *_schema_rows(result),
         ("chunks", _n(result.chunks)),
         ("rows total", _n(result.rows_total)),
         ("rows valid", _n(result.rows_valid)),
@@ -122,6 +129,17 @@ def summary_table(result: RunResult, input_path: Path, out: Path | None, runtime
         )
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _schema_rows(result: RunResult) -> list[tuple[str, str]]:
+    """The dataset and the pinned schema (`transactions version 1 (sha256 3f2a...)`), when
+    the file was routed and pinned (validate runs no pipeline: neither)."""
+    rows = [("dataset", result.dataset)] if result.dataset else []
+    if result.schema:
+        schema = result.schema
+        text = f"{schema['name']} version {schema['version']} (sha256 {schema['sha256']})"
+        rows.append(("schema", text))
+    return rows
 
 
 def _rejects_rows(message: dict | None, file_item: dict | None) -> list[tuple[str, str]]:
@@ -357,6 +375,7 @@ class ExecutionResults:
                 if i.get(table.sort_key) == table.file_item
             ]
             result.file_item = file_items[0] if file_items else None
+        _add_schema(result, split)
         return result
 
     def _wait_for_message(self, sink, url, raw, match, timeout: float = 10.0) -> dict | None:
@@ -368,6 +387,17 @@ class ExecutionResults:
             if found or time.monotonic() > deadline:
                 return found[0] if found else None
             time.sleep(0.2)
+
+
+def _add_schema(result: RunResult, split: dict) -> None:
+    """The dataset and pinned schema: Split's output has them, and so does the file item
+    (a file refused before Split pinned a schema has neither)."""
+    if isinstance(split.get("schema"), dict):
+        result.schema = split["schema"]
+    elif result.file_item:
+        pinned = SchemaIdentity.from_item(result.file_item)
+        result.schema = pinned.to_dict() if pinned else None
+    result.dataset = result.schema["dataset"] if result.schema else None
 
 
 def _plain_item(item: dict) -> dict:

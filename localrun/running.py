@@ -46,6 +46,7 @@ class RunningStack(ExecutionEvents, ExecutionResults):
         self._subscription_arn: str | None = None
         self._failure_sub_url: str | None = None
         self._clients = threading.local()
+        self.datasets = tuple(state.get("datasets") or ("transactions",))
 
     def __enter__(self) -> RunningStack:
         self._subscribe_observer()
@@ -55,9 +56,9 @@ class RunningStack(ExecutionEvents, ExecutionResults):
         self._unsubscribe_observer()
 
     def key_for(self, path: Path, dataset: str | None) -> str:
-        """``incoming/<dataset>/<name>`` with a dataset, else ``incoming/<name>``."""
-        below = f"{dataset.strip('/')}/{path.name}" if dataset else path.name
-        return self.contract.prefixes["incoming"] + below
+        """``incoming/<dataset>/<name>``; the default dataset is the stack's first."""
+        dataset = (dataset or self.datasets[0]).strip("/")
+        return f"{self.contract.prefixes['incoming']}{dataset}/{path.name}"
 
     def run_file(
         self,

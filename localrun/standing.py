@@ -205,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         chunk_bytes=args.chunk_bytes,
         max_concurrency=args.max_concurrency,
-        schema_path=args.schema,
+        schema_paths=[args.schema],
         work_dir=state_dir / "work",
         port=args.port,
         apply_progress=_ApplyProgress(sys.stdout),
@@ -223,6 +223,7 @@ def serve(args: argparse.Namespace) -> int:
                 "state_machine_arn": pipeline.state_machine_arn,
                 "prefix": pipeline.prefix,
                 "schema": str(args.schema),
+                "datasets": list(pipeline.deployment.datasets),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             _write_atomically(state_dir / STATE, json.dumps(state, indent=2) + "\n")
@@ -348,7 +349,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         sub.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
     sub = commands.add_parser("run", help="run a file through the running stack")
     sub.add_argument("input", nargs="?", type=Path, help="CSV file (default: a generated sample)")
-    sub.add_argument("--dataset", help="upload under incoming/<dataset>/ (default: incoming/)")
+    sub.add_argument(
+        "--dataset", help="upload under incoming/<dataset>/ (default: the schema's dataset)"
+    )
     sub.add_argument("--out", type=Path, help="write summary.json, valid/ and rejected/ here")
     sub.add_argument("--timeout", type=float, default=3600)
     sub.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)

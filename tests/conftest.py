@@ -16,6 +16,8 @@ TEST_PREFIX = "etl-test"
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
 BUCKET = CONTRACT.resource_name("bucket", TEST_PREFIX, account_id=MOTO_ACCOUNT_ID)
 TABLE = CONTRACT.resource_name("table", TEST_PREFIX)
+DATASET = "transactions"  # the default dataset: uploads go under incoming/transactions/
+INCOMING = CONTRACT.prefixes["incoming"] + DATASET + "/"
 HEADER = "transaction_id,account_id,timestamp,amount,currency,merchant,category,status"
 
 
@@ -61,7 +63,11 @@ def aws(monkeypatch):
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_object(Bucket=BUCKET, Key=CONTRACT.schema_object_key, Body=SCHEMA_PATH.read_bytes())
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=CONTRACT.schema_object_key(DATASET),
+            Body=SCHEMA_PATH.read_bytes(),
+        )
         ddb = boto3.resource("dynamodb")
         ddb.create_table(
             TableName=TABLE,
@@ -105,8 +111,11 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", CONTRACT.resource_name("service
 # One per test session (tests/e2e, tests/localrun). Its settings are envs/dev variables: small
 # chunks so a few KB fan out into several Distributed Map items, a small max_record_bytes so
 # RecordTooLarge needs only a few KB, retries at 1 s without backoff (moto really sleeps).
+# Two datasets: transactions (the default of uploads) and trades (tests/schemas/trades.json).
+TRADES_SCHEMA_PATH = ROOT / "tests" / "schemas" / "trades.json"
 E2E_SETTINGS = {
     "prefix": "etl-e2e",
+    "schema_paths": (SCHEMA_PATH, TRADES_SCHEMA_PATH),
     "chunk_bytes": 4 * 1024,
     "max_record_bytes": 2 * 1024,
     "max_concurrency": 4,

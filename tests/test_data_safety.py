@@ -63,19 +63,21 @@ def test_a_copy_failing_part_way_then_mark_failed_leaves_nothing_under_processed
     import finalizer
     import mark_failed
 
-    checked, manifest = _prepared(aws, "incoming/part.csv.gz", gzip.compress(_body(40, bad={3})))
+    checked, manifest = _prepared(
+        aws, "incoming/transactions/part.csv.gz", gzip.compress(_body(40, bad={3}))
+    )
     assert len(manifest) >= 4
     ref_valid = checked["file_id"]
     from etl.keys import FileRef
 
     ref = FileRef.from_file_id(ref_valid)
-    copied = _fail_copy_of(aws.s3, monkeypatch, ref.valid_key(2))
+    copied = _fail_copy_of(aws.s3, monkeypatch, ref.outputs(1).valid_key(2))
     with pytest.raises(ClientError, match="SlowDown"):
         finalizer.handler(checked, Ctx())
     # the publish really was partial: other chunks reached processed/ and rejected/
     assert len(copied) == len(manifest) - 1
-    assert len(_keys(aws, ref.valid_prefix)) == len(manifest) - 1
-    assert _keys(aws, ref.rejected_prefix) == [ref.rejected_key(0)]
+    assert len(_keys(aws, ref.outputs(1).valid_prefix)) == len(manifest) - 1
+    assert _keys(aws, ref.outputs(1).rejected_prefix) == [ref.outputs(1).rejected_key(0)]
     assert aws.status.get_file(ref.file_id)["status"] == "PUBLISHING"
 
     out = mark_failed.handler(
@@ -95,12 +97,12 @@ def test_a_retried_finalizer_after_a_partial_publish_completes_with_exactly_the_
     import finalizer
 
     body = _body(40, bad={3, 17, 33})
-    clean = run_pipeline(aws, upload(aws, "incoming/clean.csv", body))
-    checked, manifest = _prepared(aws, "incoming/retry.csv", body)
+    clean = run_pipeline(aws, upload(aws, "incoming/transactions/clean.csv", body))
+    checked, manifest = _prepared(aws, "incoming/transactions/retry.csv", body)
     from etl.keys import FileRef
 
     ref = FileRef.from_file_id(checked["file_id"])
-    _fail_copy_of(aws.s3, monkeypatch, ref.valid_key(1))
+    _fail_copy_of(aws.s3, monkeypatch, ref.outputs(1).valid_key(1))
     with pytest.raises(ClientError, match="SlowDown"):
         finalizer.handler(checked, Ctx())
     assert len(_keys(aws, ref.work_prefix)) == 2 * len(manifest)  # valid + rejects per chunk
@@ -111,16 +113,16 @@ def test_a_retried_finalizer_after_a_partial_publish_completes_with_exactly_the_
     assert summary == {
         **clean,
         **{k: summary[k] for k in ("file_id", "key", "version_id")},
-        "valid_prefix": ref.valid_prefix,
-        "rejected_prefix": ref.rejected_prefix,
-        "message_group_id": "retry",
+        "valid_prefix": ref.outputs(1).valid_prefix,
+        "rejected_prefix": ref.outputs(1).rejected_prefix,
+        "message_group_id": "transactions/retry",
         "dedup_id": ref.digest,
     }
-    assert [k.rsplit("/", 1)[1] for k in _keys(aws, ref.valid_prefix)] == [
+    assert [k.rsplit("/", 1)[1] for k in _keys(aws, ref.outputs(1).valid_prefix)] == [
         k.rsplit("/", 1)[1] for k in _keys(aws, clean["valid_prefix"])
     ]
-    assert _tables(aws, ref.valid_prefix) == _tables(aws, clean["valid_prefix"])
-    assert _tables(aws, ref.rejected_prefix) == _tables(aws, clean["rejected_prefix"])
+    assert _tables(aws, ref.outputs(1).valid_prefix) == _tables(aws, clean["valid_prefix"])
+    assert _tables(aws, ref.outputs(1).rejected_prefix) == _tables(aws, clean["rejected_prefix"])
     assert aws.status.get_file(ref.file_id)["status"] == "COMPLETE"
     assert _keys(aws, ref.work_prefix) == []
 
@@ -132,7 +134,7 @@ def test_work_is_deleted_only_after_complete_so_a_retry_after_a_lost_commit_fini
     must still be there for the retry, which completes the same publish."""
     import finalizer
 
-    checked, manifest = _prepared(aws, "incoming/commit.csv", _body(30, bad={5}))
+    checked, manifest = _prepared(aws, "incoming/transactions/commit.csv", _body(30, bad={5}))
     from etl.keys import FileRef
 
     ref = FileRef.from_file_id(checked["file_id"])
@@ -161,8 +163,10 @@ def test_work_is_deleted_only_after_complete_so_a_retry_after_a_lost_commit_fini
         29,
         1,
     )
-    assert len(_keys(aws, ref.valid_prefix)) == len(manifest)
-    assert _keys(aws, ref.rejected_prefix) == [ref.rejected_key(1)]  # row 5 is in chunk 1
+    assert len(_keys(aws, ref.outputs(1).valid_prefix)) == len(manifest)
+    assert _keys(aws, ref.outputs(1).rejected_prefix) == [
+        ref.outputs(1).rejected_key(1)
+    ]  # row 5 is in chunk 1
     assert _keys(aws, ref.work_prefix) == []
     # a third run (e.g. a late retry) sees COMPLETE: same message, nothing new
     assert finalizer.handler(checked, Ctx()) == summary
@@ -176,7 +180,7 @@ def test_a_duplicate_execution_whose_split_fails_leaves_the_owners_file_intact(a
     import mark_failed
 
     body = gzip.compress(_body(30, bad={4}))
-    detail = upload(aws, "incoming/owned.csv.gz", body)
+    detail = upload(aws, "incoming/transactions/owned.csv.gz", body)
     checked, manifest = _split_validate(aws, detail, "exec-1")
     _process(checked, manifest[0])
     from etl.keys import FileRef
@@ -210,7 +214,7 @@ def test_a_duplicate_execution_whose_split_fails_leaves_the_owners_file_intact(a
 def test_mark_failed_of_another_execution_after_complete_sends_nothing_new(aws):
     import mark_failed
 
-    detail = upload(aws, "incoming/late.csv", _body(10))
+    detail = upload(aws, "incoming/transactions/late.csv", _body(10))
     summary = run_pipeline(aws, detail, "exec-1")
     out = mark_failed.handler(
         mark_failed_event({**detail, "error": _error("Lambda.ServiceException", "x")}, "exec-9"),
@@ -222,7 +226,9 @@ def test_mark_failed_of_another_execution_after_complete_sends_nothing_new(aws):
 def test_a_retried_mark_failed_reports_the_first_recorded_error(aws):
     import mark_failed
 
-    checked, _ = _split_validate(aws, upload(aws, "incoming/twice.csv", _body(10)), "exec-1")
+    checked, _ = _split_validate(
+        aws, upload(aws, "incoming/transactions/twice.csv", _body(10)), "exec-1"
+    )
     first = mark_failed.handler(
         mark_failed_event({**checked, "error": _error("RecordTooLarge", "chunk 0: big")}, "exec-1"),
         Ctx(),
@@ -244,12 +250,16 @@ def test_a_split_failure_after_decoding_the_key_is_recorded_under_the_file_id_sp
     import splitter
     from etl.errors import RecordTooLarge
 
-    detail = upload(aws, "incoming/March report (1).csv", b"a," * 3000)  # no line end at all
-    detail["object"]["key"] = "incoming/March+report+%281%29.csv"  # as S3 notifications encode it
+    detail = upload(
+        aws, "incoming/transactions/March report (1).csv", b"a," * 3000
+    )  # no line end at all
+    detail["object"]["key"] = (
+        "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    )
     with pytest.raises(RecordTooLarge) as raised:
         splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     version = detail["object"]["version-id"]
-    decoded = f"s3://{BUCKET}/incoming/March report (1).csv?versionId={version}"
+    decoded = f"s3://{BUCKET}/incoming/transactions/March report (1).csv?versionId={version}"
     assert aws.status.get_file(decoded)["status"] == "REGISTERED"  # Split registered it
 
     out = mark_failed.handler(
@@ -259,9 +269,9 @@ def test_a_split_failure_after_decoding_the_key_is_recorded_under_the_file_id_sp
         Ctx(),
     )
 
-    assert out["file_id"] == decoded and out["key"] == "incoming/March report (1).csv"
+    assert out["file_id"] == decoded and out["key"] == "incoming/transactions/March report (1).csv"
     assert aws.status.get_file(decoded)["status"] == "FAILED"
-    raw = f"s3://{BUCKET}/incoming/March+report+%281%29.csv?versionId={version}"
+    raw = f"s3://{BUCKET}/incoming/transactions/March+report+%281%29.csv?versionId={version}"
     assert aws.status.get_file(raw) is None
 
 
@@ -278,7 +288,9 @@ def _fail_as_owner(aws, checked: dict) -> None:
 def test_a_processor_cannot_write_into_a_failed_file(aws):
     from etl.errors import FileStateConflict
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/dead.csv", _body(30)), "exec-1")
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/dead.csv", _body(30)), "exec-1"
+    )
     _fail_as_owner(aws, checked)
     with pytest.raises(FileStateConflict, match="is FAILED .execution exec-1."):
         _process(checked, manifest[0])
@@ -291,7 +303,9 @@ def test_a_processor_cannot_write_the_chunks_of_another_execution(aws):
     from etl.errors import FileStateConflict
     from test_handlers import CHUNK_ITEM_KEYS
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/mine.csv", _body(30)), "exec-1")
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/mine.csv", _body(30)), "exec-1"
+    )
     event = {**{k: checked[k] for k in CHUNK_ITEM_KEYS}, "chunk": manifest[0]}
     with pytest.raises(FileStateConflict, match="not PROCESSING under this execution"):
         processor.handler({**event, "execution_id": "exec-2"}, Ctx())
@@ -303,7 +317,7 @@ def test_a_processor_cannot_write_the_chunks_of_another_execution(aws):
 def test_a_chunk_result_arriving_after_publishing_started_is_refused(aws):
     from etl.errors import FileStateConflict
 
-    checked, manifest = _prepared(aws, "incoming/late_chunk.csv", _body(30))
+    checked, manifest = _prepared(aws, "incoming/transactions/late_chunk.csv", _body(30))
     aws.status.begin_publish(checked["file_id"], "exec-1")
     with pytest.raises(FileStateConflict, match="is PUBLISHING"):
         aws.status.finish_chunk(checked["file_id"], 0, "exec-1", {"rows_valid": 0})
@@ -314,7 +328,7 @@ def test_the_finalizer_refuses_to_publish_a_failed_file(aws):
     import finalizer
     from etl.errors import FileStateConflict
 
-    checked, _ = _prepared(aws, "incoming/failed_then_final.csv", _body(30, bad={2}))
+    checked, _ = _prepared(aws, "incoming/transactions/failed_then_final.csv", _body(30, bad={2}))
     _fail_as_owner(aws, checked)
     with pytest.raises(FileStateConflict, match="refusing to publish: .* is FAILED"):
         finalizer.handler(checked, Ctx())
@@ -326,7 +340,7 @@ def test_the_finalizer_of_another_execution_publishes_nothing(aws):
     import finalizer
     from etl.errors import FileStateConflict
 
-    checked, _ = _prepared(aws, "incoming/other.csv", _body(30, bad={2}))
+    checked, _ = _prepared(aws, "incoming/transactions/other.csv", _body(30, bad={2}))
     with pytest.raises(FileStateConflict, match="only the execution that owns"):
         finalizer.handler({**checked, "execution_id": "exec-2"}, Ctx())
     assert _keys(aws, "processed/") == [] and _keys(aws, "rejected/") == []
@@ -338,7 +352,7 @@ def test_the_validator_of_another_execution_cannot_start_processing_the_file(aws
     import validator
     from etl.errors import FileStateConflict
 
-    detail = upload(aws, "incoming/validate.csv", _body(10))
+    detail = upload(aws, "incoming/transactions/validate.csv", _body(10))
     split = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     with pytest.raises(FileStateConflict, match=r"is REGISTERED \(execution exec-1\)"):
         validator.handler({**split, "execution_id": "exec-2"}, Ctx())
@@ -366,7 +380,9 @@ def test_a_chunk_write_that_meets_a_concurrent_transaction_is_tried_again(aws, m
             )
         return real(**kwargs)
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/busy.csv", _body(10)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/busy.csv", _body(10))
+    )
     monkeypatch.setattr(client, "transact_write_items", transact_write_items)
     _process(checked, manifest[0])
     assert len(calls) == 4  # start: 2 conflicts + 1; finish: 1

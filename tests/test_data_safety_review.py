@@ -31,18 +31,18 @@ def test_mark_failed_whose_deletes_keep_failing_raises_and_its_retry_removes_eve
     from test_s3io import _refusing
 
     monkeypatch.setattr(s3io.time, "sleep", lambda s: None)
-    checked, manifest = _prepared(aws, "incoming/stuck.csv", _body(30, bad={2}))
+    checked, manifest = _prepared(aws, "incoming/transactions/stuck.csv", _body(30, bad={2}))
     ref = FileRef.from_file_id(checked["file_id"])
-    _fail_copy_of(aws.s3, monkeypatch, ref.valid_key(1))
+    _fail_copy_of(aws.s3, monkeypatch, ref.outputs(1).valid_key(1))
     with pytest.raises(ClientError):
         finalizer.handler(checked, Ctx())  # a partial publish: chunk 0 is under processed/
-    assert ref.valid_key(0) in _keys(aws, ref.valid_prefix)
-    _refusing(aws.s3, monkeypatch, {ref.valid_key(0): 5})
+    assert ref.outputs(1).valid_key(0) in _keys(aws, ref.outputs(1).valid_prefix)
+    _refusing(aws.s3, monkeypatch, {ref.outputs(1).valid_key(0): 5})
     event = mark_failed_event({**checked, "error": _error("ClientError", "SlowDown")}, "exec-1")
 
     with pytest.raises(DeleteIncomplete, match="chunk-000000.parquet: SlowDown"):
         mark_failed.handler(event, Ctx())
-    assert _keys(aws, ref.valid_prefix) == [ref.valid_key(0)]
+    assert _keys(aws, ref.outputs(1).valid_prefix) == [ref.outputs(1).valid_key(0)]
 
     out = mark_failed.handler(event, Ctx())  # the state machine's Retry of MarkFailed
 
@@ -60,13 +60,15 @@ def test_an_execution_without_a_version_id_reads_only_the_version_current_at_spl
     from test_handlers import upload
 
     first = _body(30, bad={4})
-    detail = upload(aws, "incoming/manual.csv", first)
+    detail = upload(aws, "incoming/transactions/manual.csv", first)
     version = detail["object"].pop("version-id")
     checked, manifest = _split_validate(aws, detail)
     assert len(manifest) >= 3 and checked["version_id"] is None
     assert checked["data_version_id"] == version
     _process(checked, manifest[0])
-    aws.s3.put_object(Bucket=BUCKET, Key="incoming/manual.csv", Body=first.replace(b"T0", b"X0"))
+    aws.s3.put_object(
+        Bucket=BUCKET, Key="incoming/transactions/manual.csv", Body=first.replace(b"T0", b"X0")
+    )
     for chunk in manifest[1:]:
         _process(checked, chunk)
 
@@ -78,13 +80,22 @@ def test_an_execution_without_a_version_id_reads_only_the_version_current_at_spl
 
 
 # -- issue 18, item 8: folder markers and placeholders are not files ------------------------------
-@pytest.mark.parametrize("key", ["incoming/2024/", "incoming/a/b/", ".keep", "a/.gitkeep"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/2024/",
+        "incoming/transactions/",
+        "incoming/transactions/a/b/",
+        ".keep",
+        "a/.gitkeep",
+    ],
+)
 def test_a_zero_byte_folder_marker_or_placeholder_is_ignored(aws, key):
     import splitter
     from etl.keys import FileRef
     from test_handlers import split_event
 
-    key = key if key.startswith("incoming/") else f"incoming/{key}"
+    key = key if key.startswith("incoming/") else f"incoming/transactions/{key}"
     detail = upload(aws, key, b"")
 
     out = splitter.handler(split_event(detail, "exec-1"), Ctx())
@@ -108,23 +119,26 @@ def test_other_empty_objects_still_fail_as_empty_file(aws):
     from etl.errors import EmptyFile
 
     with pytest.raises(EmptyFile):
-        _split_validate(aws, upload(aws, "incoming/export.csv", b""))
+        _split_validate(aws, upload(aws, "incoming/transactions/export.csv", b""))
 
 
 def test_a_dotfile_with_data_is_processed_like_any_file(aws):
-    out = run_pipeline(aws, upload(aws, "incoming/.hidden.csv", _body(3)))
+    out = run_pipeline(aws, upload(aws, "incoming/transactions/.hidden.csv", _body(3)))
     assert (out["status"], out["rows_valid"]) == ("COMPLETE", 3)
 
 
 # -- issue 18, item 9: output keys past S3's key limit are refused before any work ----------------
 def _long_key(output_bytes: int, max_chunks: int) -> str:
     """An input key whose longest output key is `output_bytes` long (today
-    processed/<name>/version=<16 hex>/chunk-NNNNNN.parquet: 56 bytes around the name; the
+    processed/transactions/v1/<name>/version=<16 hex>/chunk-NNNNNN.parquet; the
     overhead is read from FileRef, and the test below checks it against the key written)."""
     from etl.keys import FileRef
 
-    overhead = FileRef(BUCKET, "incoming/n.csv", None).longest_output_key_bytes(max_chunks) - 1
-    return f"incoming/{'n' * (output_bytes - overhead)}.csv"
+    overhead = (
+        FileRef(BUCKET, "incoming/transactions/n.csv", None).longest_output_key_bytes(max_chunks, 1)
+        - 1
+    )
+    return f"incoming/transactions/{'n' * (output_bytes - overhead)}.csv"
 
 
 def test_a_key_whose_outputs_fit_exactly_is_published(aws):
@@ -133,7 +147,7 @@ def test_a_key_whose_outputs_fit_exactly_is_published(aws):
     detail = upload(aws, _long_key(1024, aws.settings.max_chunks), _body(5))
     summary = run_pipeline(aws, detail)
     ref = FileRef.from_file_id(summary["file_id"])
-    assert ref.longest_output_key_bytes(aws.settings.max_chunks) == 1024
+    assert ref.longest_output_key_bytes(aws.settings.max_chunks, 1) == 1024
     assert summary["status"] == "COMPLETE"
     assert len(_keys(aws, "processed/")[0].encode()) == 1024  # chunk-000000: as long as -009999
 
@@ -201,7 +215,9 @@ def test_no_handler_returns_or_logs_the_raw_text_of_a_rejected_row(aws, caplog, 
     body = "\n".join([HEADER, *good[:10], *bad, *good[10:]]).encode() + b"\n"
     caplog.set_level("INFO")
 
-    outputs, last = _every_output(aws, upload(aws, f"incoming/raw{rejected_rows}.csv", body), "e")
+    outputs, last = _every_output(
+        aws, upload(aws, f"incoming/transactions/raw{rejected_rows}.csv", body), "e"
+    )
 
     assert last["status"] == ("COMPLETE" if rejected_rows == 3 else "FAILED")
     assert last["rows_rejected" if rejected_rows == 3 else "error"] == (

@@ -29,6 +29,7 @@ from etl.events import (  # noqa: E402
     ObjectCreated,
     RefusedInputMessage,
     RuleCount,
+    SchemaIdentity,
     SplitDuplicate,
     SplitIgnored,
     SplitInput,
@@ -47,7 +48,7 @@ DETAIL = {
     "version": "0",
     "bucket": {"name": "b"},
     "object": {
-        "key": "incoming/x.csv",
+        "key": "incoming/transactions/x.csv",
         "size": 10,
         "etag": "e",
         "version-id": "v",
@@ -55,15 +56,24 @@ DETAIL = {
     },
     "reason": "PutObject",
 }
+SCHEMA = {
+    "dataset": "transactions",
+    "name": "transactions",
+    "version": "1",
+    "major": 1,
+    "sha256": "f" * 64,
+    "object_version_id": "sv",
+}
 SPLIT = {
     "execution_id": "arn:exec",
-    "file_id": "s3://b/incoming/x.csv?versionId=v",
+    "file_id": "s3://b/incoming/transactions/x.csv?versionId=v",
     "bucket": "b",
-    "key": "incoming/x.csv",
+    "key": "incoming/transactions/x.csv",
     "version_id": "v",
     "duplicate": False,
+    "schema": SCHEMA,
     "size": 10,
-    "data_key": "incoming/x.csv",
+    "data_key": "incoming/transactions/x.csv",
     "data_version_id": "v",
     "compression": "none",
     "manifest_key": "manifests/0123456789abcdef.json",
@@ -73,24 +83,26 @@ SPLIT = {
     "header_newlines": 1,
 }
 SUCCESS = {
-    "file_id": "s3://b/incoming/x.csv?versionId=v",
+    "file_id": "s3://b/incoming/transactions/x.csv?versionId=v",
     "status": "COMPLETE",
     "bucket": "b",
-    "key": "incoming/x.csv",
+    "key": "incoming/transactions/x.csv",
     "version_id": None,
+    "dataset": "transactions",
+    "schema": SCHEMA,
     "rows_total": 3,
     "rows_valid": 2,
     "rows_rejected": 1,
     "chunks": 1,
     "blank_lines": 0,
-    "valid_prefix": "processed/x/version=0123456789abcdef/",
-    "rejected_prefix": "rejected/x/version=0123456789abcdef/",
+    "valid_prefix": "processed/transactions/v1/x/version=0123456789abcdef/",
+    "rejected_prefix": "rejected/transactions/v1/x/version=0123456789abcdef/",
     "rejects_by_rule": [
         {"column": "amount", "rule": "type", "count": 1},
         {"column": None, "rule": "fieldCount", "count": 1},
     ],
     "first_rejects": [{"line": 3, "reason": "amount: not a decimal"}],
-    "message_group_id": "x",
+    "message_group_id": "transactions/x",
     "dedup_id": "0" * 64,
 }
 EXAMPLES = [
@@ -105,12 +117,13 @@ EXAMPLES = [
         {
             "execution_id": "arn:exec",
             "bucket": SPLIT["bucket"],
-            "key": "incoming/2024/",
+            "key": "incoming/transactions/2024/",
             "version_id": SPLIT["version_id"],
             "ignored": True,
             "reason": "a 0-byte folder marker or placeholder holds no data",
         },
     ),
+    (SchemaIdentity, SCHEMA),
     (SplitOutput, SPLIT),
     (Validated, {**SPLIT, "columns": ["a", "b"]}),
     (ChunkRange, {"index": 0, "start": 4, "end": 10, "last": True}),
@@ -121,6 +134,7 @@ EXAMPLES = [
             "columns": ["a", "b"],
             "execution_id": "arn:exec",
             "chunk": {"index": 0, "start": 4, "end": 10, "last": True},
+            "schema": SCHEMA,
         },
     ),
     (
@@ -265,7 +279,7 @@ def test_a_field_of_the_wrong_type_is_malformed_event_naming_it_and_the_type():
 def test_an_execution_input_that_is_no_s3_event_is_input_outside_pipeline():
     for detail, phrase in [
         ({"bucket": {}}, "field 'detail.bucket.name' is missing (expected string)"),
-        ("incoming/x.csv", "detail is a string, not a JSON object"),
+        ("incoming/transactions/x.csv", "detail is a string, not a JSON object"),
         ({**DETAIL, "object": {"key": 7}}, "field 'detail.object.key' is an integer"),
     ]:
         try:
@@ -363,11 +377,11 @@ def test_file_identity_fields_are_event_fields_of_every_file_event():
     from etl.events import FailureMessage, SplitDuplicate, SplitOutput, SuccessMessage
     from etl.keys import FileRef
 
-    identity = FileRef("b", "incoming/x.csv", "v").identity()
+    identity = FileRef("b", "incoming/transactions/x.csv", "v").identity()
     assert identity == {
-        "file_id": "s3://b/incoming/x.csv?versionId=v",
+        "file_id": "s3://b/incoming/transactions/x.csv?versionId=v",
         "bucket": "b",
-        "key": "incoming/x.csv",
+        "key": "incoming/transactions/x.csv",
         "version_id": "v",
     }
     for event in (SplitDuplicate, SplitOutput, SuccessMessage, FailureMessage):

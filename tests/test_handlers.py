@@ -84,7 +84,7 @@ def test_many_chunks_with_quoted_newlines_keep_every_row(aws):
         else:
             lines.append(row(i))
     body = ("\n".join(lines) + "\n").encode()
-    summary = run_pipeline(aws, upload(aws, "incoming/day1.csv", body))
+    summary = run_pipeline(aws, upload(aws, "incoming/transactions/day1.csv", body))
 
     assert summary["status"] == "COMPLETE"
     assert summary["chunks"] == 9  # 256-byte targets over 2.5 KB of data
@@ -108,14 +108,14 @@ def test_many_chunks_with_quoted_newlines_keep_every_row(aws):
 
 
 def test_duplicate_event_for_same_version_does_no_second_run(aws):
-    detail = upload(aws, "incoming/dup.csv", f"{HEADER}\n{row(1)}\n".encode())
+    detail = upload(aws, "incoming/transactions/dup.csv", f"{HEADER}\n{row(1)}\n".encode())
     first = run_pipeline(aws, detail, "exec-1")
     again = run_pipeline(aws, detail, "exec-2")
     assert first["status"] == "COMPLETE"
     assert again == {
         "file_id": first["file_id"],
         "bucket": BUCKET,
-        "key": "incoming/dup.csv",
+        "key": "incoming/transactions/dup.csv",
         "version_id": detail["object"]["version-id"],
         "duplicate": True,
         "status": "COMPLETE",
@@ -126,7 +126,7 @@ def test_duplicate_event_for_same_version_does_no_second_run(aws):
 def test_retry_of_split_in_same_execution_is_not_a_duplicate(aws):
     import splitter
 
-    detail = upload(aws, "incoming/retry.csv", f"{HEADER}\n{row(1)}\n".encode())
+    detail = upload(aws, "incoming/transactions/retry.csv", f"{HEADER}\n{row(1)}\n".encode())
     first = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     second = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     assert first == second and first["duplicate"] is False
@@ -138,7 +138,9 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
     import validator
     from etl.errors import SchemaMismatch
 
-    detail = upload(aws, "incoming/bad.csv", b"transaction_id,acct,amount\nT1,A1,1.00\n")
+    detail = upload(
+        aws, "incoming/transactions/bad.csv", b"transaction_id,acct,amount\nT1,A1,1.00\n"
+    )
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     with pytest.raises(SchemaMismatch) as err:
         validator.handler(split, Ctx())
@@ -158,7 +160,7 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
     assert (item["status"], item["error"]) == ("FAILED", "SchemaMismatch")
     # the input is untouched
     got = aws.s3.get_object(
-        Bucket=BUCKET, Key="incoming/bad.csv", VersionId=detail["object"]["version-id"]
+        Bucket=BUCKET, Key="incoming/transactions/bad.csv", VersionId=detail["object"]["version-id"]
     )
     assert got["Body"].read() == b"transaction_id,acct,amount\nT1,A1,1.00\n"
 
@@ -166,7 +168,7 @@ def test_bad_header_is_schema_mismatch_and_mark_failed_records_it(aws):
 def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
     import mark_failed
 
-    detail = upload(aws, "incoming/empty.csv", b"")
+    detail = upload(aws, "incoming/transactions/empty.csv", b"")
     out = mark_failed.handler(
         mark_failed_event(
             {**detail, "error": {"Error": "EmptyFile", "Cause": "the file is empty"}}, "e"
@@ -175,19 +177,19 @@ def test_mark_failed_after_split_failure_uses_the_raw_event(aws):
     )
     assert (
         out["file_id"]
-        == f"s3://{BUCKET}/incoming/empty.csv?versionId={detail['object']['version-id']}"
+        == f"s3://{BUCKET}/incoming/transactions/empty.csv?versionId={detail['object']['version-id']}"
     )
     assert aws.status.get_file(out["file_id"])["status"] == "FAILED"
 
 
 def test_gzip_object_is_staged_and_processed(aws):
     body = ("\n".join([HEADER] + [row(i) for i in range(30)]) + "\n").encode()
-    summary = run_pipeline(aws, upload(aws, "incoming/z.csv.gz", gzip.compress(body)))
+    summary = run_pipeline(aws, upload(aws, "incoming/transactions/z.csv.gz", gzip.compress(body)))
     assert summary["status"] == "COMPLETE"
     assert summary["rows_valid"] == 30 and summary["chunks"] > 1
     _, valid = read_prefix(aws, summary["valid_prefix"])
     assert [r["transaction_id"] for r in valid] == [f"T{i:06d}" for i in range(30)]
-    assert summary["valid_prefix"].startswith("processed/z/version=")
+    assert summary["valid_prefix"].startswith("processed/transactions/v1/z/version=")
 
 
 def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
@@ -200,7 +202,9 @@ def test_failed_file_leaves_no_published_output_and_no_work_files(aws):
 
     rows = [row(i) for i in range(30)]
     rows[20] = row(20, merchant="m" * 5000)  # longer than the test max record size (4096)
-    detail = upload(aws, "incoming/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode())
+    detail = upload(
+        aws, "incoming/transactions/poison.csv", ("\n".join([HEADER] + rows) + "\n").encode()
+    )
     split = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
     checked = validator.handler(split, Ctx())
     manifest = json.loads(
@@ -230,7 +234,9 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
 
     good = "".join(f"{row(i)}\n" for i in range(3, 12))  # 1 of 10 rejected: within 0.1
     detail = upload(
-        aws, "incoming/twice.csv", f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode()
+        aws,
+        "incoming/transactions/twice.csv",
+        f"{HEADER}\n{row(1)}\n{row(2, amount='x')}\n{good}".encode(),
     )
     checked, first = run_pipeline_checked(aws, detail)
     again = finalizer.handler(checked, Ctx())  # the same Validate output: a retried finalizer
@@ -238,39 +244,57 @@ def test_finalizer_retry_after_success_returns_the_same_message(aws):
     keys = sorted(o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     digest = first["dedup_id"][:16]
     assert keys == [
-        "config/schema.json",
-        "incoming/twice.csv",
+        "config/schemas/transactions.json",
+        "incoming/transactions/twice.csv",
         f"manifests/{digest}.json",
         *[
-            f"processed/twice/version={digest}/chunk-{k:06d}.parquet"
+            f"processed/transactions/v1/twice/version={digest}/chunk-{k:06d}.parquet"
             for k in range(first["chunks"])
         ],
-        f"rejected/twice/version={digest}/chunk-000000.parquet",
+        f"rejected/transactions/v1/twice/version={digest}/chunk-000000.parquet",
     ]
 
 
 def test_keys_are_deterministic_and_safe_for_sqs():
     from etl.keys import FileRef
 
-    ref = FileRef("b", "incoming/März 2024/day one.csv.gz", "v1")
-    assert ref.file_id == "s3://b/incoming/März 2024/day one.csv.gz?versionId=v1"
+    ref = FileRef("b", "incoming/transactions/März 2024/day one.csv.gz", "v1")
+    assert ref.file_id == "s3://b/incoming/transactions/März 2024/day one.csv.gz?versionId=v1"
     assert FileRef.from_file_id(ref.file_id) == ref
-    assert ref.dataset == "März 2024/day one"
-    assert ref.message_group_id == "M_rz_2024/day_one"
+    assert ref.dataset == "transactions"
+    assert ref.path == "März 2024/day one"
+    assert ref.message_group_id == "transactions/M_rz_2024/day_one"
     assert ref.staging_key == f"staging/{ref.digest[:16]}/day one.csv"
     assert (
-        ref.valid_key(3)
-        == f"processed/März 2024/day one/version={ref.digest[:16]}/chunk-000003.parquet"
+        ref.outputs(2).valid_key(3)
+        == f"processed/transactions/v2/März 2024/day one/version={ref.digest[:16]}"
+        "/chunk-000003.parquet"
     )
-    assert FileRef("b", "incoming/x.csv", None).file_id == "s3://b/incoming/x.csv?versionId=null"
-    assert FileRef.from_file_id("s3://b/incoming/x.csv?versionId=null").version_id is None
+    assert (
+        ref.outputs(1).rejected_key(0)
+        == f"rejected/transactions/v1/März 2024/day one/version={ref.digest[:16]}"
+        "/chunk-000000.parquet"
+    )
+    assert (
+        FileRef("b", "incoming/transactions/x.csv", None).file_id
+        == "s3://b/incoming/transactions/x.csv?versionId=null"
+    )
+    assert (
+        FileRef.from_file_id("s3://b/incoming/transactions/x.csv?versionId=null").version_id is None
+    )
 
 
 def test_url_encoded_key_in_the_event_is_resolved_to_the_object(aws):
     import splitter
 
-    detail = upload(aws, "incoming/March report (1).csv", f"{HEADER}\n{row(1)}\n".encode())
-    detail["object"]["key"] = "incoming/March+report+%281%29.csv"  # as S3 notifications encode it
+    detail = upload(
+        aws, "incoming/transactions/March report (1).csv", f"{HEADER}\n{row(1)}\n".encode()
+    )
+    detail["object"]["key"] = (
+        "incoming/transactions/March+report+%281%29.csv"  # as S3 notifications encode it
+    )
     out = splitter.handler({"detail": detail, "execution_id": "e"}, Ctx())
-    assert out["key"] == "incoming/March report (1).csv" and out["chunk_count"] == 1
-    assert out["file_id"].startswith(f"s3://{BUCKET}/incoming/March report (1).csv?versionId=")
+    assert out["key"] == "incoming/transactions/March report (1).csv" and out["chunk_count"] == 1
+    assert out["file_id"].startswith(
+        f"s3://{BUCKET}/incoming/transactions/March report (1).csv?versionId="
+    )

@@ -55,8 +55,13 @@ def test_settings_read_the_limits_from_the_contract_env_names_with_defaults():
     from etl.contract import DEFAULTS, ENV
     from etl.runtime import Settings
 
-    base = {ENV["bucket"]: "b", ENV["status_table"]: "t"}
+    base = {ENV["bucket"]: "b", ENV["status_table"]: "t", ENV["datasets"]: "transactions"}
     assert Settings.from_env(base) == Settings(bucket="b", status_table="t")
+    # comma-separated as Terraform sets it; read sorted
+    two = Settings.from_env({**base, ENV["datasets"]: "trades,fx_rates"})
+    assert two.datasets == ("fx_rates", "trades")
+    with pytest.raises(RuntimeError, match=r"missing environment variables \['ETL_DATASETS'\]"):
+        Settings.from_env({ENV["bucket"]: "b", ENV["status_table"]: "t"})
     assert (
         DEFAULTS["max_decompressed_bytes"],
         DEFAULTS["max_gzip_ratio"],
@@ -77,7 +82,7 @@ def test_gzip_larger_than_max_decompressed_bytes_fails_and_stages_nothing(aws):
     body = _varied_rows(30_000)  # 2.9 MB, compresses ~2x
     assert len(body) > 2.5 * 1024 * 1024
     _with_settings(aws, max_decompressed_bytes=2 * 1024 * 1024, max_gzip_ratio=1000)
-    detail = upload(aws, "incoming/big.csv.gz", gzip.compress(body))
+    detail = upload(aws, "incoming/transactions/big.csv.gz", gzip.compress(body))
     from etl.errors import DecompressedTooLarge
 
     with pytest.raises(DecompressedTooLarge) as raised:
@@ -110,7 +115,7 @@ def test_a_gzip_bomb_past_max_gzip_ratio_fails_before_it_is_inflated(aws, monkey
 
     monkeypatch.setattr(s3io._BoundedInflate, "read", read)
     with pytest.raises(DecompressedTooLarge, match=r"expands more than 100x \(the max_gzip_ratio"):
-        _split(upload(aws, "incoming/bomb.csv.gz", bomb))
+        _split(upload(aws, "incoming/transactions/bomb.csv.gz", bomb))
     # stopped after the first read past the floor: far from the 64 MiB it holds
     assert sum(inflated) <= 16 * 1024 * 1024 + s3io.RATIO_FLOOR_BYTES
     assert _versions(aws, "staging/") == []
@@ -119,14 +124,14 @@ def test_a_gzip_bomb_past_max_gzip_ratio_fails_before_it_is_inflated(aws, monkey
 def test_a_gzip_within_the_limits_is_staged_as_before(aws):
     body = _body(30)
     _with_settings(aws, max_decompressed_bytes=len(body), max_gzip_ratio=1.0)
-    out = _split(upload(aws, "incoming/fine.csv.gz", gzip.compress(body)))
+    out = _split(upload(aws, "incoming/transactions/fine.csv.gz", gzip.compress(body)))
     assert out["size"] == len(body) and out["compression"] == "gzip"
 
 
 def test_a_plan_past_max_chunks_is_too_many_chunks_and_writes_no_manifest(aws):
     from etl.errors import TooManyChunks
 
-    detail = upload(aws, "incoming/many.csv", _body(40))  # 8 chunks of about 256 bytes
+    detail = upload(aws, "incoming/transactions/many.csv", _body(40))  # 8 chunks of about 256 bytes
     _with_settings(aws, max_chunks=3)
     with pytest.raises(TooManyChunks) as raised:
         _split(detail)
@@ -137,7 +142,7 @@ def test_a_plan_past_max_chunks_is_too_many_chunks_and_writes_no_manifest(aws):
     )
     assert _keys(aws, "manifests/") == []
     _with_settings(aws, max_chunks=8)  # exactly at the limit is fine
-    assert _split(upload(aws, "incoming/many.csv", _body(40)))["chunk_count"] == 8
+    assert _split(upload(aws, "incoming/transactions/many.csv", _body(40)))["chunk_count"] == 8
 
 
 # -- item 9: named errors instead of raw exceptions ---------------------------------------------
@@ -160,7 +165,7 @@ def test_cr_only_line_endings_fail_as_line_ending_error(aws, body, stage):
     import validator
     from etl.errors import LineEndingError
 
-    detail = upload(aws, "incoming/mac.csv", body)
+    detail = upload(aws, "incoming/transactions/mac.csv", body)
     state = {"detail": detail, "execution_id": "exec-1"}
     with pytest.raises(LineEndingError) as raised:
         state = _split(detail)
@@ -180,7 +185,7 @@ def test_a_header_field_over_the_csv_field_limit_is_schema_mismatch(aws):
 
     _with_settings(aws, max_record_bytes=400_000)
     header = HEADER.replace("status", "s" * 200_000)
-    detail = upload(aws, "incoming/wide.csv", f"{header}\n{row(1)}\n".encode())
+    detail = upload(aws, "incoming/transactions/wide.csv", f"{header}\n{row(1)}\n".encode())
     with pytest.raises(SchemaMismatch, match=r"the header line is not valid CSV \(field larger"):
         validator.handler(_split(detail), Ctx())
 
@@ -188,24 +193,54 @@ def test_a_header_field_over_the_csv_field_limit_is_schema_mismatch(aws):
 def test_an_object_deleted_before_split_is_input_not_found(aws):
     from etl.errors import InputNotFound
 
-    detail = upload(aws, "incoming/gone.csv", _body(3))
+    detail = upload(aws, "incoming/transactions/gone.csv", _body(3))
     aws.s3.delete_object(
-        Bucket=BUCKET, Key="incoming/gone.csv", VersionId=detail["object"]["version-id"]
+        Bucket=BUCKET,
+        Key="incoming/transactions/gone.csv",
+        VersionId=detail["object"]["version-id"],
     )
     with pytest.raises(InputNotFound, match=r"does not exist .*: upload the file again"):
         _split(detail)
 
 
+def _delete_every_version(aws, key: str) -> None:
+    for v in aws.s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]:
+        aws.s3.delete_object(Bucket=BUCKET, Key=key, VersionId=v["VersionId"])
+
+
 def test_a_missing_schema_object_is_schema_config_error(aws):
-    import validator
-    from etl.contract import SCHEMA_OBJECT_KEY
+    from etl.contract import CONTRACT
     from etl.errors import SchemaConfigError
 
-    state = _split(upload(aws, "incoming/noschema.csv", _body(3)))
-    for v in aws.s3.list_object_versions(Bucket=BUCKET, Prefix=SCHEMA_OBJECT_KEY)["Versions"]:
-        aws.s3.delete_object(Bucket=BUCKET, Key=SCHEMA_OBJECT_KEY, VersionId=v["VersionId"])
-    aws._schema = None
-    with pytest.raises(SchemaConfigError, match=r"cannot be read \(NoSuchKey\): deploy it"):
+    _delete_every_version(aws, CONTRACT.schema_object_key("transactions"))
+    detail = upload(aws, "incoming/transactions/noschema.csv", _body(3))
+    with pytest.raises(
+        SchemaConfigError,
+        match=r"config/schemas/transactions.json of dataset 'transactions' cannot be read "
+        r"\(NoSuchKey\): deploy it",
+    ):
+        _split(detail)
+
+
+def test_a_pinned_schema_version_that_is_gone_is_schema_version_unavailable(aws):
+    """The file's schema version was deleted after Split pinned it: the next step refuses
+    to type the file with anything else (before: it silently read the current schema)."""
+    import validator
+    from etl.contract import CONTRACT
+    from etl.errors import SchemaVersionUnavailable
+    from etl.runtime import Runtime, set_runtime
+
+    state = _split(upload(aws, "incoming/transactions/noschema.csv", _body(3)))
+    _delete_every_version(aws, CONTRACT.schema_object_key("transactions"))
+    fresh = Runtime(aws.settings, s3=aws.s3, dynamodb=aws.dynamodb)  # a cold container
+    set_runtime(fresh)
+    pinned = state["schema"]["object_version_id"]
+    with pytest.raises(
+        SchemaVersionUnavailable,
+        match=rf"object version {pinned}\), which this file was pinned to when it was "
+        r"registered, cannot be read \((NoSuchVersion|NoSuchKey)\): the file is never typed by "
+        "another schema version instead",
+    ):
         validator.handler(state, Ctx())
 
 
@@ -222,7 +257,7 @@ def test_a_missing_schema_object_is_schema_config_error(aws):
 def test_mark_failed_never_publishes_a_raw_exception_name(aws, name, message):
     import mark_failed
 
-    state = _split(upload(aws, "incoming/raw.csv", _body(3)))
+    state = _split(upload(aws, "incoming/transactions/raw.csv", _body(3)))
     cause = json.dumps({"errorType": name, "errorMessage": message})
     out = mark_failed.handler(
         mark_failed_event({**state, "error": {"Error": name, "Cause": cause}}, "exec-1"), Ctx()
@@ -236,7 +271,7 @@ def test_mark_failed_never_publishes_a_raw_exception_name(aws, name, message):
 def test_mark_failed_keeps_named_and_service_errors(aws, name):
     import mark_failed
 
-    state = _split(upload(aws, "incoming/named.csv", _body(3)))
+    state = _split(upload(aws, "incoming/transactions/named.csv", _body(3)))
     out = mark_failed.handler(
         mark_failed_event({**state, "error": {"Error": name, "Cause": "why"}}, "exec-1"), Ctx()
     )
@@ -247,10 +282,10 @@ def test_mark_failed_keeps_named_and_service_errors(aws, name):
 @pytest.mark.parametrize(
     ("bucket", "key"),
     [
-        (BUCKET, "config/schema.json"),
+        (BUCKET, "config/schemas/transactions.json"),
         (BUCKET, "staging/0123456789abcdef/x.csv"),
-        (BUCKET, "processed/x/version=0123456789abcdef/chunk-000000.parquet"),
-        ("someone-elses-bucket", "incoming/x.csv"),
+        (BUCKET, "processed/transactions/v1/x/version=0123456789abcdef/chunk-000000.parquet"),
+        ("someone-elses-bucket", "incoming/transactions/x.csv"),
     ],
 )
 def test_the_splitter_refuses_objects_outside_incoming_of_the_pipeline_bucket(aws, bucket, key):
@@ -263,8 +298,8 @@ def test_the_splitter_refuses_objects_outside_incoming_of_the_pipeline_bucket(aw
     with pytest.raises(InputOutsidePipeline) as raised:
         _split(detail)
     assert str(raised.value) == (
-        f"s3://{bucket}/{key} is not under s3://{BUCKET}/incoming/: the pipeline processes only "
-        "objects uploaded to incoming/ of its own bucket; upload the file there"
+        f"s3://{bucket}/{key} is not under s3://{BUCKET}/incoming/: the pipeline processes "
+        "only objects uploaded to incoming/ of its own bucket; upload the file there"
     )
     before = _keys(aws, "")
     out = _mark_failed(detail, raised.value)

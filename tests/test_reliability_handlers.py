@@ -88,7 +88,7 @@ def _chunks(rt, file_id: str) -> dict[int, dict]:
 def test_same_version_delivered_three_times_registers_and_plans_once(aws):
     import splitter
 
-    detail = upload(aws, "incoming/dup.csv", _body(30, bad={4}))
+    detail = upload(aws, "incoming/transactions/dup.csv", _body(30, bad={4}))
     first = splitter.handler({"detail": detail, "execution_id": "exec-1"}, Ctx())
     # delivery 2 arrives while exec-1 is still REGISTERED, delivery 3 after COMPLETE
     second = splitter.handler({"detail": detail, "execution_id": "exec-2"}, Ctx())
@@ -99,7 +99,7 @@ def test_same_version_delivered_three_times_registers_and_plans_once(aws):
     base = {
         "file_id": first["file_id"],
         "bucket": BUCKET,
-        "key": "incoming/dup.csv",
+        "key": "incoming/transactions/dup.csv",
         "version_id": detail["object"]["version-id"],
         "duplicate": True,
     }
@@ -117,7 +117,7 @@ def test_redelivered_event_for_a_failed_version_is_a_duplicate_not_a_retry(aws):
     import mark_failed
     import splitter
 
-    detail = upload(aws, "incoming/failed.csv", b"")
+    detail = upload(aws, "incoming/transactions/failed.csv", b"")
     out = mark_failed.handler(
         mark_failed_event(
             {
@@ -170,10 +170,10 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     import finalizer
 
     body = _body(40, bad={3, 17, 33})
-    clean = run_pipeline(aws, upload(aws, "incoming/clean.csv", body))
+    clean = run_pipeline(aws, upload(aws, "incoming/transactions/clean.csv", body))
     assert clean["chunks"] >= 4
 
-    detail = upload(aws, "incoming/crashy.csv", body)
+    detail = upload(aws, "incoming/transactions/crashy.csv", body)
     checked, manifest = _split_validate(aws, detail)
     real_s3 = aws.s3
     for chunk in manifest:
@@ -201,7 +201,10 @@ def test_crash_after_valid_upload_is_never_finalized_and_the_retry_converges(aws
     with pytest.raises(Exception, match=r"chunk 1: crashed after uploading work/") as refused:
         finalizer.handler(checked, Ctx())
     assert type(refused.value).__name__ == "CrashAfterUpload"
-    assert _keys(aws, "processed/crashy/") == [] and _keys(aws, "rejected/crashy/") == []
+    assert (
+        _keys(aws, "processed/transactions/v1/crashy/") == []
+        and _keys(aws, "rejected/transactions/v1/crashy/") == []
+    )
     assert aws.status.get_file(checked["file_id"])["status"] == "PROCESSING"
 
     _process(checked, manifest[1])  # the Map's retry
@@ -227,8 +230,8 @@ def test_chunk_run_twice_to_success_counts_once(aws):
     import finalizer
 
     body = _body(30, bad={5})
-    clean = run_pipeline(aws, upload(aws, "incoming/once.csv", body))
-    detail = upload(aws, "incoming/twice.csv", body)
+    clean = run_pipeline(aws, upload(aws, "incoming/transactions/once.csv", body))
+    detail = upload(aws, "incoming/transactions/twice.csv", body)
     checked, manifest = _split_validate(aws, detail)
     results = [_process(checked, c) for c in manifest]
     again = _process(checked, manifest[0])
@@ -253,12 +256,14 @@ def test_finalizer_refuses_when_a_chunk_never_ran(aws):
     import finalizer
     from etl.errors import ConservationError
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/lost.csv", _body(30)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/lost.csv", _body(30))
+    )
     for chunk in manifest[:-1]:
         _process(checked, chunk)
     with pytest.raises(ConservationError, match=rf"missing \[{len(manifest) - 1}\]"):
         finalizer.handler(checked, Ctx())
-    assert _keys(aws, "processed/lost/") == []
+    assert _keys(aws, "processed/transactions/v1/lost/") == []
     assert aws.status.get_file(checked["file_id"])["status"] == "PROCESSING"
 
 
@@ -268,7 +273,9 @@ def test_finalizer_refuses_when_counts_do_not_add_up(aws):
     from etl.errors import ConservationError
     from etl.status import chunk_id
 
-    checked, manifest = _split_validate(aws, upload(aws, "incoming/drift.csv", _body(30)))
+    checked, manifest = _split_validate(
+        aws, upload(aws, "incoming/transactions/drift.csv", _body(30))
+    )
     for chunk in manifest:
         _process(checked, chunk)
     aws.status.table.update_item(  # a chunk that claims one row less than it read
@@ -278,7 +285,7 @@ def test_finalizer_refuses_when_counts_do_not_add_up(aws):
     )
     with pytest.raises(ConservationError, match="rows lost or duplicated"):
         finalizer.handler(checked, Ctx())
-    assert _keys(aws, "processed/drift/") == []
+    assert _keys(aws, "processed/transactions/v1/drift/") == []
 
 
 def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws):
@@ -287,8 +294,10 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
     what MarkFailed returns is the success message (the state machine sends it to SQS)."""
     import mark_failed
 
-    summary = run_pipeline(aws, upload(aws, "incoming/done.csv", _body(20, bad={2})))
-    published = _versions(aws, "processed/done/") + _versions(aws, "rejected/done/")
+    summary = run_pipeline(aws, upload(aws, "incoming/transactions/done.csv", _body(20, bad={2})))
+    published = _versions(aws, "processed/transactions/v1/done/") + _versions(
+        aws, "rejected/transactions/v1/done/"
+    )
     out = mark_failed.handler(
         mark_failed_event(
             {
@@ -302,20 +311,26 @@ def test_mark_failed_after_complete_keeps_the_file_complete_and_its_outputs(aws)
 
     item = aws.status.get_file(summary["file_id"])
     assert item["status"] == "COMPLETE" and "error" not in item
-    assert _versions(aws, "processed/done/") + _versions(aws, "rejected/done/") == published
+    assert (
+        _versions(aws, "processed/transactions/v1/done/")
+        + _versions(aws, "rejected/transactions/v1/done/")
+        == published
+    )
     assert out == summary and out["status"] == "COMPLETE"
 
 
 # -- new version of the same key --------------------------------------------------------------
 def test_two_versions_of_one_key_are_two_files_with_separate_outputs(aws):
-    a = run_pipeline(aws, upload(aws, "incoming/x.csv", _body(12, bad={3}, start=0)))
-    b = run_pipeline(aws, upload(aws, "incoming/x.csv", _body(10, bad={105}, start=100)))
+    a = run_pipeline(aws, upload(aws, "incoming/transactions/x.csv", _body(12, bad={3}, start=0)))
+    b = run_pipeline(
+        aws, upload(aws, "incoming/transactions/x.csv", _body(10, bad={105}, start=100))
+    )
 
     assert a["file_id"] != b["file_id"] and a["version_id"] != b["version_id"]
     assert a["valid_prefix"] != b["valid_prefix"]
-    assert a["valid_prefix"].startswith("processed/x/version=") and b["valid_prefix"].startswith(
-        "processed/x/version="
-    )
+    assert a["valid_prefix"].startswith("processed/transactions/v1/x/version=") and b[
+        "valid_prefix"
+    ].startswith("processed/transactions/v1/x/version=")
     a_rows = [r["transaction_id"] for t in _tables(aws, a["valid_prefix"]).values() for r in t]
     b_rows = [r["transaction_id"] for t in _tables(aws, b["valid_prefix"]).values() for r in t]
     assert a_rows == [f"T{i:06d}" for i in range(12) if i != 3]
@@ -388,7 +403,11 @@ def test_poison_file_raises_its_named_error_and_mark_failed_records_it(
     import splitter
     import validator
 
-    key = f"incoming/{name}" if name.endswith(".gz") else f"incoming/{name}.csv"
+    key = (
+        f"incoming/transactions/{name}"
+        if name.endswith(".gz")
+        else f"incoming/transactions/{name}.csv"
+    )
     detail = upload(aws, key, body)
     version = detail["object"]["version-id"]
     failing_input = {"detail": detail, "execution_id": "e"}
@@ -420,8 +439,8 @@ def test_poison_file_raises_its_named_error_and_mark_failed_records_it(
 
 def test_gzip_outputs_equal_the_plain_file_outputs(aws):
     body = _body(40, bad={7, 31})
-    plain = run_pipeline(aws, upload(aws, "incoming/p.csv", body))
-    packed = run_pipeline(aws, upload(aws, "incoming/g.csv.gz", gzip.compress(body)))
+    plain = run_pipeline(aws, upload(aws, "incoming/transactions/p.csv", body))
+    packed = run_pipeline(aws, upload(aws, "incoming/transactions/g.csv.gz", gzip.compress(body)))
     assert packed["chunks"] == plain["chunks"] >= 4
     assert _tables(aws, packed["valid_prefix"]) == _tables(aws, plain["valid_prefix"])
     assert _tables(aws, packed["rejected_prefix"]) == _tables(aws, plain["rejected_prefix"])

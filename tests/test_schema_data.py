@@ -381,8 +381,10 @@ def _weather_file(rows: int) -> bytes:
 
 
 def test_a_file_that_is_entirely_rejected_fails_with_too_many_rejects(aws):
-    from etl.contract import SCHEMA_OBJECT_KEY
+    from etl.contract import CONTRACT
     from test_handlers import BUCKET, run_pipeline, upload
+
+    schema_key = CONTRACT.schema_object_key("transactions")
 
     # the schema says ISO dates (the default format), the file has slashes
     wrong = {
@@ -392,9 +394,9 @@ def test_a_file_that_is_entirely_rejected_fails_with_too_many_rejects(aws):
             *WEATHER["fields"][1:],
         ],
     }
-    aws.s3.put_object(Bucket=BUCKET, Key=SCHEMA_OBJECT_KEY, Body=json.dumps(wrong).encode())
+    aws.s3.put_object(Bucket=BUCKET, Key=schema_key, Body=json.dumps(wrong).encode())
     with pytest.raises(TooManyRejects) as err:
-        run_pipeline(aws, upload(aws, "incoming/weather.csv", _weather_file(40)))
+        run_pipeline(aws, upload(aws, "incoming/transactions/weather.csv", _weather_file(40)))
     assert str(err.value) == (
         "40 of 40 rows rejected (100.0%), more than the schema's maxRejectedShare 10.0%; top "
         "rules: date type 40. Nothing was published: check that the schema describes the file "
@@ -406,10 +408,9 @@ def test_a_file_that_is_entirely_rejected_fails_with_too_many_rejects(aws):
 
     # the right schema: every row kept; the threshold comes from the schema itself
     right = {**WEATHER, "maxRejectedShare": 0.25}
-    aws.s3.put_object(Bucket=BUCKET, Key=SCHEMA_OBJECT_KEY, Body=json.dumps(right).encode())
-    aws._schema = None
+    aws.s3.put_object(Bucket=BUCKET, Key=schema_key, Body=json.dumps(right).encode())
     body = _weather_file(40).replace(b"2012/03/03,0.2,No,", b"2012/03/03,0.2,Perhaps,")
-    summary = run_pipeline(aws, upload(aws, "incoming/weather.csv", body))
+    summary = run_pipeline(aws, upload(aws, "incoming/transactions/weather.csv", body))
     assert (summary["status"], summary["rows_valid"], summary["rows_rejected"]) == (
         "COMPLETE",
         39,

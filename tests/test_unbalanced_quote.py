@@ -32,7 +32,7 @@ def test_the_validator_names_the_line_of_a_quote_that_never_closes(aws):
 
     # record 3 is file line 5 (the header is line 1); 40 records fan out into many chunks
     body = _csv(_lines(40, **{"3": '"Shop, Inc'}))
-    detail = upload(aws, "incoming/open-quote.csv", body)
+    detail = upload(aws, "incoming/transactions/open-quote.csv", body)
     split = splitter.handler(split_event(detail, "e"), Ctx())
     assert split["chunk_count"] > 3
     with pytest.raises(UnbalancedQuote) as err:
@@ -62,7 +62,7 @@ def test_the_validator_names_a_stray_quote_in_an_unquoted_field(aws):
     from etl.errors import UnbalancedQuote
 
     body = _csv(_lines(12, **{"7": 'Joe"s Diner'}))
-    detail = upload(aws, "incoming/stray.csv", body)
+    detail = upload(aws, "incoming/transactions/stray.csv", body)
     split = splitter.handler(split_event(detail, "e"), Ctx())
     with pytest.raises(
         UnbalancedQuote, match=r"^line 9 \(byte offset \d+ of the file\): a quoted field opens here"
@@ -75,7 +75,7 @@ def test_balanced_quoted_newlines_still_pass_the_validator(aws):
     import validator
 
     body = _csv(_lines(12, **{"2": '"Multi\nline, ""quoted"""'}))
-    detail = upload(aws, "incoming/ok.csv", body)
+    detail = upload(aws, "incoming/transactions/ok.csv", body)
     split = splitter.handler(split_event(detail, "e"), Ctx())
     assert validator.handler(split, Ctx())["columns"] == COLS
 
@@ -144,7 +144,7 @@ def test_a_processor_reports_the_file_offset_of_the_open_quote(aws, monkeypatch)
 
     monkeypatch.setattr(validator, "SAMPLE_BYTES", 64)
     body = _csv(_lines(40, **{"20": '"Shop, Inc'}))
-    detail = upload(aws, "incoming/late.csv", body)
+    detail = upload(aws, "incoming/transactions/late.csv", body)
     split = splitter.handler(split_event(detail, "e"), Ctx())
     checked = validator.handler(split, Ctx())
     manifest = json.loads(

@@ -9,6 +9,7 @@ from here (``tests/test_contract_names.py`` fails on any other reader of ``contr
     CONTRACT.functions["mark_failed"].dynamodb       # ("GetItem", "Query", "UpdateItem")
     CONTRACT.resource_name("function", "etl-dev", function="mark_failed")  # etl-dev-mark-failed
     CONTRACT.table.chunk_id(7)                        # "CHUNK#000007"
+    CONTRACT.schema_object_key("transactions")        # "config/schemas/transactions.json"
 
 Sections are parsed when first used, so a partial contract (the build tests' tiny repo,
 which declares only ``functions``) serves the accessors it has.
@@ -105,7 +106,8 @@ class Metric:
 @dataclass(frozen=True)
 class Metrics:
     namespace: str
-    dimension: str
+    dimension: str  # on every metric, valued names.service
+    dataset_dimension: str  # with `dimension`, on metrics emitted once the dataset is known
     emitted: dict[str, Metric]
 
 
@@ -140,8 +142,13 @@ class Contract:
         return dict(self.data["prefixes"])
 
     @cached_property
-    def schema_object_key(self) -> str:
-        return self.data["schema_object_key"]
+    def schema_object_key_pattern(self) -> str:
+        """Where a dataset's schema lives in the bucket: 'config/schemas/{dataset}.json'."""
+        return self.data["schema_object_key_pattern"]
+
+    def schema_object_key(self, dataset: str) -> str:
+        """The key of ``dataset``'s schema object (Terraform writes it from schema_file)."""
+        return self.schema_object_key_pattern.format(dataset=dataset)
 
     @cached_property
     def defaults(self) -> dict[str, Any]:
@@ -221,7 +228,7 @@ class Contract:
     def metrics(self) -> Metrics:
         m = self.data["metrics"]
         emitted = {n: Metric(n, s["unit"], s["by"]) for n, s in m["emitted"].items()}
-        return Metrics(m["namespace"], m["dimension"], emitted)
+        return Metrics(m["namespace"], m["dimension"], m["dataset_dimension"], emitted)
 
     @cached_property
     def state_machine(self) -> StateMachine:
@@ -254,7 +261,6 @@ _LAZY = {
     "PREFIXES": lambda: _default().prefixes,
     "FUNCTIONS": lambda: _default().data["functions"],
     "DEFAULTS": lambda: _default().defaults,
-    "SCHEMA_OBJECT_KEY": lambda: _default().schema_object_key,
     "METRICS_NAMESPACE": lambda: _default().metrics.namespace,
 }
 

@@ -72,6 +72,17 @@ class SchemaConfigError(EtlError):
     """The schema file itself is invalid."""
 
 
+class UnknownDataset(EtlError):
+    """The object is not under `incoming/<dataset>/` of a declared dataset (Terraform's
+    `datasets`): no schema applies to it."""
+
+
+class SchemaVersionUnavailable(EtlError):
+    """The schema version a file was pinned to when it was registered cannot be read any
+    more (deleted, or access refused) or its bytes no longer match the pinned sha256: the
+    file is never typed by another version instead."""
+
+
 class TooManyRejects(EtlError):
     """More of the file's rows were rejected than the schema's maxRejectedShare allows."""
 

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from .errors import EtlError, InputOutsidePipeline, MalformedEvent
 from .keys import FileRef
+from .schema_version import schema_major
 from .status_model import COMPLETE, FAILED, NOT_OWNER
 
 E = TypeVar("E", bound="Event")
@@ -217,6 +218,42 @@ class SplitDuplicate(Event):
 
 
 @dataclass(frozen=True)
+class SchemaIdentity(Event):
+    """The schema version a file is pinned to when Split registers it: every later step
+    reads exactly this object version (`object_version_id`) and checks its `sha256`, so a
+    file is typed by one schema even if a new one is deployed while it runs."""
+
+    dataset: str
+    name: str  # the schema's `name`
+    version: str  # the schema's `version` as text ("1", "2.1")
+    major: int
+    sha256: str  # of the schema object's bytes
+    object_version_id: str  # the S3 version id of config/schemas/<dataset>.json
+
+    # the file status item holds the identity under these attribute names
+    ITEM_FIELDS: typing.ClassVar[dict[str, str]] = {
+        "dataset": "dataset",
+        "name": "schema_name",
+        "version": "schema_version",
+        "sha256": "schema_sha256",
+        "object_version_id": "schema_object_version_id",
+    }
+
+    def item_attributes(self) -> dict[str, str]:
+        """The status item attributes that record this identity."""
+        return {attr: getattr(self, name) for name, attr in self.ITEM_FIELDS.items()}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> SchemaIdentity | None:
+        """The identity recorded on a file status item (None if it has none yet)."""
+        values = {name: item.get(attr) for name, attr in cls.ITEM_FIELDS.items()}
+        if not all(isinstance(v, str) for v in values.values()):
+            return None
+        major = schema_major(values["version"])
+        return None if major is None else cls(**values, major=major)
+
+
+@dataclass(frozen=True)
 class SplitIgnored(Event):
     """Split's answer for an object that holds no data to process: a 0-byte folder marker
     (`incoming/2024/`) or placeholder (`.keep`). Nothing is registered, read or written;
@@ -240,6 +277,7 @@ class SplitOutput(Event):
     key: str
     version_id: str | None
     duplicate: bool = _const(False)
+    schema: SchemaIdentity  # pinned: every later step types the file with exactly this
     size: int  # of the data object (the staged copy for a .gz input)
     data_key: str
     data_version_id: str | None
@@ -294,6 +332,7 @@ class ChunkItem(Event):
     columns: tuple[str, ...]
     execution_id: str
     chunk: ChunkRange
+    schema: SchemaIdentity
 
     @classmethod
     def of(cls, checked: Validated, chunk: ChunkRange, execution_id: str) -> ChunkItem:
@@ -305,6 +344,7 @@ class ChunkItem(Event):
             checked.columns,
             execution_id,
             chunk,
+            checked.schema,
         )
 
 
@@ -349,6 +389,8 @@ class SuccessMessage(Event):
     bucket: str
     key: str
     version_id: str | None
+    dataset: str
+    schema: SchemaIdentity  # the schema version that typed every output of the file
     rows_total: int
     rows_valid: int
     rows_rejected: int
@@ -476,6 +518,7 @@ EVENTS: tuple[tuple[type[Event], str], ...] = (
     (SplitInput, "Split input (ASL Parameters)"),
     (SplitDuplicate, "Split output, duplicate (ends in `AlreadyProcessed`)"),
     (SplitIgnored, "Split output, folder marker or placeholder (ends in `Ignored`)"),
+    (SchemaIdentity, "the pinned schema: `schema` of the events below"),
     (SplitOutput, "Split output = Validate input"),
     (Validated, "Validate output = Map input = Finalize input"),
     (ChunkRange, "manifest entry (Map `$$.Map.Item.Value`)"),

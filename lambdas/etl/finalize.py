@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ConservationError, EtlError, TooManyRejects, from_name
-from .events import SuccessMessage
+from .events import SchemaIdentity, SuccessMessage
 from .keys import FileRef
 from .schema import DEFAULT_MAX_REJECTED_SHARE
 from .status_model import DONE, FAILED, chunk_index
@@ -28,12 +28,15 @@ FIRST_REJECTS = 5  # rejected lines the summary shows
 TOP_RULES = 3  # (column, rule) pairs a TooManyRejects message names
 
 
-def success_message(ref: FileRef, summary: dict) -> SuccessMessage:
+def success_message(ref: FileRef, schema: SchemaIdentity, summary: dict) -> SuccessMessage:
     """The message the FIFO results queue carries (one per object version), from the
-    finalizer's summary or the COMPLETE file item that holds it."""
+    finalizer's summary or the COMPLETE file item that holds it, with the schema version
+    that typed the file."""
     return SuccessMessage.from_dict(
         {
             **ref.identity(),
+            "dataset": schema.dataset,
+            "schema": schema.to_dict(),
             **{k: _plain(summary.get(k, [])) for k in SUMMARY_KEYS},
             "message_group_id": ref.message_group_id,
             "dedup_id": ref.digest,

@@ -1,11 +1,20 @@
-"""What a handler needs from its environment: settings, AWS clients, logging and metrics.
+"""What a handler needs from its environment: settings, AWS clients, logging, metrics and
+the pinned schemas.
 
 Created once per container; tests inject their own through `Runtime(...)`.
+
+Schema pinning: Split reads a dataset's schema object (config/schemas/<dataset>.json) once,
+with its S3 version id and the sha256 of its bytes (`pin_schema`); every later step of that
+file reads exactly that object version and checks the digest (`schema`). A container keeps
+the schemas it read by (dataset, version id), so a file's chunks cost one GetObject per
+container, and a schema deployed while a file runs never types that file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -15,22 +24,45 @@ from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .contract import DEFAULTS, ENV, METRICS_NAMESPACE, SCHEMA_OBJECT_KEY
-from .errors import SchemaConfigError
+from .contract import CONTRACT, DEFAULTS, ENV, METRICS_NAMESPACE
+from .errors import SchemaConfigError, SchemaVersionUnavailable
+from .events import SchemaIdentity
 from .s3io import S3_MAX_CONNECTIONS
 from .schema import Schema
 from .schema_check import load_schema
+from .schema_version import schema_major
 from .status import StatusStore
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
+SCHEMA_CACHE_SIZE = 64  # (dataset, schema version) pairs a container keeps
+_UNREADABLE = ("NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidArgument")
+
+
+def add_dataset_dimension(dataset: str) -> None:
+    """Publish this invocation's metrics per dataset too: the EMF record gets the dimension
+    set (service, dataset) next to (service), so pipeline-wide graphs and alarms still see
+    every value (contract.json `metrics`). Idempotent within an invocation."""
+    names = CONTRACT.metrics
+    _forget_dataset_dimension()
+    dims = {names.dataset_dimension: dataset}
+    if metrics.service:
+        dims = {names.dimension: metrics.service, **dims}
+    metrics.add_dimensions(**dims)
+
+
+def _forget_dataset_dimension() -> None:
+    """Drop the per-dataset dimension set: Powertools clears dimensions only when it flushes
+    a metric, so an invocation that emitted none would hand its dataset to the next one."""
+    sets = metrics.provider.dimension_sets
+    sets[:] = [s for s in sets if CONTRACT.metrics.dataset_dimension not in s]
 
 
 @dataclass(frozen=True)
 class Settings:
     bucket: str
     status_table: str
-    schema_key: str = SCHEMA_OBJECT_KEY
+    datasets: tuple[str, ...] = ("transactions",)  # the declared datasets (Terraform)
     chunk_bytes: int = DEFAULTS["chunk_bytes"]
     max_record_bytes: int = DEFAULTS["max_record_bytes"]
     max_decompressed_bytes: int = DEFAULTS["max_decompressed_bytes"]
@@ -41,7 +73,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        missing = [ENV[k] for k in ("bucket", "status_table") if not env.get(ENV[k])]
+        missing = [ENV[k] for k in ("bucket", "status_table", "datasets") if not env.get(ENV[k])]
         if missing:
             raise RuntimeError(
                 f"missing environment variables {missing}: the function is "
@@ -50,7 +82,7 @@ class Settings:
         return cls(
             bucket=env[ENV["bucket"]],
             status_table=env[ENV["status_table"]],
-            schema_key=env.get(ENV["schema_key"]) or SCHEMA_OBJECT_KEY,
+            datasets=tuple(sorted(d for d in env[ENV["datasets"]].split(",") if d)),
             chunk_bytes=int(env.get(ENV["chunk_bytes"]) or DEFAULTS["chunk_bytes"]),
             max_record_bytes=int(env.get(ENV["max_record_bytes"]) or DEFAULTS["max_record_bytes"]),
             max_decompressed_bytes=int(
@@ -67,7 +99,9 @@ class Runtime:
     settings: Settings
     s3: Any = None
     dynamodb: Any = None
-    _schema: tuple[str, Schema] | None = field(default=None, repr=False)
+    _schemas: OrderedDict[tuple[str, str], tuple[str, Schema]] = field(
+        default_factory=OrderedDict, repr=False
+    )
 
     def __post_init__(self) -> None:
         config = Config(
@@ -91,35 +125,91 @@ class Runtime:
     def status(self) -> StatusStore:
         return StatusStore(self.dynamodb.Table(self.settings.status_table))
 
-    def schema(self) -> Schema:
-        """The deployed schema, re-read only when its ETag changes."""
-        kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": self.settings.schema_key}
-        if self._schema:
-            kwargs["IfNoneMatch"] = self._schema[0]
+    def pin_schema(self, dataset: str) -> tuple[SchemaIdentity, Schema]:
+        """Split: the dataset's current schema object, read once, and its identity (the
+        object's version id and the sha256 of its bytes) for every later step to pin."""
+        key = CONTRACT.schema_object_key(dataset)
         try:
-            obj = self.s3.get_object(**kwargs)
+            obj = self.s3.get_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = exc.response["Error"].get("Code")
-            if self._schema and (status == 304 or code == "304"):
-                return self._schema[1]
-            if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+            if code in _UNREADABLE:
                 raise SchemaConfigError(
-                    f"the schema object s3://{self.settings.bucket}/{self.settings.schema_key} "
-                    f"cannot be read ({code}): deploy it (terraform apply writes it from "
-                    "schema_file) and check the function's read access to config/"
+                    f"the schema object s3://{self.settings.bucket}/{key} of dataset "
+                    f"{dataset!r} cannot be read ({code}): deploy it (terraform apply writes it "
+                    "from the dataset's schema_file in `datasets`) and check the function's "
+                    "read access to config/"
                 ) from exc
             raise
-        schema = load_schema(obj["Body"].read())
-        self._schema = (obj["ETag"], schema)
+        body = obj["Body"].read()
+        schema = load_schema(body)
+        if schema_major(schema.version) is None:  # `nox -s schemas -- check` refuses it too
+            raise SchemaConfigError(
+                f"the schema of dataset {dataset!r} has version {schema.version!r}: write N or "
+                '"N", "N.M", "N.M.P" (N >= 1, the major version), then deploy it again'
+            )
+        identity = SchemaIdentity(
+            dataset=dataset,
+            name=schema.name,
+            version=str(schema.version),
+            major=schema_major(schema.version),
+            sha256=hashlib.sha256(body).hexdigest(),
+            object_version_id=obj.get("VersionId") or "null",
+        )
+        self._remember(identity, schema)
+        return identity, schema
+
+    def schema(self, identity: SchemaIdentity) -> Schema:
+        """The schema version a file is pinned to: exactly that object version, with the
+        pinned sha256; SchemaVersionUnavailable if it cannot be read or differs."""
+        cached = self._schemas.get((identity.dataset, identity.object_version_id))
+        if cached and cached[0] == identity.sha256:
+            return cached[1]
+        key = CONTRACT.schema_object_key(identity.dataset)
+        where = (
+            f"schema {identity.name!r} version {identity.version} of dataset "
+            f"{identity.dataset!r} (s3://{self.settings.bucket}/{key}, object version "
+            f"{identity.object_version_id}), which this file was pinned to when it was "
+            "registered,"
+        )
+        action = (
+            ": the file is never typed by another schema version instead. Upload the file "
+            "again to process it with the current schema (and keep noncurrent versions of "
+            "config/ for as long as files may be in flight)"
+        )
+        try:
+            obj = self.s3.get_object(
+                Bucket=self.settings.bucket, Key=key, VersionId=identity.object_version_id
+            )
+        except ClientError as exc:
+            code = exc.response["Error"].get("Code")
+            if code in _UNREADABLE:
+                raise SchemaVersionUnavailable(f"{where} cannot be read ({code}){action}") from exc
+            raise
+        body = obj["Body"].read()
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != identity.sha256:
+            raise SchemaVersionUnavailable(
+                f"{where} has sha256 {digest}, not the pinned {identity.sha256}{action}"
+            )
+        schema = load_schema(body)
+        self._remember(identity, schema)
         return schema
+
+    def _remember(self, identity: SchemaIdentity, schema: Schema) -> None:
+        self._schemas[(identity.dataset, identity.object_version_id)] = (identity.sha256, schema)
+        while len(self._schemas) > SCHEMA_CACHE_SIZE:
+            self._schemas.popitem(last=False)
 
 
 _runtime: Runtime | None = None
 
 
 def get_runtime() -> Runtime:
+    """The container's runtime. Every handler calls this first, so it also starts the
+    invocation's metrics without a dataset left over from the previous invocation."""
     global _runtime
+    _forget_dataset_dimension()
     if _runtime is None:
         _runtime = Runtime(Settings.from_env())
     return _runtime

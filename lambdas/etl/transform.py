@@ -15,7 +15,7 @@ blocks of whole records), `rules` (the schema's checks and casts on a parsed blo
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +67,10 @@ class ChunkProcessor:
         valid_path: str | Path | BinaryIO,
         rejected_path: str | Path | BinaryIO,
         max_record_bytes: int = 1024 * 1024,
+        metadata: Mapping[str, str] | None = None,
     ):
         self.schema = schema
+        self.metadata = dict(metadata or {})
         self.max_record_bytes = max_record_bytes
         self.columns = list(columns)
         self.result = ChunkResult()
@@ -78,6 +80,8 @@ class ChunkProcessor:
         self._rejected = pq.ParquetWriter(
             _where(rejected_path), REJECTS_SCHEMA, compression=PARQUET_COMPRESSION
         )
+        if self.metadata:
+            self._rejected.add_key_value_metadata(self.metadata)
         self._rejects_pending: list[pa.Table] = []
         self._read_options = pacsv.ReadOptions(
             # one parser block per our block: columns come out as single chunks (no copies)
@@ -137,6 +141,10 @@ class ChunkProcessor:
             use_dictionary=sorted(repeating) or False,
             store_schema=False,
         )
+        # store_schema=False writes no schema metadata at all: the file's key-value
+        # metadata (which schema typed it, which file and chunk) is added explicitly
+        if self.metadata:
+            self._valid.add_key_value_metadata(self.metadata)
 
     def close(self) -> None:
         if self._valid is None:
@@ -409,8 +417,10 @@ def process_stream(
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     max_record_bytes: int = 1024 * 1024,
     threads: int | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> ChunkResult:
     """Process a byte range that starts at a record start. `first_line` is its file line.
+    `metadata` becomes the key-value metadata of both Parquet outputs.
 
     `threads` (default: pyarrow's CPU count, i.e. the function's vCPUs) blocks are parsed
     and validated at once, each `block_bytes / threads` long; they are always written in
@@ -428,6 +438,7 @@ def process_stream(
         valid_path=valid_path,
         rejected_path=rejected_path,
         max_record_bytes=max_record_bytes,
+        metadata=metadata,
     )
     blocks = iter_blocks(
         stream,

@@ -32,9 +32,6 @@ locals {
     bucket       = module.storage.bucket_name
     status_table = module.storage.table_name
     datasets     = join(",", local.dataset_names)
-    # Transitional, until the handlers read ETL_DATASETS (contract.json env.schema_key goes
-    # with schema_object_key): the first dataset's schema object.
-    schema_key = replace(module.contract.schema_object_key_pattern, "{dataset}", local.dataset_names[0])
     # limits against oversized records, decompression bombs and runaway plans (named errors
     # when crossed); a null limit is contract.json `defaults`.
     chunk_bytes            = tostring(coalesce(var.limits.chunk_bytes, local.defaults.chunk_bytes))

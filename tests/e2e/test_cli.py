@@ -225,6 +225,58 @@ def test_interrupting_a_run_stops_its_executions_and_workers(deployment, tmp_pat
     # StopExecution was sent; moto's interpreter then ends the in-flight Map (its workers are
     # gone) and records FAILED over ABORTED. Either way nothing is left running.
     sfn = pipeline.client("stepfunctions")
-    (execution,) = pipeline.executions("incoming/big.csv")
+    (execution,) = pipeline.executions("incoming/transactions/big.csv")
     status = sfn.describe_execution(executionArn=execution.execution_arn)["status"]
     assert status in ("ABORTED", "FAILED")
+
+
+def test_cli_uploads_under_the_chosen_dataset_and_reports_its_schema(deployment, tmp_path, capsys):
+    """Every --schema is a dataset named by the schema's name; --dataset picks the upload
+    prefix; the summary and summary.json name the dataset and the pinned schema."""
+    import hashlib
+    import re
+
+    from conftest import SCHEMA_PATH, TRADES_SCHEMA_PATH
+
+    path = tmp_path / "fills.csv"
+    path.write_text("trade_id;price;side\nTR1;10.5;BUY\nTR2;11;SELL\n")
+    argv = [str(path), "--schema", str(SCHEMA_PATH), "--schema", str(TRADES_SCHEMA_PATH)]
+
+    code = cli.main(
+        [*argv, "--dataset", "trades", "--out", str(tmp_path / "out")], deployment=deployment
+    )
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    sha = hashlib.sha256(TRADES_SCHEMA_PATH.read_bytes()).hexdigest()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dataset"] == "trades"
+    assert {k: summary["schema"][k] for k in ("name", "version", "sha256")} == {
+        "name": "trades",
+        "version": "2.1",
+        "sha256": sha,
+    }
+    assert "uploading s3://" in captured.err and "/incoming/trades/fills.csv" in captured.err
+    assert re.search(r"^  dataset +trades$", captured.out, re.M), captured.out
+    assert f"trades version 2.1 (sha256 {sha})" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dataset", "sales"], "--dataset sales: no --schema names it (datasets: transactions)"),
+        (
+            ["--schema", "{repo}/schemas/transactions.json"],
+            "schemas/transactions.json both name the dataset 'transactions'",
+        ),
+    ],
+)
+def test_cli_refuses_a_dataset_no_schema_names_before_deploying(tmp_path, capsys, extra, message):
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    extra = [e.replace("{repo}", str(REPO)) for e in extra]
+
+    code = cli.main([str(path), "--schema", str(REPO / "schemas" / "transactions.json"), *extra])
+
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -30,6 +30,7 @@ def test_the_settings_reach_the_functions_and_the_state_machine_as_terraform_var
     env = pipeline.function_environment("splitter")
     assert env["ETL_CHUNK_BYTES"] == str(E2E_SETTINGS["chunk_bytes"])
     assert env["ETL_MAX_RECORD_BYTES"] == str(E2E_SETTINGS["max_record_bytes"])
+    assert env["ETL_DATASETS"] == "trades,transactions"  # sorted, comma-separated
     definition = json.loads(pipeline.definition)
     chunks = definition["States"]["ProcessChunks"]
     assert chunks["MaxConcurrency"] == E2E_SETTINGS["max_concurrency"]
@@ -102,12 +103,12 @@ def test_functions_run_with_the_environment_and_zip_terraform_deployed(pipeline)
 def test_execution_input_is_the_s3_event_detail_in_the_aws_shape(pipeline, tmp_path):
     path = tmp_path / "shape.csv"
     path.write_text("transaction_id\n")
-    uploaded = pipeline.upload(path, "incoming/shape.csv")
-    (arn,) = pipeline.wait_for_start("incoming/shape.csv")
+    uploaded = pipeline.upload(path, "incoming/transactions/shape.csv")
+    (arn,) = pipeline.wait_for_start("incoming/transactions/shape.csv")
     pipeline.wait_for(arn, timeout=60)
-    detail = pipeline.executions("incoming/shape.csv")[0].detail
+    detail = pipeline.executions("incoming/transactions/shape.csv")[0].detail
     assert detail["bucket"] == {"name": pipeline.bucket}
-    assert detail["object"]["key"] == "incoming/shape.csv"
+    assert detail["object"]["key"] == "incoming/transactions/shape.csv"
     assert detail["object"]["version-id"] == uploaded["version_id"]
     assert detail["object"]["etag"] == uploaded["etag"]
     assert detail["object"]["size"] == uploaded["size"]

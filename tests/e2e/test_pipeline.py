@@ -8,6 +8,7 @@ seconds, not minutes (moto really sleeps).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -94,9 +95,13 @@ def test_many_chunks_with_quoted_newlines_and_rejects(pipeline, tmp_path):
         "rows_rejected": stats.invalid_rows,
         "chunks": result.chunks,
         "error": None,
+        "dataset": "transactions",
+        "schema": result.success_message["schema"],
         "execution_arn": result.execution_arn,
         "duration_s": summary["duration_s"],
     }
+    schema_sha = hashlib.sha256((REPO / "schemas" / "transactions.json").read_bytes()).hexdigest()
+    assert (summary["schema"]["name"], summary["schema"]["sha256"]) == ("transactions", schema_sha)
     chunk_items = [
         i
         for i in pipeline.status_items(result.file_id)
@@ -186,7 +191,10 @@ def test_bad_header_fails_fast_marks_the_file_and_notifies_sns(pipeline, tmp_pat
     assert result.error.startswith("SchemaMismatch: "), result.error
     assert result.failure_message["Subject"] == "CSV ETL failed: SchemaMismatch"
     message = json.loads(result.failure_message["Message"])
-    assert message["error"] == "SchemaMismatch" and message["key"] == "incoming/bad_header.csv"
+    assert (
+        message["error"] == "SchemaMismatch"
+        and message["key"] == "incoming/transactions/bad_header.csv"
+    )
     assert result.file_item["status"] == "FAILED"
     assert not [
         i for i in pipeline.invocations if i.file_id == result.file_id and i.function == "processor"
@@ -194,7 +202,9 @@ def test_bad_header_fails_fast_marks_the_file_and_notifies_sns(pipeline, tmp_pat
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "FAILED" and summary["error"] == result.error
     # The input object is never deleted or modified.
-    head = pipeline.client("s3").head_object(Bucket=pipeline.bucket, Key="incoming/bad_header.csv")
+    head = pipeline.client("s3").head_object(
+        Bucket=pipeline.bucket, Key="incoming/transactions/bad_header.csv"
+    )
     assert head["ContentLength"] == path.stat().st_size
 
 
@@ -205,8 +215,8 @@ def test_duplicate_event_gives_one_set_of_outputs_and_one_success_message(pipeli
     assert first.status == "SUCCEEDED", first.error
     outputs_before = _versions(pipeline, "processed/") + _versions(pipeline, "rejected/")
 
-    pipeline.put_event(pipeline.executions("incoming/dup.csv")[0].detail)
-    second = pipeline.wait_for(pipeline.wait_for_start("incoming/dup.csv", count=2)[1])
+    pipeline.put_event(pipeline.executions("incoming/transactions/dup.csv")[0].detail)
+    second = pipeline.wait_for(pipeline.wait_for_start("incoming/transactions/dup.csv", count=2)[1])
 
     assert second.status == "SUCCEEDED" and second.duplicate
     successes, _ = pipeline.drain_messages()
@@ -273,3 +283,73 @@ def test_a_chunk_failing_every_attempt_fails_the_file(pipeline, tmp_path):
     assert result.failure_message is not None and result.file_item["status"] == "FAILED"
     runs = [i for i in pipeline.invocations if i.file_id == result.file_id and i.chunk_index == 0]
     assert [i.attempt for i in runs] == [1, 2, 3, 4]  # 1 + retry_max_attempts (3)
+
+
+# -- datasets ------------------------------------------------------------------------------------
+def _trades(path: Path, n: int, bad: set[int]) -> Path:
+    lines = ["trade_id;price;side"] + [
+        f"TR{i};{i}.5;{'HOLD' if i in bad else 'SELL'}" for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_two_datasets_in_one_deployment_and_an_unknown_one(pipeline, tmp_path):
+    """trades and transactions share one stack: each file is typed by its dataset's schema,
+    published under its dataset and major, held to its own threshold; an upload under an
+    undeclared first segment fails by name."""
+    from conftest import TRADES_SCHEMA_PATH
+
+    bad = set(range(0, 600, 3))  # 200 of 600 rows: within trades' 0.5, above transactions' 0.1
+    trades = pipeline.run_file(
+        _trades(tmp_path / "t.csv", 600, bad), dataset="trades", out_dir=tmp_path / "out"
+    )
+    assert trades.status == "SUCCEEDED", trades.error
+    assert trades.key == "incoming/trades/t.csv" and trades.chunks > 1
+    assert (trades.rows_valid, trades.rows_rejected) == (400, 200)
+    sha = hashlib.sha256(TRADES_SCHEMA_PATH.read_bytes()).hexdigest()
+    assert trades.dataset == "trades"
+    assert {k: trades.schema[k] for k in ("dataset", "name", "version", "major", "sha256")} == {
+        "dataset": "trades",
+        "name": "trades",
+        "version": "2.1",
+        "major": 2,
+        "sha256": sha,
+    }
+    assert trades.success_message["schema"] == trades.schema
+    run = trades.success_message["dedup_id"][:16]
+    assert {k.rsplit("/", 1)[0] for k in trades.valid_keys} == {
+        f"processed/trades/v2/t/version={run}"
+    }
+    assert {k.rsplit("/", 1)[0] for k in trades.rejected_keys} == {
+        f"rejected/trades/v2/t/version={run}"
+    }
+    s3 = pipeline.client("s3")
+    first = pq.ParquetFile(
+        io.BytesIO(s3.get_object(Bucket=pipeline.bucket, Key=trades.valid_keys[0])["Body"].read())
+    )
+    assert str(first.schema_arrow.field("price").type) == "decimal128(12, 4)"
+    assert first.metadata.metadata[b"etl.schema.sha256"] == sha.encode()
+    assert first.metadata.metadata[b"etl.dataset"] == b"trades"
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (summary["dataset"], summary["schema"]) == ("trades", trades.schema)
+
+    lines = [HEADER] + [_row(i, status="LOST" if i in bad else "POSTED") for i in range(600)]
+    (tmp_path / "held.csv").write_text("".join(lines))
+    held = pipeline.run_file(tmp_path / "held.csv")  # the default dataset: transactions
+    assert held.key == "incoming/transactions/held.csv" and held.dataset == "transactions"
+    assert held.status == "FAILED" and held.error.startswith("TooManyRejects: 200 of 600 rows")
+    assert held.schema["name"] == "transactions" and held.schema["major"] == 1
+
+    unknown = pipeline.run_file(tmp_path / "held.csv", dataset="sales")
+    assert unknown.status == "FAILED" and unknown.dataset is None
+    assert unknown.error == (
+        f"UnknownDataset: s3://{pipeline.bucket}/incoming/sales/held.csv: its first segment "
+        "below incoming/ ('sales') is no declared dataset; the declared datasets are trades, "
+        "transactions. Upload the file under incoming/<dataset>/ (e.g. "
+        "incoming/trades/held.csv) or declare the dataset in the Terraform input `datasets`"
+    )
+    assert unknown.failure_message["Subject"] == "CSV ETL failed: UnknownDataset"
+    for prefix in ("processed/transactions/v1/held/", "rejected/transactions/v1/held/"):
+        assert pipeline.list_keys(prefix) == [], prefix  # TooManyRejects published nothing
+    assert [k for k in pipeline.list_keys("") if "sales" in k] == ["incoming/sales/held.csv"]

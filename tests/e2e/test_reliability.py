@@ -110,7 +110,7 @@ def _wait_started(pipeline: LocalPipeline, key: str, count: int) -> list[str]:
 
 def _run(pipeline: LocalPipeline, path: Path, key: str | None = None):
     """Upload path (to key) and wait for the execution its S3 event starts."""
-    key = key or f"incoming/{path.name}"
+    key = key or f"incoming/transactions/{path.name}"
     before = len(pipeline.executions(key))
     uploaded = pipeline.upload(path, key)
     arn = _wait_started(pipeline, key, before + 1)[before]
@@ -184,9 +184,9 @@ def _expected_output_keys(
         ]
         name = f"chunk-{chunk['index']:06d}.parquet"
         if any(i not in bad_ids for i in ids):
-            valid.append(f"processed/{dataset}/{run}/{name}")
+            valid.append(f"processed/transactions/v1/{dataset}/{run}/{name}")
         if any(i in bad_ids for i in ids):
-            rejected.append(f"rejected/{dataset}/{run}/{name}")
+            rejected.append(f"rejected/transactions/v1/{dataset}/{run}/{name}")
     return valid, rejected
 
 
@@ -210,7 +210,7 @@ def _write_with_rejects(
 def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path):
     path = tmp_path / "dup3.csv"
     data, bad = _write_with_rejects(path, rows=250, bad_every=40)
-    key = "incoming/dup3.csv"
+    key = "incoming/transactions/dup3.csv"
 
     uploaded = pipeline.upload(path, key)  # delivery 1: the S3 event itself
     detail = pipeline.object_created_detail(key, uploaded["version_id"])
@@ -255,10 +255,10 @@ def test_same_event_delivered_three_times_does_the_work_once(pipeline, tmp_path)
     valid_keys, rejected_keys = _expected_output_keys(
         pipeline, "dup3", digest, _manifest(pipeline, digest), data, bad
     )
-    assert _current(pipeline, "processed/dup3/") == valid_keys
-    assert _current(pipeline, "rejected/dup3/") == rejected_keys
-    assert [k for k, _, _ in _versions(pipeline, "processed/dup3/")] == valid_keys
-    assert [k for k, _, _ in _versions(pipeline, "rejected/dup3/")] == rejected_keys
+    assert _current(pipeline, "processed/transactions/v1/dup3/") == valid_keys
+    assert _current(pipeline, "rejected/transactions/v1/dup3/") == rejected_keys
+    assert [k for k, _, _ in _versions(pipeline, "processed/transactions/v1/dup3/")] == valid_keys
+    assert [k for k, _, _ in _versions(pipeline, "rejected/transactions/v1/dup3/")] == rejected_keys
     assert _current(pipeline, f"work/{digest[:16]}/") == []
     assert len(_rows(pipeline, valid_keys)) == 250 - len(bad)
     assert len(_rows(pipeline, rejected_keys)) == len(bad)
@@ -280,7 +280,7 @@ def test_redelivered_event_after_completion_ends_quickly_as_duplicate(pipeline, 
     _write_with_rejects(path, rows=120, bad_every=0)
     first, uploaded = _run(pipeline, path)
     assert first.status == "SUCCEEDED", first.error
-    before = _versions(pipeline, "processed/late_dup/")
+    before = _versions(pipeline, "processed/transactions/v1/late_dup/")
 
     pipeline.put_event(pipeline.object_created_detail(uploaded["key"], uploaded["version_id"]))
     again = pipeline.wait_for(_wait_started(pipeline, uploaded["key"], 2)[1], timeout=60)
@@ -293,7 +293,7 @@ def test_redelivered_event_after_completion_ends_quickly_as_duplicate(pipeline, 
         "AlreadyProcessed",
     ]
     assert again.duration_s < 10
-    assert _versions(pipeline, "processed/late_dup/") == before
+    assert _versions(pipeline, "processed/transactions/v1/late_dup/") == before
     successes, _ = _messages_for(pipeline, first.file_id)
     assert len(successes) == 1
 
@@ -319,8 +319,8 @@ def _assert_exact_bucket_state(
     rejected_keys: list[str],
 ) -> None:
     digest = _digest(pipeline, key, version_id)[:16]
-    assert _current(pipeline, f"processed/{dataset}/") == valid_keys
-    assert _current(pipeline, f"rejected/{dataset}/") == rejected_keys
+    assert _current(pipeline, f"processed/transactions/v1/{dataset}/") == valid_keys
+    assert _current(pipeline, f"rejected/transactions/v1/{dataset}/") == rejected_keys
     assert _current(pipeline, f"work/{digest}/") == []
     assert _current(pipeline, f"staging/{digest}/") == []
     assert f"manifests/{digest}.json" in _current(pipeline, "manifests/")
@@ -332,7 +332,7 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, 
     path = tmp_path / "crash.csv"
     data, bad = _write_with_rejects(path, rows=300, bad_every=23)
 
-    clean, _ = _run(pipeline, path, "incoming/crash_clean.csv")
+    clean, _ = _run(pipeline, path, "incoming/transactions/crash_clean.csv")
     assert clean.status == "SUCCEEDED", clean.error
     want_valid, want_rejected = _outputs(pipeline, clean)
     assert clean.chunks >= 5
@@ -347,7 +347,7 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, 
             key_contains="/valid/",
         )
     try:
-        result, uploaded = _run(faulted, path, "incoming/crash.csv")
+        result, uploaded = _run(faulted, path, "incoming/transactions/crash.csv")
     finally:
         pipeline.layer.clear_faults()
 
@@ -384,13 +384,13 @@ def test_processor_crash_after_upload_is_retried_to_identical_outputs(pipeline, 
         faulted, "crash", digest, _manifest(faulted, digest), data, bad
     )
     assert result.valid_keys == valid_keys and result.rejected_keys == rejected_keys
-    assert _current(faulted, "processed/crash/") == valid_keys
-    assert _current(faulted, "rejected/crash/") == rejected_keys
+    assert _current(faulted, "processed/transactions/v1/crash/") == valid_keys
+    assert _current(faulted, "rejected/transactions/v1/crash/") == rejected_keys
     assert f"manifests/{digest[:16]}.json" in _current(faulted, "manifests/")
     assert _current(faulted, f"work/{digest[:16]}/") == []
     # Published objects were written once; the crashed attempts' overwrites and the scratch
     # deletions left noncurrent versions / delete markers under work/ only.
-    assert [k for k, _, _ in _versions(faulted, "processed/crash/")] == valid_keys
+    assert [k for k, _, _ in _versions(faulted, "processed/transactions/v1/crash/")] == valid_keys
     work = _versions(faulted, f"work/{digest[:16]}/")
     assert {k for k, _, marker in work if marker} == {k for k, _, _ in work}
     valid_work = [k for k, _, m in work if not m and "/valid/" in k]
@@ -409,7 +409,7 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
     and the invocation still failed; 'before' = the Lambda failed before the handler ran."""
     path = tmp_path / "hfault.csv"
     data, bad = _write_with_rejects(path, rows=300, bad_every=17)
-    clean, _ = _run(pipeline, path, "incoming/hfault_clean.csv")
+    clean, _ = _run(pipeline, path, "incoming/transactions/hfault_clean.csv")
     assert clean.status == "SUCCEEDED", clean.error
     want_valid, want_rejected = _outputs(pipeline, clean)
 
@@ -417,7 +417,7 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
     pipeline.inject_fault("processor", chunk_index=2, attempts={1, 2}, when="after")
     pipeline.inject_fault("processor", chunk_index=4, attempts={1}, when="before")
     try:
-        result, uploaded = _run(pipeline, path, "incoming/hfault.csv")
+        result, uploaded = _run(pipeline, path, "incoming/transactions/hfault.csv")
     finally:
         pipeline.layer.clear_faults()
 
@@ -455,15 +455,15 @@ def test_harness_faults_before_and_after_the_handler_converge_to_identical_outpu
 
 # -- a new version of the same key -------------------------------------------------------------
 def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, tmp_path):
-    key = "incoming/versioned.csv"
+    key = "incoming/transactions/versioned.csv"
     a_path, b_path = tmp_path / "a.csv", tmp_path / "b.csv"
     a_data, a_bad = _write_with_rejects(a_path, rows=200, bad_every=30, start=0)
     b_data, b_bad = _write_with_rejects(b_path, rows=130, bad_every=25, start=10_000)
 
     a, a_up = _run(pipeline, a_path, key)
     assert a.status == "SUCCEEDED", a.error
-    a_versions = _versions(pipeline, "processed/versioned/") + _versions(
-        pipeline, "rejected/versioned/"
+    a_versions = _versions(pipeline, "processed/transactions/v1/versioned/") + _versions(
+        pipeline, "rejected/transactions/v1/versioned/"
     )
     b, b_up = _run(pipeline, b_path, key)
     assert b.status == "SUCCEEDED", b.error
@@ -472,8 +472,8 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
     a_run = f"version={_digest(pipeline, key, a_up['version_id'])[:16]}"
     b_run = f"version={_digest(pipeline, key, b_up['version_id'])[:16]}"
     assert a_run != b_run
-    assert {k.split("/")[2] for k in a.valid_keys + a.rejected_keys} == {a_run}
-    assert {k.split("/")[2] for k in b.valid_keys + b.rejected_keys} == {b_run}
+    assert {k.split("/")[4] for k in a.valid_keys + a.rejected_keys} == {a_run}
+    assert {k.split("/")[4] for k in b.valid_keys + b.rejected_keys} == {b_run}
     # B's outputs hold exactly B's rows; A's outputs are still exactly A's rows, untouched.
     b_ids = [f"TX{i:010d}" for i in range(10_000, 10_130)]
     a_ids = [f"TX{i:010d}" for i in range(200)]
@@ -485,9 +485,15 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
         i for i in a_ids if i not in a_bad
     ]
     assert sorted(r["raw"].split(",")[0] for r in _rows(pipeline, a.rejected_keys)) == sorted(a_bad)
-    assert _current(pipeline, "processed/versioned/") == sorted(a.valid_keys + b.valid_keys)
-    assert _current(pipeline, "rejected/versioned/") == sorted(a.rejected_keys + b.rejected_keys)
-    after = _versions(pipeline, "processed/versioned/") + _versions(pipeline, "rejected/versioned/")
+    assert _current(pipeline, "processed/transactions/v1/versioned/") == sorted(
+        a.valid_keys + b.valid_keys
+    )
+    assert _current(pipeline, "rejected/transactions/v1/versioned/") == sorted(
+        a.rejected_keys + b.rejected_keys
+    )
+    after = _versions(pipeline, "processed/transactions/v1/versioned/") + _versions(
+        pipeline, "rejected/transactions/v1/versioned/"
+    )
     assert [v for v in after if a_run in v[0]] == a_versions
     # Two distinct file items, each with its own counts; two success messages.
     assert (a.file_item["status"], a.file_item["rows_valid"], a.file_item["rows_rejected"]) == (
@@ -508,7 +514,9 @@ def test_new_version_of_same_key_gets_its_own_outputs_and_never_mixes(pipeline, 
     b_msgs, _ = _messages_for(pipeline, b.file_id)
     assert len(a_msgs) == 1 and len(b_msgs) == 1
     assert a_msgs[0]["dedup_id"] != b_msgs[0]["dedup_id"]
-    assert a_msgs[0]["message_group_id"] == b_msgs[0]["message_group_id"] == "versioned"
+    assert (
+        a_msgs[0]["message_group_id"] == b_msgs[0]["message_group_id"] == "transactions/versioned"
+    )
 
 
 # -- poison files -----------------------------------------------------------------------------
@@ -580,8 +588,8 @@ def _assert_failed_cleanly(
         (uploaded["key"], uploaded["version_id"])
     ]
     # Nothing that looks like a result, now or ever (no version at all under the dataset).
-    assert _versions(pipeline, f"processed/{dataset}/") == []
-    assert _versions(pipeline, f"rejected/{dataset}/") == []
+    assert _versions(pipeline, f"processed/transactions/v1/{dataset}/") == []
+    assert _versions(pipeline, f"rejected/transactions/v1/{dataset}/") == []
     digest = _digest(pipeline, uploaded["key"], uploaded["version_id"])[:16]
     assert _current(pipeline, f"work/{digest}/") == []
     assert _current(pipeline, f"staging/{digest}/") == []
@@ -750,7 +758,7 @@ def test_gzip_gives_the_same_outputs_as_the_plain_file(pipeline, tmp_path):
     assert got.chunks == want.chunks >= 3  # same bytes after staging: the same chunk plan
     _assert_same_tables(_tables(pipeline, got.valid_keys), _tables(pipeline, want.valid_keys))
     _assert_same_tables(_tables(pipeline, got.rejected_keys), _tables(pipeline, want.rejected_keys))
-    assert {k.split("/")[1] for k in got.valid_keys} == {"gzcmp_packed"}
+    assert {k.split("/")[3] for k in got.valid_keys} == {"gzcmp_packed"}
 
     # Split streamed a plain copy to staging/<digest16>/<name without .gz> and planned the
     # chunks over it; the finalizer deleted it after publishing (a delete marker remains).

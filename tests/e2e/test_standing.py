@@ -130,15 +130,18 @@ def test_up_run_status_aws_cli_down(tmp_path):
 
 
 def _run_two_files(state_dir: Path, tmp_path: Path) -> None:
-    """`run FILE` twice, the second under a dataset: the one-shot run's summary and outputs."""
+    """`run FILE` twice, the second naming its dataset: the one-shot run's summary and
+    outputs; without --dataset the file goes under the stack's (first) dataset."""
     stats = write_transactions(tmp_path / "a.csv", rows=3000, seed=1)
     first = _standing(state_dir, "run", "a.csv", "--out", "out-a")
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     assert lines[0].split() == ["status", "SUCCEEDED"]
-    assert lines[1].split()[:2] == ["file", "incoming/a.csv"]
-    assert lines[3].split() == ["rows", "total", "3,000"]
-    assert lines[5].split() == ["rows", "rejected", f"{stats.invalid_rows:,}"]
+    assert lines[1].split()[:2] == ["file", "incoming/transactions/a.csv"]
+    assert lines[2].split() == ["dataset", "transactions"]
+    assert lines[3].split()[:4] == ["schema", "transactions", "version", "1"]
+    assert lines[5].split() == ["rows", "total", "3,000"]
+    assert lines[7].split() == ["rows", "rejected", f"{stats.invalid_rows:,}"]
     summary = json.loads((tmp_path / "out-a" / "summary.json").read_text())
     assert (summary["status"], summary["rows_total"], summary["rows_rejected"]) == (
         "SUCCEEDED",
@@ -189,7 +192,9 @@ def _aws_cli_loop(exports: dict[str, str], tmp_path: Path) -> None:
         "rows_total": 500,
         "rows_rejected": stats.invalid_rows,
     }
-    assert (message["valid_prefix"], message["rejected_prefix"]) == ref.published_prefixes
+    assert (message["valid_prefix"], message["rejected_prefix"]) == ref.outputs(
+        1
+    ).published_prefixes
     item = json.loads(
         _aws(
             env,
@@ -210,11 +215,12 @@ def _aws_cli_loop(exports: dict[str, str], tmp_path: Path) -> None:
         {"N": str(500 - stats.invalid_rows)},
         {"N": str(stats.invalid_rows)},
     )
+    out = ref.outputs(1)  # transactions' schema is major 1
     listed = {
         prefix: _aws(env, "s3", "ls", f"s3://{bucket}/{prefix}", "--recursive")
-        for prefix in ref.published_prefixes
+        for prefix in out.published_prefixes
     }
     assert {p: [line.split()[-1] for line in text.splitlines()] for p, text in listed.items()} == {
-        ref.valid_prefix: [ref.valid_key(0)],
-        ref.rejected_prefix: [ref.rejected_key(0)],
+        out.valid_prefix: [out.valid_key(0)],
+        out.rejected_prefix: [out.rejected_key(0)],
     }

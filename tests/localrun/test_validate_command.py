@@ -60,6 +60,8 @@ def test_summary_outputs_and_exit_0(sample, tmp_path, capsys):
         "rows_rejected": stats.invalid_rows,
         "chunks": 1,
         "error": None,
+        "dataset": None,  # validate routes nothing and pins no schema version
+        "schema": None,
         "execution_arn": None,
     }
     assert lines[-1].split()[:2] == ["outputs", f"{tmp_path / 'out' / 'summary.json'};"]
@@ -144,6 +146,8 @@ def test_a_file_that_fails_exits_1_with_the_named_error(tmp_path, capsys):
         "rows_rejected": None,
         "chunks": 1,
         "error": reason,
+        "dataset": None,
+        "schema": None,
         "execution_arn": None,
     }
     assert list((tmp_path / "out" / "valid").iterdir()) == []
