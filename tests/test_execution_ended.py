@@ -85,7 +85,7 @@ def _half_published(rt, key: str, execution: str) -> tuple[dict, dict]:
     for chunk in manifest:
         _process(checked, chunk)
     rt.status.begin_publish(checked["file_id"], execution)
-    valid_prefix = FileRef.from_file_id(checked["file_id"]).valid_prefix
+    valid_prefix = FileRef.from_file_id(checked["file_id"]).outputs(1).valid_prefix
     rt.s3.put_object(Bucket=BUCKET, Key=f"{valid_prefix}chunk-000000.parquet", Body=b"x")
     return detail, checked
 
@@ -98,8 +98,8 @@ def _handle(event: dict) -> dict:
 
 def test_a_timed_out_execution_in_finalize_fails_the_file_removes_outputs_and_notifies(aws, topic):
     execution = _execution("timed-out")
-    detail, checked = _half_published(aws, "incoming/late.csv", execution)
-    assert _keys(aws, "processed/late/") and _keys(aws, "work/")
+    detail, checked = _half_published(aws, "incoming/transactions/late.csv", execution)
+    assert _keys(aws, "processed/transactions/v1/late/") and _keys(aws, "work/")
 
     out = _handle(aws_event(execution, "TIMED_OUT", detail))
 
@@ -110,13 +110,13 @@ def test_a_timed_out_execution_in_finalize_fails_the_file_removes_outputs_and_no
         "ExecutionTimedOut",
         execution,
     )
-    assert _keys(aws, "processed/late/") == [] and _keys(aws, "work/") == []
+    assert _keys(aws, "processed/transactions/v1/late/") == [] and _keys(aws, "work/") == []
     (message,) = topic()
     assert message["Subject"] == "CSV ETL failed: ExecutionTimedOut"
     body = json.loads(message["Message"])
     assert (body["file_id"], body["key"], body["status"], body["error"]) == (
         checked["file_id"],
-        "incoming/late.csv",
+        "incoming/transactions/late.csv",
         "FAILED",
         "ExecutionTimedOut",
     )
@@ -125,7 +125,7 @@ def test_a_timed_out_execution_in_finalize_fails_the_file_removes_outputs_and_no
 
 def test_a_stopped_execution_mid_map_is_failed_with_the_stop_cause(aws, topic):
     execution = _execution("stopped")
-    detail = upload(aws, "incoming/stopped.csv", _body(30))
+    detail = upload(aws, "incoming/transactions/stopped.csv", _body(30))
     checked, manifest = _split_validate(aws, detail, execution)
     _process(checked, manifest[0])
 
@@ -145,7 +145,7 @@ def test_an_execution_that_ended_in_file_failed_is_a_no_op_without_a_second_mess
     import mark_failed
 
     execution = _execution("reported")
-    detail = upload(aws, "incoming/bad.csv", b"")
+    detail = upload(aws, "incoming/transactions/bad.csv", b"")
     failed = mark_failed.handler(
         mark_failed_event({**detail, "error": {"Error": "EmptyFile", "Cause": "empty"}}, execution),
         Ctx(),
@@ -170,7 +170,7 @@ def test_a_failed_notify_failure_after_mark_failed_sends_the_recorded_failure_on
     import mark_failed
 
     execution = _execution("notify-failed")
-    detail = upload(aws, "incoming/bad2.csv", b"")
+    detail = upload(aws, "incoming/transactions/bad2.csv", b"")
     mark_failed.handler(
         mark_failed_event({**detail, "error": {"Error": "EmptyFile", "Cause": "empty"}}, execution),
         Ctx(),
@@ -188,7 +188,7 @@ def test_a_failed_notify_failure_after_mark_failed_sends_the_recorded_failure_on
 def test_a_runtime_failure_no_catch_saw_is_recorded_under_the_service_name(aws, topic):
     """e.g. States.DataLimitExceeded on a state's output: no Catch runs."""
     execution = _execution("data-limit")
-    detail = upload(aws, "incoming/big.csv", _body(30))
+    detail = upload(aws, "incoming/transactions/big.csv", _body(30))
     checked, _ = _split_validate(aws, detail, execution)
 
     out = _handle(
@@ -206,11 +206,11 @@ def test_a_runtime_failure_no_catch_saw_is_recorded_under_the_service_name(aws, 
 
 
 def test_a_complete_file_is_left_alone(aws, topic):
-    summary = run_pipeline(aws, upload(aws, "incoming/done.csv", _body(10)), "owner")
+    summary = run_pipeline(aws, upload(aws, "incoming/transactions/done.csv", _body(10)), "owner")
     published = _keys(aws, "processed/done/")
     detail = {
         "bucket": {"name": BUCKET},
-        "object": {"key": "incoming/done.csv", "version-id": summary["version_id"]},
+        "object": {"key": "incoming/transactions/done.csv", "version-id": summary["version_id"]},
     }
 
     out = _handle(aws_event("owner", "TIMED_OUT", detail))
@@ -223,7 +223,7 @@ def test_a_complete_file_is_left_alone(aws, topic):
 
 def test_a_file_another_execution_owns_is_left_alone(aws, topic):
     """A duplicate event's execution stopped while the owner still processes the file."""
-    detail = upload(aws, "incoming/busy.csv", _body(30))
+    detail = upload(aws, "incoming/transactions/busy.csv", _body(30))
     checked, manifest = _split_validate(aws, detail, "owner")
     _process(checked, manifest[0])
     work = _keys(aws, "work/")

@@ -86,9 +86,13 @@ def child_output(processor_output: dict) -> object:
 
 @pytest.fixture
 def longest_processor_output(aws):
-    """The processor's real output for a chunk of a file whose key is 1,000 characters
+    """The processor's real output for a chunk of a file whose key is as long as Split accepts (978 characters with the dataset)
     (the file id, which the output carries, grows with the key)."""
-    key = "incoming/" + "k" * (1000 - len("incoming/") - len(".csv")) + ".csv"
+    key = (
+        "incoming/transactions/"
+        + "k" * (978 - len("incoming/transactions/") - len(".csv"))
+        + ".csv"
+    )
     body = ("\n".join([HEADER] + [row(i) for i in range(5)]) + "\n").encode()
     detail = aws.s3.put_object(Bucket=aws.settings.bucket, Key=key, Body=body)
     checked, manifest = _split_validate(

@@ -157,7 +157,18 @@ def test_check_prints_an_invalid_schema_with_its_json_path(repo, capsys):
     assert (code, out) == (1, [])
     assert err[0].startswith(f"{Path('schemas/orders.json')}: 1 problem in the schema")
     assert err[1] == "  $.fields[0].type: unknown type 'integr'; use one of " + str(
-        ["string", "integer", "number", "boolean", "date", "datetime"]
+        [
+            "string",
+            "integer",
+            "number",
+            "boolean",
+            "date",
+            "datetime",
+            "time",
+            "year",
+            "yearmonth",
+            "any",
+        ]
     )
 
 

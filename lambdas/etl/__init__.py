@@ -12,6 +12,7 @@ Modules:
     events     the typed events between the state machine's states (from_dict / to_dict)
     schema     the declared schema's types (columns, Arrow types, rules)
     schema_check  reading a schema document into them (every problem with its JSON path)
+    schema_version  a schema's major version (N, "N", "N.M", "N.M.P"; outputs per major)
     compat     schema versions and the compatibility check against released baselines
     xsdregex   a pattern's XML Schema class escapes (\\d \\w \\s ...) as RE2 Unicode classes
     csvscan    quote-aware record boundary scanning on raw bytes

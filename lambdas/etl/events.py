@@ -1,5 +1,8 @@
 """The events between the state machine's states, as types the handlers and the tests share.
 
+Over 500 lines on purpose: every event of the contract in one module, so the generated
+docs/contracts.md table and the JSONPath checks read one place.
+
 docs/contracts.md ("Events between states") documents each one; its field table is generated
 from these classes (tools/events_table.py, run by `nox -s docs`; tests/test_events.py fails when the
 document and the classes disagree). A field's name is the JSON key the state machine's
