@@ -117,8 +117,7 @@ def test_the_message_names_the_file_and_every_path(tmp_path):
     with pytest.raises(SchemaConfigError) as err:
         check_schema_file(path)
     assert str(err.value) == (
-        f"{path}: 2 problems in the schema (Frictionless Table Schema; see the README's "
-        "'The schema'):\n"
+        f"{path}: 2 problems in the schema (Frictionless Table Schema; see docs/schema.md):\n"
         "  $.nulls: unknown keyword 'nulls' in the schema; use one of ['dialect', 'fields', "
         "'fieldsMatch', 'maxRejectedShare', 'missingValues', 'name', 'version']\n"
         "  $.fields[0].type: unknown type 'integr'; use one of ['string', 'integer', "

@@ -386,7 +386,7 @@ def parse_schema(doc: Any, where: str = "schema") -> Schema:
         n = len(problems.items)
         err = SchemaConfigError(
             f"{where}: {n} problem{'s' if n > 1 else ''} in the schema (Frictionless Table "
-            f"Schema; see the README's 'The schema'):\n{lines}"
+            f"Schema; see docs/schema.md):\n{lines}"
         )
         err.problems = [{"path": p, "message": m, "file": where} for p, m in problems.items]
         raise err

@@ -145,7 +145,11 @@ def test_no_storage_class_athena_skips_is_written_anywhere():
 def test_athena_trade_off_is_documented_next_to_the_table():
     catalog = (STORAGE / "catalog.tf").read_text(encoding="utf-8")
     assert "GLACIER_IR" in catalog and "Athena" in catalog
-    for doc in (STORAGE / "README.md", REPO / "README.md", REPO / "docs" / "decisions.md"):
+    for doc in (
+        STORAGE / "README.md",
+        REPO / "docs" / "configuration.md",
+        REPO / "docs" / "decisions.md",
+    ):
         text = doc.read_text(encoding="utf-8")
         assert "GLACIER_IR" in text and "processed_storage_class" in text, doc
 
@@ -187,11 +191,11 @@ def test_retained_blocks_differ_from_the_unprotected_ones_only_in_protection():
 def test_switching_retain_on_is_documented_as_destroying_without_state_mv():
     """Setting retain = true on a deployment made with retain = false plans to DESTROY the
     unprotected bucket, table and key: prevent_destroy only guards the retained blocks."""
-    # The storage README addresses a root calling the module directly; README.md the envs,
+    # The storage README addresses a root calling the module directly; docs/configuration.md the envs,
     # which call it through modules/pipeline.
     for doc, at in (
         (STORAGE / "README.md", "module.storage"),
-        (REPO / "README.md", "module.pipeline.module.storage"),
+        (REPO / "docs" / "configuration.md", "module.pipeline.module.storage"),
     ):
         text = doc.read_text(encoding="utf-8")
         flat = " ".join(text.split())
