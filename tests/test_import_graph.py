@@ -22,7 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
 # The core's modules that talk to AWS (lambdas/etl/__init__.py says so): the adapters and the
 # functions' work that drives them; every other is pure.
-AWS_MODULES = {"etl.runtime", "etl.s3io", "etl.status", "etl.chunk", "etl.publish", "etl.split"}
+AWS_MODULES = {
+    "etl.runtime",
+    "etl.s3io",
+    "etl.status",
+    "etl.chunk",
+    "etl.publish",
+    "etl.split",
+    "etl.failure",
+}
 HANDLER_MAX_LINES = 60
 
 
@@ -156,7 +164,7 @@ def test_every_handler_is_a_thin_adapter():
         for name, p in handler_modules().items()
     }
     assert set(lengths) >= {"splitter", "validator", "processor", "finalizer", "mark_failed"}
-    thin = {"processor", "validator", "finalizer", "splitter"}
+    thin = set(handler_modules())
     assert {n: k for n, k in lengths.items() if k > HANDLER_MAX_LINES and n in thin} == {}
 
 
