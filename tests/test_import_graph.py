@@ -30,6 +30,7 @@ AWS_MODULES = {
     "etl.publish",
     "etl.split",
     "etl.failure",
+    "etl.validate",
 }
 HANDLER_MAX_LINES = 60
 
