@@ -269,7 +269,7 @@ def execution_ended(rt: Runtime, ended: ExecutionEnded) -> ExecutionEndedOutcome
         return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "not_owner")
     if item.get("ended_notice") == ended.execution_arn:  # a redelivered event
         return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "already_reported")
-    removed = remove_outputs(rt, ref)
+    removed = remove_outputs(rt, ref, SchemaIdentity.from_item(item))
     message = failure_message(ref, item.get("error", name), item.get("reason", reason))
     rt.notifications.publish(
         TopicArn=rt.settings.failure_topic_arn, Subject=message.subject, Message=message.message
