@@ -131,8 +131,20 @@ def emitted_metrics() -> dict[str, set[tuple[str, str]]]:
     return found
 
 
+def _emitting_functions() -> dict[str, str]:
+    """{module: function}: a handler module, or a core module whose work exactly one handler
+    runs (tests/terraform/test_iam_policies.py handler_sources, the same derivation)."""
+    iam = _iam_derivation()
+    users: dict[str, set[str]] = {}
+    for key in CONTRACT.functions:
+        for path in iam.handler_sources(key):
+            users.setdefault(path.relative_to(LAMBDAS).with_suffix("").as_posix(), set()).add(key)
+    modules = {m: next(iter(keys)) for m, keys in users.items() if len(keys) == 1}
+    return {**modules, **{fn.module: key for key, fn in CONTRACT.functions.items()}}
+
+
 def test_every_emitted_metric_is_in_the_contract_with_its_unit_and_function():
-    modules = {fn.module: key for key, fn in CONTRACT.functions.items()}
+    modules = _emitting_functions()
     emitted = {
         name: {(unit, modules.get(module, module)) for unit, module in uses}
         for name, uses in emitted_metrics().items()
@@ -151,14 +163,21 @@ def test_the_contract_metrics_name_real_functions_and_units():
 
 
 # --------------------------------------------------------------------------- DynamoDB actions
-def _handler_dynamodb_actions() -> dict[str, list[str]]:
-    """What each handler calls through the status store, derived from the code by
-    tests/terraform/test_iam_policies.py (the derivation the IAM grants are checked with)."""
+def _iam_derivation():
+    """tests/terraform/test_iam_policies.py, whose derivation of each handler's code and calls
+    the grants are checked with."""
     sys.path.insert(0, str(REPO / "tests" / "terraform"))
     try:
         import test_iam_policies as iam
     finally:
         sys.path.remove(str(REPO / "tests" / "terraform"))
+    return iam
+
+
+def _handler_dynamodb_actions() -> dict[str, list[str]]:
+    """What each handler calls through the status store, derived from the code by
+    tests/terraform/test_iam_policies.py (the derivation the IAM grants are checked with)."""
+    iam = _iam_derivation()
     store = iam._status_store_actions()
     return {
         function: sorted(

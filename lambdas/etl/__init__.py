@@ -1,12 +1,19 @@
 """Core of the CSV ETL pipeline, shared by every function: no Lambda code in here.
 
 AWS is touched only by `s3io` (boto3: ranged reads, uploads), `status` (the DynamoDB table)
-and `runtime` (clients, Powertools logging and metrics); the other modules are pure
+and `runtime` (clients, Powertools logging and metrics), and driven through them by each
+function's work (`split`, `validate`, `chunk`, `publish`, `failure`: the handlers in lambdas/
+only parse the event, call one of these and return its typed event); the other modules are pure
 (bytes, Arrow and plain data in and out) and import without boto3 or botocore, and
 `contract` is stdlib only (tests/test_import_graph.py checks both, and that no module imports
 another that imports it back).
 
 Modules:
+    split      the splitter's work: S3 answers as named errors, the object, planning
+    validate   the validator's work: file-level checks, then PROCESSING
+    chunk      the processor's work: one chunk to work/, its status, metrics and log
+    publish    the finalizer's work: publishing (safe to retry) and the rejects rewrite
+    failure    MarkFailed's work: the verdict, clean-up, messages, the execution-ended rule
     contract   the one reader of contract.json: names shared with Terraform, build, harness
     errors     the named errors the state machine catches
     events     the typed events between the state machine's states (from_dict / to_dict)

@@ -330,6 +330,6 @@ def test_only_notify_failure_reaches_the_file_failed_state(definition):
         if s.get("Next") == "Failed" or any(c.get("Next") == "Failed" for c in s.get("Catch", []))
     ]
     assert leading == ["NotifyFailure"] and states["Failed"]["Error"] == "FileFailed"
-    import mark_failed
+    from etl.failure import REPORTED_FAILURE
 
-    assert states["Failed"]["Error"] == mark_failed.REPORTED_FAILURE
+    assert states["Failed"]["Error"] == REPORTED_FAILURE
