@@ -32,7 +32,7 @@ def test_the_modules_named_as_touching_aws_are_the_ones_importing_boto():
     (sentence,) = re.findall(r"AWS is touched only by (.*?);", etl.__doc__, flags=re.DOTALL)
     named = set(re.findall(r"`(\w+)`", sentence))
     importing = {p.stem for p in ETL.glob("*.py") if _imports(p) & {"boto3", "botocore"}}
-    assert named == importing == {"s3io", "status", "runtime"}
+    assert named == importing == {"s3io", "status", "runtime", "split"}
 
 
 def test_contract_is_stdlib_only():

@@ -1,9 +1,10 @@
 """Core of the CSV ETL pipeline, shared by every function: no Lambda code in here.
 
-AWS is touched only by `s3io` (boto3: ranged reads, uploads), `status` (the DynamoDB table)
-and `runtime` (clients, Powertools logging and metrics), and driven through them by each
-function's work (`split`, `validate`, `chunk`, `publish`, `failure`: the handlers in lambdas/
-only parse the event, call one of these and return its typed event); the other modules are pure
+AWS is touched only by `s3io` (boto3: ranged reads, uploads), `status` (the DynamoDB table),
+`runtime` (clients, Powertools logging and metrics) and `split` (it reads S3's error codes from
+botocore's ClientError to name them); each function's work (split, validate, chunk, publish,
+failure: the handlers in lambdas/ only parse the event, call one of these and return its typed
+event) drives AWS through them, and the other modules are pure
 (bytes, Arrow and plain data in and out) and import without boto3 or botocore, and
 `contract` is stdlib only (tests/test_import_graph.py checks both, and that no module imports
 another that imports it back).

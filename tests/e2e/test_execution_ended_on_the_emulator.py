@@ -65,7 +65,7 @@ def _failures_for(pipeline: LocalPipeline, file_id: str) -> list[dict]:
 def test_a_stopped_execution_is_failed_cleaned_up_and_reported_by_the_rule(pipeline, tmp_path):
     path = tmp_path / "stopped.csv"
     path.write_text(HEADER + _rows(3000))  # ~260 KB: dozens of 4 KiB chunks
-    key = f"incoming/{path.name}"
+    key = f"incoming/transactions/{path.name}"
     uploaded = pipeline.upload(path, key)
     (arn,) = pipeline.wait_for_start(key, count=1, timeout=45)
     file_id = f"s3://{pipeline.bucket}/{key}?versionId={uploaded['version_id']}"
@@ -107,7 +107,7 @@ def test_a_stopped_execution_is_failed_cleaned_up_and_reported_by_the_rule(pipel
     # bucket lifecycle. Nothing else may be left.
     time.sleep(3)
     ref = FileRef.from_file_id(file_id)
-    prefixes = (ref.staging_prefix, *ref.published_prefixes)
+    prefixes = (ref.staging_prefix, *ref.outputs(1).published_prefixes)  # transactions v1
     assert {p: pipeline.list_keys(p) for p in prefixes} == {p: [] for p in prefixes}
     done = {
         CONTRACT.table.chunk_index(i[CONTRACT.table.sort_key])
