@@ -45,6 +45,15 @@ resource "aws_kms_alias" "this" {
 # ---------------------------------------------------------------------------
 
 resource "aws_s3_bucket" "this" {
+  # Evaluated through modules/pipeline (the modules and envs scans), checkov 3 loses this bucket's
+  # links to its versioning, SSE-KMS, public access block, lifecycle and notification resources
+  # below since the datasets and names inputs met (not diagnosed; the storage module scanned on
+  # its own passed all five before these skips); tests/terraform/test_plan.py pins them on the plan.
+  # checkov:skip=CKV_AWS_21: versioning: aws_s3_bucket_versioning.this below (see above)
+  # checkov:skip=CKV_AWS_145: SSE-KMS: aws_s3_bucket_server_side_encryption_configuration.this below (see above)
+  # checkov:skip=CKV2_AWS_6: public access block: aws_s3_bucket_public_access_block.this below (see above)
+  # checkov:skip=CKV2_AWS_61: lifecycle: aws_s3_bucket_lifecycle_configuration.this below (see above)
+  # checkov:skip=CKV2_AWS_62: EventBridge notifications: aws_s3_bucket_notification.this below (see above)
   # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
   # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
   count = var.retain ? 0 : 1
@@ -55,6 +64,15 @@ resource "aws_s3_bucket" "this" {
 }
 
 resource "aws_s3_bucket" "retained" {
+  # Evaluated through modules/pipeline (the modules and envs scans), checkov 3 loses this bucket's
+  # links to its versioning, SSE-KMS, public access block, lifecycle and notification resources
+  # below since the datasets and names inputs met (not diagnosed; the storage module scanned on
+  # its own passed all five before these skips); tests/terraform/test_plan.py pins them on the plan.
+  # checkov:skip=CKV_AWS_21: versioning: aws_s3_bucket_versioning.this below (see above)
+  # checkov:skip=CKV_AWS_145: SSE-KMS: aws_s3_bucket_server_side_encryption_configuration.this below (see above)
+  # checkov:skip=CKV2_AWS_6: public access block: aws_s3_bucket_public_access_block.this below (see above)
+  # checkov:skip=CKV2_AWS_61: lifecycle: aws_s3_bucket_lifecycle_configuration.this below (see above)
+  # checkov:skip=CKV2_AWS_62: EventBridge notifications: aws_s3_bucket_notification.this below (see above)
   # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
   # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
   count = var.retain ? 1 : 0
