@@ -330,7 +330,11 @@ def test_an_ended_execution_sends_its_status_change_to_eventbridge(aws):
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
     with applied("sfn_status_events"):
         execution = run("patched")
-    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        # The event is put after the status turns FAILED (as on AWS, where it is asynchronous
+        # too): wait for it instead of reading once (a single read raced in CI).
+        (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=10)[
+            "Messages"
+        ]
     event = json.loads(message["Body"])
     assert (event["source"], event["detail-type"], event["resources"]) == (
         "aws.states",
