@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import select
 import struct
@@ -37,8 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from localrun import lambda_async
 from localrun.lambda_runtime import WorkerRuntime, default_runtime
 
+LOG = logging.getLogger(__name__)
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 _INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
 _INVOKE_PATH_SUFFIX = "/invocations"
@@ -68,7 +71,9 @@ class Fault:
     ``when="after_upload"`` raises inside the handler right after its first successful S3
     upload (PutObject / CompleteMultipartUpload) of a key containing ``key_contains``: a
     crash half-way through, e.g. after the processor's valid output and before its rejects.
-    ``chunk_index=None`` matches invocations that carry no ``chunk.index``.
+    ``chunk_index=None`` matches invocations that carry no ``chunk.index``;
+    ``payload_contains`` restricts a fault to invocations whose payload holds that text (e.g.
+    the execution-ended rule's events, as opposed to the state machine's MarkFailed).
     The production handlers know nothing of this: the worker wraps the SDK's calls.
     """
 
@@ -77,6 +82,7 @@ class Fault:
     attempts: frozenset[int]
     when: str = "before"
     key_contains: str | None = None
+    payload_contains: str | None = None
 
     def __post_init__(self) -> None:
         if self.when not in ("before", "after", "after_upload"):
@@ -343,10 +349,13 @@ class LambdaLayer:
         attempts: Iterable[int] = (1,),
         when: str = "before",
         key_contains: str | None = None,
+        payload_contains: str | None = None,
     ) -> Fault:
         if not any(spec.name == function for spec in self._specs.values()):
             raise ValueError(f"unknown function {function!r}")
-        fault = Fault(function, chunk_index, frozenset(attempts), when, key_contains)
+        fault = Fault(
+            function, chunk_index, frozenset(attempts), when, key_contains, payload_contains
+        )
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -383,7 +392,7 @@ class LambdaLayer:
         payload = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         if invocation_type == "Event":
-            threading.Thread(target=self.invoke, args=(spec, payload), daemon=True).start()
+            threading.Thread(target=self._invoke_event, args=(spec, payload), daemon=True).start()
             start_response("202 Accepted", [("Content-Type", "application/json")])
             return [b""]
         result = self.invoke(spec, payload)
@@ -402,6 +411,14 @@ class LambdaLayer:
         start_response("200 OK", headers)
         return [body.encode("utf-8")]
 
+    def _invoke_event(self, spec: FunctionSpec, payload: str) -> None:
+        """An accepted ``Event`` invocation: retries and the OnFailure destination as the
+        function's event invoke config says (``lambda_async``)."""
+        try:
+            lambda_async.run_event(lambda: self.invoke(spec, payload), spec.arn, payload)
+        except Exception:  # a thread has no caller: say it, as Lambda's own logs would
+            LOG.exception("%s: asynchronous invocation not completed", spec.function_name)
+
     def invoke(self, spec: FunctionSpec, payload: str) -> dict:
         file_id, chunk_index = _attempt_key(payload)
         with self._lock:
@@ -415,6 +432,7 @@ class LambdaLayer:
                     for f in self.faults
                     if f.function == spec.name
                     and f.chunk_index == chunk_index
+                    and (f.payload_contains is None or f.payload_contains in payload)
                     and attempt in f.attempts
                 ),
                 None,

@@ -250,18 +250,20 @@ class LocalPipeline(ExecutionEvents, ExecutionResults):
         attempts=(1,),
         when: str = "before",
         key_contains: str | None = None,
+        payload_contains: str | None = None,
     ) -> Fault:
         """Test-only: make ``function`` fail for ``chunk_index`` on these attempt numbers,
         raising ``InjectedFault`` in the worker: ``before`` the handler ran, ``after`` it
         returned, or ``after_upload`` (right after the handler's first S3 upload whose key
         contains ``key_contains``, e.g. the processor's ``/valid/`` output: a half-done
-        chunk)."""
+        chunk); ``payload_contains``: only invocations whose payload holds that text."""
         return self.layer.inject_fault(
             function,
             chunk_index=chunk_index,
             attempts=attempts,
             when=when,
             key_contains=key_contains,
+            payload_contains=payload_contains,
         )
 
     @property

@@ -210,7 +210,7 @@ locals {
     }
     events-dlq-not-empty = {
       name        = "${var.prefix}-events-dlq-not-empty"
-      description = "EventBridge could not start the pipeline for an uploaded file; the event is in ${var.events_dlq_name}."
+      description = "EventBridge could not start the pipeline for an uploaded file, or the clean-up of an execution that ended without MarkFailed failed after retries; the event or its invocation record is in ${var.events_dlq_name}."
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
       dimensions  = tomap({ QueueName = var.events_dlq_name })

@@ -257,7 +257,8 @@ data "aws_iam_policy_document" "results_queue" {
   }
 }
 
-# EventBridge dead-letter queue: only this module's rules' dead letters (no IAM principal sends).
+# EventBridge dead-letter queue: only this module's rules' dead letters and the execution-ended
+# function's failed invocations (Lambda sends those as the function's role).
 data "aws_iam_policy_document" "events_dlq" {
   source_policy_documents = [data.aws_iam_policy_document.message_guard["events_dlq"].json]
 
@@ -375,4 +376,40 @@ resource "aws_iam_role_policy" "execution_ended_handler" {
   name   = "publish-failures"
   role   = local.ended_role_name
   policy = data.aws_iam_policy_document.execution_ended_handler.json
+}
+
+# Lambda records the execution-ended function's failed invocations in the events dead-letter
+# queue as the function's role: sqs:SendMessage on that queue and the key through SQS for it.
+data "aws_iam_policy_document" "execution_ended_failures" {
+  statement {
+    sid       = "RecordFailedCleanUps"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+  }
+
+  statement {
+    sid       = "UsePipelineKeyForEventsDlq"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = [aws_sqs_queue.events_dlq.arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution_ended_failures" {
+  name   = "record-failed-clean-ups"
+  role   = local.ended_role_name
+  policy = data.aws_iam_policy_document.execution_ended_failures.json
 }

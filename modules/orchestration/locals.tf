@@ -55,7 +55,7 @@ locals {
   # denied without TLS.
   message_guards = {
     results_queue = { arn = aws_sqs_queue.results.arn, send_action = "sqs:SendMessage", senders = [aws_iam_role.state_machine.arn], tls_actions = "sqs:*" }
-    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", senders = [], tls_actions = "sqs:*" }
+    events_dlq    = { arn = aws_sqs_queue.events_dlq.arn, send_action = "sqs:SendMessage", senders = [var.execution_ended_handler.role_arn], tls_actions = "sqs:*" }
     failure_topic = { arn = aws_sns_topic.failures.arn, send_action = "sns:Publish", senders = [aws_iam_role.state_machine.arn, var.execution_ended_handler.role_arn], tls_actions = "sns:Publish" }
   }
 

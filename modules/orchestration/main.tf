@@ -189,7 +189,32 @@ resource "aws_lambda_permission" "execution_ended" {
   }
 }
 
-# Events that EventBridge could not deliver after its retries.
+# The rule invokes the function asynchronously. A clean-up that fails is retried twice by
+# Lambda and then recorded (the event, the error) in the dead-letter queue below, which is
+# alarmed; without a destination Lambda would drop it. The role may send there first
+# (the provider retries while that grant propagates).
+resource "aws_lambda_function_event_invoke_config" "execution_ended" {
+  function_name          = local.ended_function_arn
+  maximum_retry_attempts = 2
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.events_dlq.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.execution_ended_failures]
+
+  lifecycle {
+    precondition {
+      condition     = local.ended_function_arn != null
+      error_message = "execution_ended_handler.function (${var.execution_ended_handler.function}) is not a function_arns key."
+    }
+  }
+}
+
+# Events that EventBridge could not deliver after its retries, and the execution-ended
+# function's invocations that failed after Lambda's retries.
 resource "aws_sqs_queue" "events_dlq" {
   name                      = local.names.events_dlq
   message_retention_seconds = 1209600

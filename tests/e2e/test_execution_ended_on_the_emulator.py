@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from etl.contract import CONTRACT
+from etl.failure import EXECUTION_ENDED
 from etl.keys import FileRef
 
 from localrun.pipeline import LocalPipeline
@@ -133,3 +134,47 @@ def test_a_file_failed_through_mark_failed_is_reported_once(pipeline, tmp_path):
     assert json.loads(message["Message"])["error"] == "HeaderOnly"
     assert "ended_notice" not in result.file_item
     assert "ended_notice" not in _file_item(pipeline, result.file_id)
+
+
+def test_a_clean_up_that_keeps_failing_is_recorded_in_the_events_dead_letter_queue(
+    pipeline, tmp_path
+):
+    """The rule invokes mark_failed asynchronously: Lambda retries a failing clean-up twice,
+    then sends its invocation record to the OnFailure destination Terraform configured (the
+    alarmed events dead-letter queue) instead of dropping it."""
+    sqs = pipeline.client("sqs")
+    dlq_url = pipeline.deployment.outputs["events_dlq_url"]
+    path = tmp_path / "header-only-again.csv"
+    path.write_text(HEADER)
+    before = len(pipeline.invocations)
+    # every invocation by the rule fails; the state machine's MarkFailed runs as usual
+    pipeline.inject_fault(
+        "mark_failed", attempts=range(1, 100_000), payload_contains=EXECUTION_ENDED
+    )
+    try:
+        result = pipeline.run_file(path, timeout=240)
+        assert (result.status, result.failure["error"]) == ("FAILED", "HeaderOnly")
+        got = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
+    finally:
+        pipeline.layer.clear_faults()
+    (message,) = got["Messages"]
+    record = json.loads(message["Body"])
+    assert (
+        record["requestContext"]["condition"],
+        record["requestContext"]["approximateInvokeCount"],
+    ) == (
+        "RetriesExhausted",
+        3,
+    )
+    assert (
+        record["requestContext"]["functionArn"].split(":")[6]
+        == pipeline.deployment.outputs["function_names"]["mark_failed"]
+    )
+    event = record["requestPayload"]
+    assert (event["source"], event["detail"]["status"]) == ("aws.states", "FAILED")
+    assert record["responsePayload"]["errorType"] == "InjectedFault"
+    failed = [
+        i for i in pipeline.invocations[before:] if i.function == "mark_failed" and i.injected
+    ]
+    assert len(failed) == 3
+    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])

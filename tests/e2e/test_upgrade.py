@@ -126,6 +126,9 @@ ADDED = {
     "module.pipeline.module.orchestration.aws_cloudwatch_event_target.execution_ended",
     "module.pipeline.module.orchestration.aws_lambda_permission.execution_ended",
     "module.pipeline.module.orchestration.aws_iam_role_policy.execution_ended_handler",
+    # its failed invocations go to the events dead-letter queue after Lambda's retries
+    "module.pipeline.module.orchestration.aws_lambda_function_event_invoke_config.execution_ended",
+    "module.pipeline.module.orchestration.aws_iam_role_policy.execution_ended_failures",
 }
 KEPT = (
     "aws_s3_bucket.",

@@ -176,6 +176,15 @@ def test_injected_faults_match_function_chunk_and_attempt(layer):
     ]
 
 
+def test_a_fault_with_payload_contains_spares_other_payloads(layer):
+    layer.inject_fault("fn", attempts={1, 2}, payload_contains="Status Change")
+    other = _invoke(layer, {"input": {"file_id": "f"}})
+    matching = _invoke(layer, {"detail-type": "Step Functions Execution Status Change"})
+    assert "X-Amz-Function-Error" not in other.headers
+    assert matching.get_json()["errorType"] == "InjectedFault"
+    assert [(i.attempt, i.injected) for i in layer.invocations] == [(1, None), (2, "before")]
+
+
 def test_close_stops_every_worker(layer):
     _invoke(layer, {})
     pids = layer.worker_pids()

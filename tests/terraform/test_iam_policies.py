@@ -904,16 +904,51 @@ def test_only_the_state_machine_sends_results():
     )
 
 
-def test_only_eventbridge_sends_dead_letters():
+def test_only_eventbridge_and_the_ended_rules_handler_send_dead_letters():
+    """EventBridge (the queue policy allows it, for this module's rules) and Lambda, which
+    records the execution-ended function's failed invocations as that function's role
+    (its own policy allows it); the guard denies every other IAM principal."""
     allows = _statements("orchestration", "events_dlq")
     assert [s.principals for s in allows] == [[("Service", ["events.amazonaws.com"])]]
     guard = _guards()["events_dlq"]
-    # No IAM principal may send: no senders leaves only the PrincipalServiceName condition.
     assert (guard["send_action"], guard["senders"], guard["arn"]) == (
         "sqs:SendMessage",
-        [],
+        [ENDED_HANDLER_ROLE],
         "${aws_sqs_queue.events_dlq.arn}",
     )
+    grants = _statements("orchestration", "execution_ended_failures")
+    assert [(s.sid, s.actions, s.resources) for s in grants] == [
+        ("RecordFailedCleanUps", ["sqs:SendMessage"], ["${aws_sqs_queue.events_dlq.arn}"]),
+        (
+            "UsePipelineKeyForEventsDlq",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["${var.kms_key_arn}"],
+        ),
+    ]
+    assert grants[1].condition_details == [
+        ("StringEquals", "kms:ViaService", ["sqs.${local.region}.${local.dns_suffix}"]),
+        ("StringEquals", "kms:EncryptionContext:aws:sqs:arn", ["${aws_sqs_queue.events_dlq.arn}"]),
+    ]
+
+
+def test_failed_clean_ups_are_retried_then_recorded_in_the_dead_letter_queue():
+    """Lambda drops an asynchronous event whose retries failed unless a destination is set;
+    the destination is checked (and the grant awaited) when the config is put."""
+    ((_, _, config),) = [
+        (path, name, body)
+        for path, kind, name, body in module_blocks(MODULES_DIR / "orchestration", "resource")
+        if kind == "aws_lambda_function_event_invoke_config"
+    ]
+    assert (expr(config["function_name"]), config["maximum_retry_attempts"]) == (
+        "local.ended_function_arn",
+        2,
+    )
+    (destinations,) = config["destination_config"]
+    (on_failure,) = destinations["on_failure"]
+    assert expr(on_failure["destination"]) == "aws_sqs_queue.events_dlq.arn"
+    assert [expr(d) for d in config["depends_on"]] == [
+        "aws_iam_role_policy.execution_ended_failures"
+    ]
 
 
 def test_only_the_state_machine_the_ended_rules_handler_and_the_alarms_publish_failures():

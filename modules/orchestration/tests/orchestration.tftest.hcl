@@ -100,6 +100,15 @@ run "execution_ended_rule" {
   command = plan
 
   assert {
+    condition     = aws_lambda_function_event_invoke_config.execution_ended.function_name == var.function_arns["mark_failed"] && aws_lambda_function_event_invoke_config.execution_ended.maximum_retry_attempts == 2 && aws_lambda_function_event_invoke_config.execution_ended.destination_config[0].on_failure[0].destination == aws_sqs_queue.events_dlq.arn
+    error_message = "A clean-up that fails is retried twice by Lambda, then recorded in the dead-letter queue."
+  }
+  assert {
+    condition     = aws_iam_role_policy.execution_ended_failures.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.sid] == ["RecordFailedCleanUps", "UsePipelineKeyForEventsDlq"] && one([for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.resources if s.sid == "RecordFailedCleanUps"]) == toset([aws_sqs_queue.events_dlq.arn])
+    error_message = "The function's role may send its failure records to the dead-letter queue only."
+  }
+
+  assert {
     condition     = aws_cloudwatch_event_rule.execution_ended.name == "etl-test-execution-ended" && output.execution_ended_rule_name == "etl-test-execution-ended"
     error_message = "The rule is named <prefix>-execution-ended."
   }
@@ -173,8 +182,8 @@ run "queue_and_topic_policies" {
     error_message = "CloudWatch may publish for this account's etl-test-* alarms only."
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.events_dlq.statement : s.sid] == ["AllowRuleDeadLetters"] && jsonencode([for s in data.aws_iam_policy_document.message_guard["events_dlq"].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "DenyOtherSenders"]) == jsonencode([{ "aws:PrincipalServiceName" = ["Null", ["true"]] }])
-    error_message = "The dead-letter queue: only the rule's dead letters, no IAM principal sends."
+    condition     = [for s in data.aws_iam_policy_document.events_dlq.statement : s.sid] == ["AllowRuleDeadLetters"] && jsonencode([for s in data.aws_iam_policy_document.message_guard["events_dlq"].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "DenyOtherSenders"]) == jsonencode([{ "aws:PrincipalArn" = ["ArnNotEquals", [var.execution_ended_handler.role_arn]], "aws:PrincipalServiceName" = ["Null", ["true"]] }])
+    error_message = "The dead-letter queue: the rules' dead letters and, of IAM principals, only the execution-ended function's role (Lambda's failure records)."
   }
   assert {
     condition     = alltrue([for d in values(data.aws_iam_policy_document.message_guard) : jsonencode([for s in d.statement : [s.effect, [for p in s.principals : [p.type, p.identifiers]], [for c in s.condition : [c.test, c.variable, c.values]]] if s.sid == "DenyInsecureTransport"]) == jsonencode([["Deny", [["*", ["*"]]], [["Bool", "aws:SecureTransport", ["false"]]]]])])

@@ -40,7 +40,7 @@ run "state_machine_refuses_a_missing_function" {
     }
   }
   # the execution-ended rule's function (mark_failed) is missing too
-  expect_failures = [aws_sfn_state_machine.this, aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended]
+  expect_failures = [aws_sfn_state_machine.this, aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended, aws_lambda_function_event_invoke_config.execution_ended]
 }
 
 # contract.json state_machine.variables must be exactly the template's non-ARN variables.
@@ -131,7 +131,7 @@ run "execution_ended_rule_refuses_a_function_that_is_not_deployed" {
   variables {
     execution_ended_handler = { function = "cleaner", role_arn = "arn:aws:iam::123456789012:role/etl-test-cleaner-fn" }
   }
-  expect_failures = [aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended]
+  expect_failures = [aws_cloudwatch_event_target.execution_ended, aws_lambda_permission.execution_ended, aws_lambda_function_event_invoke_config.execution_ended]
 }
 
 run "prefix_rejects_two_characters" {
