@@ -17,7 +17,10 @@ subprocess, pinned to one thread unless it is an all-cores job:
   floor       pyarrow's typed parse of the clean sample + the processor's Parquet write
   parse_only  pyarrow.csv.open_csv over the file, strings only, no checks, no write
   splitter    etl.chunking.plan_chunks with 64 MiB chunks: bytes read per boundary
-  (and processor/polars/duckdb on all cores, and a chunk's path through an S3 model)
+  validate    localrun/validate.py: the whole file as the pipeline chunks it, published
+  describe    localrun/describe.py: a Table Schema inferred from every record
+  (and processor/polars/duckdb/validate/describe on all cores, and a chunk's path through
+  an S3 model)
 
 With --local-e2e the same sample then goes through the whole pipeline on the embedded
 moto (``python -m localrun``: deploy envs/dev with Terraform, then upload and wait); the
@@ -25,8 +28,10 @@ run's time after the deploy gives ``local_e2e_mb_s`` and ``ratio_local_e2e_to_pr
 (local seconds / processor seconds; target <= 5).
 
 Every job's valid/rejected counts are checked against the generator's and the
-processor's, and the peers' valid outputs against the processor's value by value; any
-disagreement fails the run (exit 1) after results.json and results.png are written.
+processor's, the peers' and validate's valid outputs against the processor's value by value
+(validate's rejects too), and describe must read every record and infer one schema at both
+thread counts; any disagreement fails the run (exit 1) after results.json and results.png
+are written.
 
 Seconds are the job's own wall time (measured inside the child after its imports); MB/s
 is file bytes / 1e6 / seconds; peak RSS is the child's ru_maxrss from os.wait4. Sizes on

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs import JOBS
+from jobs import JOBS, Job
 from settings import HERE, MIB, ROOT, SINGLE_THREAD_ENV
 
 BASELINE_JOBS = ("processor", "processor_all_cores")
@@ -173,38 +173,48 @@ def run_jobs(
     baseline_dir: Path | None = None,
     baseline_rev: str | None = None,
 ) -> Run:
-    """Each job `repeat` times (fastest run counts; RSS: the largest), each in a fresh child;
-    with a baseline, its run of a processor job follows ours (same machine state)."""
+    """Each job `repeat` times (fastest run counts; RSS: the largest), each in a fresh child,
+    in rounds: every job's first run, then every job's second run, ... so a load that
+    changes during the run (a shared machine) weighs on every job alike and the ratios of
+    one run compare like with like. With a baseline, its run of a processor job follows
+    ours (same machine state). A job whose run fails is not run again."""
     run = Run()
-    for name in wanted:
-        job = JOBS[name]
-        csv = samples[job.sample]
-        runs = []
-        for i in range(max(1, repeat) if job.repeat else 1):
+    runs: dict[str, list[dict]] = {name: [] for name in wanted}
+    for i in range(max(1, repeat)):
+        for name in wanted:
+            job = JOBS[name]
+            if (i and not job.repeat) or (runs[name] and not runs[name][-1].get("ok")):
+                continue
             how = "all cores" if job.all_cores else "1 thread"
             print(
                 f"running {name} ({how}, fresh process{f', run {i + 1}' if i else ''}) ...",
                 flush=True,
             )
             shutil.rmtree(work / name, ignore_errors=True)  # no stale parts from older runs
-            runs.append(run_child(name, csv, work / name))
+            runs[name].append(run_child(name, samples[job.sample], work / name))
             if baseline_dir and name in BASELINE_JOBS:
                 print(f"running {name} at {baseline_rev} ...", flush=True)
                 shutil.rmtree(work / f"baseline_{name}", ignore_errors=True)
                 run.baseline_runs.setdefault(name, []).append(
-                    run_child(name, csv, work / f"baseline_{name}", lambdas=baseline_dir)
+                    run_child(
+                        name, samples[job.sample], work / f"baseline_{name}", lambdas=baseline_dir
+                    )
                 )
-            if not runs[-1].get("ok"):
-                break
-        best = min(runs, key=lambda r: r.get("seconds", float("inf")))
-        best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
-        best["runs_seconds"] = [r.get("seconds") for r in runs]
-        best["sample_bytes"] = csv.stat().st_size
-        if best.get("ok") and job.timed and "seconds" in best:
-            best["mb_s"] = best["sample_bytes"] / 1e6 / best["seconds"]
-        run.jobs[name] = best
-        _print_job(name, best)
+    for name in wanted:
+        run.jobs[name] = _best(runs[name], JOBS[name], samples[JOBS[name].sample])
+        _print_job(name, run.jobs[name])
     return run
+
+
+def _best(runs: list[dict], job: Job, csv: Path) -> dict:
+    """The fastest run, with the largest peak RSS of all runs and every run's seconds."""
+    best = min(runs, key=lambda r: r.get("seconds", float("inf")))
+    best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    best["runs_seconds"] = [r.get("seconds") for r in runs]
+    best["sample_bytes"] = csv.stat().st_size
+    if best.get("ok") and job.timed and "seconds" in best:
+        best["mb_s"] = best["sample_bytes"] / 1e6 / best["seconds"]
+    return best
 
 
 def _print_job(name: str, result: dict) -> None:

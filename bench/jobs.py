@@ -7,8 +7,11 @@ returns a dict; `seconds` is its own wall time after its imports.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ class Job:
 
     run: Callable[[Path, Path], dict]
     label: str  # what the table and the chart call it
-    group: str  # ours | peer | floor | reference | extra | check
+    group: str  # ours | loop | peer | floor | reference | extra | check
     all_cores: bool = False  # False: the child is pinned to one thread
     sample: str = "main"  # main: the sample with invalid rows; clean: none invalid
     timed: bool = True  # reports MB/s
@@ -43,6 +46,16 @@ def _pin_one_thread() -> None:
 
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (every thread) and of its ended children (the forked
+    workers of validate and describe): what a job costs, whatever else the machine runs."""
+    me, workers = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def _threads(all_cores: bool) -> int:
@@ -59,13 +72,14 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)
     threads = _threads(all_cores)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     result = process_file(
         csv, load_schema(SCHEMA), out / "valid.parquet", out / "rejected.parquet", threads=threads
     )
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
+        "cpu_seconds": _cpu_seconds() - cpu,
         "threads": threads,
         "rows_valid": int(result.rows_valid),
         "rows_rejected": int(result.rows_rejected),
@@ -76,6 +90,57 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
             for name in ("valid.parquet", "rejected.parquet")
             if (out / name).exists()
         ),
+    }
+
+
+def job_validate(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
+    """localrun.validate.validate_file: the file cut as the pipeline cuts it (the deployed
+    chunk size), every chunk through the processor's core, the outputs published to `out`
+    as the finalizer publishes them; in this process, or on one worker process per core."""
+    if not all_cores:
+        _pin_one_thread()
+    import etl.transform  # noqa: F401 - imported before the clock, as the processor job's
+
+    from localrun.validate import validate_file
+
+    schema_bytes = SCHEMA.read_bytes()
+    jobs = _threads(all_cores)
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    result = validate_file(csv, schema_bytes, out=out, jobs=jobs)
+    seconds = time.perf_counter() - started
+    if not result.succeeded:
+        raise RuntimeError(f"validate: the file would fail: {result.error}")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "threads": jobs,
+        "chunks": result.chunks,
+        "rows_valid": int(result.rows_valid),
+        "rows_rejected": int(result.rows_rejected),
+    }
+
+
+def job_describe(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
+    """localrun.describe on the file: every record read, in chunks summarised on one
+    process or on one worker process per core; the inferred schema is part of the result
+    (it must not depend on the chunking)."""
+    if not all_cores:
+        _pin_one_thread()
+    import localrun.chunkread  # noqa: F401 - imported before the clock (forked workers)
+    from localrun.describe import _parse_args, describe
+
+    jobs = _threads(all_cores)
+    err = io.StringIO()
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    doc = describe(_parse_args([str(csv), "--jobs", str(jobs)]), err=err)
+    seconds = time.perf_counter() - started
+    records = re.match(r"([\d,]+) records", err.getvalue())
+    return {
+        "seconds": seconds,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "threads": jobs,
+        "rows_described": int(records.group(1).replace(",", "")) if records else None,
+        "schema": doc,
     }
 
 
@@ -295,11 +360,26 @@ def job_diff(csv: Path, out: Path, *, peer: str) -> dict:
     return {
         "peer": peer,
         "valid_columns_identical": same_values,
+        **(_same_rejects(out / "processor", out / peer) if peer in SAME_OUTPUTS else {}),
         "peer_types": types,
         "valid_only_in_processor": len(only_proc),
         "valid_only_in_peer": len(only_peer),
         "examples_valid_only_in_processor": {t: raw(t) for t in only_proc[:5].to_pylist()},
         "examples_valid_only_in_peer": {t: raw(t) for t in only_peer[:5].to_pylist()},
+    }
+
+
+def _same_rejects(ours: Path, theirs: Path) -> dict:
+    """Are the rejects the same table, row by row (file line, raw text, reason, failures)?
+    For the jobs that publish the processor's own rejects (validate: a file per chunk)."""
+    import pyarrow.dataset as ds
+
+    mine = ds.dataset(ours / "rejected.parquet").to_table()
+    where = theirs / "rejected"
+    other = ds.dataset(where).to_table() if any(where.glob("*.parquet")) else mine.slice(0, 0)
+    return {
+        "rejected_rows": [mine.num_rows, other.num_rows],
+        "rejected_identical": mine.schema == other.schema and mine.equals(other),
     }
 
 
@@ -325,6 +405,20 @@ JOBS: dict[str, Job] = {
         "ours",
         all_cores=True,
     ),
+    "validate": Job(job_validate, "validate", "loop"),
+    "validate_all_cores": Job(
+        lambda c, o: job_validate(c, o, all_cores=True),
+        "validate, all cores",
+        "loop",
+        all_cores=True,
+    ),
+    "describe": Job(job_describe, "describe", "loop"),
+    "describe_all_cores": Job(
+        lambda c, o: job_describe(c, o, all_cores=True),
+        "describe, all cores",
+        "loop",
+        all_cores=True,
+    ),
     "polars": Job(job_polars, "polars", "peer"),
     "polars_all_cores": Job(
         lambda c, o: job_polars(c, o, all_cores=True), "polars, all cores", "peer", all_cores=True
@@ -345,7 +439,7 @@ JOBS: dict[str, Job] = {
     "splitter": Job(job_splitter, "splitter", "check", timed=False, repeat=False),
     **{
         f"diff_{peer}": Job(_diff(peer), f"diff vs {peer}", "check", timed=False, repeat=False)
-        for peer in ("pandas", "polars", "duckdb")
+        for peer in ("pandas", "polars", "duckdb", "validate", "validate_all_cores")
     },
 }
 DEFAULT_JOBS = (
@@ -361,6 +455,10 @@ DEFAULT_JOBS = (
     "duckdb_all_cores",
     "s3_model_serial",
     "s3_model_streamed",
+    "validate",
+    "validate_all_cores",
+    "describe",
+    "describe_all_cores",
 )
 # the jobs that process the main sample and whose counts must agree with the generator's
 COUNTED = (
@@ -373,9 +471,14 @@ COUNTED = (
     "pandas",
     "s3_model_serial",
     "s3_model_streamed",
+    "validate",
+    "validate_all_cores",
 )
+DESCRIBED = ("describe", "describe_all_cores")  # every record read, the same schema inferred
 PEERS = ("polars", "duckdb")  # same job as ours, run at one thread and at all cores
-VALUE_CHECKED = ("pandas", "polars", "duckdb")  # valid outputs compared value by value
+# valid outputs compared with the processor's value by value; SAME_OUTPUTS: the rejects too
+VALUE_CHECKED = ("pandas", "polars", "duckdb", "validate", "validate_all_cores")
+SAME_OUTPUTS = ("validate", "validate_all_cores")
 
 
 def worker(job: str, csv: Path, out: Path) -> None:

@@ -24,6 +24,12 @@ TARGETS = {
     "ratio_processor_all_cores_to_processor": (">=", 1.7),
     "ratio_processor_all_cores_to_fastest_peer_all_cores": (">=", 1.3),
     "splitter_bytes_per_boundary": ("<=", float(MIB)),
+    # issue 20: the user's loop, in seconds on the bench file: validate on one thread within
+    # 1.2x of the processor's time, on all cores faster than the processor alone; describe at
+    # least as fast as validate, both on all cores
+    "time_ratio_validate_to_processor": ("<=", 1.2),
+    "time_ratio_validate_all_cores_to_processor": ("<", 1.0),
+    "time_ratio_describe_all_cores_to_validate_all_cores": ("<=", 1.0),
 }
 # a one-thread job's child gets these (pyarrow/Arrow read OMP_NUM_THREADS for their pool
 # sizes; polars reads POLARS_MAX_THREADS on import); an all-cores job gets none of them
