@@ -53,6 +53,7 @@ class _Prepared:
     counts: ChunkResult
     rejects: Rejects
     valid: list[pa.Table]
+    rejects_table: pa.Table | None = None  # the rejects in line order, built by `prepare()`
 
 
 class ChunkProcessor:
@@ -213,6 +214,8 @@ class ChunkProcessor:
             out.rejects = empty_rejects()
             out.valid = []
             self._slow_path(block, index, first_line, out)
+        if out.rejects.lines:
+            out.rejects_table = out.rejects.table()
         return out
 
     def commit(self, prepared: _Prepared) -> None:
@@ -225,8 +228,8 @@ class ChunkProcessor:
             )
             self._valid.write_table(table)
             self.result.rows_valid += table.num_rows
-        if prepared.rejects.lines:
-            self._rejects_pending.append(prepared.rejects.table())
+        if prepared.rejects_table is not None:
+            self._rejects_pending.append(prepared.rejects_table)
             prepared.rejects.count_into(self.result)
             self.result.rows_rejected += len(prepared.rejects.lines)
             pending = self._rejects_pending
