@@ -355,7 +355,7 @@ def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path,
     assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [
         f"T{i:06d}" for i in range(300)
     ]
-    assert seen == {"MainThread", "block"}
+    assert seen == {"block"}  # the first block too: its first rows fixed the encodings
 
 
 def _calendar_cases() -> list[tuple[str, bool]]:

@@ -1,4 +1,4 @@
-"""Cutting a byte stream into blocks of whole records, each with its record index.
+"""Cutting a byte stream into blocks of whole records.
 
 A block is cut at its last record end (quote-aware, see csvscan); the partial record after
 it is carried into the next block. Blocks are views of the bytes read, not copies.
@@ -6,13 +6,24 @@ it is carried into the next block. Blocks are views of the bytes read, not copie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
-from .csvscan import RecordIndex, check_closed, index_complete_records, index_records
+from .csvscan import (
+    LF,
+    RecordIndex,
+    check_closed,
+    count_byte,
+    index_complete_records,
+    index_records,
+    last_record_end,
+)
 from .errors import ChunkBoundaryError, RecordTooLarge
 
 Block = bytes | memoryview  # whole records; a view of the bytes read, not a copy
+# (bytes read, whether they are the stream's last record) -> None if no record ends in
+# them, else (bytes of whole records, their LF count, what is yielded with the block)
+Cutter = Callable[[bytes, bool], tuple[int, int, Any] | None]
 
 
 def iter_blocks(
@@ -24,8 +35,47 @@ def iter_blocks(
     delimiter: str = ",",
 ) -> Iterator[tuple[Block, RecordIndex]]:
     """Yield (block of whole records, its record index) from `stream`, which starts at a
-    record start. Blocks are views of what was read (no copy of the block itself).
-    A quoted field that never closes is UnbalancedQuote (`check_closed`), not a bad plan."""
+    record start: one scan of each block finds both the cut and the index."""
+    return _blocks(stream, _indexed, block_bytes, max_record_bytes, is_last_chunk, delimiter)
+
+
+def cut_blocks(
+    stream: BinaryIO,
+    *,
+    block_bytes: int,
+    max_record_bytes: int,
+    is_last_chunk: bool,
+    delimiter: str = ",",
+) -> Iterator[tuple[Block, int]]:
+    """Yield (block of whole records, its number of LF bytes) from `stream`, which starts at
+    a record start. Only the cut is found (byte scans, cheaper than an index), so a
+    parallel run's serial step is small and its workers index the blocks they parse."""
+    return _blocks(stream, _cut_only, block_bytes, max_record_bytes, is_last_chunk, delimiter)
+
+
+def _indexed(buf: bytes, rest: bool) -> tuple[int, int, RecordIndex] | None:
+    index = index_records(buf) if rest else index_complete_records(buf)
+    return None if index is None else (index.length, len(index.newlines), index)
+
+
+def _cut_only(buf: bytes, rest: bool) -> tuple[int, int, int] | None:
+    cut = len(buf) if rest else last_record_end(buf)
+    if cut is None:
+        return None
+    lines = count_byte(buf, LF, 0, cut)
+    return cut, lines, lines
+
+
+def _blocks(
+    stream: BinaryIO,
+    cutter: Cutter,
+    block_bytes: int,
+    max_record_bytes: int,
+    is_last_chunk: bool,
+    delimiter: str,
+) -> Iterator[tuple[Block, Any]]:
+    """Blocks are views of what was read (no copy of the block itself). A quoted field
+    that never closes is UnbalancedQuote (`check_closed`), not a bad plan."""
     carry = b""
     done = [0, 0]  # bytes and lines before `carry`, to locate an unclosed quote
     while True:
@@ -40,11 +90,11 @@ def iter_blocks(
                     )
                 if len(carry) > max_record_bytes:
                     raise RecordTooLarge(too_large(max_record_bytes))
-                yield carry, index_records(carry)
+                yield carry, cutter(carry, True)[2]
             return
         buf = carry + data if carry else data
-        index = index_complete_records(buf)
-        if index is None:
+        found = cutter(buf, False)
+        if found is None:
             if len(buf) > max_record_bytes:
                 check_closed(
                     buf, delimiter=delimiter, offset=done[0], line=done[1] + 1, contradicted=True
@@ -52,10 +102,10 @@ def iter_blocks(
                 raise RecordTooLarge(too_large(max_record_bytes))
             carry = buf
             continue
-        cut = index.length
-        done = [done[0] + cut, done[1] + len(index.newlines)]
+        cut, lines, info = found
+        done = [done[0] + cut, done[1] + lines]
         carry = buf[cut:]
-        yield memoryview(buf)[:cut], index
+        yield memoryview(buf)[:cut], info
 
 
 def too_large(limit: int) -> str:

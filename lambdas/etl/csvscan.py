@@ -41,6 +41,12 @@ class RecordIndex:
 _SCAN_STEP = 1024 * 1024  # bytes compared at a time: bounds the boolean temporaries
 
 
+def count_byte(buf: bytes | memoryview, byte: int, start: int = 0, end: int | None = None) -> int:
+    """How often `byte` occurs in `buf[start:end]` (numpy, in steps: faster than `bytes.count`)."""
+    arr, step = np.frombuffer(buf, dtype=np.uint8)[start:end], _SCAN_STEP
+    return sum(int(np.count_nonzero(arr[i : i + step] == byte)) for i in range(0, len(arr), step))
+
+
 def holds_byte(buf: bytes | memoryview, byte: int) -> bool:
     """Whether `byte` occurs in `buf` (scanned in steps, like `_record_ends`)."""
     arr, step = np.frombuffer(buf, dtype=np.uint8), _SCAN_STEP
@@ -107,6 +113,29 @@ def index_complete_records(buf: bytes | memoryview) -> RecordIndex | None:
         return None
     cut = int(ends_nl[-1]) + 1
     return _index(arr, newlines[: np.searchsorted(newlines, cut)], ends_nl, cut)
+
+
+_RFIND_TRIES = 64  # newlines tried from the end before indexing the whole buffer instead
+
+
+def last_record_end(buf: bytes) -> int | None:
+    """The offset just past the last record terminator in `buf` (which starts at a record
+    start and ends anywhere), or None if no record ends in it: the last LF with an even
+    number of quotes before it. Byte scans only (a quote count and `rfind`), no index:
+    the cheap serial step of a parallel run; the block's index is built where it is parsed.
+    Many newlines inside a trailing quoted field fall back to `index_complete_records`."""
+    quotes = count_byte(buf, QUOTE)
+    end = len(buf)
+    for _ in range(_RFIND_TRIES):
+        nl = buf.rfind(b"\n", 0, end)
+        if nl < 0:
+            return None
+        quotes -= count_byte(buf, QUOTE, nl, end)
+        if quotes % 2 == 0:
+            return nl + 1
+        end = nl
+    index = index_complete_records(memoryview(buf)[:end])
+    return None if index is None else index.length
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ a cast cannot fail. Also the reject reasons' wording, shared with the bench's pe
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -250,10 +251,12 @@ def _safe_category_end(pattern: str, i: int) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def separator_safe(pattern: str) -> bool:
     """True only if no string matched by `pattern` can hold the separator (conservative:
     anything it cannot read syntactically is unsafe). The grouped screen relies on it: a
-    value's pattern that could match the separator could swallow the next value too."""
+    value's pattern that could match the separator could swallow the next value too.
+    Cached: it depends on the schema's pattern only, and every block asks again."""
     in_class = False
     i = 0
     while i < len(pattern):

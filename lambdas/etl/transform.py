@@ -9,14 +9,12 @@ touches rejected rows.
 
 This module is the chunk driver; the pieces it drives: `blocks` (cutting the stream into
 blocks of whole records), `rules` (the schema's checks and casts on a parsed block),
-`outcome` (the chunk's counts and rejected rows).
+`outcome` (the chunk's counts and rejected rows), `inorder` (the worker threads).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,9 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .blocks import Block, iter_blocks, too_large
+from .blocks import Block, cut_blocks, iter_blocks, too_large
 from .csvscan import RecordIndex, holds_byte, index_records
 from .errors import RecordTooLarge
+from .inorder import process_in_parallel
 from .outcome import ChunkResult, LineOf, Rejects, empty_rejects, failure, lines_of, raws
 from .rules import SEP, as_array, cast_passed, fields_reason, validate
 from .schema import REJECTS_SCHEMA, Schema
@@ -54,6 +53,7 @@ class _Prepared:
     counts: ChunkResult
     rejects: Rejects
     valid: list[pa.Table]
+    rejects_table: pa.Table | None = None  # the rejects in line order, built by `prepare()`
 
 
 class ChunkProcessor:
@@ -146,6 +146,28 @@ class ChunkProcessor:
         if self.metadata:
             self._valid.add_key_value_metadata(self.metadata)
 
+    def fix_encodings_from(self, block: Block, index: RecordIndex) -> bool:
+        """Fix the column encodings from the first `DICTIONARY_SAMPLE_ROWS` records of the
+        chunk's first `block` alone, so that block need not be prepared before any other.
+        The choice is the one `prepare()` makes on the whole block: the sample's rows are
+        the first rows of the block's table. When the sample cannot show that (not UTF-8,
+        the parser and the quote parity disagree, too many rows skipped for their field
+        count) nothing is fixed and False says the whole block must be prepared first."""
+        if self._valid is not None:
+            return True
+        n = min(len(index), DICTIONARY_SAMPLE_ROWS + DICTIONARY_SAMPLE_ROWS // 4)
+        sample = block if n == len(index) else block[: int(index.starts[n])]
+        try:
+            table, skipped = self._parse(sample)
+        except pa.ArrowInvalid:
+            return False
+        if table.num_rows + len(skipped) != n:
+            return False
+        if n < len(index) and table.num_rows < DICTIONARY_SAMPLE_ROWS:
+            return False
+        self._choose_dictionary_columns(table)
+        return True
+
     def close(self) -> None:
         if self._valid is None:
             self._choose_dictionary_columns(pa.table({}))
@@ -192,6 +214,8 @@ class ChunkProcessor:
             out.rejects = empty_rejects()
             out.valid = []
             self._slow_path(block, index, first_line, out)
+        if out.rejects.lines:
+            out.rejects_table = out.rejects.table()
         return out
 
     def commit(self, prepared: _Prepared) -> None:
@@ -204,8 +228,8 @@ class ChunkProcessor:
             )
             self._valid.write_table(table)
             self.result.rows_valid += table.num_rows
-        if prepared.rejects.lines:
-            self._rejects_pending.append(prepared.rejects.table())
+        if prepared.rejects_table is not None:
+            self._rejects_pending.append(prepared.rejects_table)
             prepared.rejects.count_into(self.result)
             self.result.rows_rejected += len(prepared.rejects.lines)
             pending = self._rejects_pending
@@ -440,8 +464,7 @@ def process_stream(
         max_record_bytes=max_record_bytes,
         metadata=metadata,
     )
-    blocks = iter_blocks(
-        stream,
+    cutting = dict(
         block_bytes=block_bytes,
         max_record_bytes=max_record_bytes,
         is_last_chunk=is_last_chunk,
@@ -449,38 +472,10 @@ def process_stream(
     )
     try:
         if threads == 1:
-            for block, index in blocks:
+            for block, index in iter_blocks(stream, **cutting):
                 proc.add_block(block, first_line + proc.result.lines, index)
         else:
-            _process_in_parallel(proc, blocks, first_line, threads)
+            process_in_parallel(proc, cut_blocks(stream, **cutting), first_line, threads)
     finally:
         proc.close()
     return proc.result
-
-
-def _process_in_parallel(
-    proc: ChunkProcessor,
-    blocks: Iterator[tuple[Block, RecordIndex]],
-    first_line: int,
-    threads: int,
-) -> None:
-    """Prepare up to `threads` blocks concurrently, commit them in order (bounded memory:
-    at most threads + 1 prepared blocks exist at a time)."""
-    first = next(blocks, None)
-    if first is None:
-        return
-    proc.add_block(first[0], first_line, first[1])  # fixes every later block's encodings
-    proc.fix_encodings()
-    line = first_line + proc.result.lines
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="block")
-    pending: deque[Future] = deque()
-    try:
-        for block, index in blocks:
-            pending.append(pool.submit(proc.prepare, block, line, index))
-            line += len(index.newlines)
-            if len(pending) > threads:
-                proc.commit(pending.popleft().result())
-        while pending:
-            proc.commit(pending.popleft().result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
