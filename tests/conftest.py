@@ -247,12 +247,20 @@ SLOW_DIRS = ("tests/localrun/", "tests/e2e/")
 def pytest_collection_modifyitems(config, items):
     """Tests on the deployed stack run last, in their collected order: in-process moto
     (`mock_aws`, used by the handler tests) resets moto's process-global backends, which
-    would wipe the stack's resources while it is deployed. SLOW_FILES get the `slow` mark."""
+    would wipe the stack's resources while it is deployed. Before them the checks of the
+    modules' `terraform test` runs, which start in the background with the first test
+    (tests/terraform/tfplugin.py), so the tests between run beside them. SLOW_FILES get the
+    `slow` mark."""
     for item in items:
         path = item.path.relative_to(ROOT).as_posix()
         if path in SLOW_FILES or path.startswith(SLOW_DIRS):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: "deployment" in getattr(item, "fixturenames", ()))
+    items.sort(key=_run_order)
+
+
+def _run_order(item) -> tuple[bool, bool]:
+    fixtures = getattr(item, "fixturenames", ())
+    return "deployment" in fixtures, "module_tests" in fixtures
 
 
 @pytest.fixture(scope="module")
