@@ -30,8 +30,8 @@ from localrun.stack import Step, TerraformMissing, require_terraform
 SAMPLE_ROWS = 20_000
 SAMPLE_CHUNK_BYTES = 256 * 1024
 # warm processor workers started before the upload (and one of every other function): the
-# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start with pyarrow costs a CPU-second
-# order of magnitude, better spent before the clock starts
+# bench's 256 MiB file is 4 chunks of 64 MiB; a cold start imports pyarrow (its cost:
+# docs/decisions.md, "Cold start"), better spent before the clock starts
 PREWARM_PROCESSORS = 4
 
 

@@ -44,7 +44,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 MIN_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 # Workers are forked where the platform can (no interpreter start and no imports per worker:
-# a spawned worker re-imports pyarrow, ~0.9 s of CPU each); Arrow's thread pools and
+# a spawned worker re-imports pyarrow: docs/decisions.md, "Cold start"); Arrow's pools and
 # allocators re-initialise after a fork, and a worker uses no Arrow threads (single-threaded
 # CSV reads, kernels on one array). Elsewhere (macOS, Windows) they are spawned.
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

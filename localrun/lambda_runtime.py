@@ -162,7 +162,8 @@ def extract_layer(layer_zip: Path, sha256: str) -> Path:
                 archive.extractall(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             staging.rename(target)
-            for stale in target.parent.iterdir():  # earlier layers (~150 MiB each)
+            # earlier layers: only the current one is kept (the unpacked size: docs/decisions.md)
+            for stale in target.parent.iterdir():
                 if stale != target:
                     shutil.rmtree(stale, ignore_errors=True)
     return target

@@ -101,7 +101,7 @@ class ProviderSetup:
         """The CLI configuration text ("" when Terraform's defaults already do).
 
         `plugin_cache_dir` only applies to registry downloads: from an unpacked mirror
-        Terraform links the provider folder, and a cache would only copy it (675 MB here)."""
+        Terraform links the provider folder, and a cache would only copy the whole provider."""
         text = ""
         if plugin_cache_dir is not None and self.mirror is None:
             # The temporary roots have no lock file yet; without the second setting Terraform

@@ -44,6 +44,26 @@ def schema():
     return load_schema(SCHEMA_PATH)
 
 
+_SERVICE_MODELS = []  # the one botocore loader of the handler tests, created on first use
+
+
+def botocore_session_sharing_models():
+    """A new botocore session (its own credentials, configuration and handlers) that reads the
+    service models through one loader for the whole test session. mock_aws gives every test a
+    new default session, and a new session parses the S3 and DynamoDB models again: most of
+    a handler test's setup. The loader caches what it parsed; boto3 adds its data folder to
+    the loader's search path once per session, kept to one entry here."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    if not _SERVICE_MODELS:
+        _SERVICE_MODELS.append(session.get_component("data_loader"))
+    loader = _SERVICE_MODELS[0]
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    session.register_component("data_loader", loader)
+    return session
+
+
 @pytest.fixture
 def aws(monkeypatch):
     """moto in-process: a versioned bucket with the schema, the status table, a Runtime."""
@@ -60,6 +80,7 @@ def aws(monkeypatch):
         import boto3
         from etl import runtime
 
+        boto3.setup_default_session(botocore_session=botocore_session_sharing_models())
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -226,12 +247,20 @@ SLOW_DIRS = ("tests/localrun/", "tests/e2e/")
 def pytest_collection_modifyitems(config, items):
     """Tests on the deployed stack run last, in their collected order: in-process moto
     (`mock_aws`, used by the handler tests) resets moto's process-global backends, which
-    would wipe the stack's resources while it is deployed. SLOW_FILES get the `slow` mark."""
+    would wipe the stack's resources while it is deployed. Before them the checks of the
+    modules' `terraform test` runs, which start in the background with the first test
+    (tests/terraform/tfplugin.py), so the tests between run beside them. SLOW_FILES get the
+    `slow` mark."""
     for item in items:
         path = item.path.relative_to(ROOT).as_posix()
         if path in SLOW_FILES or path.startswith(SLOW_DIRS):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: "deployment" in getattr(item, "fixturenames", ()))
+    items.sort(key=_run_order)
+
+
+def _run_order(item) -> tuple[bool, bool]:
+    fixtures = getattr(item, "fixturenames", ())
+    return "deployment" in fixtures, "module_tests" in fixtures
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 # many bytes, so a file of nothing but rejects still streams) instead of one tiny group each
 REJECTS_ROW_GROUP_ROWS = 65_536
 REJECTS_ROW_GROUP_BYTES = 16 * 1024 * 1024
-PARQUET_COMPRESSION = "snappy"  # the Parquet ecosystem default; zstd cost 1.6x the write time here
+PARQUET_COMPRESSION = "snappy"  # the Parquet ecosystem default; zstd writes slower (decisions.md)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tfhcl import ENVS, ENVS_DIR, MODULES_DIR, blocks, expr, load, unquote, variables_of
-from tfrun import MODULES, provider_text, run_terraform
+from tfrun import MODULES, provider_text
 
 pytest_plugins = ["tfplugin"]
 SUMMARY = re.compile(r"(Success|Failure)! (\d+) passed, (\d+) failed(?:, (\d+) skipped)?\.")
@@ -83,21 +83,6 @@ def test_every_validation_block_has_an_expect_failures_run(module):
     )
     unknown = set(expected) - set(validations)
     assert not unknown, f"modules/{module}: runs expect failures of unvalidated {sorted(unknown)}"
-
-
-def terraform_test(module: str, tf_root, tf_env):
-    root = tf_root(f"modules/{module}")
-    return run_terraform(["test", "-no-color"], root, tf_env, check=False)
-
-
-@pytest.fixture(scope="module")
-def module_tests(request, tf_jobs, tf_root, tf_env):
-    modules = {
-        item.callspec.params["module"]
-        for item in request.session.items
-        if item.originalname == "test_terraform_test_passes"
-    }
-    return {m: tf_jobs.submit(terraform_test, m, tf_root, tf_env) for m in modules}
 
 
 @pytest.mark.tftest

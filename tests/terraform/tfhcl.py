@@ -6,6 +6,8 @@ expressions as ``"${...}"``. These helpers hide that so tests read like the HCL.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import sys
 from collections.abc import Iterator
@@ -55,8 +57,14 @@ def expr(value: Any) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        return hcl2.load(fh)
+    """The parsed file. python-hcl2 parses slowly and the tests read the same few files
+    hundreds of times: each text is parsed once per session, each caller gets its own copy."""
+    return copy.deepcopy(_parse(path.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def _parse(text: str) -> dict[str, Any]:
+    return hcl2.loads(text)
 
 
 def tf_files(*roots: Path) -> list[Path]:

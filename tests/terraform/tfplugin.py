@@ -14,6 +14,8 @@ Every test that runs Terraform goes through here:
   cache for the whole session);
 - the slow commands (plans, `terraform test`, validate) of a test file are started together on
   a pool of `ETL_TF_JOBS` workers (default: one per core), each test waiting for its own;
+  the modules' `terraform test` runs start with the session's first test, so the other tests
+  run beside them (their checks come last: tests/conftest.py orders them);
 - the provider version and how long the inits took are printed in the pytest header/summary
   and in every skip and failure message.
 
@@ -43,6 +45,7 @@ from tfrun import (
     provider_text,
     require_terraform,
     run_terraform,
+    terraform_unavailable,
     write_fixture_build,
 )
 
@@ -143,6 +146,34 @@ def tf_jobs():
         max_workers=int(os.environ.get("ETL_TF_JOBS") or os.cpu_count() or 1)
     ) as pool:
         yield pool
+
+
+MODULE_TEST = "test_terraform_test_passes"  # tests/terraform/test_module_tests.py
+
+
+def terraform_test(module: str, tf_root, tf_env):
+    root = tf_root(f"modules/{module}")
+    return run_terraform(["test", "-no-color"], root, tf_env, check=False)
+
+
+@pytest.fixture(scope="session")
+def module_tests(request, tf_jobs, tf_root, tf_env):
+    """{module: the future of its `terraform test` run} for the modules this run selected."""
+    modules = {
+        item.callspec.params["module"]
+        for item in request.session.items
+        if item.originalname == MODULE_TEST
+    }
+    return {m: tf_jobs.submit(terraform_test, m, tf_root, tf_env) for m in modules}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def module_tests_started(request):
+    """Start the selected modules' `terraform test` runs at the session's first test (where
+    terraform is installed; elsewhere their own tests skip or fail, saying why)."""
+    wanted = any(item.originalname == MODULE_TEST for item in request.session.items)
+    if wanted and terraform_unavailable() is None:
+        request.getfixturevalue("module_tests")
 
 
 @pytest.fixture(scope="session")
