@@ -18,8 +18,6 @@ says. Exit 0 on success, 2 when a file cannot be described (the message says why
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import multiprocessing
 import os
@@ -27,6 +25,7 @@ import sys
 from pathlib import Path
 
 from localrun.chunkread import ChunkTask, DescribeError, summarize_chunk
+from localrun.describeplan import plan_file
 from localrun.inference import (
     BOOLEAN_WORDS,
     MISSING_CANDIDATES,
@@ -38,87 +37,12 @@ from localrun.inference import (
 )
 from localrun.progress import ByteProgress
 
-DELIMITERS = (",", ";", "\t", "|")
-SNIFF_BYTES = 64 * 1024
-MAX_RECORD_BYTES = 1024 * 1024
-MIN_CHUNK_BYTES = 1024 * 1024
-MAX_CHUNK_BYTES = 64 * 1024 * 1024
 # Workers are forked where the platform can (no interpreter start and no imports per worker:
 # a spawned worker re-imports pyarrow: docs/decisions.md, "Cold start"); Arrow's pools and
 # allocators re-initialise after a fork, and a worker uses no Arrow threads (single-threaded
 # CSV reads, kernels on one array). Elsewhere (macOS, Windows) they are spawned.
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 TYPE_ORDER = ("boolean", "integer", "number", "date", "datetime", "time", "yearmonth")
-
-
-# ---------------------------------------------------------------------------
-# planning: dialect, header, chunks
-# ---------------------------------------------------------------------------
-
-
-def sniff_delimiter(head: bytes) -> str:
-    """The delimiter that splits the first lines into the same number of fields, the most
-    fields winning (`,` `;` tab `|`, in that order on a tie); `,` for a single column."""
-    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
-    best, best_width = ",", 1
-    for delimiter in DELIMITERS:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        if len(head) >= SNIFF_BYTES:
-            rows = rows[:-1]  # the last line may be cut
-        rows = [r for r in rows if r][:100]
-        width = len(rows[0]) if rows else 0
-        if width > best_width and all(len(r) == width for r in rows):
-            best, best_width = delimiter, width
-    return best
-
-
-def header_names(raw: bytes, delimiter: str, path: str) -> tuple[str, ...]:
-    """The header's field names (stripped, as the pipeline reads them), unique and non-empty."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DescribeError(f"{path}: the header is not UTF-8: re-export the file") from exc
-    names = tuple(n.strip() for n in next(csv.reader([text], delimiter=delimiter)))
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes or "" in names:
-        problem = f"duplicate names {dupes}" if dupes else "an empty name"
-        raise DescribeError(f"{path}: the header has {problem}: every field needs its own name")
-    return names
-
-
-def plan_file(path: str, index: int, jobs: int, chunk_bytes: int | None, delimiter: str | None):
-    """(delimiter, header names, header lines, chunk tasks) of one file."""
-    from etl.chunking import plan_chunks
-
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-
-        def read_range(start: int, end: int) -> bytes:
-            f.seek(start)
-            return f.read(end - start)
-
-        if read_range(0, 2) == b"\x1f\x8b":
-            raise DescribeError(
-                f"{path}: gzip-compressed: describe the decompressed file (gunzip -k {path})"
-            )
-        delimiter = delimiter or sniff_delimiter(read_range(0, SNIFF_BYTES))
-        if chunk_bytes is None:
-            chunk_bytes = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, size // (4 * jobs) + 1))
-        plan = plan_chunks(
-            read_range,
-            size,
-            chunk_bytes=chunk_bytes,
-            max_record_bytes=MAX_RECORD_BYTES,
-            delimiter=delimiter,
-        )
-    names = header_names(plan.header, delimiter, path)
-    if not plan.chunks:
-        raise DescribeError(f"{path}: the file has a header but no records: nothing to describe")
-    tasks = [
-        ChunkTask(path, index, c.start, c.end, c.last, names, delimiter, MAX_RECORD_BYTES)
-        for c in plan.chunks
-    ]
-    return delimiter, names, plan.header_newlines, tasks
 
 
 # ---------------------------------------------------------------------------
@@ -225,9 +149,19 @@ class Decision:
         return self._precision(self.probe)
 
     def _precision(self, probe: Probe) -> tuple[int, int]:
-        mark = probe.doc.get("decimalChar", ".")
-        scale = self.col.scale.get(mark, 0)
-        return max(1, self.col.int_digits.get(mark, 0) + scale), scale
+        scale = self.col.scale.get(probe.name, 0)
+        return max(1, self.col.int_digits.get(probe.name, 0) + scale), scale
+
+    def other_readings(self) -> list[str]:
+        """The digit-group forms every value fits as well, which read the chosen decimal
+        mark as a group mark (`1,234` as 1234): the plain reading is kept."""
+        if self.type != "number" or not self.precision_scale[1]:
+            return []
+        return [
+            p.name
+            for p in probes()
+            if p.group == self.probe.mark and p.name not in self.col.failures
+        ]
 
     def ruled_out(self) -> dict[str, Where]:
         """Per narrower type, the value after which no form of that type fitted."""
@@ -299,6 +233,8 @@ def report_lines(summary: Summary, doc: dict, decisions: list[Decision], files: 
             kind += f"({field['precision']},{field['scale']})"
         if "format" in field:
             kind += f" {field['format']}"
+        if "groupChar" in field:
+            kind += f" in digit groups by {field['groupChar']!r}"
         required = "required" if field.get("constraints", {}).get("required") else "optional"
         missing = ", ".join(f"{m!r} x{k:,}" for m, k in d.col.missing.items() if k)
         yield f"{d.name}: {kind}, {required}" + (f" (missing: {missing})" if missing else "")
@@ -311,6 +247,11 @@ def report_lines(summary: Summary, doc: dict, decisions: list[Decision], files: 
             yield f"  {note}"
         if d.also:
             yield f"  also fits {', '.join(d.also)} (first kept: check which the data means)"
+        if d.other_readings():
+            yield (
+                f"  also fits {', '.join(d.other_readings())}: {d.probe.mark!r} kept as the "
+                "decimal mark (check which the data means)"
+            )
         if field.get("timezone") == "UTC":
             yield "  the values carry no zone: assumed UTC (timezone: UTC)"
 
@@ -377,7 +318,9 @@ def _complete_field(field: dict, decision: Decision, inferred: dict, path: str, 
     numeric = decision.type in ("integer", "number")
     if typ == "number" and "precision" not in field and "scale" not in field and numeric:
         mark = field.get("decimalChar", ".")
-        if decision.type == "integer" or inferred.get("decimalChar", ".") == mark:
+        group = inferred.get("groupChar")
+        same_marks = decision.type == "integer" or inferred.get("decimalChar", ".") == mark
+        if same_marks and group in (None, field.get("groupChar")):
             add(field, "precision", inferred.get("precision", _integer_digits(decision)), path)
             add(field, "scale", inferred.get("scale", 0), path)
     dated = typ == decision.type and typ in ("date", "datetime")
@@ -396,7 +339,10 @@ def _complete_field(field: dict, decision: Decision, inferred: dict, path: str, 
 
 
 def _integer_digits(decision: Decision) -> int:
-    return max(1, decision.col.int_digits.get(".", 0))
+    """The digits of an integer field's values: those of the number form with the same
+    digit-group mark (every value of the integer form fits it)."""
+    twin = next(p for p in probes() if p.type == "number" and p.group == decision.probe.group)
+    return max(1, decision.col.int_digits.get(twin.name, 0))
 
 
 # ---------------------------------------------------------------------------

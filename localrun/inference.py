@@ -62,7 +62,11 @@ DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
 )
-DECIMAL_MARKS = (".", ",")
+# Number forms tried, plain ones first: (decimal mark, digit-group mark or None). A value
+# both readings admit (`1,234`: 1.234 or 1234) takes the plain one; a column decides by
+# what every one of its values admits (`1,234,567` or `1,5` rule out the other reading).
+NUMBER_FORMS = ((".", None), (",", None), (".", ","), (",", "."))
+GROUPED_INTEGERS = (",", ".")  # the digit-group marks tried for integers
 HEAD_ROWS = 64  # a probe is tried on a block's first rows (in Python) before all of them
 _BOOLEAN_SET = frozenset(w for pair in BOOLEAN_WORDS for w in pair)
 _CANDIDATE_SET = frozenset(MISSING_CANDIDATES)
@@ -89,7 +93,19 @@ class Probe:
             return value in _BOOLEAN_SET
         if not _compiled(self.pattern).fullmatch(value):
             return False
-        return self.type != "integer" or -(2**63) <= int(value) < 2**63
+        if self.type != "integer":
+            return True
+        return -(2**63) <= int(value.replace(self.group or "", "")) < 2**63
+
+    @property
+    def group(self) -> str | None:
+        """The digit-group mark of a number or integer form (None: plain digits)."""
+        return self.doc.get("groupChar")
+
+    @property
+    def mark(self) -> str:
+        """The decimal mark of a number form."""
+        return self.doc.get("decimalChar", ".")
 
 
 @cache
@@ -112,6 +128,25 @@ def _dated(typ: str, fmt: str) -> Probe:
     return Probe(f"{typ} {fmt}" if fmt != "default" else typ, doc, _field_pattern(doc))
 
 
+def _number(mark: str, group: str | None) -> Probe:
+    """A number form: digits, optionally in groups of three after the first one to three
+    (`1,234,567`), optionally a fraction after `mark`."""
+    doc: dict = {"type": "number"}
+    if mark != ".":
+        doc["decimalChar"] = mark
+    name = "number"
+    if group is not None:
+        doc["groupChar"] = group
+        name += f" (digit groups {group!r}"
+        name += ")" if mark == "." else f", decimal mark {mark!r})"
+    elif mark != ".":
+        name += f" (decimal mark {mark!r})"
+    whole = "[0-9]+"
+    if group is not None:
+        whole = rf"(?:[0-9]+|[0-9]{{1,3}}(?:\{group}[0-9]{{3}})+)"
+    return Probe(name, doc, rf"^[+-]?{whole}(?:\{mark}[0-9]+)?$")
+
+
 @cache
 def probes() -> tuple[Probe, ...]:
     """Every candidate type, narrowest first: the decision takes the first none ruled out."""
@@ -119,10 +154,11 @@ def probes() -> tuple[Probe, ...]:
         Probe("boolean", {"type": "boolean"}, None),
         Probe("integer", {"type": "integer"}, _field_pattern({"type": "integer"})),
     ]
-    for mark in DECIMAL_MARKS:
-        name = "number" if mark == "." else f"number (decimal mark {mark!r})"
-        doc = {"type": "number"} if mark == "." else {"type": "number", "decimalChar": mark}
-        found.append(Probe(name, doc, rf"^[+-]?[0-9]+(?:\{mark}[0-9]+)?$"))
+    found += [_number(mark, group) for mark, group in NUMBER_FORMS if group is None]
+    for group in GROUPED_INTEGERS:
+        doc = {"type": "integer", "groupChar": group}
+        found.append(Probe(f"integer (digit groups {group!r})", doc, _field_pattern(doc)))
+    found += [_number(mark, group) for mark, group in NUMBER_FORMS if group is not None]
     found += [_dated("date", f) for f in DATE_FORMATS]
     found += [_dated("datetime", f) for f in DATETIME_FORMATS]
     found.append(Probe("time", {"type": "time"}, _field_pattern({"type": "time"})))
@@ -158,8 +194,8 @@ class ColumnSummary:
     present: int = 0  # values that are not a missing-value candidate
     missing: dict[str, int] = field(default_factory=dict)  # candidate text -> count
     failures: dict[str, Where] = field(default_factory=dict)  # probe -> first misfit
-    int_digits: dict[str, int] = field(default_factory=dict)  # decimal mark -> digits needed
-    scale: dict[str, int] = field(default_factory=dict)  # decimal mark -> fraction digits
+    int_digits: dict[str, int] = field(default_factory=dict)  # number probe -> digits needed
+    scale: dict[str, int] = field(default_factory=dict)  # number probe -> fraction digits
     words: frozenset[str] = frozenset()  # boolean words seen
 
     def merged(self, other: ColumnSummary) -> ColumnSummary:
@@ -318,15 +354,11 @@ def _summarize_column(values: pa.Array, rows: BlockRows, skip: set[str]) -> Colu
             out.failures[probe.name] = rows.at(bad, values[bad].as_py())
     if "boolean" not in out.failures and "boolean" not in skip:
         out.words = frozenset(pc.unique(values).to_pylist()) - set(MISSING_CANDIDATES)
-    for mark in DECIMAL_MARKS:
-        name = next(p.name for p in probes() if p.type == "number" and _mark(p) == mark)
-        if name not in out.failures and name not in skip:
-            out.int_digits[mark], out.scale[mark] = _digits(values, candidate, mark)
+    for probe in probes():
+        if probe.type == "number" and probe.name not in out.failures and probe.name not in skip:
+            digits = _digits(values, candidate, probe.mark, probe.group)
+            out.int_digits[probe.name], out.scale[probe.name] = digits
     return out
-
-
-def _mark(probe: Probe) -> str:
-    return probe.doc.get("decimalChar", ".")
 
 
 def _fits(values: pa.Array, candidate: pa.Array, probe: Probe) -> pa.Array:
@@ -341,7 +373,8 @@ def _first_misfit(values: pa.Array, candidate: pa.Array, probe: Probe) -> int | 
     """The first row whose value does not fit `probe` (None if every value fits)."""
     fits = _fits(values, candidate, probe)
     if probe.type == "integer":
-        fits = pc.and_(fits, pc.invert(_int64_overflow(values, fits)))
+        plain = pc.replace_substring(values, probe.group, "") if probe.group else values
+        fits = pc.and_(fits, pc.invert(_int64_overflow(plain, fits)))
     at = pc.index(fits, False).as_py()
     return at if at >= 0 else None
 
@@ -357,11 +390,13 @@ def _int64_overflow(values: pa.Array, fits: pa.Array) -> pa.Array:
     return pc.fill_null(big, False)
 
 
-def _digits(values: pa.Array, candidate: pa.Array, mark: str) -> tuple[int, int]:
+def _digits(values: pa.Array, candidate: pa.Array, mark: str, group: str | None) -> tuple[int, int]:
     """(integer digits, fraction digits) a decimal needs to hold every value, all of which
-    fit the number form with `mark`. A whole part of "0" needs no integer digit (the
-    processor's DECIMAL(s, s) form takes "0.25")."""
+    fit the number form with `mark` and `group` (digit-group marks are not digits). A whole
+    part of "0" needs no integer digit (the processor's DECIMAL(s, s) form takes "0.25")."""
     text = pc.if_else(candidate, "", values)
+    if group is not None:
+        text = pc.replace_substring(text, group, "")
     unsigned = pc.utf8_ltrim(text, characters="+-")
     length = pc.binary_length(unsigned)
     at = pc.find_substring(unsigned, mark)

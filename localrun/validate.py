@@ -41,7 +41,7 @@ from etl.checks import check_has_data, check_quotes, check_text, parse_header
 from etl.chunking import ChunkPlan, header_text, plan_chunks
 from etl.contract import CONTRACT, DEFAULTS
 from etl.errors import EncodingError, EtlError, SchemaConfigError, UnbalancedQuote, from_name
-from etl.events import ChunkRange
+from etl.events import ChunkRange, SchemaIdentity
 from etl.finalize import check_conservation, check_reject_threshold, reject_summary
 from etl.s3io import _BoundedInflate
 from etl.schema import Schema
@@ -87,6 +87,7 @@ class _Chunk:
     scratch: str
     max_record_bytes: int
     threads: int
+    metadata: dict[str, str]  # the Parquet outputs' key-value metadata (schema_metadata)
 
 
 @dataclass
@@ -218,6 +219,7 @@ def process_chunk(chunk: _Chunk) -> dict:
                 is_last_chunk=chunk.range.last,
                 max_record_bytes=chunk.max_record_bytes,
                 threads=chunk.threads,
+                metadata=chunk.metadata,
             )
     except UnbalancedQuote as exc:  # located in the file, as the processor says it
         at = chunk.range.start + (exc.offset or 0)
@@ -281,10 +283,8 @@ def publish(
     """The finalizer's publishing, to ``out``: valid outputs as written, rejects with file
     line numbers; a chunk without valid (or rejected) rows publishes no such file. Returns
     the (valid, rejected) file names."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    from etl.transform import PARQUET_COMPRESSION
+    from etl.transform import PARQUET_COMPRESSION, rejects_in_file_lines
 
     for name in ("valid", "rejected"):
         shutil.rmtree(out / name, ignore_errors=True)  # a reused --out DIR holds only this run
@@ -297,9 +297,7 @@ def publish(
             shutil.move(scratch / "valid" / base, out / "valid" / base)
             published[0].append(base)
         if int(item["rows_rejected"]) > 0:
-            table = pq.read_table(scratch / "work-rejected" / base)
-            lines = pc.add(table.column("line"), pa.scalar(first_lines[index] - 1, pa.int64()))
-            table = table.set_column(0, table.schema.field("line"), lines)
+            table = rejects_in_file_lines(scratch / "work-rejected" / base, first_lines[index])
             pq.write_table(table, out / "rejected" / base, compression=PARQUET_COMPRESSION)
             published[1].append(base)
     return published
@@ -308,6 +306,19 @@ def publish(
 # ---------------------------------------------------------------------------------------
 # the whole file
 # ---------------------------------------------------------------------------------------
+
+
+def schema_metadata(schema: Schema, schema_bytes: bytes) -> dict[str, str]:
+    """The schema part of the `etl.*` Parquet metadata, as the processor writes it for the
+    same schema file deployed by the local run: the dataset is the schema's `name` (the
+    local run's dataset), the sha256 that of the file's bytes (Terraform uploads the file as
+    it is). A local file has no S3 object or version: the keys naming them (`etl.file_id`,
+    `etl.object_version_id`) and the chunk of that object (`etl.chunk`) are left out.
+    SchemaConfigError for a version the pipeline refuses to pin."""
+    identity = SchemaIdentity.pinned(
+        schema.name, schema.name, schema.version, schema_bytes, object_version_id="null"
+    )
+    return identity.parquet_metadata()
 
 
 def validate_file(
@@ -321,6 +332,7 @@ def validate_file(
 ) -> RunResult:
     """The pipeline's result for ``path`` (a RunResult as the local run reports it)."""
     schema = load_schema(schema_bytes)  # SchemaConfigError: the caller's exit 2
+    metadata = schema_metadata(schema, schema_bytes)
     began = time.monotonic()
     result = RunResult("FAILED", "", "FAILED", str(path), None, 0.0)
     with tempfile.TemporaryDirectory(prefix="localrun-validate-") as scratch_dir:
@@ -333,7 +345,7 @@ def validate_file(
             check_file(checked, schema, limits)
             template = _Chunk(
                 "", checked.plan.chunks[0], schema_bytes, checked.columns, scratch_dir,
-                limits.max_record_bytes, 1,
+                limits.max_record_bytes, 1, metadata,
             )  # fmt: skip
             counters = Counters(total_bytes=checked.size)
             counters.bytes_done.value = checked.plan.header_end  # the header is read

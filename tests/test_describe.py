@@ -45,6 +45,8 @@ def expected_value(field, text: str):
     if text in field.missing_values:
         return None
     fmt = "".join(field.format.tokens) if field.format else None
+    if field.type in ("integer", "number") and field.group_char:
+        text = text.replace(field.group_char, "")
     if field.type in ("integer", "year"):
         return int(text)
     if field.type == "number":
@@ -262,6 +264,7 @@ def random_csv(rng, rows: int) -> str:
         ),
         "ts": lambda: f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T0{rng.randint(0, 9)}:00:00Z",
         "s": lambda: rng.choice(["plain", '"a, b"', '"two\nlines"', '"say ""x"""', "Zoë"]),
+        "g": lambda: f'"{rng.uniform(-1e7, 1e7):,.{rng.choice([0, 0, 2])}f}"',  # digit groups
     }
     spoilers = ["x1", "1.5", "2024-13-01", "99999999999999999999", "TRUE"]
     lines = [",".join(kinds)]
@@ -379,6 +382,7 @@ def test_a_number_wider_than_38_digits_and_an_empty_field_are_strings(tmp_path):
         "  not boolean, integer, date, datetime, time, yearmonth: "
         "'123456789012345678901234567890.123456789' at line 2",
         "  not number: needs 39 digits, more than 38",
+        "  not number (digit groups ','): needs 39 digits, more than 38",
         "b: string, optional (missing: '' x2)",
         "  no values at all: a string",
     ]

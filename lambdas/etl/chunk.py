@@ -38,10 +38,7 @@ def parquet_metadata(item: ChunkItem, ref: FileRef) -> dict[str, str]:
     """The key-value metadata of both Parquet outputs of a chunk: which schema version
     typed them and which file version and chunk they come from."""
     return {
-        "etl.dataset": item.schema.dataset,
-        "etl.schema.name": item.schema.name,
-        "etl.schema.version": item.schema.version,
-        "etl.schema.sha256": item.schema.sha256,
+        **item.schema.parquet_metadata(),
         "etl.file_id": ref.file_id,
         "etl.object_version_id": ref.version_id or "null",
         "etl.chunk": str(item.chunk.index),

@@ -24,6 +24,7 @@ all the validation they need.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import types
 import typing
@@ -31,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
-from .errors import EtlError, InputOutsidePipeline, MalformedEvent
+from .errors import EtlError, InputOutsidePipeline, MalformedEvent, SchemaConfigError
 from .keys import FileRef
 from .schema_version import schema_major
 from .status_model import COMPLETE, FAILED, NOT_OWNER
@@ -241,6 +242,32 @@ class SchemaIdentity(Event):
         "sha256": "schema_sha256",
         "object_version_id": "schema_object_version_id",
     }
+
+    @classmethod
+    def pinned(
+        cls, dataset: str, name: str, version: int | str, body: bytes, object_version_id: str
+    ) -> SchemaIdentity:
+        """The identity of the schema object `body` (its `name` and `version` as parsed);
+        SchemaConfigError for a version without a major (`nox -s schemas -- check` refuses
+        it too)."""
+        major = schema_major(version)
+        if major is None:
+            raise SchemaConfigError(
+                f"the schema of dataset {dataset!r} has version {version!r}: write N or "
+                '"N", "N.M", "N.M.P" (N >= 1, the major version), then deploy it again'
+            )
+        sha256 = hashlib.sha256(body).hexdigest()
+        return cls(dataset, name, str(version), major, sha256, object_version_id)
+
+    def parquet_metadata(self) -> dict[str, str]:
+        """The schema part of the `etl.*` key-value metadata of every Parquet output: which
+        dataset and which schema version (by its bytes' sha256) typed the rows."""
+        return {
+            "etl.dataset": self.dataset,
+            "etl.schema.name": self.name,
+            "etl.schema.version": self.version,
+            "etl.schema.sha256": self.sha256,
+        }
 
     def item_attributes(self) -> dict[str, str]:
         """The status item attributes that record this identity."""

@@ -19,8 +19,6 @@ from __future__ import annotations
 import io
 from concurrent.futures import ThreadPoolExecutor
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl.errors import FileStateConflict
@@ -37,10 +35,9 @@ from etl.keys import FileRef, Outputs
 from etl.runtime import Runtime, logger, metrics
 from etl.s3io import delete_prefix
 from etl.status import COMPLETE, FAILED, chunk_index
-from etl.transform import PARQUET_COMPRESSION
+from etl.transform import PARQUET_COMPRESSION, rejects_in_file_lines
 
 PUBLISH_THREADS = 8
-ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
 def _publish_valid(rt: Runtime, out: Outputs, index: int) -> None:
@@ -59,12 +56,7 @@ def _publish_rejects(rt: Runtime, out: Outputs, index: int, first_line: int) -> 
     file's key-value metadata is read with the table and written back with it."""
     ref = out.ref
     body = rt.s3.get_object(Bucket=ref.bucket, Key=ref.work_rejected_key(index))["Body"].read()
-    source = pq.ParquetFile(io.BytesIO(body))
-    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
-    metadata = {k: v for k, v in (source.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
-    table = source.read().replace_schema_metadata(metadata)
-    lines = pc.add(table.column("line"), pa.scalar(first_line - 1, pa.int64()))
-    table = table.set_column(0, table.schema.field("line"), lines)
+    table = rejects_in_file_lines(io.BytesIO(body), first_line)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression=PARQUET_COMPRESSION)
     rt.s3.put_object(Bucket=ref.bucket, Key=out.rejected_key(index), Body=buffer.getvalue())

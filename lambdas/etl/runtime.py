@@ -30,7 +30,6 @@ from .events import SchemaIdentity
 from .s3io import S3_MAX_CONNECTIONS
 from .schema import Schema
 from .schema_check import load_schema
-from .schema_version import schema_major
 from .status import StatusStore
 
 logger = Logger()
@@ -143,18 +142,8 @@ class Runtime:
             raise
         body = obj["Body"].read()
         schema = load_schema(body)
-        if schema_major(schema.version) is None:  # `nox -s schemas -- check` refuses it too
-            raise SchemaConfigError(
-                f"the schema of dataset {dataset!r} has version {schema.version!r}: write N or "
-                '"N", "N.M", "N.M.P" (N >= 1, the major version), then deploy it again'
-            )
-        identity = SchemaIdentity(
-            dataset=dataset,
-            name=schema.name,
-            version=str(schema.version),
-            major=schema_major(schema.version),
-            sha256=hashlib.sha256(body).hexdigest(),
-            object_version_id=obj.get("VersionId") or "null",
+        identity = SchemaIdentity.pinned(
+            dataset, schema.name, schema.version, body, obj.get("VersionId") or "null"
         )
         self._remember(identity, schema)
         return identity, schema

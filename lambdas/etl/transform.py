@@ -44,6 +44,7 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 REJECTS_ROW_GROUP_ROWS = 65_536
 REJECTS_ROW_GROUP_BYTES = 16 * 1024 * 1024
 PARQUET_COMPRESSION = "snappy"  # the Parquet ecosystem default; zstd writes slower (decisions.md)
+ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
 @dataclass
@@ -479,3 +480,15 @@ def process_stream(
     finally:
         proc.close()
     return proc.result
+
+
+def rejects_in_file_lines(source, first_line: int) -> pa.Table:
+    """A chunk's rejects (`source`: a Parquet file or path) as the finalizer publishes them:
+    chunk-local line numbers made file line numbers (`first_line`: the file line of the
+    chunk's first record), the processor's key-value metadata kept."""
+    parquet = pq.ParquetFile(source)
+    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
+    metadata = {k: v for k, v in (parquet.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
+    table = parquet.read().replace_schema_metadata(metadata)
+    lines = pc.add(table.column("line"), pa.scalar(first_line - 1, pa.int64()))
+    return table.set_column(0, table.schema.field("line"), lines)

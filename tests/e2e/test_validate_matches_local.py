@@ -28,9 +28,13 @@ SETTINGS = [
 # notification of a failed file (validate runs no execution and sends nothing)
 RUN_ONLY = {"file", "duration", "execution", "notification", "outputs", "lambda"}
 # What only a deployed run has: the dataset it was routed to and the schema version pinned in
-# S3 (summary rows and keys, and the `etl.*` Parquet key-value metadata naming the S3 file
-# version); validate reads a local file and pins nothing, and says so (docs/loop.md).
+# S3 (summary rows and keys); validate reads a local file and pins nothing (docs/loop.md).
 PINNED_ONLY = {"dataset", "schema"}
+# The `etl.*` Parquet key-value metadata: the schema part is the local run's, byte for byte
+# (the dataset is the schema's name, the sha256 that of the same file); the keys naming the S3
+# object version and its chunk only the deployed run writes.
+SAME_METADATA = {b"etl.dataset", b"etl.schema.name", b"etl.schema.version", b"etl.schema.sha256"}
+DEPLOYED_METADATA = {b"etl.file_id", b"etl.object_version_id", b"etl.chunk"}
 
 
 def _both(deployment, path: Path, tmp_path: Path, capsys) -> dict:
@@ -85,15 +89,21 @@ def _assert_same(runs: dict) -> None:
         assert list(checked["outputs"][kind]) == list(local["outputs"][kind])
         for name, table in local["outputs"][kind].items():
             ours = checked["outputs"][kind][name]
-            assert not [k for k in ours.schema.metadata or {} if k.startswith(b"etl.")], name
-            assert ours.equals(_without_pinned_metadata(table), check_metadata=True), name
+            theirs = _etl_metadata(table)
+            assert set(theirs) == SAME_METADATA | DEPLOYED_METADATA, name
+            assert theirs[b"etl.dataset"] == b"transactions"
+            assert _etl_metadata(ours) == {k: theirs[k] for k in SAME_METADATA}, name
+            assert ours.equals(_without_deployed_metadata(table), check_metadata=True), name
 
 
-def _without_pinned_metadata(table):
+def _etl_metadata(table) -> dict[bytes, bytes]:
+    return {k: v for k, v in (table.schema.metadata or {}).items() if k.startswith(b"etl.")}
+
+
+def _without_deployed_metadata(table):
     metadata = table.schema.metadata or {}
-    assert metadata[b"etl.dataset"] == b"transactions"  # the deployed run pinned its schema
     return table.replace_schema_metadata(
-        {k: v for k, v in metadata.items() if not k.startswith(b"etl.")} or None
+        {k: v for k, v in metadata.items() if k not in DEPLOYED_METADATA}
     )
 
 

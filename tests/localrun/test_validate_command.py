@@ -172,6 +172,40 @@ def test_an_invalid_schema_exits_2(sample, tmp_path, capsys):
     assert err.startswith("error: SchemaConfigError: ")
 
 
+def test_outputs_carry_the_schema_part_of_the_etl_metadata(sample, tmp_path):
+    """The keys the processor writes for the same schema file deployed by the local run
+    (dataset = the schema's name); none that names an S3 object version or its chunk."""
+    import hashlib
+
+    out = tmp_path / "out"
+    args = [str(sample[0]), "--out", str(out), "--chunk-bytes", "65536", "--jobs", "2"]
+    assert validate.main(args) == 0
+    expected = {
+        b"etl.dataset": b"transactions",
+        b"etl.schema.name": b"transactions",
+        b"etl.schema.version": str(json.loads(SCHEMA.read_text())["version"]).encode(),
+        b"etl.schema.sha256": hashlib.sha256(SCHEMA.read_bytes()).hexdigest().encode(),
+    }
+    files = sorted((out / "valid").iterdir()) + sorted((out / "rejected").iterdir())
+    assert len(files) > 4
+    for f in files:
+        metadata = pq.read_schema(f).metadata
+        assert {k: v for k, v in metadata.items() if k.startswith(b"etl.")} == expected, f
+
+
+def test_a_schema_version_the_pipeline_cannot_pin_exits_2(sample, tmp_path, capsys):
+    schema = json.loads(SCHEMA.read_text())
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps({**schema, "version": "draft"}))
+    code = validate.main([str(sample[0]), "--schema", str(path)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: SchemaConfigError: the schema of dataset 'transactions' has version 'draft': "
+        'write N or "N", "N.M", "N.M.P" (N >= 1, the major version), then deploy it again\n'
+    )
+
+
 def _cli(args: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "localrun.validate", *args],
