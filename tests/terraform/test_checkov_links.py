@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tfhcl import MODULES_DIR, ENVS_DIR, expr, module_blocks, tf_files
+from tfhcl import ENVS_DIR, MODULES_DIR, expr, module_blocks, tf_files
 
 STORAGE = MODULES_DIR / "storage"
 BUCKET_REFERENCE = "one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id"
