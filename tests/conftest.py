@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,3 +272,14 @@ def pipeline(deployment):
 
     with LocalPipeline(deployment=deployment) as attached:
         yield attached
+
+
+@pytest.fixture(scope="session")
+def noxfile_module():
+    """noxfile.py as a module, imported once (importing it registers its sessions); the
+    sessions are called with tests/fake_nox.py's FakeSession."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module("noxfile")
+    finally:
+        sys.path.remove(str(ROOT))

@@ -5,7 +5,6 @@ old and new outputs of a compatible change read back through the newest columns.
 from __future__ import annotations
 
 import copy
-import importlib
 import io
 import json
 import subprocess
@@ -22,6 +21,7 @@ from etl.schema_check import parse_schema
 from etl.transform import process_stream
 
 from buildtools import schemas as tool
+from tests.fake_nox import FakeSession, Stop
 
 REPO = Path(__file__).resolve().parents[1]
 V1 = {
@@ -281,34 +281,9 @@ def test_build_checks_a_compatible_change_and_a_new_major_without_refusing(repo)
     ]
 
 
-class Stop(Exception):
-    pass
-
-
-class FakeSession:
-    def __init__(self, invoked_from: Path, posargs=()) -> None:
-        self.invoked_from = str(invoked_from)
-        self.posargs = list(posargs)
-        self.calls: list[tuple] = []
-
-    def run(self, *args, **kwargs):
-        self.calls.append(("run", args, kwargs.get("env")))
-
-    def chdir(self, path):
-        self.calls.append(("chdir", str(path)))
-
-    def error(self, message):
-        self.calls.append(("error", message))
-        raise Stop(message)
-
-
-@pytest.fixture(scope="module")
-def noxfile():
-    sys.path.insert(0, str(REPO))
-    try:
-        return importlib.import_module("noxfile")
-    finally:
-        sys.path.remove(str(REPO))
+@pytest.fixture
+def noxfile(noxfile_module):
+    return noxfile_module
 
 
 def test_nox_schemas_runs_the_tool_from_the_callers_folder(noxfile, tmp_path):

@@ -36,7 +36,6 @@ dataset is the schema file's stem. Pure: no AWS, no pyarrow (build.py imports it
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -46,9 +45,9 @@ from typing import Any
 from .errors import SchemaConfigError
 from .schema import Field, Schema
 from .schema_check import parse_schema
+from .schema_version import Version, parse_version
 
 RELEASED_DIR = "released"
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){0,2}")
 _BASELINE = re.compile(r"v([1-9][0-9]*)\.json")
 
 # rule id -> the property it protects (docs/schema-versions.md has the table with reasons)
@@ -77,35 +76,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.rule}: {self.message}"
-
-
-@dataclass(frozen=True, order=True)
-class Version:
-    """A schema version: `major.minor.patch`, missing parts 0 ("2" == "2.0" == 2); printed
-    as declared."""
-
-    major: int
-    minor: int = 0
-    patch: int = 0
-    text: str = dataclasses.field(default="", compare=False)
-
-    def __str__(self) -> str:
-        return self.text or f"{self.major}.{self.minor}.{self.patch}"
-
-
-def parse_version(value: Any) -> Version:
-    """The Version of a schema's `version` (an integer N or a string "N", "N.M", "N.M.P");
-    SchemaConfigError if it is none of those or its major is 0."""
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not _VERSION.fullmatch(text):
-        raise SchemaConfigError(
-            f'version {value!r} is not an integer N or a string "N", "N.M" or "N.M.P": '
-            'write e.g. "version": "1.2"'
-        )
-    version = Version(*(int(part) for part in text.split(".")), text=text)
-    if version.major < 1:
-        raise SchemaConfigError(f"version {value!r}: the major (first number) must be 1 or more")
-    return version
 
 
 def column_type(field: Field) -> str:

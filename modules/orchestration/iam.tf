@@ -27,7 +27,39 @@ resource "aws_iam_role" "state_machine" {
   tags               = var.tags
 }
 
+# The pipeline key, once for each role that uses it (local.role_kms_grants): the queue, the
+# topic and the manifests are encrypted with it, and each use is limited to the service that
+# makes it (kms:ViaService) and to this pipeline's resource (the service's encryption context).
+# Each role's policy merges its instance through source_policy_documents.
+data "aws_iam_policy_document" "kms_grants" {
+  for_each = local.role_kms_grants
+
+  dynamic "statement" {
+    for_each = local.role_kms_grants[each.key]
+    content {
+      sid       = statement.key
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = statement.value.context_key
+        values   = [statement.value.context]
+      }
+    }
+  }
+}
+
 data "aws_iam_policy_document" "state_machine" {
+  source_policy_documents = [data.aws_iam_policy_document.kms_grants["state_machine"].json]
+
   statement {
     sid       = "InvokePipelineFunctions"
     effect    = "Allow"
@@ -47,31 +79,6 @@ data "aws_iam_policy_document" "state_machine" {
     effect    = "Allow"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.failures.arn]
-  }
-
-  # The queue, the topic and the manifests are encrypted with the pipeline key: each use is
-  # limited to the service that makes it (kms:ViaService) and to this pipeline's resource
-  # (the service's encryption context); local.kms_grants lists them.
-  dynamic "statement" {
-    for_each = local.kms_grants
-    content {
-      sid       = statement.key
-      effect    = "Allow"
-      actions   = statement.value.actions
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = statement.value.context_key
-        values   = [statement.value.context]
-      }
-    }
   }
 
   # Distributed Map: the ItemReader reads the chunk manifest ...
@@ -337,38 +344,18 @@ data "aws_iam_policy_document" "failure_topic" {
 
 # ---------------------------------------------------------------------------
 # The execution-ended rule's function publishes the failure message itself: sns:Publish on
-# the failure topic and the key through SNS for that topic only (the state machine's grant,
-# local.kms_grants, filtered to SNS). Attached to the function's role here, where the topic is.
+# the failure topic and the key through SNS for that topic only (local.role_kms_grants: the
+# state machine's grant, filtered to SNS). Attached to the function's role here, where the topic is.
 # ---------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "execution_ended_handler" {
+  source_policy_documents = [data.aws_iam_policy_document.kms_grants["execution_ended_handler"].json]
+
   statement {
     sid       = "PublishFailure"
     effect    = "Allow"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.failures.arn]
-  }
-
-  dynamic "statement" {
-    for_each = { for sid, g in local.kms_grants : sid => g if g.service == "sns" }
-    content {
-      sid       = statement.key
-      effect    = "Allow"
-      actions   = statement.value.actions
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["${statement.value.service}.${local.region}.${local.dns_suffix}"]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = statement.value.context_key
-        values   = [statement.value.context]
-      }
-    }
   }
 }
 

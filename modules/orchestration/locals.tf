@@ -69,4 +69,11 @@ locals {
     UsePipelineKeyForFailureTopic = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sns", context_key = "kms:EncryptionContext:aws:sns:topicArn", context = aws_sns_topic.failures.arn }
     DecryptChunkManifests         = { actions = ["kms:Decrypt"], service = "s3", context_key = "kms:EncryptionContext:aws:s3:arn", context = var.bucket_arn }
   }
+
+  # Each role's grants (data.aws_iam_policy_document.kms_grants): the state machine's, and the
+  # execution-ended function's, which publishes to the failure topic (SNS only).
+  role_kms_grants = {
+    state_machine           = local.kms_grants
+    execution_ended_handler = { for sid, g in local.kms_grants : sid => g if g.service == "sns" }
+  }
 }

@@ -45,15 +45,6 @@ resource "aws_kms_alias" "this" {
 # ---------------------------------------------------------------------------
 
 resource "aws_s3_bucket" "this" {
-  # Evaluated through modules/pipeline (the modules and envs scans), checkov 3 loses this bucket's
-  # links to its versioning, SSE-KMS, public access block, lifecycle and notification resources
-  # below since the datasets and names inputs met (not diagnosed; the storage module scanned on
-  # its own passed all five before these skips); tests/terraform/test_plan.py pins them on the plan.
-  # checkov:skip=CKV_AWS_21: versioning: aws_s3_bucket_versioning.this below (see above)
-  # checkov:skip=CKV_AWS_145: SSE-KMS: aws_s3_bucket_server_side_encryption_configuration.this below (see above)
-  # checkov:skip=CKV2_AWS_6: public access block: aws_s3_bucket_public_access_block.this below (see above)
-  # checkov:skip=CKV2_AWS_61: lifecycle: aws_s3_bucket_lifecycle_configuration.this below (see above)
-  # checkov:skip=CKV2_AWS_62: EventBridge notifications: aws_s3_bucket_notification.this below (see above)
   # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
   # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
   count = var.retain ? 0 : 1
@@ -64,15 +55,6 @@ resource "aws_s3_bucket" "this" {
 }
 
 resource "aws_s3_bucket" "retained" {
-  # Evaluated through modules/pipeline (the modules and envs scans), checkov 3 loses this bucket's
-  # links to its versioning, SSE-KMS, public access block, lifecycle and notification resources
-  # below since the datasets and names inputs met (not diagnosed; the storage module scanned on
-  # its own passed all five before these skips); tests/terraform/test_plan.py pins them on the plan.
-  # checkov:skip=CKV_AWS_21: versioning: aws_s3_bucket_versioning.this below (see above)
-  # checkov:skip=CKV_AWS_145: SSE-KMS: aws_s3_bucket_server_side_encryption_configuration.this below (see above)
-  # checkov:skip=CKV2_AWS_6: public access block: aws_s3_bucket_public_access_block.this below (see above)
-  # checkov:skip=CKV2_AWS_61: lifecycle: aws_s3_bucket_lifecycle_configuration.this below (see above)
-  # checkov:skip=CKV2_AWS_62: EventBridge notifications: aws_s3_bucket_notification.this below (see above)
   # checkov:skip=CKV_AWS_18: access logging goes to a central log bucket owned by the account baseline, not by this pipeline
   # checkov:skip=CKV_AWS_144: cross-region replication is a DR decision per account; processed data can be rebuilt from incoming/
   count = var.retain ? 1 : 0
@@ -87,7 +69,7 @@ resource "aws_s3_bucket" "retained" {
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
 
   block_public_acls       = true
   block_public_policy     = true
@@ -96,7 +78,7 @@ resource "aws_s3_bucket_public_access_block" "this" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
 
   rule {
     object_ownership = "BucketOwnerEnforced"
@@ -104,7 +86,7 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 }
 
 resource "aws_s3_bucket_versioning" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
 
   versioning_configuration {
     status = "Enabled"
@@ -112,7 +94,7 @@ resource "aws_s3_bucket_versioning" "this" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
 
   rule {
     apply_server_side_encryption_by_default {
@@ -124,7 +106,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
   policy = data.aws_iam_policy_document.bucket.json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
@@ -141,7 +123,7 @@ resource "aws_s3_bucket_policy" "this" {
 # INTELLIGENT_TIERING or STANDARD_IA; STANDARD keeps it where it is); the variable refuses
 # GLACIER and DEEP_ARCHIVE, which Athena skips (the Glue table would silently lose rows).
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = local.bucket.id
+  bucket = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
 
   rule {
     id     = "abort-incomplete-multipart-uploads"
@@ -229,7 +211,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
 # Object Created events go to EventBridge; the orchestration module's rule filters incoming/.
 resource "aws_s3_bucket_notification" "this" {
-  bucket      = local.bucket.id
+  bucket      = one(concat(aws_s3_bucket.this, aws_s3_bucket.retained)).id
   eventbridge = true
 }
 

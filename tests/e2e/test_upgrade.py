@@ -64,16 +64,23 @@ def _old_layout_root(stack) -> None:
     )
 
 
-def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):
+@pytest.fixture
+def dev_stack(tmp_path):
+    """dev_stack(prefix) -> (deployed, stack): a Deployment of envs/dev's values under `prefix`
+    with the build's artifacts, its embedded moto started, and its DevStack (envs/dev) not yet
+    initialised; the emulator is closed after the test."""
     from localrun.pipeline import Deployment, dev_variables
     from localrun.stack import DevStack, require_terraform
 
     require_terraform()
-    deployed = Deployment(dev_variables(prefix="etl-upgrade"), work_dir=tmp_path)
-    try:
+    opened = []
+
+    def start(prefix: str):
+        deployed = Deployment(dev_variables(prefix=prefix), work_dir=tmp_path)
+        opened.append(deployed)
         zips, layer_zip, architecture = deployed._artifacts()
         deployed.emulator.start()
-        stack = DevStack(
+        deployed.stack = DevStack(
             deployed.emulator.endpoint_url,
             zips,
             deployed.variables,
@@ -81,29 +88,35 @@ def test_an_old_layout_deployment_upgrades_with_moves_only(tmp_path):
             architecture=architecture,
             work_dir=tmp_path / "terraform",
         )
-        deployed.stack = stack
-        dev = stack.root
-        _old_layout_root(stack)
-        stack.root = stack.dir / "envs" / "old"
-        stack.init()
-        stack.apply()
-        old_state = [a for a in stack.state_resources() if ".data." not in f".{a}"]
-        assert {a.split(".")[1] for a in old_state} == set(OLD_LAYOUT)
-        assert len(old_state) > 40
+        return deployed, deployed.stack
 
-        # The upgrade: the same state under the real envs/dev.
-        shutil.copy2(stack.root / "terraform.tfstate", dev / "terraform.tfstate")
-        stack.root = dev
-        stack.init()
-        code, output = stack._run("plan", ok_codes=(0,))
-        assert "Plan: 0 to add, 0 to change, 0 to destroy." in output, output[-6000:]
-        moved = re.findall(r"# (module\.\S+) has moved to (module\.pipeline\.\S+)", output)
-        assert sorted(old for old, _ in moved) == sorted(old_state)
-        assert all(new == f"module.pipeline.{old}" for old, new in moved)
-        stack.destroy()
-        assert stack.state_resources() == []
-    finally:
+    yield start
+    for deployed in opened:
         deployed.close()
+
+
+def test_an_old_layout_deployment_upgrades_with_moves_only(dev_stack):
+    _, stack = dev_stack("etl-upgrade")
+    dev = stack.root
+    _old_layout_root(stack)
+    stack.root = stack.dir / "envs" / "old"
+    stack.init()
+    stack.apply()
+    old_state = [a for a in stack.state_resources() if ".data." not in f".{a}"]
+    assert {a.split(".")[1] for a in old_state} == set(OLD_LAYOUT)
+    assert len(old_state) > 40
+
+    # The upgrade: the same state under the real envs/dev.
+    shutil.copy2(stack.root / "terraform.tfstate", dev / "terraform.tfstate")
+    stack.root = dev
+    stack.init()
+    code, output = stack._run("plan", ok_codes=(0,))
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in output, output[-6000:]
+    moved = re.findall(r"# (module\.\S+) has moved to (module\.pipeline\.\S+)", output)
+    assert sorted(old for old, _ in moved) == sorted(old_state)
+    assert all(new == f"module.pipeline.{old}" for old, new in moved)
+    stack.destroy()
+    assert stack.state_resources() == []
 
 
 # The last commit before datasets: envs/dev with one schema_file (config/schema.json) and the
@@ -177,63 +190,47 @@ def _planned_changes(stack) -> dict[str, list[str]]:
     }
 
 
-def test_a_single_schema_deployment_upgrades_to_datasets_keeping_its_data(tmp_path):
-    from localrun.pipeline import Deployment, dev_variables
-    from localrun.stack import REPO, DevStack, require_terraform
+def test_a_single_schema_deployment_upgrades_to_datasets_keeping_its_data(dev_stack):
+    from localrun.stack import REPO
 
-    require_terraform()
-    deployed = Deployment(dev_variables(prefix="etl-datasets"), work_dir=tmp_path)
-    try:
-        zips, layer_zip, architecture = deployed._artifacts()
-        deployed.emulator.start()
-        stack = DevStack(
-            deployed.emulator.endpoint_url,
-            zips,
-            deployed.variables,
-            layer_zip=layer_zip,
-            architecture=architecture,
-            work_dir=tmp_path / "terraform",
-        )
-        deployed.stack = stack
-        dev = stack.root
-        stack.root = _single_schema_tree(stack, REPO)
-        stack.init()
-        stack.apply()
-        before = stack.state_values()
-        bucket = before[f"{STORAGE}.aws_s3_bucket.this[0]"]["bucket"]
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=deployed.emulator.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        written_before = "processed/2026/12/day/version=0123456789abcdef/chunk-000000.parquet"
-        s3.put_object(Bucket=bucket, Key=written_before, Body=b"PAR1 stand-in")
+    deployed, stack = dev_stack("etl-datasets")
+    dev = stack.root
+    stack.root = _single_schema_tree(stack, REPO)
+    stack.init()
+    stack.apply()
+    before = stack.state_values()
+    bucket = before[f"{STORAGE}.aws_s3_bucket.this[0]"]["bucket"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=deployed.emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    written_before = "processed/2026/12/day/version=0123456789abcdef/chunk-000000.parquet"
+    s3.put_object(Bucket=bucket, Key=written_before, Body=b"PAR1 stand-in")
 
-        shutil.copy2(stack.root / "terraform.tfstate", dev / "terraform.tfstate")
-        stack.root = dev
-        stack.init()
-        changes = _planned_changes(stack)
-        deleted = {a for a, actions in changes.items() if "delete" in actions}
-        assert deleted == REPLACED, changes
-        assert {a for a, actions in changes.items() if actions == ["create"]} == ADDED
-        # kept: never destroyed or replaced (an in-place update, e.g. the key policy scoped to
-        # the pipeline's rules and alarms since, is allowed; the ARNs are compared below)
-        assert not [
-            a
-            for a, actions in changes.items()
-            if "delete" in actions and any(f".{kind}" in a for kind in KEPT)
-        ], changes
+    shutil.copy2(stack.root / "terraform.tfstate", dev / "terraform.tfstate")
+    stack.root = dev
+    stack.init()
+    changes = _planned_changes(stack)
+    deleted = {a for a, actions in changes.items() if "delete" in actions}
+    assert deleted == REPLACED, changes
+    assert {a for a, actions in changes.items() if actions == ["create"]} == ADDED
+    # kept: never destroyed or replaced (an in-place update, e.g. the key policy scoped to
+    # the pipeline's rules and alarms since, is allowed; the ARNs are compared below)
+    assert not [
+        a
+        for a, actions in changes.items()
+        if "delete" in actions and any(f".{kind}" in a for kind in KEPT)
+    ], changes
 
-        stack.apply()
-        after = stack.state_values()
-        for address, values in before.items():
-            if any(f".{kind}" in address for kind in KEPT):
-                assert after[address]["arn"] == values["arn"], address
-        keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-        assert {written_before, "config/schemas/transactions.json"} <= keys
-        assert "config/schema.json" not in keys
-        assert stack.plan_exit_code()[0] == 0
-    finally:
-        deployed.close()
+    stack.apply()
+    after = stack.state_values()
+    for address, values in before.items():
+        if any(f".{kind}" in address for kind in KEPT):
+            assert after[address]["arn"] == values["arn"], address
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {written_before, "config/schemas/transactions.json"} <= keys
+    assert "config/schema.json" not in keys
+    assert stack.plan_exit_code()[0] == 0

@@ -9,42 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_nox import FakeSession, Stop
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Stop(Exception):
-    pass
-
-
-class FakeSession:
-    """What the sessions use of nox.Session, recorded."""
-
-    def __init__(self, invoked_from: Path, posargs=()) -> None:
-        self.invoked_from = str(invoked_from)
-        self.posargs = list(posargs)
-        self.calls: list[tuple] = []
-
-    def run(self, *args, **kwargs):
-        self.calls.append(("run", args, kwargs.get("env")))
-
-    def chdir(self, path):
-        self.calls.append(("chdir", str(path)))
-
-    def log(self, message):
-        self.calls.append(("log", message))
-
-    def error(self, message):
-        self.calls.append(("error", message))
-        raise Stop(message)
-
-
-@pytest.fixture(scope="module")
-def noxfile_module():
-    sys.path.insert(0, str(REPO))
-    try:
-        return importlib.import_module("noxfile")  # registers the sessions once
-    finally:
-        sys.path.remove(str(REPO))
 
 
 @pytest.fixture

@@ -586,9 +586,9 @@ def test_kms_via_service_statement_has_one_shape_in_compute_and_orchestration():
     """Every key grant: the service (kms:ViaService) and the service's encryption context
     for this pipeline's resource, written as the same statement in both modules."""
     compute = _kms_dynamic("compute", "function")
-    orchestration = _kms_dynamic("orchestration", "state_machine")
+    orchestration = _kms_dynamic("orchestration", "kms_grants")
     assert expr(compute["for_each"]) == "local.kms_grants[each.key]"
-    assert expr(orchestration["for_each"]) == "local.kms_grants"
+    assert expr(orchestration["for_each"]) == "local.role_kms_grants[each.key]"
     assert compute["content"] == orchestration["content"]
     (content,) = compute["content"]
     assert (expr(content["sid"]), unquote(content["effect"]), expr(content["actions"])) == (
@@ -608,10 +608,35 @@ def test_kms_via_service_statement_has_one_shape_in_compute_and_orchestration():
         ),
         ("StringEquals", "statement.value.context_key", ["${statement.value.context}"]),
     ]
-    # No other statement in either document touches the key.
-    for module, document in (("compute", "function"), ("orchestration", "state_machine")):
+    # No other statement in any of these documents touches the key.
+    for module, document in (
+        ("compute", "function"),
+        ("orchestration", "kms_grants"),
+        ("orchestration", "state_machine"),
+        ("orchestration", "execution_ended_handler"),
+    ):
         kms = [s for s in _statements(module, document) if "kms:" in " ".join(s.actions)]
         assert {s.sid for s in kms} <= {"${statement.key}"}, (module, document)
+
+
+def test_orchestration_roles_take_their_key_grants_from_one_document():
+    """The key statement is written once (kms_grants, one instance per role); the state
+    machine's policy merges all of local.kms_grants, the execution-ended function's the SNS
+    grant only (it publishes the failure message)."""
+    (body, _) = DOCS[("orchestration", "kms_grants")]
+    assert expr(body["for_each"]) == "local.role_kms_grants"
+    for role in ("state_machine", "execution_ended_handler"):
+        (doc, _) = DOCS[("orchestration", role)]
+        assert [expr(d) for d in doc["source_policy_documents"]] == [
+            f'data.aws_iam_policy_document.kms_grants["{role}"].json'
+        ]
+    roles = locals_of(MODULES_DIR / "orchestration")["role_kms_grants"]
+    assert {role: expr(grants) for role, grants in roles.items()} == {
+        "state_machine": "local.kms_grants",
+        "execution_ended_handler": (
+            '{for sid, g in local.kms_grants : sid => g if g.service == "sns"}'
+        ),
+    }
 
 
 def test_function_key_use_goes_through_s3_and_dynamodb_only():

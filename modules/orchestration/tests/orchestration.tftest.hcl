@@ -125,8 +125,12 @@ run "execution_ended_rule" {
     error_message = "Only this rule may invoke mark_failed through EventBridge."
   }
   assert {
-    condition     = aws_iam_role_policy.execution_ended_handler.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_handler.statement : s.sid] == ["PublishFailure", "UsePipelineKeyForFailureTopic"]
+    condition     = aws_iam_role_policy.execution_ended_handler.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_handler.statement : s.sid] == ["PublishFailure"] && one(data.aws_iam_policy_document.execution_ended_handler.source_policy_documents) == data.aws_iam_policy_document.kms_grants["execution_ended_handler"].json && [for s in data.aws_iam_policy_document.kms_grants["execution_ended_handler"].statement : s.sid] == ["UsePipelineKeyForFailureTopic"]
     error_message = "mark_failed's role may publish to the failure topic and use the key through SNS for it, nothing else."
+  }
+  assert {
+    condition     = one(data.aws_iam_policy_document.state_machine.source_policy_documents) == data.aws_iam_policy_document.kms_grants["state_machine"].json && [for s in data.aws_iam_policy_document.kms_grants["state_machine"].statement : s.sid] == ["DecryptChunkManifests", "UsePipelineKeyForFailureTopic", "UsePipelineKeyForResultsQueue"]
+    error_message = "The state machine's role uses the key for the manifests, the failure topic and the results queue (one kms_grants document per role)."
   }
   assert {
     condition     = one([for s in data.aws_iam_policy_document.execution_ended_handler.statement : s.resources if s.sid == "PublishFailure"]) == toset([aws_sns_topic.failures.arn])
