@@ -368,30 +368,13 @@ resource "aws_iam_role_policy" "execution_ended_handler" {
 # Lambda records the execution-ended function's failed invocations in the events dead-letter
 # queue as the function's role: sqs:SendMessage on that queue and the key through SQS for it.
 data "aws_iam_policy_document" "execution_ended_failures" {
+  source_policy_documents = [data.aws_iam_policy_document.kms_grants["execution_ended_failures"].json]
+
   statement {
     sid       = "RecordFailedCleanUps"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.events_dlq.arn]
-  }
-
-  statement {
-    sid       = "UsePipelineKeyForEventsDlq"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sqs:arn"
-      values   = [aws_sqs_queue.events_dlq.arn]
-    }
   }
 }
 

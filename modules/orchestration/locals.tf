@@ -75,5 +75,9 @@ locals {
   role_kms_grants = {
     state_machine           = local.kms_grants
     execution_ended_handler = { for sid, g in local.kms_grants : sid => g if g.service == "sns" }
+    # Lambda sends the handler's failed invocations to the events dead-letter queue.
+    execution_ended_failures = {
+      UsePipelineKeyForEventsDlq = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], service = "sqs", context_key = "kms:EncryptionContext:aws:sqs:arn", context = aws_sqs_queue.events_dlq.arn }
+    }
   }
 }

@@ -622,10 +622,11 @@ def test_kms_via_service_statement_has_one_shape_in_compute_and_orchestration():
 def test_orchestration_roles_take_their_key_grants_from_one_document():
     """The key statement is written once (kms_grants, one instance per role); the state
     machine's policy merges all of local.kms_grants, the execution-ended function's the SNS
-    grant only (it publishes the failure message)."""
+    grant only (it publishes the failure message) and, for Lambda's failure records, the
+    events dead-letter queue's."""
     (body, _) = DOCS[("orchestration", "kms_grants")]
     assert expr(body["for_each"]) == "local.role_kms_grants"
-    for role in ("state_machine", "execution_ended_handler"):
+    for role in ("state_machine", "execution_ended_handler", "execution_ended_failures"):
         (doc, _) = DOCS[("orchestration", role)]
         assert [expr(d) for d in doc["source_policy_documents"]] == [
             f'data.aws_iam_policy_document.kms_grants["{role}"].json'
@@ -636,6 +637,7 @@ def test_orchestration_roles_take_their_key_grants_from_one_document():
         "execution_ended_handler": (
             '{for sid, g in local.kms_grants : sid => g if g.service == "sns"}'
         ),
+        "execution_ended_failures": expr(roles["execution_ended_failures"]),
     }
 
 
@@ -944,16 +946,19 @@ def test_only_eventbridge_and_the_ended_rules_handler_send_dead_letters():
     grants = _statements("orchestration", "execution_ended_failures")
     assert [(s.sid, s.actions, s.resources) for s in grants] == [
         ("RecordFailedCleanUps", ["sqs:SendMessage"], ["${aws_sqs_queue.events_dlq.arn}"]),
-        (
-            "UsePipelineKeyForEventsDlq",
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-            ["${var.kms_key_arn}"],
-        ),
     ]
-    assert grants[1].condition_details == [
-        ("StringEquals", "kms:ViaService", ["sqs.${local.region}.${local.dns_suffix}"]),
-        ("StringEquals", "kms:EncryptionContext:aws:sqs:arn", ["${aws_sqs_queue.events_dlq.arn}"]),
-    ]
+    # ... and the key through SQS for that queue only (kms_grants["execution_ended_failures"])
+    roles = locals_of(MODULES_DIR / "orchestration")["role_kms_grants"]
+    ((sid, grant),) = roles["execution_ended_failures"].items()
+    assert (sid, expr(grant["context"]), unquote(grant["service"])) == (
+        "UsePipelineKeyForEventsDlq",
+        "aws_sqs_queue.events_dlq.arn",
+        "sqs",
+    )
+    assert (unquote(grant["context_key"]), [unquote(a) for a in grant["actions"]]) == (
+        "kms:EncryptionContext:aws:sqs:arn",
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+    )
 
 
 def test_failed_clean_ups_are_retried_then_recorded_in_the_dead_letter_queue():

@@ -104,7 +104,7 @@ run "execution_ended_rule" {
     error_message = "A clean-up that fails is retried twice by Lambda, then recorded in the dead-letter queue."
   }
   assert {
-    condition     = aws_iam_role_policy.execution_ended_failures.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.sid] == ["RecordFailedCleanUps", "UsePipelineKeyForEventsDlq"] && one([for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.resources if s.sid == "RecordFailedCleanUps"]) == toset([aws_sqs_queue.events_dlq.arn])
+    condition     = aws_iam_role_policy.execution_ended_failures.role == "etl-test-mark-failed-fn" && [for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.sid] == ["RecordFailedCleanUps"] && one(data.aws_iam_policy_document.execution_ended_failures.source_policy_documents) == data.aws_iam_policy_document.kms_grants["execution_ended_failures"].json && [for s in data.aws_iam_policy_document.kms_grants["execution_ended_failures"].statement : s.sid] == ["UsePipelineKeyForEventsDlq"] && one([for s in data.aws_iam_policy_document.execution_ended_failures.statement : s.resources if s.sid == "RecordFailedCleanUps"]) == toset([aws_sqs_queue.events_dlq.arn])
     error_message = "The function's role may send its failure records to the dead-letter queue only."
   }
 
