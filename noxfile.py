@@ -2,7 +2,7 @@
 
     python3 noxfile.py -l                 list sessions (bootstraps nox into .venv-nox/ if needed)
     python3 noxfile.py                    lint, tests, policy (what CI runs)
-    python3 noxfile.py -s quick           unit, handler and Terraform module tests: no deploy
+    python3 noxfile.py -s quick           unit, handler and static Terraform tests: no deploy
     python3 noxfile.py -s local           deploy envs/dev to the embedded moto, run the pipeline
     python3 noxfile.py -s describe -- FILE   infer a Table Schema from a CSV file (stdout)
     python3 noxfile.py -s local -- up     ... and keep it up: -- run FILE, -- status, -- down
@@ -345,16 +345,18 @@ def apply_prod(session: nox.Session) -> None:
 
 
 # the markers: pyproject.toml; which files are slow: tests/conftest.py
-QUICK = "not e2e and not slow"
+QUICK = "not e2e and not slow and not tftest"
 
 
 @nox.session(venv_backend="none")
 def quick(session: nox.Session) -> None:
     """The quick loop, no deploy and no build: the core's unit tests, the handler tests (on
-    in-process moto), the static Terraform checks and every module's `terraform test`
-    (-- passes pytest args). `tests` runs everything, as CI does."""
+    in-process moto) and the static Terraform module checks, on every core (pytest-xdist;
+    -- passes pytest args). The modules' own `terraform test` runs are left to `tests`
+    (alone: `python3 noxfile.py -s tests -- -m tftest`): they need as much CPU as all the
+    rest (docs/decisions.md, "The quick loop"). `tests` runs everything, as CI does."""
     python = shared_test_python(session)
-    session.run(python, "-m", "pytest", "-m", QUICK, *session.posargs, external=True)
+    session.run(python, "-m", "pytest", "-n", "auto", "-m", QUICK, *session.posargs, external=True)
 
 
 @nox.session(venv_backend="none")

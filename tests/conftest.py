@@ -222,11 +222,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(line)
 
 
-# Outside the quick loop (`python3 noxfile.py -s quick`: -m "not e2e and not slow"): no deploy,
-# but each costs seconds: builds, the bench, the local harness's processes, Terraform plans of
-# whole roots and of the storage lifecycle, every reference of the docs. What stays: the core's
-# unit tests, the handler tests on in-process moto, the static HCL checks and each module's
-# own `terraform test` (tests/terraform/test_module_tests.py).
+# Outside the quick loop (`python3 noxfile.py -s quick`: -m "not e2e and not slow and not
+# tftest"): no deploy, but each costs seconds: builds, the bench, the local harness's
+# processes, Terraform plans of whole roots and of the storage lifecycle, every reference of
+# the docs (and, by their mark, the modules' `terraform test` runs). What stays: the core's
+# unit tests, the handler tests on in-process moto and the static HCL checks.
 SLOW_FILES = {
     "tests/test_build.py",
     "tests/test_bench_peers.py",

@@ -153,7 +153,20 @@ def test_quick_runs_pytest_without_deploys_or_a_build(noxfile, tmp_path, monkeyp
     noxfile.quick.func(session)
 
     assert session.calls == [
-        ("run", ("/venv/python", "-m", "pytest", "-m", "not e2e and not slow", "-x"), None)
+        (
+            "run",
+            (
+                "/venv/python",
+                "-m",
+                "pytest",
+                "-n",
+                "auto",
+                "-m",
+                "not e2e and not slow and not tftest",
+                "-x",
+            ),
+            None,
+        )
     ]
 
 
