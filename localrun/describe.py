@@ -108,12 +108,19 @@ def _show(value: str | None) -> str:
     return text if len(text) <= 42 else text[:39] + "...'"
 
 
+# Where every value reads both ways (`1,234`: 1.234 or 1234), the file's delimiter decides: a
+# `;`-delimited file follows the convention that writes decimal commas; in any other a comma
+# inside a value is a digit-group mark (`"1,234"` in a comma-delimited file is a thousand).
+DECIMAL_COMMA_DELIMITERS = (";",)
+
+
 class Decision:
     """One field's inferred type and why: `doc` is its Table Schema field."""
 
-    def __init__(self, name: str, col: ColumnSummary):
+    def __init__(self, name: str, col: ColumnSummary, delimiter: str = ","):
         self.name = name
         self.col = col
+        self.delimiter = delimiter
         self.probe, self.notes = self._choose()
         self.also: list[str] = [
             p.name
@@ -140,8 +147,33 @@ class Decision:
                 digits = self._precision(probe)[0]
                 notes.append(f"not {probe.name}: needs {digits} digits, more than 38")
                 continue
-            return probe, notes
+            return self._comma_as_group(probe, notes)
         return None, notes
+
+    def _comma_as_group(self, probe: Probe, notes: list[str]) -> tuple[Probe, list[str]]:
+        """A decimal comma every value also admits as a digit-group mark gives way to the
+        grouped reading unless the delimiter is one of DECIMAL_COMMA_DELIMITERS."""
+        if probe.type != "number" or probe.group or probe.mark != ",":
+            return probe, notes
+        if self.delimiter in DECIMAL_COMMA_DELIMITERS:
+            return probe, notes
+        grouped = next(
+            (
+                p
+                for p in probes()
+                if p.group == ","
+                and p.name not in self.col.failures
+                and (p.type != "number" or self._precision(p)[0] <= 38)
+            ),
+            None,
+        )
+        if grouped is None:
+            return probe, notes
+        note = (
+            f"also fits {probe.name}: ',' read as the digit-group mark, the delimiter being "
+            f"{self.delimiter!r} (check which the data means)"
+        )
+        return grouped, [*notes, note]
 
     @property
     def precision_scale(self) -> tuple[int, int]:
@@ -188,7 +220,9 @@ class Decision:
 
 def decide(summary: Summary, *, name: str, delimiter: str) -> tuple[dict, list[Decision]]:
     """The Table Schema the summary allows, and each field's decision."""
-    decisions = [Decision(n, c) for n, c in zip(summary.names, summary.columns, strict=True)]
+    decisions = [
+        Decision(n, c, delimiter) for n, c in zip(summary.names, summary.columns, strict=True)
+    ]
     found = {m for d in decisions if d.type != "string" for m, k in d.col.missing.items() if k}
     missing = [m for m in MISSING_CANDIDATES if m == "" or m in found]
     doc = {

@@ -136,3 +136,36 @@ def test_a_schema_with_digit_groups_is_completed_with_the_digits_without_them(tm
         {"name": "b", "type": "number", "groupChar": ",", "precision": 6, "scale": 1},
     ]
     validate_round_trip(path, doc, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "expected", "values"),
+    [
+        # a comma inside a quoted value of a comma-delimited file is a digit-group mark
+        (",", {"type": "integer", "groupChar": ","}, [1234, 999, 12345]),
+        ("\t", {"type": "integer", "groupChar": ","}, [1234, 999, 12345]),
+        # ... and a decimal comma in a `;`-delimited file (the convention that writes them)
+        (";", {"type": "number", "decimalChar": ",", "precision": 6, "scale": 3}, None),
+    ],
+)
+def test_a_comma_both_readings_admit_is_read_by_the_delimiter(
+    tmp_path, delimiter, expected, values
+):
+    def quoted(v: str) -> str:
+        return f'"{v}"' if delimiter in v else v
+
+    path = tmp_path / "either.csv"
+    rows = ["1,234", "999", "12,345"]
+    path.write_text(
+        f"k{delimiter}v\n" + "".join(f"{n}{delimiter}{quoted(v)}\n" for n, v in enumerate(rows))
+    )
+    doc, lines = run_describe(path)
+    assert doc["fields"][1] == {"name": "v", **expected, "constraints": {"required": True}}
+    valid = validate_round_trip(path, doc, tmp_path)
+    if values is not None:
+        assert [r["v"] for r in valid] == values
+        at = lines.index("v: integer in digit groups by ',', required")
+        assert lines[at + 2] == (
+            "  also fits number (decimal mark ','): ',' read as the digit-group mark, the "
+            f"delimiter being {delimiter!r} (check which the data means)"
+        )
