@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import signal
 import sys
@@ -371,9 +370,6 @@ def main(argv: list[str] | None = None, *, deployment=None) -> int:  # noqa: C90
 
 
 if __name__ == "__main__":
-    exit_code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Everything is stopped and written by now. Skip the interpreter's teardown of the
-    # emulator's object graph (moto, botocore models): seconds of silence after the summary.
-    os._exit(exit_code)
+    from localrun.exits import exit_now
+
+    exit_now(main())  # no interpreter teardown: localrun/exits.py says why

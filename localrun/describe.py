@@ -474,4 +474,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from localrun.exits import exit_now
+
+    exit_now(main())  # no interpreter teardown: localrun/exits.py says why

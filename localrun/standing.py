@@ -375,10 +375,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # skip the teardown of moto's object graph (see localrun/__main__.py)
+    from localrun.exits import exit_now
+
+    exit_now(main())  # no interpreter teardown: localrun/exits.py says why
 
 
 __all__ = ["DEFAULT_STATE_DIR", "environment", "main", "read_state"]
