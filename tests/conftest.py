@@ -67,8 +67,9 @@ def botocore_session_sharing_models():
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    """moto in-process: a versioned bucket with the schema, the status table, a Runtime."""
+def moto_in_process(monkeypatch):
+    """moto in-process (`mock_aws`) with test credentials in us-east-1 and no endpoint
+    override, so boto3 clients made inside reach moto's backends."""
     from moto import mock_aws
 
     for k, v in {
@@ -79,38 +80,44 @@ def aws(monkeypatch):
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        import boto3
-        from etl import runtime
+        yield
 
-        boto3.setup_default_session(botocore_session=botocore_session_sharing_models())
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_object(
-            Bucket=BUCKET,
-            Key=CONTRACT.schema_object_key(DATASET),
-            Body=SCHEMA_PATH.read_bytes(),
-        )
-        ddb = boto3.resource("dynamodb")
-        ddb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=CONTRACT.table.key_schema(),
-            AttributeDefinitions=CONTRACT.table.attribute_definitions(),
-        )
-        rt = runtime.Runtime(
-            runtime.Settings(
-                bucket=BUCKET,
-                status_table=TABLE,
-                chunk_bytes=256,
-                max_record_bytes=4096,
-            ),
-            s3=s3,
-            dynamodb=ddb,
-        )
-        runtime.set_runtime(rt)
-        yield rt
-        runtime.set_runtime(None)
+
+@pytest.fixture
+def aws(moto_in_process):
+    """moto in-process: a versioned bucket with the schema, the status table, a Runtime."""
+    import boto3
+    from etl import runtime
+
+    boto3.setup_default_session(botocore_session=botocore_session_sharing_models())
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=CONTRACT.schema_object_key(DATASET),
+        Body=SCHEMA_PATH.read_bytes(),
+    )
+    ddb = boto3.resource("dynamodb")
+    ddb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=CONTRACT.table.key_schema(),
+        AttributeDefinitions=CONTRACT.table.attribute_definitions(),
+    )
+    rt = runtime.Runtime(
+        runtime.Settings(
+            bucket=BUCKET,
+            status_table=TABLE,
+            chunk_bytes=256,
+            max_record_bytes=4096,
+        ),
+        s3=s3,
+        dynamodb=ddb,
+    )
+    runtime.set_runtime(rt)
+    yield rt
+    runtime.set_runtime(None)
 
 
 def s3_event(bucket: str, key: str, version_id: str | None, size: int) -> dict:

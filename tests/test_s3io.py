@@ -131,22 +131,12 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
+def s3(moto_in_process):
+    import boto3
 
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        import boto3
-
-        client = boto3.client("s3")
-        client.create_bucket(Bucket="sink-test")
-        yield client
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="sink-test")
+    return client
 
 
 def _exists(s3, key: str) -> bool:

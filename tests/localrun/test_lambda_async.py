@@ -26,47 +26,37 @@ def handler(event, context):
 
 
 @pytest.fixture
-def moto_lambda(monkeypatch, tmp_path):
+def moto_lambda(moto_in_process, tmp_path):
     """moto in-process with the function (so its event invoke config can be put) and a queue;
-    yields (lambda client, queue url, queue arn, the layer)."""
-    from moto import mock_aws
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    yields (lambda client, sqs client, queue url, queue arn, the layer)."""
     zip_path = tmp_path / "fn.zip"
     with zipfile.ZipFile(zip_path, "w") as archive:
         archive.writestr("fn.py", HANDLER)
-    with mock_aws():
-        import boto3
+    import boto3
 
-        role = boto3.client("iam").create_role(
-            RoleName="fn",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
-        client = boto3.client("lambda")
-        created = client.create_function(
-            FunctionName="etl-test-async",
-            Runtime="python3.12",
-            Role=role,
-            Handler="fn.handler",
-            Code={"ZipFile": zip_path.read_bytes()},
-        )
-        assert created["FunctionArn"] == ARN
-        sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="failed-events")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        layer = LambdaLayer(_moto_only, [_spec(zip_path)], pool_size=1, log_dir=tmp_path / "l")
-        try:
-            yield client, sqs, url, queue_arn, layer
-        finally:
-            layer.close()
+    role = boto3.client("iam").create_role(
+        RoleName="fn",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    client = boto3.client("lambda")
+    created = client.create_function(
+        FunctionName="etl-test-async",
+        Runtime="python3.12",
+        Role=role,
+        Handler="fn.handler",
+        Code={"ZipFile": zip_path.read_bytes()},
+    )
+    assert created["FunctionArn"] == ARN
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="failed-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    layer = LambdaLayer(_moto_only, [_spec(zip_path)], pool_size=1, log_dir=tmp_path / "l")
+    try:
+        yield client, sqs, url, queue_arn, layer
+    finally:
+        layer.close()
 
 
 def _spec(zip_path: Path) -> FunctionSpec:

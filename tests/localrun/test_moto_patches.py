@@ -17,7 +17,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.core.config import default_user_config
 
 from localrun import moto_patches
@@ -30,16 +29,9 @@ PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def aws(moto_in_process):
     saved = json.loads(json.dumps(default_user_config.get("stepfunctions", {})))
-    with mock_aws(), reverted(*moto_patches.PATCHES):
+    with reverted(*moto_patches.PATCHES):
         yield lambda service: boto3.client(service, region_name=REGION)
     default_user_config["stepfunctions"] = saved
 
