@@ -345,9 +345,9 @@ def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path,
     seen = set()
     original = transform.ChunkProcessor.prepare
 
-    def spy(self, block, first_line, index=None):
+    def spy(self, block, index=None):
         seen.add(threading.current_thread().name.split("_")[0])
-        return original(self, block, first_line, index)
+        return original(self, block, index)
 
     monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
     body = ("\n".join(row(i) for i in range(300)) + "\n").encode()

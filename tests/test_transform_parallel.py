@@ -40,9 +40,9 @@ def threads_seen(monkeypatch):
     seen: list[str] = []
     original = transform.ChunkProcessor.prepare
 
-    def spy(self, block, first_line, index=None):
+    def spy(self, block, index=None):
         seen.append(threading.current_thread().name.split("_")[0])
-        return original(self, block, first_line, index)
+        return original(self, block, index)
 
     monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
     return seen

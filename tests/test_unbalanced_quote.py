@@ -164,3 +164,24 @@ def test_a_processor_reports_the_file_offset_of_the_open_quote(aws, monkeypatch)
     assert [(i[SORT_KEY], i["error"]) for i in failed] == [
         (chunk_id(chunk["index"]), "UnbalancedQuote")
     ]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("last", [True, False])
+def test_an_unclosed_quote_after_many_blocks_is_placed_on_its_line(schema, tmp_path, threads, last):
+    """A parallel run's cutter counts no lines (its workers do): the line of an unclosed
+    quote far into the chunk is the one-thread run's, from the blocks cut before it."""
+    from etl.errors import UnbalancedQuote
+
+    data = "".join(f"{r}\n" for r in _lines(60, **{"41": '"Shop, Inc', "50": '"A, B"'})).encode()
+    with pytest.raises(UnbalancedQuote) as err:
+        _stream(
+            schema,
+            data,
+            tmp_path,
+            is_last_chunk=last,
+            block_bytes=512,
+            max_record_bytes=1000,
+            threads=threads,
+        )
+    assert (err.value.offset, err.value.line) == (data.index(b'"'), 42)

@@ -1,56 +1,64 @@
 """The parallel chunk driver: blocks prepared by worker threads, written in block order.
 
-The calling thread cuts the blocks (`blocks.cut_blocks`: byte counts, no index) and writes
-them in order (`ChunkProcessor.commit`); each worker indexes, parses, checks and casts a
-block (`ChunkProcessor.prepare`), so the output is the one-thread output.
+The calling thread cuts the blocks (`blocks.cut_blocks`: a quote count and `rfind`, no
+index) and writes them in order (`ChunkProcessor.commit`); each worker indexes, parses,
+checks, casts and encodes a block (`ChunkProcessor.prepare`), so the output is the
+one-thread output.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from .blocks import Block
+from .blocks import Block, cut_blocks
 from .csvscan import RecordIndex, index_records
+from .outcome import ChunkResult
 
 
 class ChunkProcessor(Protocol):
     """What the driver needs of `transform.ChunkProcessor`."""
 
+    result: ChunkResult
+
     def fix_encodings_from(self, block: Block, index: RecordIndex) -> bool: ...
-    def add_block(self, block: Block, first_line: int, index: RecordIndex) -> None: ...
-    def prepare(self, block: Block, first_line: int) -> Any: ...
+    def add_block(self, block: Block, index: RecordIndex) -> None: ...
+    def prepare(self, block: Block) -> Any: ...
     def commit(self, prepared: Any) -> None: ...
 
 
 def process_in_parallel(
-    proc: ChunkProcessor,
-    blocks: Iterator[tuple[Block, int]],
-    first_line: int,
-    threads: int,
+    proc: ChunkProcessor, stream: BinaryIO, cutting: Mapping[str, Any], threads: int
 ) -> None:
-    """Prepare up to `threads` blocks concurrently, commit them in order (bounded memory:
-    at most threads + 1 prepared blocks exist at a time). The calling thread only cuts
-    (`cut_blocks`: byte counts, no index) and writes; the workers index, parse, check and
-    cast. The first block too, unless the encodings cannot be fixed from its first rows."""
+    """Prepare up to `threads` blocks of `stream` concurrently (cut by `cutting`, the
+    arguments of `cut_blocks`), commit them in order (bounded memory: at most threads + 1
+    prepared blocks exist at a time). The calling thread only cuts and writes; the
+    workers do the rest. The first block too, unless the encodings cannot be fixed from
+    its first rows."""
+    pending: deque[Future] = deque()
+
+    def lines_before() -> int:
+        """Every block cut so far, committed: their LF count (to place an unclosed quote)."""
+        while pending:
+            proc.commit(pending.popleft().result())
+        return proc.result.lines
+
+    blocks = cut_blocks(stream, **cutting, lines_before=lines_before)
     first = next(blocks, None)
     if first is None:
         return
-    line, index = first_line, index_records(first[0])
-    if proc.fix_encodings_from(first[0], index):
+    index = index_records(first)
+    if proc.fix_encodings_from(first, index):
         blocks = itertools.chain([first], blocks)
     else:
-        proc.add_block(first[0], first_line, index)  # fixes every later block's encodings
-        line += first[1]
+        proc.add_block(first, index)  # fixes every later block's encodings
     pool = ThreadPoolExecutor(threads, thread_name_prefix="block")
-    pending: deque[Future] = deque()
     try:
-        for block, lines in blocks:
-            pending.append(pool.submit(proc.prepare, block, line))
-            line += lines
+        for block in blocks:
+            pending.append(pool.submit(proc.prepare, block))
             if len(pending) > threads:
                 proc.commit(pending.popleft().result())
         while pending:

@@ -95,12 +95,18 @@ class Rejects:
             schema=REJECTS_SCHEMA,
         )
 
-    def count_into(self, result: ChunkResult) -> None:
-        """Add this block's failures per (column, rule) and its first lines to `result`
-        (after `table()`, so lines are in order; blocks are committed in order)."""
-        for failures in self.failures:
-            for f in failures:
-                result.failure_counts[(f["column"], f["rule"])] += 1
+    def failure_counts(self) -> Counter:
+        """This block's failures per (column, rule)."""
+        return Counter((f["column"], f["rule"]) for failures in self.failures for f in failures)
+
+    def shift_lines(self, by: int) -> None:
+        """Add `by` to every line number (block lines -> file lines)."""
+        self.lines = [line + by for line in self.lines]
+
+    def count_into(self, result: ChunkResult, failure_counts: Counter) -> None:
+        """Add this block's `failure_counts` and its first lines to `result` (after
+        `table()`, so lines are in order; blocks are committed in order)."""
+        result.failure_counts.update(failure_counts)
         for i in range(min(len(self.lines), FIRST_REJECTS - len(result.first_rejects))):
             result.first_rejects.append(
                 {
@@ -120,13 +126,14 @@ def empty_rejects() -> Rejects:
 
 
 class LineOf:
-    """File line of records, computed only for the (rare) records that are rejected."""
+    """Line of records counted from their block's first line (0), computed only for the
+    (rare) records that are rejected; `ChunkProcessor.commit` makes them file lines."""
 
-    def __init__(self, index: RecordIndex, first_line: int):
-        self.index, self.first_line = index, first_line
+    def __init__(self, index: RecordIndex):
+        self.index = index
 
     def __getitem__(self, records: np.ndarray) -> np.ndarray:
-        return self.index.line_of(records) + self.first_line
+        return self.index.line_of(records)
 
 
 def lines_of(lines: np.ndarray | LineOf, records: np.ndarray) -> list[int]:

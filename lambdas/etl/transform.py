@@ -14,8 +14,9 @@ blocks of whole records), `rules` (the schema's checks and casts on a parsed blo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .blocks import Block, cut_blocks, iter_blocks, too_large
+from .blocks import Block, iter_blocks, too_large
 from .csvscan import RecordIndex, holds_byte, index_records
 from .errors import RecordTooLarge
 from .inorder import process_in_parallel
@@ -52,9 +53,10 @@ class _Prepared:
     """One block, parsed and validated, waiting to be written in order."""
 
     counts: ChunkResult
-    rejects: Rejects
+    rejects: Rejects  # lines counted from the block's first line (0), shifted by `commit()`
     valid: list[pa.Table]
     rejects_table: pa.Table | None = None  # the rejects in line order, built by `prepare()`
+    failure_counts: Counter = field(default_factory=Counter)  # per (column, rule)
 
 
 class ChunkProcessor:
@@ -69,8 +71,12 @@ class ChunkProcessor:
         rejected_path: str | Path | BinaryIO,
         max_record_bytes: int = 1024 * 1024,
         metadata: Mapping[str, str] | None = None,
+        first_line: int = 1,
     ):
+        """`first_line`: the file line of the first block's first byte; a block's lines
+        follow from the LF counts of the blocks committed before it."""
         self.schema = schema
+        self.first_line = first_line
         self.metadata = dict(metadata or {})
         self.max_record_bytes = max_record_bytes
         self.columns = list(columns)
@@ -182,16 +188,17 @@ class ChunkProcessor:
             self._rejects_pending.clear()
 
     # -- one block -------------------------------------------------------------------------
-    def add_block(self, block: Block, first_line: int, index: RecordIndex | None = None) -> None:
-        """`block` holds whole records; `first_line` is the file line of its first byte;
-        `index` its records if already known (`iter_blocks` finds them while cutting)."""
-        self.commit(self.prepare(block, first_line, index))
+    def add_block(self, block: Block, index: RecordIndex | None = None) -> None:
+        """`block` holds whole records, the next ones of the chunk; `index` its records if
+        already known (`iter_blocks` finds them while cutting)."""
+        self.commit(self.prepare(block, index))
 
-    def prepare(self, block: Block, first_line: int, index: RecordIndex | None = None) -> _Prepared:
-        """Parse, validate and cast one block without writing anything.
+    def prepare(self, block: Block, index: RecordIndex | None = None) -> _Prepared:
+        """Parse, validate and cast one block without writing anything. Its rejects are
+        placed by lines counted from the block's start; `commit()` makes them file lines.
 
         Safe to run for several blocks at once on worker threads once the column encodings
-        are fixed (`fix_encodings()`); `commit()` must then be called in block order."""
+        are fixed (`fix_encodings_from()`); `commit()` must then be called in block order."""
         if index is None:
             index = index_records(block)
         if len(index) and int((index.ends - index.starts).max()) > self.max_record_bytes:
@@ -208,30 +215,39 @@ class ChunkProcessor:
             [],
         )
         try:
-            self._evaluate(block, out, index, LineOf(index, first_line))
+            self._evaluate(block, out, index, LineOf(index))
         except pa.ArrowInvalid:
             # Not UTF-8, or pyarrow saw records differently from the quote-parity rules
             # (stray quote, bare CR): sort record by record, then parse the clean ones.
             out.rejects = empty_rejects()
             out.valid = []
-            self._slow_path(block, index, first_line, out)
+            self._slow_path(block, index, out)
+        if self._valid is not None:  # encodings fixed: match the writer's schema here
+            out.valid = [self._conform(table) for table in out.valid]
         if out.rejects.lines:
             out.rejects_table = out.rejects.table()
+            out.failure_counts = out.rejects.failure_counts()
         return out
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        return pa.Table.from_arrays(
+            [_encode(table.column(f.name), f.type) for f in self._out_schema],
+            schema=self._out_schema,
+        )
 
     def commit(self, prepared: _Prepared) -> None:
         """Write one prepared block and count it (in block order, on one thread)."""
         self.fix_encodings()
         for table in prepared.valid:
-            table = pa.Table.from_arrays(
-                [_encode(table.column(f.name), f.type) for f in self._out_schema],
-                schema=self._out_schema,
-            )
+            if table.schema != self._out_schema:
+                table = self._conform(table)
             self._valid.write_table(table)
             self.result.rows_valid += table.num_rows
         if prepared.rejects_table is not None:
-            self._rejects_pending.append(prepared.rejects_table)
-            prepared.rejects.count_into(self.result)
+            shift = self.first_line + self.result.lines  # the block's first file line
+            self._rejects_pending.append(shifted_lines(prepared.rejects_table, shift))
+            prepared.rejects.shift_lines(shift)
+            prepared.rejects.count_into(self.result, prepared.failure_counts)
             self.result.rows_rejected += len(prepared.rejects.lines)
             pending = self._rejects_pending
             if (
@@ -346,7 +362,7 @@ class ChunkProcessor:
             table = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
         return cast_passed(table, self.schema) if table.num_rows else None
 
-    def _slow_path(self, block: Block, index: RecordIndex, first_line: int, out: _Prepared) -> None:
+    def _slow_path(self, block: Block, index: RecordIndex, out: _Prepared) -> None:
         """Sort out what the fast path could not parse, record by record, losing nothing.
 
         1. records that are not UTF-8 are rejected; the rest is parsed again in one go;
@@ -356,7 +372,7 @@ class ChunkProcessor:
         """
         rejects = out.rejects
         block = bytes(block)  # rare path: plain bytes are simpler than views here
-        lines = index.line_of(np.arange(len(index))) + first_line
+        lines = index.line_of(np.arange(len(index)))
         records = [block[index.starts[r] : index.ends[r]] for r in range(len(index))]
         keep: list[int] = []
         for r, rec in enumerate(records):
@@ -464,6 +480,7 @@ def process_stream(
         rejected_path=rejected_path,
         max_record_bytes=max_record_bytes,
         metadata=metadata,
+        first_line=first_line,
     )
     cutting = dict(
         block_bytes=block_bytes,
@@ -474,9 +491,9 @@ def process_stream(
     try:
         if threads == 1:
             for block, index in iter_blocks(stream, **cutting):
-                proc.add_block(block, first_line + proc.result.lines, index)
+                proc.add_block(block, index)
         else:
-            process_in_parallel(proc, cut_blocks(stream, **cutting), first_line, threads)
+            process_in_parallel(proc, stream, cutting, threads)
     finally:
         proc.close()
     return proc.result
@@ -490,5 +507,10 @@ def rejects_in_file_lines(source, first_line: int) -> pa.Table:
     # the processor's key-value metadata is not in the stored Arrow schema: carry it over
     metadata = {k: v for k, v in (parquet.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
     table = parquet.read().replace_schema_metadata(metadata)
-    lines = pc.add(table.column("line"), pa.scalar(first_line - 1, pa.int64()))
-    return table.set_column(0, table.schema.field("line"), lines)
+    return shifted_lines(table, first_line - 1)
+
+
+def shifted_lines(rejects: pa.Table, by: int) -> pa.Table:
+    """`rejects` with `by` added to every line number."""
+    lines = pc.add(rejects.column("line"), pa.scalar(by, pa.int64()))
+    return rejects.set_column(0, rejects.schema.field("line"), lines)
