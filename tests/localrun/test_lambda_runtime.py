@@ -216,15 +216,37 @@ def test_the_layer_cache_is_keyed_by_the_layer_zip_sha256(runtime):
 
 
 # --------------------------------------------------------------------------- the fallback
-def test_without_a_312_the_workers_run_on_the_host_and_say_so(monkeypatch):
-    monkeypatch.setenv("ETL_LAMBDA_PYTHON", sys.executable)  # the host's 3.11: not a 3.12
+def test_without_a_312_the_workers_run_on_the_host_and_say_so(monkeypatch, tmp_path):
+    monkeypatch.delenv("ETL_LAMBDA_PYTHON", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.12 on PATH
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no pyenv versions either
     assert lambda_runtime.find_python312() is None
     found = lambda_runtime.resolve_runtime()
     assert (found.mode, found.python, found.python_flags) == ("host", sys.executable, ("-I",))
     assert found.describe() == (
         f"host mode: {sys.executable} with its own site-packages (no CPython 3.12 found:"
         " set ETL_LAMBDA_PYTHON, or put python3.12 on PATH)"
+    )
+
+
+def test_an_etl_lambda_python_that_is_not_a_312_is_named_with_its_version(monkeypatch):
+    """The user pointed ETL_LAMBDA_PYTHON at an interpreter: the fallback names it and what it
+    is, rather than telling them to set the variable they set."""
+    monkeypatch.setenv("ETL_LAMBDA_PYTHON", sys.executable)  # the host's 3.11: not a 3.12
+    monkeypatch.delenv("CI", raising=False)
+    assert lambda_runtime.find_python312() is None
+    found = lambda_runtime.resolve_runtime()
+    host = "{}.{}".format(*sys.version_info[:2])
+    assert found.reason == (
+        f"ETL_LAMBDA_PYTHON={sys.executable} is Python {host}, not 3.12:"
+        " point it at a python3.12, or unset it to search PATH and pyenv"
+    )
+    monkeypatch.setenv("ETL_LAMBDA_PYTHON", "/nonexistent/python3.12")
+    assert lambda_runtime.resolve_runtime().reason == (
+        "ETL_LAMBDA_PYTHON=/nonexistent/python3.12 does not run:"
+        " point it at a python3.12, or unset it to search PATH and pyenv"
     )
 
 
