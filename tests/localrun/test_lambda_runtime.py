@@ -4,6 +4,7 @@ runtime's boto3, Lambda's environment, and nothing from the host's site-packages
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -282,3 +283,37 @@ def test_a_layer_that_cannot_be_built_falls_back_outside_ci_and_fails_in_ci(monk
     monkeypatch.setenv("CI", "true")
     with pytest.raises(RuntimeUnavailable, match="could not be set up: cannot reach"):
         lambda_runtime.resolve_runtime()
+
+
+class _Reporter:
+    """The part of pytest's terminal reporter that tests/conftest.py writes to."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict]] = []
+
+    def write_line(self, line: str, **markup) -> None:
+        self.lines.append((line, markup))
+
+
+def test_a_host_mode_session_says_so_in_its_header_and_again_at_its_end(monkeypatch):
+    """The header scrolls away in a long run: a session whose workers ran on the host (not
+    the layer) says so again in its closing lines; a python3.12 session adds nothing there."""
+    import conftest  # tests/conftest.py, as pytest imported it
+
+    host = lambda_runtime.host_runtime("no CPython 3.12 found")
+    monkeypatch.setattr(lambda_runtime, "default_runtime", lambda: host)
+    assert conftest.pytest_report_header(None) == f"lambda workers: {host.describe()}"
+    reporter = _Reporter()
+    conftest.pytest_terminal_summary(reporter)
+    assert [entry for entry in reporter.lines if entry[0].startswith("lambda workers")] == [
+        (
+            f"lambda workers: {host.describe()}: the handlers did not run on the layer"
+            " Lambda runs",
+            {"yellow": True},
+        )
+    ]
+    lambda_like = dataclasses.replace(host, mode=lambda_runtime.RUNTIME)
+    monkeypatch.setattr(lambda_runtime, "default_runtime", lambda: lambda_like)
+    reporter = _Reporter()
+    conftest.pytest_terminal_summary(reporter)
+    assert [entry for entry in reporter.lines if entry[0].startswith("lambda workers")] == []
