@@ -307,8 +307,7 @@ def test_a_host_mode_session_says_so_in_its_header_and_again_at_its_end(monkeypa
     conftest.pytest_terminal_summary(reporter)
     assert [entry for entry in reporter.lines if entry[0].startswith("lambda workers")] == [
         (
-            f"lambda workers: {host.describe()}: the handlers did not run on the layer"
-            " Lambda runs",
+            f"lambda workers: {host.describe()}: the handlers did not run on the layer Lambda runs",
             {"yellow": True},
         )
     ]
