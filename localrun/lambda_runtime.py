@@ -123,6 +123,19 @@ def find_python312() -> str | None:
     return next((c for c in candidates if c and python_version(c) == RUNTIME_VERSION), None)
 
 
+def _no_python312_reason() -> str:
+    """Why no 3.12 was found; names ``ETL_LAMBDA_PYTHON`` and what it is when it is set."""
+    chosen = os.environ.get("ETL_LAMBDA_PYTHON")
+    if not chosen:
+        return "no CPython 3.12 found: set ETL_LAMBDA_PYTHON, or put python3.12 on PATH"
+    version = python_version(chosen)
+    what = "does not run" if version is None else "is Python {}.{}, not 3.12".format(*version)
+    return (
+        f"ETL_LAMBDA_PYTHON={chosen} {what}:"
+        " point it at a python3.12, or unset it to search PATH and pyenv"
+    )
+
+
 # ----------------------------------------------------------------------------- the cache
 @contextlib.contextmanager
 def _cache_lock() -> Iterator[None]:
@@ -236,7 +249,7 @@ def resolve_runtime(log=lambda message: None) -> WorkerRuntime:
     elif python:
         reason = f"no Lambda architecture for host {platform.machine()}"
     else:
-        reason = "no CPython 3.12 found: set ETL_LAMBDA_PYTHON, or put python3.12 on PATH"
+        reason = _no_python312_reason()
     if os.environ.get("CI"):
         raise RuntimeUnavailable(f"CI runs the handlers on the {RUNTIME} runtime, but {reason}")
     return host_runtime(reason)

@@ -225,8 +225,18 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    """The Terraform timings; in the host mode, again that the handlers ran on the host."""
+    from localrun.lambda_runtime import default_runtime
+
     for line in _TERRAFORM_REPORT:
         terminalreporter.write_line(line)
+    runtime = default_runtime()
+    if not runtime.lambda_like:
+        terminalreporter.write_line(
+            f"lambda workers: {runtime.describe()}: the handlers did not run on the layer"
+            " Lambda runs",
+            yellow=True,
+        )
 
 
 # Outside the quick loop (`python3 noxfile.py -s quick`: -m "not e2e and not slow and not

@@ -4,6 +4,7 @@ runtime's boto3, Lambda's environment, and nothing from the host's site-packages
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -216,15 +217,37 @@ def test_the_layer_cache_is_keyed_by_the_layer_zip_sha256(runtime):
 
 
 # --------------------------------------------------------------------------- the fallback
-def test_without_a_312_the_workers_run_on_the_host_and_say_so(monkeypatch):
-    monkeypatch.setenv("ETL_LAMBDA_PYTHON", sys.executable)  # the host's 3.11: not a 3.12
+def test_without_a_312_the_workers_run_on_the_host_and_say_so(monkeypatch, tmp_path):
+    monkeypatch.delenv("ETL_LAMBDA_PYTHON", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.12 on PATH
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no pyenv versions either
     assert lambda_runtime.find_python312() is None
     found = lambda_runtime.resolve_runtime()
     assert (found.mode, found.python, found.python_flags) == ("host", sys.executable, ("-I",))
     assert found.describe() == (
         f"host mode: {sys.executable} with its own site-packages (no CPython 3.12 found:"
         " set ETL_LAMBDA_PYTHON, or put python3.12 on PATH)"
+    )
+
+
+def test_an_etl_lambda_python_that_is_not_a_312_is_named_with_its_version(monkeypatch):
+    """The user pointed ETL_LAMBDA_PYTHON at an interpreter: the fallback names it and what it
+    is, rather than telling them to set the variable they set."""
+    monkeypatch.setenv("ETL_LAMBDA_PYTHON", sys.executable)  # the host's 3.11: not a 3.12
+    monkeypatch.delenv("CI", raising=False)
+    assert lambda_runtime.find_python312() is None
+    found = lambda_runtime.resolve_runtime()
+    host = "{}.{}".format(*sys.version_info[:2])
+    assert found.reason == (
+        f"ETL_LAMBDA_PYTHON={sys.executable} is Python {host}, not 3.12:"
+        " point it at a python3.12, or unset it to search PATH and pyenv"
+    )
+    monkeypatch.setenv("ETL_LAMBDA_PYTHON", "/nonexistent/python3.12")
+    assert lambda_runtime.resolve_runtime().reason == (
+        "ETL_LAMBDA_PYTHON=/nonexistent/python3.12 does not run:"
+        " point it at a python3.12, or unset it to search PATH and pyenv"
     )
 
 
@@ -260,3 +283,36 @@ def test_a_layer_that_cannot_be_built_falls_back_outside_ci_and_fails_in_ci(monk
     monkeypatch.setenv("CI", "true")
     with pytest.raises(RuntimeUnavailable, match="could not be set up: cannot reach"):
         lambda_runtime.resolve_runtime()
+
+
+class _Reporter:
+    """The part of pytest's terminal reporter that tests/conftest.py writes to."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict]] = []
+
+    def write_line(self, line: str, **markup) -> None:
+        self.lines.append((line, markup))
+
+
+def test_a_host_mode_session_says_so_in_its_header_and_again_at_its_end(monkeypatch):
+    """The header scrolls away in a long run: a session whose workers ran on the host (not
+    the layer) says so again in its closing lines; a python3.12 session adds nothing there."""
+    import conftest  # tests/conftest.py, as pytest imported it
+
+    host = lambda_runtime.host_runtime("no CPython 3.12 found")
+    monkeypatch.setattr(lambda_runtime, "default_runtime", lambda: host)
+    assert conftest.pytest_report_header(None) == f"lambda workers: {host.describe()}"
+    reporter = _Reporter()
+    conftest.pytest_terminal_summary(reporter)
+    assert [entry for entry in reporter.lines if entry[0].startswith("lambda workers")] == [
+        (
+            f"lambda workers: {host.describe()}: the handlers did not run on the layer Lambda runs",
+            {"yellow": True},
+        )
+    ]
+    lambda_like = dataclasses.replace(host, mode=lambda_runtime.RUNTIME)
+    monkeypatch.setattr(lambda_runtime, "default_runtime", lambda: lambda_like)
+    reporter = _Reporter()
+    conftest.pytest_terminal_summary(reporter)
+    assert [entry for entry in reporter.lines if entry[0].startswith("lambda workers")] == []
