@@ -54,7 +54,7 @@ import harness
 import report
 from jobs import DEFAULT_JOBS, JOBS, VALUE_CHECKED, worker
 from s3model import S3_MODEL
-from settings import HERE, MIB, ROOT, RSS_CHECK_MIB
+from settings import COLDSTART_JSON, HERE, MIB, ROOT, RSS_CHECK_MIB
 
 
 # --------------------------------------------------------------------------- arguments
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         import coldstart
 
         default_out = args.out == HERE / "results.json"
-        out = HERE / "coldstart.json" if default_out else args.out
+        out = COLDSTART_JSON if default_out else args.out
         return coldstart.main(args.repeat if args.repeat > 1 else 5, out)
     work = args.data_dir / "out"
     load_before = os.getloadavg()

@@ -10,19 +10,26 @@ each timing ``import <handler module>`` from inside (interpreter start-up exclud
 the layer ships no bytecode and Lambda's ``/opt`` is read-only, so there every cold start
 compiles the layer's modules (the workers' cache keeps what they compiled; not used here).
 Also: the layer's zipped and unzipped sizes, and the processor's ten largest imports by
-``python -X importtime`` (cumulative microseconds).
+``python -X importtime`` (cumulative microseconds), with what was measured where: the commit,
+the time, the 1-minute load average before and after (the numbers scale with the load).
+
+The cost table (bench/cost.py, via bench/report.py) charges the processor's median init from
+this file once per chunk; without the file it says the init is not measured.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
+from harness import git_state
 from settings import MIB, ROOT
 
 sys.path[0:0] = [str(ROOT), str(ROOT / "lambdas")]  # build.py, localrun; etl.contract
@@ -73,8 +80,12 @@ def measure(repeat: int = 5) -> dict:
     runtime = resolve_runtime(log=print)
     if not runtime.lambda_like:
         raise SystemExit(f"--cold-start needs the python3.12 runtime: {runtime.describe()}")
+    load_before = os.getloadavg()[0]
     results: dict = {
         "runtime": runtime.describe(),
+        "repeat": repeat,
+        "git": git_state(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "layer_zip_mib": runtime.layer_zip.stat().st_size / MIB,
         "layer_unzipped_mib": runtime.layer_unzipped_bytes / MIB,
         "handlers": {},
@@ -97,11 +108,14 @@ def measure(repeat: int = 5) -> dict:
             if name == "processor":
                 profile = _child(runtime, sys_path, module, "-X", "importtime")
                 results["processor_imports"] = import_profile(profile.stderr)
+    results["loadavg_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
     return results
 
 
 def print_report(results: dict) -> None:
+    load = results["loadavg_1m"]
     print(f"\ncold start on {results['runtime']}")
+    print(f"load average (1 min): {load['before']:.1f} before, {load['after']:.1f} after")
     print(
         f"layer: {results['layer_zip_mib']:.1f} MiB zipped,"
         f" {results['layer_unzipped_mib']:.1f} MiB unzipped"

@@ -7,6 +7,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCHEMA = ROOT / "schemas" / "transactions.json"
+COLDSTART_JSON = HERE / "coldstart.json"  # bench.py --cold-start writes it; the cost table reads it
 MIB = 2**20
 SPLIT_CHUNK_BYTES = 64 * MIB
 SPLIT_MAX_RECORD_BYTES = 1 * MIB
