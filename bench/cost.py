@@ -13,10 +13,12 @@ The rules it follows, each stated where it is applied:
   second core per further vCPU. The machine that measures has 2 cores, so every speed past
   2 vCPUs is an EXTRAPOLATION (the row says so): a linear continuation of what the second
   core gave, which neither memory bandwidth nor S3 need honour.
-- Duration per chunk: chunk MB / speed, plus `init_s` once per chunk (a cold start wave:
-  every Map child may start a fresh container; the bench's `lambda_import_*` numbers are the
-  measured import times, 0 when not measured). S3 transfer is assumed hidden behind the
-  processing (ReadAhead/S3Sink overlap them; `s3_model_*` in the bench shows the overlap).
+- Duration per chunk: chunk MB / speed, plus the processor's init once per chunk (an upper
+  bound: every Map child may start a fresh sandbox; warm ones skip it). The init is the
+  processor's median from `bench.py --cold-start`'s `coldstart.json` (`processor_init`),
+  passed explicitly and recorded with its source (`init_s`, `init_source`); without that file
+  it is 0 and the block and the table say "not measured". S3 transfer is assumed hidden behind
+  the processing (ReadAhead/S3Sink overlap them; `s3_model_*` in the bench shows the overlap).
 - Fixed work per file (Split, Validate, Finalize) is priced at `FIXED_FUNCTION_SECONDS`
   each at the default memory: small next to the chunks for a GB, named so it can be checked.
 - Prices: list prices in US East (N. Virginia), read on `PRICES_READ_ON` from the pages in
@@ -25,9 +27,12 @@ The rules it follows, each stated where it is applied:
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 MB_PER_VCPU = 1769
 MAX_VCPUS = 6
@@ -71,6 +76,35 @@ class Row:
     usd_per_gb_lambda: float
     latency_1gb_s: float
     latency_10gb_s: float
+
+
+@dataclass(frozen=True)
+class Init:
+    """The processor's init charged once per chunk, and where that number comes from."""
+
+    seconds: float
+    source: str
+
+
+NOT_MEASURED = Init(0.0, "not measured")
+
+
+def processor_init(coldstart_json: Path, root: Path) -> Init:
+    """The processor's median init from `bench.py --cold-start`'s file (its path shown relative
+    to `root`, with the commit and the runtime measured), or NOT_MEASURED when there is none."""
+    if not coldstart_json.exists():
+        return NOT_MEASURED
+    data = json.loads(coldstart_json.read_text())
+    try:
+        seconds = float(data["handlers"]["processor"]["init_s_median"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"{coldstart_json} has no handlers.processor.init_s_median: rerun"
+            " `python3 bench/bench.py --cold-start` or delete the file"
+        ) from None
+    shown = os.path.relpath(coldstart_json, root)
+    commit = data.get("git", {}).get("commit", "commit not recorded")
+    return Init(seconds, f"{shown} (processor median, {commit}, {data['runtime']})")
 
 
 def vcpus(memory_mb: int) -> float:
@@ -155,9 +189,10 @@ def cost_table(
     return rows
 
 
-def from_results(results: dict, defaults: dict) -> dict | None:
-    """The `cost` block of results.json at the deployed defaults (`deployed_defaults`), or None
-    when the run lacks either processor speed. The default memory gets a row of its own."""
+def from_results(results: dict, defaults: dict, *, init: Init) -> dict | None:
+    """The `cost` block of results.json at the deployed defaults (`deployed_defaults`) with the
+    processor's `init` per chunk (`processor_init`), or None when the run lacks either processor
+    speed. The default memory gets a row of its own."""
     one, two = results.get("processor_mb_s"), results.get("processor_all_cores_mb_s")
     if not one or not two:
         return None
@@ -174,13 +209,15 @@ def from_results(results: dict, defaults: dict) -> dict | None:
         chunk_bytes=defaults["chunk_bytes"],
         concurrency=defaults["concurrency"],
         arch=defaults["arch"],
-        init_s=results.get("lambda_import_processor_s") or 0.0,
+        init_s=init.seconds,
         output_ratio=ratio,
         memory_sizes=sizes,
     )
     return {
         "defaults": defaults,
         "output_ratio": round(ratio, 4),
+        "init_s": round(init.seconds, 3),
+        "init_source": init.source,
         "prices_usd": PRICES_USD,
         "prices_read_on": PRICES_READ_ON,
         "price_sources": PRICE_SOURCES,
@@ -205,7 +242,22 @@ def markdown(cost: dict) -> str:
             f"| {r['usd_per_gb']:.5f} | {r['usd_per_gb_lambda']:.5f} "
             f"| {r['latency_1gb_s']} | {r['latency_10gb_s']} |"
         )
+    lines.append("")
+    lines.append(init_note(cost))
     return "\n".join(lines)
+
+
+def init_note(cost: dict) -> str:
+    """What the table's seconds per chunk hold of a cold start."""
+    if cost["init_source"] == NOT_MEASURED.source:
+        return (
+            "s per chunk: processing only, cold start init not measured"
+            " (`python3 bench/bench.py --cold-start` writes bench/coldstart.json)."
+        )
+    return (
+        f"s per chunk: processing plus {cost['init_s']:.2f} s of cold start init per chunk"
+        f" (an upper bound: warm sandboxes skip it), from {cost['init_source']}."
+    )
 
 
 # --------------------------------------------------------------------------- the deployed defaults

@@ -13,7 +13,7 @@ from pathlib import Path
 import cost
 from harness import git_state, machine
 from jobs import COUNTED, DESCRIBED, JOBS, PEERS
-from settings import ROOT, TARGETS
+from settings import COLDSTART_JSON, ROOT, TARGETS
 
 CHART_GROUPS = {  # group: (colour, legend)
     "ours": ("#1f77b4", "ours"),
@@ -65,7 +65,7 @@ def build_results(
         jobs, "splitter_quoted_newlines", "bytes_per_boundary"
     )
     results.update(ratios(results, jobs))
-    results["cost"] = cost.from_results(results | {"jobs": jobs}, cost.deployed_defaults(ROOT))
+    results["cost"] = cost_block(results, jobs)
     results.update(
         {
             "s3_model": s3_model,
@@ -104,6 +104,16 @@ def build_results(
             "not available" if jobs["processor"].get("available") is False else "failed"
         )
     return results
+
+
+def cost_block(results: dict, jobs: dict, coldstart_json: Path = COLDSTART_JSON) -> dict | None:
+    """results.json's `cost`: this run's processor speeds at the deployed defaults, with the
+    processor's init per chunk read from `bench.py --cold-start`'s file when it exists."""
+    return cost.from_results(
+        results | {"jobs": jobs},
+        cost.deployed_defaults(ROOT),
+        init=cost.processor_init(coldstart_json, ROOT),
+    )
 
 
 def _generator(sample: dict) -> dict:

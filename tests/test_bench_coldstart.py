@@ -36,6 +36,8 @@ def test_one_cold_start_run_reports_every_handler_and_the_layer():
     if not runtime.lambda_like:
         pytest.skip(f"no python3.12 runtime here: {runtime.reason}")
     results = coldstart.measure(repeat=1)
+    assert results["repeat"] == 1
+    assert results["git"]["commit"] and set(results["loadavg_1m"]) == {"before", "after"}
     assert sorted(results["handlers"]) == sorted(CONTRACT.functions)
     assert all(t["init_s_min"] > 0 for t in results["handlers"].values())
     assert results["layer_unzipped_mib"] * 2**20 == runtime.layer_unzipped_bytes

@@ -4,6 +4,7 @@ deployed defaults chosen by it."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,8 +14,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import cost  # noqa: E402
+import report  # noqa: E402
 
 MIB = 2**20
+DEFAULTS = {"arch": "arm64", "concurrency": 10, "memory_mb": 3538, "chunk_bytes": 64 * MIB}
+SPEEDS = {"processor_mb_s": 100.0, "processor_all_cores_mb_s": 170.0}
+RUNTIME = "python3.12 runtime: /opt/python3.12, the real layer layer-x86_64.zip"
+
+
+def write_coldstart(path: Path, processor_median: float = 1.25) -> Path:
+    """A coldstart.json as `bench.py --cold-start` writes it (the keys the cost table reads)."""
+    path.write_text(
+        json.dumps(
+            {
+                "runtime": RUNTIME,
+                "git": {"commit": "abc1234", "lambdas_etl_dirty": False},
+                "handlers": {
+                    "processor": {"init_s_min": 1.0, "init_s_median": processor_median},
+                    "splitter": {"init_s_min": 2.0, "init_s_median": 2.5},
+                },
+            }
+        )
+    )
+    return path
 
 
 def test_speed_scales_the_first_vcpu_by_its_share_and_adds_the_second_cores_gain_per_vcpu():
@@ -73,17 +95,70 @@ def test_speeds_must_be_measured():
 
 def test_results_without_an_all_cores_speed_have_no_cost_block():
     defaults = cost.deployed_defaults(ROOT)
-    assert cost.from_results({"processor_mb_s": 100.0}, defaults) is None
+    assert cost.from_results({"processor_mb_s": 100.0}, defaults, init=cost.NOT_MEASURED) is None
 
 
 def test_the_markdown_table_marks_the_default_and_the_extrapolated_rows():
-    defaults = {"arch": "arm64", "concurrency": 10, "memory_mb": 3538, "chunk_bytes": 64 * MIB}
-    block = cost.from_results(
-        {"processor_mb_s": 100.0, "processor_all_cores_mb_s": 170.0}, defaults
-    )
+    block = cost.from_results(SPEEDS, DEFAULTS, init=cost.NOT_MEASURED)
     lines = cost.markdown(block).splitlines()
     assert lines[3].startswith("| 3,538 (default) | 2.0 | 170.0 | ")
     assert lines[4].startswith("| 5,307 | 3.0 | 240.0 (extrapolated) | ")
+
+
+def processing_seconds(row: dict) -> float:
+    return 64 * MIB / 1e6 / row["mb_s"]
+
+
+def test_the_bench_charges_the_processors_median_init_from_coldstart_json_to_every_chunk(tmp_path):
+    """report.cost_block reads bench.py --cold-start's file: each chunk's seconds (and so the
+    Lambda cost and the latencies) include the processor's median init, and the block and the
+    table say where it came from."""
+    coldstart = write_coldstart(tmp_path / "coldstart.json", processor_median=1.25)
+    block = report.cost_block(SPEEDS, {}, coldstart_json=coldstart)
+    assert block["init_s"] == 1.25
+    expected_source = f"{os.path.relpath(coldstart, ROOT)} (processor median, abc1234, {RUNTIME})"
+    assert block["init_source"] == expected_source
+    for row in block["rows"]:
+        assert row["chunk_seconds"] == round(processing_seconds(row) + 1.25, 2)
+    assert cost.markdown(block).splitlines()[-1] == (
+        "s per chunk: processing plus 1.25 s of cold start init per chunk"
+        f" (an upper bound: warm sandboxes skip it), from {expected_source}."
+    )
+
+
+def test_without_coldstart_json_the_table_says_the_init_is_not_measured(tmp_path):
+    block = report.cost_block(SPEEDS, {}, coldstart_json=tmp_path / "coldstart.json")
+    assert (block["init_s"], block["init_source"]) == (0.0, "not measured")
+    for row in block["rows"]:
+        assert row["chunk_seconds"] == round(processing_seconds(row), 2)
+    assert cost.markdown(block).splitlines()[-1] == (
+        "s per chunk: processing only, cold start init not measured"
+        " (`python3 bench/bench.py --cold-start` writes bench/coldstart.json)."
+    )
+
+
+def test_the_init_raises_the_lambda_cost_by_its_share_of_each_chunk(tmp_path):
+    cold = cost.processor_init(write_coldstart(tmp_path / "c.json", 0.5), tmp_path)
+    assert cold == cost.Init(0.5, f"c.json (processor median, abc1234, {RUNTIME})")
+    warm_row, cold_row = (
+        cost.from_results(SPEEDS, DEFAULTS, init=init)["rows"][0]
+        for init in (cost.NOT_MEASURED, cold)
+    )
+    chunks_per_gb, processing = 1e9 / (64 * MIB), 64 * MIB / 1e8  # 64 MiB at 100 MB/s
+
+    def lambda_usd(seconds: float) -> float:
+        gb_seconds = chunks_per_gb * seconds * 1769 / 1024
+        return round(gb_seconds * cost.PRICES_USD["lambda_gb_second"]["arm64"], 6)
+
+    assert warm_row["usd_per_gb_lambda"] == lambda_usd(processing)
+    assert cold_row["usd_per_gb_lambda"] == lambda_usd(processing + 0.5)
+
+
+def test_a_coldstart_json_without_the_processors_init_is_named_with_the_command_to_rerun(tmp_path):
+    broken = tmp_path / "coldstart.json"
+    broken.write_text(json.dumps({"runtime": RUNTIME, "handlers": {"splitter": {}}}))
+    with pytest.raises(ValueError, match=r"no handlers.processor.init_s_median: rerun"):
+        cost.processor_init(broken, tmp_path)
 
 
 def test_deployed_defaults_are_read_from_terraform_and_the_contract():
@@ -99,6 +174,7 @@ def test_the_default_memory_is_the_cheapest_row_of_the_committed_bench_results()
     in the committed bench/results.json; rerun the bench and this test says if it moved."""
     results = json.loads((ROOT / "bench" / "results.json").read_text())
     defaults = cost.deployed_defaults(ROOT)
-    block = cost.from_results(results, defaults)
+    init = cost.processor_init(ROOT / "bench" / "coldstart.json", ROOT)
+    block = cost.from_results(results, defaults, init=init)
     assert block is not None
     assert defaults["memory_mb"] == block["cheapest_memory_mb"]
