@@ -284,7 +284,8 @@ def publish(
     line numbers; a chunk without valid (or rejected) rows publishes no such file. Returns
     the (valid, rejected) file names."""
     import pyarrow.parquet as pq
-    from etl.transform import PARQUET_COMPRESSION, rejects_in_file_lines
+    from etl.outcome import rejects_in_file_lines
+    from etl.transform import PARQUET_COMPRESSION
 
     for name in ("valid", "rejected"):
         shutil.rmtree(out / name, ignore_errors=True)  # a reused --out DIR holds only this run

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .csvscan import RecordIndex
 from .schema import REJECTS_SCHEMA
 
 FIRST_REJECTS = 5  # rejected lines a chunk keeps for the summary
 FIRST_REJECT_RAW_CHARS = 200  # ... each cut to this many characters
+ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
 @dataclass
@@ -144,3 +147,20 @@ def raws(block: bytes | memoryview, index: RecordIndex, records: np.ndarray) -> 
     """The exact text of each record (invalid UTF-8 bytes shown as \\xNN escapes)."""
     spans = zip(index.starts[records].tolist(), index.ends[records].tolist(), strict=True)
     return [str(block[a:b], "utf-8", "backslashreplace") for a, b in spans]
+
+
+def rejects_in_file_lines(source, first_line: int) -> pa.Table:
+    """A chunk's rejects (`source`: a Parquet file or path) as the finalizer publishes them:
+    chunk-local line numbers made file line numbers (`first_line`: the file line of the
+    chunk's first record), the processor's key-value metadata kept."""
+    parquet = pq.ParquetFile(source)
+    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
+    metadata = {k: v for k, v in (parquet.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
+    table = parquet.read().replace_schema_metadata(metadata)
+    return shifted_lines(table, first_line - 1)
+
+
+def shifted_lines(rejects: pa.Table, by: int) -> pa.Table:
+    """`rejects` with `by` added to every line number."""
+    lines = pc.add(rejects.column("line"), pa.scalar(by, pa.int64()))
+    return rejects.set_column(0, rejects.schema.field("line"), lines)

@@ -32,10 +32,11 @@ from etl.finalize import (
     success_message,
 )
 from etl.keys import FileRef, Outputs
+from etl.outcome import rejects_in_file_lines
 from etl.runtime import Runtime, logger, metrics
 from etl.s3io import delete_prefix
 from etl.status import COMPLETE, FAILED, chunk_index
-from etl.transform import PARQUET_COMPRESSION, rejects_in_file_lines
+from etl.transform import PARQUET_COMPRESSION
 
 PUBLISH_THREADS = 8
 

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from . import outcome
 from .blocks import Block, iter_blocks, too_large
 from .csvscan import RecordIndex, holds_byte, index_records
 from .errors import RecordTooLarge
@@ -45,7 +46,6 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 REJECTS_ROW_GROUP_ROWS = 65_536
 REJECTS_ROW_GROUP_BYTES = 16 * 1024 * 1024
 PARQUET_COMPRESSION = "snappy"  # the Parquet ecosystem default; zstd writes slower (decisions.md)
-ARROW_SCHEMA = b"ARROW:schema"  # the key pyarrow stores its serialized schema under
 
 
 @dataclass
@@ -245,7 +245,7 @@ class ChunkProcessor:
             self.result.rows_valid += table.num_rows
         if prepared.rejects_table is not None:
             shift = self.first_line + self.result.lines  # the block's first file line
-            self._rejects_pending.append(shifted_lines(prepared.rejects_table, shift))
+            self._rejects_pending.append(outcome.shifted_lines(prepared.rejects_table, shift))
             prepared.rejects.shift_lines(shift)
             prepared.rejects.count_into(self.result, prepared.failure_counts)
             self.result.rows_rejected += len(prepared.rejects.lines)
@@ -433,14 +433,6 @@ def _encode(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
     return column.cast(target)
 
 
-def _check_utf8(block: Block) -> None:
-    """Raise ArrowInvalid unless `block` is valid UTF-8 (Arrow's vectorised validator over
-    a zero-copy one-value binary array; its cost: docs/decisions.md, "Processor speed")."""
-    offsets = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
-    one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
-    one.cast(pa.large_string())
-
-
 # ---------------------------------------------------------------------------
 # streaming driver
 # ---------------------------------------------------------------------------
@@ -499,18 +491,9 @@ def process_stream(
     return proc.result
 
 
-def rejects_in_file_lines(source, first_line: int) -> pa.Table:
-    """A chunk's rejects (`source`: a Parquet file or path) as the finalizer publishes them:
-    chunk-local line numbers made file line numbers (`first_line`: the file line of the
-    chunk's first record), the processor's key-value metadata kept."""
-    parquet = pq.ParquetFile(source)
-    # the processor's key-value metadata is not in the stored Arrow schema: carry it over
-    metadata = {k: v for k, v in (parquet.metadata.metadata or {}).items() if k != ARROW_SCHEMA}
-    table = parquet.read().replace_schema_metadata(metadata)
-    return shifted_lines(table, first_line - 1)
-
-
-def shifted_lines(rejects: pa.Table, by: int) -> pa.Table:
-    """`rejects` with `by` added to every line number."""
-    lines = pc.add(rejects.column("line"), pa.scalar(by, pa.int64()))
-    return rejects.set_column(0, rejects.schema.field("line"), lines)
+def _check_utf8(block: Block) -> None:
+    """Raise ArrowInvalid unless `block` is valid UTF-8 (Arrow's vectorised validator over
+    a zero-copy one-value binary array; its cost: docs/decisions.md, "Processor speed")."""
+    offsets = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
+    one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
+    one.cast(pa.large_string())
