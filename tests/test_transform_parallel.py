@@ -91,3 +91,39 @@ def test_a_first_block_the_sample_cannot_decide_is_prepared_first(
     assert encodings(one[1]) == encodings(two[1])
     assert one[1].read().equals(two[1].read()) and one[2].equals(two[2])
     assert one[0].rows_rejected == two[0].rows_rejected == len(first)
+
+
+def mixed_rows(n: int, not_utf8: bool) -> bytes:
+    """Valid rows with every kind of reject among them (a bad value, a short row, a
+    quoted field with the delimiter and a quote; one record not UTF-8 if `not_utf8`)."""
+    rows = [row(i) for i in range(n)]
+    rows[3] = row(3, amount="12.x")
+    rows[5] = "T000005,A1"
+    rows[7] = row(7, merchant='"Bread, ""Butter"" Ltd"')
+    if not_utf8:
+        rows[9] = row(9, merchant="caf\udce9")
+    return ("\n".join(rows) + "\n").encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("not_utf8", [False, True], ids=["fast-path", "slow-path"])
+def test_a_prepared_block_does_not_refer_to_its_buffer(schema, tmp_path, not_utf8):
+    """The parallel driver reads the next block into a prepared block's buffer
+    (`blocks.BlockBuffers`): nothing `prepare()` returns may still point at those bytes."""
+    data = mixed_rows(2_000, not_utf8)
+    expected = run(schema, data, tmp_path / "one", threads=1)
+    out = tmp_path / "reused"
+    out.mkdir()
+    proc = transform.ChunkProcessor(
+        schema=schema,
+        columns=COLS,
+        valid_path=out / "v.parquet",
+        rejected_path=out / "r.parquet",
+    )
+    buffer = bytearray(data)
+    prepared = proc.prepare(memoryview(buffer))
+    buffer[:] = b"#" * len(buffer)  # the next block's bytes, read into the same buffer
+    proc.commit(prepared)
+    proc.close()
+    assert pq.read_table(out / "v.parquet").equals(expected[1].read())
+    assert pq.read_table(out / "r.parquet").equals(expected[2])
+    assert expected[2].num_rows == (3 if not_utf8 else 2)

@@ -118,14 +118,14 @@ def index_complete_records(buf: bytes | memoryview) -> RecordIndex | None:
 _RFIND_TRIES = 64  # newlines tried from the end before indexing the whole buffer instead
 
 
-def last_record_end(buf: bytes) -> int | None:
-    """The offset just past the last record terminator in `buf` (which starts at a record
-    start and ends anywhere), or None if no record ends in it: the last LF with an even
-    number of quotes before it. Byte scans only (a quote count and `rfind`), no index:
+def last_record_end(buf: bytes | bytearray, end: int | None = None) -> int | None:
+    """The offset just past the last record terminator in `buf[:end]` (which starts at a
+    record start and ends anywhere), or None if no record ends in it: the last LF with an
+    even number of quotes before it. Byte scans only (a quote count and `rfind`), no index:
     the cheap serial step of a parallel run; the block's index is built where it is parsed.
     Many newlines inside a trailing quoted field fall back to `index_complete_records`."""
-    quotes = count_byte(buf, QUOTE)
-    end = len(buf)
+    end = len(buf) if end is None else end
+    quotes = count_byte(buf, QUOTE, 0, end)
     for _ in range(_RFIND_TRIES):
         nl = buf.rfind(b"\n", 0, end)
         if nl < 0:

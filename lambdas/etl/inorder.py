@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Protocol
 
-from .blocks import Block, cut_blocks
+from .blocks import Block, BlockBuffers, buffer_bytes, cut_blocks
 from .csvscan import RecordIndex, index_records
 from .outcome import ChunkResult
 
@@ -35,10 +35,11 @@ def process_in_parallel(
 ) -> None:
     """Prepare up to `threads` blocks of `stream` concurrently (cut by `cutting`, the
     arguments of `cut_blocks`), commit them in order (bounded memory: at most threads + 1
-    prepared blocks exist at a time). The calling thread only cuts and writes; the
-    workers do the rest. The first block too, unless the encodings cannot be fixed from
-    its first rows."""
+    prepared blocks exist at a time, and a block's buffer is read into again once it is
+    prepared). The calling thread only cuts and writes; the workers do the rest. The
+    first block too, unless the encodings cannot be fixed from its first rows."""
     pending: deque[Future] = deque()
+    buffers = BlockBuffers(buffer_bytes(cutting["block_bytes"], cutting["max_record_bytes"]))
 
     def lines_before() -> int:
         """Every block cut so far, committed: their LF count (to place an unclosed quote)."""
@@ -46,7 +47,13 @@ def process_in_parallel(
             proc.commit(pending.popleft().result())
         return proc.result.lines
 
-    blocks = cut_blocks(stream, **cutting, lines_before=lines_before)
+    def prepare(block: Block) -> Any:
+        try:
+            return proc.prepare(block)
+        finally:
+            buffers.give_back(block)  # nothing prepared refers to the block's bytes
+
+    blocks = cut_blocks(stream, **cutting, buffers=buffers, lines_before=lines_before)
     first = next(blocks, None)
     if first is None:
         return
@@ -55,10 +62,11 @@ def process_in_parallel(
         blocks = itertools.chain([first], blocks)
     else:
         proc.add_block(first, index)  # fixes every later block's encodings
+        buffers.give_back(first)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="block")
     try:
         for block in blocks:
-            pending.append(pool.submit(proc.prepare, block))
+            pending.append(pool.submit(prepare, block))
             if len(pending) > threads:
                 proc.commit(pending.popleft().result())
         while pending:
