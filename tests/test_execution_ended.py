@@ -254,3 +254,43 @@ def test_an_event_without_its_documented_fields_is_a_malformed_event(aws):
     del event["detail"]["executionArn"]
     with pytest.raises(MalformedEvent, match="detail.executionArn"):
         _handle(event)
+
+
+def test_a_finalizer_still_running_after_its_execution_timed_out_withdraws_its_copies(
+    aws, topic, monkeypatch
+):
+    """Step Functions does not stop a running Lambda: a finalizer whose execution timed out
+    while it published can land a copy after the execution-ended clean-up listed processed/
+    (emulated: the copy reads its source, the clean-up runs, the copy lands). Before, that
+    Parquet stayed published under the FAILED file."""
+    import threading
+
+    import finalizer
+    from etl.errors import FileStateConflict
+
+    execution = _execution("late-finalizer")
+    detail = upload(aws, "incoming/transactions/racing.csv", _body(3))
+    checked, manifest = _split_validate(aws, detail, execution)
+    assert len(manifest) == 1
+    _process(checked, manifest[0])
+    real_copy, ended, lock = aws.s3.copy_object, [], threading.Lock()
+
+    def copy_landing_after_the_clean_up(**kwargs):
+        with lock:
+            if ended:
+                return real_copy(**kwargs)
+            source = kwargs["CopySource"]
+            body = aws.s3.get_object(Bucket=source["Bucket"], Key=source["Key"])["Body"].read()
+            ended.append(_handle(aws_event(execution, "TIMED_OUT", detail)))
+            return aws.s3.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=body)
+
+    monkeypatch.setattr(aws.s3, "copy_object", copy_landing_after_the_clean_up)
+
+    with pytest.raises(FileStateConflict, match="refusing to mark COMPLETE"):
+        finalizer.handler(checked, Ctx())
+
+    assert ended[0]["action"] == "notified"
+    assert aws.status.get_file(checked["file_id"])["status"] == "FAILED"
+    for prefix in ("processed/", "rejected/", "work/"):
+        assert _keys(aws, prefix) == [], prefix
+    assert [json.loads(m["Message"])["error"] for m in topic()] == ["ExecutionTimedOut"]
