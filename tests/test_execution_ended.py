@@ -205,19 +205,51 @@ def test_a_runtime_failure_no_catch_saw_is_recorded_under_the_service_name(aws, 
     assert len(topic()) == 1
 
 
-def test_a_complete_file_is_left_alone(aws, topic):
-    summary = run_pipeline(aws, upload(aws, "incoming/transactions/done.csv", _body(10)), "owner")
-    published = _keys(aws, "processed/done/")
+def _complete(rt, name: str) -> tuple[dict, dict, list[str]]:
+    """A file its execution `owner` committed: the success message, the execution input and
+    the published keys."""
+    key = f"incoming/transactions/{name}.csv"
+    summary = run_pipeline(rt, upload(rt, key, _body(10)), "owner")
     detail = {
         "bucket": {"name": BUCKET},
-        "object": {"key": "incoming/transactions/done.csv", "version-id": summary["version_id"]},
+        "object": {"key": key, "version-id": summary["version_id"]},
     }
+    published = _keys(rt, summary["valid_prefix"])
+    assert published
+    return summary, detail, published
 
-    out = _handle(aws_event("owner", "TIMED_OUT", detail))
 
-    assert out["action"] == "complete"
+@pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED"])
+def test_a_complete_file_whose_execution_ended_before_notify_success_gets_its_message_on_sns(
+    aws, topic, status
+):
+    """The execution timed out or was stopped after Finalize committed (e.g. during
+    NotifySuccess's retries): the success message may never have been sent, so it goes to the
+    failure topic, as for SuccessMessageNotSent, once. Before, nothing was sent."""
+    summary, detail, published = _complete(aws, "done")
+    event = aws_event("owner", status, detail)
+
+    first, again = _handle(event), _handle(event)
+
+    assert (first["action"], again["action"]) == ("complete_notified", "complete")
     assert aws.status.get_file(summary["file_id"])["status"] == "COMPLETE"
-    assert _keys(aws, "processed/done/") == published
+    assert _keys(aws, summary["valid_prefix"]) == published
+    (message,) = topic()
+    assert message["Subject"] == "CSV ETL: file COMPLETE, success message may not have been sent"
+    assert json.loads(message["Message"]) == summary
+
+
+def test_a_complete_file_is_left_alone_when_the_state_machine_reported_it(aws, topic):
+    """SuccessMessageNotSent: the state machine published the success message to the topic;
+    another execution's end (a duplicate) says nothing about this file's message."""
+    summary, detail, published = _complete(aws, "reported")
+
+    reported = aws_event("owner", "FAILED", detail, error="SuccessMessageNotSent", cause="x")
+    duplicate = aws_event(_execution("duplicate"), "ABORTED", detail)
+
+    assert [_handle(e)["action"] for e in (reported, duplicate)] == ["complete", "complete"]
+    assert aws.status.get_file(summary["file_id"])["status"] == "COMPLETE"
+    assert _keys(aws, summary["valid_prefix"]) == published
     assert topic() == []
 
 
@@ -254,3 +286,43 @@ def test_an_event_without_its_documented_fields_is_a_malformed_event(aws):
     del event["detail"]["executionArn"]
     with pytest.raises(MalformedEvent, match="detail.executionArn"):
         _handle(event)
+
+
+def test_a_finalizer_still_running_after_its_execution_timed_out_withdraws_its_copies(
+    aws, topic, monkeypatch
+):
+    """Step Functions does not stop a running Lambda: a finalizer whose execution timed out
+    while it published can land a copy after the execution-ended clean-up listed processed/
+    (emulated: the copy reads its source, the clean-up runs, the copy lands). Before, that
+    Parquet stayed published under the FAILED file."""
+    import threading
+
+    import finalizer
+    from etl.errors import FileStateConflict
+
+    execution = _execution("late-finalizer")
+    detail = upload(aws, "incoming/transactions/racing.csv", _body(3))
+    checked, manifest = _split_validate(aws, detail, execution)
+    assert len(manifest) == 1
+    _process(checked, manifest[0])
+    real_copy, ended, lock = aws.s3.copy_object, [], threading.Lock()
+
+    def copy_landing_after_the_clean_up(**kwargs):
+        with lock:
+            if ended:
+                return real_copy(**kwargs)
+            source = kwargs["CopySource"]
+            body = aws.s3.get_object(Bucket=source["Bucket"], Key=source["Key"])["Body"].read()
+            ended.append(_handle(aws_event(execution, "TIMED_OUT", detail)))
+            return aws.s3.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=body)
+
+    monkeypatch.setattr(aws.s3, "copy_object", copy_landing_after_the_clean_up)
+
+    with pytest.raises(FileStateConflict, match="refusing to mark COMPLETE"):
+        finalizer.handler(checked, Ctx())
+
+    assert ended[0]["action"] == "notified"
+    assert aws.status.get_file(checked["file_id"])["status"] == "FAILED"
+    for prefix in ("processed/", "rejected/", "work/"):
+        assert _keys(aws, prefix) == [], prefix
+    assert [json.loads(m["Message"])["error"] for m in topic()] == ["ExecutionTimedOut"]

@@ -533,9 +533,11 @@ class ExecutionEndedOutcome(Event):
     invocation, logged): `action` is `notified` (recorded or found FAILED, cleaned up, failure
     message published), `already_reported` (the execution ended in the `FileFailed` Fail state:
     MarkFailed and NotifyFailure ran; or this event was delivered before and its message
-    published: nothing is done again), `complete` (the file was
-    committed), `not_owner` (another execution owns the file) or `outside_pipeline` (the
-    input names no file of this pipeline)."""
+    published: nothing is done again), `complete_notified` (the file was committed by this
+    execution, which ended before its success message was surely sent: the message was
+    published to the failure topic), `complete` (the file was committed; nothing to do),
+    `not_owner` (another execution owns the file) or `outside_pipeline` (the input names no
+    file of this pipeline)."""
 
     execution_arn: str
     file_id: str | None

@@ -23,7 +23,11 @@ message itself:
 - execution ended in the `FileFailed` Fail state: MarkFailed and NotifyFailure already ran;
   nothing is done again and no second message is sent (`already_reported`); the same for a
   redelivered event whose message was published (the file item's `ended_notice`);
-- file COMPLETE: nothing (`complete`); another execution owns the file: nothing
+- file COMPLETE: the outputs stay; if this execution committed it and did not end in
+  `SuccessMessageNotSent`, its success message may be unsent (a timeout or stop during
+  NotifySuccess), so the function puts it on the failure topic once (`complete_notified`),
+  else nothing (`complete`);
+- another execution owns the file: nothing
   (`not_owner`); the input names no file of this pipeline: nothing (`outside_pipeline`);
 - otherwise: the file is marked FAILED (or found FAILED by this execution: MarkFailed ran but
   the execution failed after it), its outputs are removed, and the failure message goes to
@@ -61,6 +65,9 @@ from etl.status import COMPLETE, FAILED
 EXECUTION_ENDED = ExecutionEnded.detail_type
 # The Fail state an execution reaches after MarkFailed and NotifyFailure did their work.
 REPORTED_FAILURE = "FileFailed"
+# The Fail state after the state machine put an unsent success message on the failure topic.
+SUCCESS_NOT_SENT = "SuccessMessageNotSent"
+SUCCESS_MAYBE_UNSENT = "CSV ETL: file COMPLETE, success message may not have been sent"
 # Errors that only say "something failed below me": the chunk items say what.
 GENERIC_ERRORS = ("States.", "ConservationError")
 # Names Step Functions and Lambda give to failures of their own: published as they are.
@@ -247,6 +254,30 @@ def ended_file(rt: Runtime, ended: ExecutionEnded) -> FileRef | None:
     return choose(rt, refs, ended.execution_arn)[0]
 
 
+def _complete_file_ended(
+    rt: Runtime, ref: FileRef, ended: ExecutionEnded, item: dict
+) -> ExecutionEndedOutcome:
+    """A COMPLETE file whose own execution then ended without succeeding: the outputs stay.
+    Unless the state machine already put the success message on the failure topic
+    (`SuccessMessageNotSent`), NotifySuccess may never have sent it (a timeout or a stop
+    during its retries), so it goes to the failure topic now, once per execution."""
+    if (
+        item.get("execution_id") != ended.execution_arn
+        or ended.error == SUCCESS_NOT_SENT
+        or item.get("ended_notice") == ended.execution_arn
+    ):
+        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "complete")
+    message = success_message(ref, SchemaIdentity.from_item(item), item)
+    rt.notifications.publish(
+        TopicArn=rt.settings.failure_topic_arn,
+        Subject=SUCCESS_MAYBE_UNSENT,
+        Message=json.dumps(message.to_dict(), indent=2),
+    )
+    rt.status.claim_ended_notice(ref.file_id, ended.execution_arn)
+    logger.warning("execution ended after the file was committed: success message on SNS")
+    return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "complete_notified")
+
+
 def execution_ended(rt: Runtime, ended: ExecutionEnded) -> ExecutionEndedOutcome:
     """MarkFailed's clean-up for an execution no Catch saw end; publishes the failure message
     unless the state machine already did (see the module docstring for each outcome)."""
@@ -263,7 +294,7 @@ def execution_ended(rt: Runtime, ended: ExecutionEnded) -> ExecutionEndedOutcome
     changed = rt.status.fail_file(ref.file_id, ended.execution_arn, name, reason)
     item = rt.status.get_file(ref.file_id) or {}
     if not changed and item.get("status") == COMPLETE:
-        return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "complete")
+        return _complete_file_ended(rt, ref, ended, item)
     if item.get("execution_id") != ended.execution_arn or item.get("status") != FAILED:
         logger.warning("the file belongs to another execution: nothing changed")
         return ExecutionEndedOutcome(ended.execution_arn, ref.file_id, "not_owner")

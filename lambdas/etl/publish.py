@@ -11,7 +11,8 @@ Publishing is a small state machine of its own, safe to retry at any point:
 A retry that finds PUBLISHING redoes 2-4; one that finds COMPLETE redoes 4 and returns the
 same success message. If the file fails instead, MarkFailed deletes the file version's
 processed/ and rejected/ prefixes, so a failed file never leaves Parquet that looks like a
-result.
+result; a finalizer that finds the file FAILED when publishing went wrong (its execution
+ended while it ran, and the execution-ended clean-up ran beside it) deletes them itself.
 """
 
 from __future__ import annotations
@@ -101,6 +102,19 @@ def _publish(rt: Runtime, out: Outputs, items: list[dict], totals) -> None:
             job.result()
 
 
+def _withdraw_if_failed(rt: Runtime, out: Outputs) -> None:
+    """After publishing went wrong: if the file is FAILED meanwhile, delete the version's
+    processed/ and rejected/ prefixes. Step Functions does not stop a running Lambda, so a
+    finalizer whose execution timed out or was stopped may still copy after the
+    execution-ended clean-up listed those prefixes; what lands then is removed here, so a
+    FAILED file never keeps Parquet that looks like a result."""
+    if (rt.status.get_file(out.ref.file_id) or {}).get("status") != FAILED:
+        return  # PUBLISHING: the state machine's retry or MarkFailed finishes the file
+    for prefix in out.published_prefixes:
+        delete_prefix(rt.s3, out.ref.bucket, prefix)
+    logger.warning("the file failed while it was published: its copies were withdrawn")
+
+
 def finalize_file(rt: Runtime, checked: Validated, ref: FileRef) -> SuccessMessage:
     """Publish the checked file ``ref`` (steps 1-4 above) and return its success message;
     a retry after COMPLETE only finishes the cleanup and returns the same message."""
@@ -122,7 +136,6 @@ def finalize_file(rt: Runtime, checked: Validated, ref: FileRef) -> SuccessMessa
     # No chunk write is accepted from here on: these chunk items are final.
     items, totals = _checked_totals(rt, ref, checked)
     rejects = reject_summary(items, totals.first_lines)
-    _publish(rt, out, items, totals)
     summary = {
         "rows_total": totals.rows_total,
         "rows_valid": totals.rows_valid,
@@ -133,7 +146,12 @@ def finalize_file(rt: Runtime, checked: Validated, ref: FileRef) -> SuccessMessa
         "rejected_prefix": out.rejected_prefix,
         **rejects,
     }
-    rt.status.complete_file(ref.file_id, execution_id, summary)
+    try:
+        _publish(rt, out, items, totals)
+        rt.status.complete_file(ref.file_id, execution_id, summary)
+    except Exception:
+        _withdraw_if_failed(rt, out)
+        raise
     _cleanup(rt, ref, checked.data_key)
     metrics.add_metric(name="FilesCompleted", unit="Count", value=1)
     message = success_message(ref, checked.schema, summary)  # no row's raw text
