@@ -335,14 +335,21 @@ def test_deploy_sessions_check_the_schemas_before_terraform(
 
 
 def test_deploy_sessions_stop_at_an_incompatible_schema(noxfile, repo, monkeypatch):
-    write(repo / "schemas" / "orders.json", {**V1, "fields": V1["fields"][:-1], "version": 2.5})
+    # a field removed within major 1 (not a version the check cannot read)
+    write(repo / "schemas" / "orders.json", {**V1, "fields": V1["fields"][:-1], "version": "1.1"})
     monkeypatch.setattr(
         noxfile.schema_changes, "schema_files", lambda: [repo / "schemas" / "orders.json"]
     )
     monkeypatch.setattr(noxfile, "require_terraform", lambda s: pytest.fail("reached terraform"))
     session = FakeSession(repo)
-    with pytest.raises(Stop, match="schema check failed"):
+    with pytest.raises(Stop) as stop:
         noxfile.deploy_dev.func(session)
+    assert str(stop.value).splitlines() == [
+        "schema check failed (docs/schema-versions.md):",
+        "schemas/orders.json: note: FIELD_NO_DELETE: removed: queries that select it fail and "
+        "its published values become unreachable through the table; keep it (make it "
+        'optional), or declare a new major version ("version": "2")',
+    ]
 
 
 # ---------------------------------------------------------------------------- what readers see
