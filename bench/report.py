@@ -139,6 +139,14 @@ def ratios(results: dict, jobs: dict) -> dict:
     out["ratio_processor_all_cores_to_processor"] = _ratio(
         mb.get("processor_all_cores"), mb.get("processor")
     )
+    # the machine's own scaling of the same work (one process per core, nothing shared) and
+    # how much of it the threads reach (bench/processes.py)
+    out["ratio_processor_processes_to_processor"] = _ratio(
+        mb.get("processor_processes"), mb.get("processor")
+    )
+    out["ratio_processor_all_cores_to_processor_processes"] = _ratio(
+        mb.get("processor_all_cores"), mb.get("processor_processes")
+    )
     out["ratio_processor_to_floor"] = _ratio(mb.get("processor"), mb.get("floor"))
     out["ratio_processor_to_parse_only"] = _ratio(mb.get("processor"), mb.get("parse_only"))
     out["ratio_processor_to_pandas"] = _ratio(mb.get("processor"), mb.get("pandas"))

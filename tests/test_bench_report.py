@@ -243,7 +243,7 @@ def test_the_diff_finds_validates_outputs_equal_to_the_processors_and_a_changed_
     ours.mkdir()
     process_file(csv, SCHEMA, ours / "valid.parquet", ours / "rejected.parquet")
     _validate_in_chunks(csv, tmp_path / "validate", chunk_bytes=300_000)
-    same = bench_jobs.job_diff(csv, tmp_path, peer="validate")
+    same = bench_jobs.JOBS["diff_validate"].run(csv, tmp_path)
     assert (same["valid_only_in_processor"], same["valid_only_in_peer"]) == (0, 0)
     assert all(same["valid_columns_identical"].values())
     assert same["rejected_identical"] is True
@@ -253,7 +253,7 @@ def test_the_diff_finds_validates_outputs_equal_to_the_processors_and_a_changed_
     table = pq.read_table(last)
     shifted = pc.add(table.column("line"), 1)  # one reject numbered one line off
     pq.write_table(table.set_column(0, "line", shifted), last)
-    changed = bench_jobs.job_diff(csv, tmp_path, peer="validate")
+    changed = bench_jobs.JOBS["diff_validate"].run(csv, tmp_path)
     assert changed["rejected_identical"] is False
     assert all(changed["valid_columns_identical"].values())
 
