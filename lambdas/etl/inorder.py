@@ -8,7 +8,6 @@ one-thread output.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +25,7 @@ class ChunkProcessor(Protocol):
 
     def fix_encodings_from(self, block: Block, index: RecordIndex) -> bool: ...
     def add_block(self, block: Block, index: RecordIndex) -> None: ...
-    def prepare(self, block: Block) -> Any: ...
+    def prepare(self, block: Block, index: RecordIndex | None = None) -> Any: ...
     def commit(self, prepared: Any) -> None: ...
 
 
@@ -47,9 +46,9 @@ def process_in_parallel(
             proc.commit(pending.popleft().result())
         return proc.result.lines
 
-    def prepare(block: Block) -> Any:
+    def prepare(block: Block, index: RecordIndex | None = None) -> Any:
         try:
-            return proc.prepare(block)
+            return proc.prepare(block, index)
         finally:
             buffers.give_back(block)  # nothing prepared refers to the block's bytes
 
@@ -58,13 +57,14 @@ def process_in_parallel(
     if first is None:
         return
     index = index_records(first)
-    if proc.fix_encodings_from(first, index):
-        blocks = itertools.chain([first], blocks)
-    else:
+    sampled = proc.fix_encodings_from(first, index)
+    if not sampled:
         proc.add_block(first, index)  # fixes every later block's encodings
         buffers.give_back(first)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="block")
     try:
+        if sampled:  # its index is built: the worker need not build it again
+            pending.append(pool.submit(prepare, first, index))
         for block in blocks:
             pending.append(pool.submit(prepare, block))
             if len(pending) > threads:
