@@ -108,6 +108,9 @@ def run_child(job: str, csv: Path, out: Path, lambdas: Path = ROOT / "lambdas") 
     all cores); add its exact peak RSS. `lambdas` is where the child imports `etl` from
     (another revision for --baseline)."""
     env = child_env(job, lambdas)
+    # the job before may have left its outputs to be written back: flushed now, outside
+    # every job's clock, so no job pays for its predecessor's (the round's first job did)
+    os.sync()
     cmd = [
         sys.executable,
         str(HERE / "bench.py"),
