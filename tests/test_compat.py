@@ -418,26 +418,6 @@ def test_a_new_major_is_not_compared_with_older_majors(released):
     assert check.baseline == released.parent / "released" / "orders" / "v2.json"
 
 
-def test_a_dataset_is_checked_against_its_own_releases_whatever_its_file_is_named(tmp_path):
-    """The baselines are the dataset's (Terraform's `datasets` key), next to its file:
-    feeds/orders-v1.json of dataset orders is checked against feeds/released/orders/, as
-    modules/storage/catalog_columns.tf reads them, not against released/orders-v1/."""
-    path = tmp_path / "feeds" / "orders-v1.json"
-    write(path, BASE)
-    write(tmp_path / "feeds" / "released" / "orders" / "v1.json", BASE)
-    write(path, edited(lambda d: d.update(version="1.3", fields=d["fields"][:-1])))
-    check = check_file(path, "orders")
-    assert (check.dataset, check.baseline, check.status) == (
-        "orders",
-        tmp_path / "feeds" / "released" / "orders" / "v1.json",
-        "refused",
-    )
-    assert [(f.field, f.rule) for f in check.findings] == [("note", "FIELD_NO_DELETE")]
-    assert released_majors(path, "orders") == [1]
-    # without the dataset the file's name is the dataset: no release of "orders-v1" yet
-    assert (check_file(path).dataset, check_file(path).status) == ("orders-v1", "new major")
-
-
 def test_a_dataset_with_no_release_yet_is_a_new_major(tmp_path):
     path = tmp_path / "schemas" / "fresh.json"
     write(path, BASE)
