@@ -254,8 +254,21 @@ def require_schema_check(session: nox.Session, released: bool) -> None:
         session.error("schema check failed (docs/schema-versions.md):\n" + "\n".join(refused))
 
 
+def require_dataset_check(session: nox.Session, terraform: str, env: str, tf_args: list[str]):
+    """The schema check of every dataset envs/<env> deploys with `tf_args`, as Terraform reads
+    them (buildtools/env_datasets.py), each against its own releases; prod: released too."""
+    refused = schema_changes.env_problems(
+        terraform, HERE / "envs" / env, tf_args, released=env == "prod"
+    )
+    if refused:
+        session.error(
+            "dataset schema check failed (docs/schema-versions.md):\n" + "\n".join(refused)
+        )
+
+
 def terraform_env(session: nox.Session, env: str, command: str, backend_config: str | None) -> None:
-    """Check the schemas, terraform, the aws provider, credentials; package; init; plan/apply."""
+    """Check the schemas, terraform, the aws provider, credentials; package; init; check the
+    env's datasets; plan/apply."""
     require_schema_check(session, released=env == "prod")
     terraform = require_terraform(session)
     env_dir = HERE / "envs" / env
@@ -276,6 +289,7 @@ def terraform_env(session: nox.Session, env: str, command: str, backend_config: 
     manifest = package_artifacts(session, build_args)
     chdir = f"-chdir={env_dir}"
     session.run(terraform, chdir, "init", "-input=false", *init_args, external=True)
+    require_dataset_check(session, terraform, env, tf_args)
     session.run(
         terraform,
         chdir,

@@ -177,6 +177,7 @@ def _schema_problems(args: argparse.Namespace) -> str | None:
     from etl.errors import SchemaConfigError
     from etl.schema_check import check_schema_file
 
+    from buildtools import schemas as schema_changes
     from localrun.deployment import schema_datasets
 
     try:
@@ -189,6 +190,9 @@ def _schema_problems(args: argparse.Namespace) -> str | None:
         return str(exc)
     if args.dataset is not None and args.dataset not in datasets:
         return f"--dataset {args.dataset}: no --schema names it (datasets: {', '.join(datasets)})"
+    # each dataset against its releases (<dir>/released/<name>/), as Terraform reads them
+    if refused := schema_changes.dataset_problems(datasets):
+        return "schema check failed (docs/schema-versions.md):\n" + "\n".join(refused)
     return None
 
 

@@ -31,7 +31,9 @@ valid; the type a reader sees is unchanged.
 A schema whose major is above every released one is a new major: its own table and prefix,
 no check against older majors. Baselines (the lock) are verbatim copies of the last released
 schema of each major: `<dir of the schema file>/released/<dataset>/v<major>.json`, where the
-dataset is the schema file's stem. Pure: no AWS, no pyarrow (build.py imports it).
+dataset is the key of Terraform's `datasets` map (modules/storage/catalog_columns.tf reads the
+older majors there); by default the file's name without `.json`, as for the default
+`schemas/<dataset>.json`. Pure: no AWS, no pyarrow (build.py imports it).
 """
 
 from __future__ import annotations
@@ -213,20 +215,21 @@ class Check:
         return not self.findings
 
 
-def released_dir(schema_file: Path) -> Path:
-    """Where a schema file's baselines live: `<its dir>/released/<its stem>/`."""
-    return schema_file.parent / RELEASED_DIR / schema_file.stem
+def released_dir(schema_file: Path, dataset: str | None = None) -> Path:
+    """Where a dataset's baselines live: `<dir of its schema file>/released/<dataset>/`, the
+    folder Terraform reads (the dataset is its `datasets` key; None: the file's stem)."""
+    return schema_file.parent / RELEASED_DIR / (dataset or schema_file.stem)
 
 
-def released_majors(schema_file: Path) -> list[int]:
-    """The majors released for the schema file's dataset (from `released/<dataset>/v<N>.json`)."""
-    folder = released_dir(schema_file)
+def released_majors(schema_file: Path, dataset: str | None = None) -> list[int]:
+    """The majors released for the dataset (from `released/<dataset>/v<N>.json`)."""
+    folder = released_dir(schema_file, dataset)
     found = (_BASELINE.fullmatch(p.name) for p in folder.glob("v*.json"))
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def baseline_path(schema_file: Path, major: int) -> Path:
-    return released_dir(schema_file) / f"v{major}.json"
+def baseline_path(schema_file: Path, major: int, dataset: str | None = None) -> Path:
+    return released_dir(schema_file, dataset) / f"v{major}.json"
 
 
 def _document(path: Path) -> Any:
@@ -238,20 +241,21 @@ def _document(path: Path) -> Any:
         raise SchemaConfigError(f"{path}: not valid JSON: {exc}") from exc
 
 
-def check_file(schema_file: str | Path) -> Check:
-    """Check a schema file (every document problem first: SchemaConfigError) against the
-    released baseline of its major: the findings that refuse it, or none."""
+def check_file(schema_file: str | Path, dataset: str | None = None) -> Check:
+    """Check a dataset's schema file (every document problem first: SchemaConfigError)
+    against the released baseline of its major: the findings that refuse it, or none. The
+    baselines are the dataset's (None: the file's stem names the dataset)."""
     path = Path(schema_file)
     doc = _document(path)
     candidate = parse_schema(doc, str(path))
-    dataset = path.stem
+    dataset = dataset or path.stem
     try:
         version = parse_version(candidate.version)
     except SchemaConfigError as exc:
         finding = Finding("$.version", "VERSION_FORMAT", str(exc))
-        return Check(path, dataset, None, released_dir(path), "refused", (finding,))
-    majors = released_majors(path)
-    baseline = baseline_path(path, version.major)
+        return Check(path, dataset, None, released_dir(path, dataset), "refused", (finding,))
+    majors = released_majors(path, dataset)
+    baseline = baseline_path(path, version.major, dataset)
     if not majors or version.major > majors[-1]:
         return Check(path, dataset, version, baseline, "new major")
     if version.major < majors[-1]:
@@ -259,8 +263,8 @@ def check_file(schema_file: str | Path) -> Check:
             "$.version",
             "MAJOR_NO_DECREASE",
             f"{candidate.version!r} has major {version.major} but major {majors[-1]} is "
-            f"released ({baseline_path(path, majors[-1])}): a dataset's schema does not go back "
-            "to an older major; start from the released one and raise its version",
+            f"released ({baseline_path(path, majors[-1], dataset)}): a dataset's schema does not "
+            "go back to an older major; start from the released one and raise its version",
         )
         return Check(path, dataset, version, baseline, "refused", (finding,))
     base_doc = _document(baseline)

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from etl import compat
 from etl.schema import REJECTS_SCHEMA
 from etl.schema_check import load_schema
 from etl.transform import process_stream
@@ -202,6 +203,31 @@ def test_a_table_pair_per_dataset_and_major_on_the_datasets_prefixes(tmp_path):
             "rejected_prefix": "rejected/transactions/v1/",
         },
     }
+
+
+def test_terraform_and_the_schema_check_read_a_datasets_releases_from_one_folder(tmp_path):
+    """Dataset orders with its schema at feeds/orders-v1.json (outside schemas/, another
+    name), at major 2 with major 1 released: Terraform keeps orders_v1 from the released
+    file of the folder the check compares major 2 with, feeds/released/orders/ (the dataset's
+    key, not the file's name)."""
+    v2 = json.loads(ORDERS.read_text())
+    v1 = json.loads((ORDERS.parent / "released" / "orders" / "v1.json").read_text())
+    schema = tmp_path / "feeds" / "orders-v1.json"
+    for path, doc in {
+        schema: v2,
+        tmp_path / "feeds" / "released" / "orders" / "v1.json": v1,
+        tmp_path / "feeds" / "released" / "orders" / "v2.json": v2,
+    }.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+    tables = evaluate(tmp_path, {"orders": schema}, "local.catalog_tables")
+    check = compat.check_file(schema, "orders")  # what the deploy sessions run per dataset
+    assert sorted(tables) == ["orders_v1", "orders_v2"]
+    assert (check.status, check.baseline) == (
+        "unchanged",
+        Path(tables["orders_v1"]["file"]).parent / "v2.json",
+    )
+    assert compat.released_dir(schema, "orders") == Path(tables["orders_v1"]["file"]).parent
 
 
 # --- a reader that follows the tables -------------------------------------------------------
