@@ -109,7 +109,7 @@ def run_child(job: str, csv: Path, out: Path, lambdas: Path = ROOT / "lambdas") 
     (another revision for --baseline)."""
     env = child_env(job, lambdas)
     # the job before may have left its outputs to be written back: flushed now, outside
-    # every job's clock, so no job pays for its predecessor's (the round's first job did)
+    # every job's clock, so no job pays for its predecessor's
     os.sync()
     cmd = [
         sys.executable,
