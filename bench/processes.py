@@ -110,11 +110,19 @@ def job_processor_processes(csv: Path, out: Path) -> dict:
     failed = [d for d in done if isinstance(d, str)]
     if failed:
         raise RuntimeError(f"processor_processes: a range failed: {failed[0]}")
+    return _summary(done)
+
+
+def _summary(done: list[tuple[float, float, int, int]]) -> dict:
+    """The job's result from each range's (began, ended, rows_valid, rows_rejected): its
+    seconds run from the first range's start to the last range's end, so they are never
+    fewer than any one range's seconds. Nothing here is rounded: a range's seconds rounded
+    up would exceed the job's when that range spans the job."""
     return {
         "seconds": max(d[1] for d in done) - min(d[0] for d in done),
-        "threads": len(ranges),
-        "processes": len(ranges),
-        "range_seconds": sorted(round(d[1] - d[0], 3) for d in done),
+        "threads": len(done),
+        "processes": len(done),
+        "range_seconds": sorted(d[1] - d[0] for d in done),
         "rows_valid": sum(d[2] for d in done),
         "rows_rejected": sum(d[3] for d in done),
     }

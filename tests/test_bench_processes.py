@@ -32,6 +32,21 @@ def test_the_ranges_are_record_aligned_and_cover_the_data(tmp_path):
         assert end == start and data[start - 1 : start] == b"\n"
 
 
+def test_a_range_that_spans_the_job_takes_exactly_the_jobs_seconds():
+    """A range that starts first and ends last takes as long as the whole job, never longer,
+    whatever its duration's digits (0.14996 s once read as 0.15 s, over the job's 0.14996)."""
+    spanning, inner = (10.0, 10.14996, 7, 1), (10.01, 10.12, 5, 0)
+    got = processes._summary([inner, spanning])
+    assert got["seconds"] == max(got["range_seconds"]) == spanning[1] - spanning[0]
+    assert got["range_seconds"] == [inner[1] - inner[0], spanning[1] - spanning[0]]
+    assert (got["processes"], got["threads"], got["rows_valid"], got["rows_rejected"]) == (
+        2,
+        2,
+        12,
+        1,
+    )
+
+
 def test_the_job_processes_every_record_once_in_one_process_per_core(tmp_path):
     csv = tmp_path / "sample.csv"
     stats = write_transactions(csv, rows=30_000, seed=5)

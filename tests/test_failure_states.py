@@ -78,6 +78,13 @@ def test_a_mark_failed_that_keeps_failing_publishes_the_file_and_fails_the_execu
         "key": "incoming/x.csv",
         "error": {"Error": "States.Timeout", "Cause": "Finalize timed out"},
     }
+    # moto's configuration is process-wide: restored after the test, so no later test in this
+    # process (an xdist worker's, say) finds its state machines running
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(
+        default_user_config, "stepfunctions", dict(default_user_config["stepfunctions"])
+    )
     moto_patches.enable_step_functions_execution()
     machine = sfn.create_state_machine(
         name="after-mark-failed",
