@@ -31,9 +31,9 @@ class BlockBuffers:
     """Memory for blocks, used again once a block is given back (`give_back`).
 
     Read into fresh memory, every block would cost a page fault per 4 KiB (the kernel
-    zeroes each new page) plus a copy of the carried partial record in front of it, both
-    while holding the GIL that a parallel run's workers wait for. A buffer holds a block
-    and the longest record carried into it (`size`); thread-safe."""
+    zeroes each new page) and a copy of the whole block behind the partial record carried
+    into it, both while holding the GIL that a parallel run's workers wait for. A buffer
+    holds a block and the longest record carried into it (`size`); thread-safe."""
 
     def __init__(self, size: int):
         self.size = size
