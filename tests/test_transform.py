@@ -337,16 +337,21 @@ def test_an_error_in_a_later_block_stops_the_parallel_run(schema, tmp_path):
         run(schema, data, tmp_path, block_bytes=700, max_record_bytes=1000, threads=2)
 
 
-def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path, monkeypatch):
+def test_parallel_run_really_prepares_blocks_on_two_threads_at_once(schema, tmp_path, monkeypatch):
     import threading
 
     from etl import transform
 
     seen = set()
+    both = threading.Barrier(2, timeout=20)  # the first two blocks wait for each other
+    calls = []
     original = transform.ChunkProcessor.prepare
 
     def spy(self, block, index=None):
-        seen.add(threading.current_thread().name.split("_")[0])
+        calls.append(self._valid is not None)
+        seen.add(threading.current_thread().name)
+        if len(calls) <= 2:
+            both.wait()
         return original(self, block, index)
 
     monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
@@ -355,7 +360,8 @@ def test_parallel_run_really_prepares_blocks_on_worker_threads(schema, tmp_path,
     assert res.rows_valid == 300 and [v["transaction_id"] for v in valid] == [
         f"T{i:06d}" for i in range(300)
     ]
-    assert seen == {"block"}  # the first block too: its first rows fixed the encodings
+    assert len(seen) == 2
+    assert all(calls)  # the first block too, after its first rows fixed the encodings
 
 
 def _calendar_cases() -> list[tuple[str, bool]]:

@@ -9,6 +9,7 @@ of bytes without reading the file from the beginning (used by the splitter).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,18 +40,44 @@ class RecordIndex:
 
 
 _SCAN_STEP = 1024 * 1024  # bytes compared at a time: bounds the boolean temporaries
+_scratch = threading.local()
+
+
+def _masks(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two boolean arrays of `n` (<= `_SCAN_STEP`) for this thread's byte comparisons.
+    Fresh temporaries of a scan step are freed and trimmed by the C allocator and cost a
+    page fault per 4 KiB when allocated again, on every step of every block."""
+    masks = getattr(_scratch, "masks", None)
+    if masks is None:
+        masks = _scratch.masks = (np.empty(_SCAN_STEP, bool), np.empty(_SCAN_STEP, bool))
+    return masks[0][:n], masks[1][:n]
+
+
+def _equal(segment: np.ndarray, byte: int) -> np.ndarray:
+    """`segment == byte`, into this thread's first scratch mask."""
+    return np.equal(segment, byte, out=_masks(len(segment))[0])
 
 
 def count_byte(buf: bytes | memoryview, byte: int, start: int = 0, end: int | None = None) -> int:
     """How often `byte` occurs in `buf[start:end]` (numpy, in steps: faster than `bytes.count`)."""
     arr, step = np.frombuffer(buf, dtype=np.uint8)[start:end], _SCAN_STEP
-    return sum(int(np.count_nonzero(arr[i : i + step] == byte)) for i in range(0, len(arr), step))
+    return sum(
+        int(np.count_nonzero(_equal(arr[i : i + step], byte))) for i in range(0, len(arr), step)
+    )
 
 
 def holds_byte(buf: bytes | memoryview, byte: int) -> bool:
     """Whether `byte` occurs in `buf` (scanned in steps, like `_record_ends`)."""
     arr, step = np.frombuffer(buf, dtype=np.uint8), _SCAN_STEP
-    return any((arr[i : i + step] == byte).any() for i in range(0, len(arr), step))
+    return any(_equal(arr[i : i + step], byte).any() for i in range(0, len(arr), step))
+
+
+def _special(segment: np.ndarray) -> np.ndarray:
+    """Offsets of the LFs and quotes in `segment`."""
+    lf, quote = _masks(len(segment))
+    np.equal(segment, LF, out=lf)
+    np.equal(segment, QUOTE, out=quote)
+    return np.flatnonzero(np.bitwise_or(lf, quote, out=lf))
 
 
 def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,10 +86,7 @@ def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     One scan finds LFs and quotes together (in steps, so temporaries stay small); the
     number of quotes before each LF is then a cumulative sum over that short list."""
     step = _SCAN_STEP
-    found = [
-        np.flatnonzero((arr[i : i + step] == LF) | (arr[i : i + step] == QUOTE)) + i
-        for i in range(0, len(arr), step)
-    ]
+    found = [_special(arr[i : i + step]) + i for i in range(0, len(arr), step)]
     special = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
     is_lf = arr[special] == LF
     newlines = special[is_lf]
