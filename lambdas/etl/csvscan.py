@@ -92,8 +92,8 @@ def _record_ends(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     newlines = special[is_lf]
     if len(newlines) == len(special):  # no quotes at all
         return newlines, newlines
-    quotes_before = np.cumsum(~is_lf)[is_lf]
-    return newlines, newlines[(quotes_before & 1) == 0]
+    odd_before = np.logical_xor.accumulate(~is_lf)[is_lf]  # an odd number of quotes so far
+    return newlines, newlines[~odd_before]
 
 
 def _index(arr: np.ndarray, newlines: np.ndarray, ends_nl: np.ndarray, length: int) -> RecordIndex:
