@@ -12,11 +12,13 @@ import json
 import os
 import re
 import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from layer import import_as_in_lambda
 from settings import (
     MIB,
     PANDAS_CHUNKSIZE,
@@ -38,6 +40,7 @@ class Job:
     sample: str = "main"  # main: the sample with invalid rows; clean: none invalid
     timed: bool = True  # reports MB/s
     repeat: bool = True  # runs --repeat times (best counts)
+    in_lambda: bool = False  # imports only what the Lambda layer holds (bench/layer.py)
 
 
 # --------------------------------------------------------------------------- child side
@@ -84,6 +87,7 @@ def job_processor(csv: Path, out: Path, *, all_cores: bool = False) -> dict:
         "rows_valid": int(result.rows_valid),
         "rows_rejected": int(result.rows_rejected),
         "result": result.to_dict(),
+        "pandas_loaded": "pandas" in sys.modules,  # never, as in Lambda (bench/layer.py)
         # Parquet bytes out per CSV byte in: the cost model's multipart PUTs (bench/cost.py)
         "output_bytes": sum(
             (out / name).stat().st_size
@@ -347,15 +351,16 @@ def _diff(peer: str) -> Callable[[Path, Path], dict]:
 
 
 JOBS: dict[str, Job] = {
-    "processor": Job(job_processor, "processor", "ours"),
+    "processor": Job(job_processor, "processor", "ours", in_lambda=True),
     "processor_all_cores": Job(
         lambda c, o: job_processor(c, o, all_cores=True),
         "processor, all cores",
         "ours",
         all_cores=True,
+        in_lambda=True,
     ),
     "processor_processes": Job(
-        _processes, "processor, one process per core", "ours", all_cores=True
+        _processes, "processor, one process per core", "ours", all_cores=True, in_lambda=True
     ),
     "validate": Job(job_validate, "validate", "loop"),
     "validate_all_cores": Job(
@@ -437,6 +442,8 @@ SAME_OUTPUTS = ("validate", "validate_all_cores")
 
 def worker(job: str, csv: Path, out: Path) -> None:
     """Child side: run one job and print its payload as the last stdout line."""
+    if JOBS[job].in_lambda:
+        import_as_in_lambda()
     import pyarrow as pa
 
     try:

@@ -20,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from layer import import_as_in_lambda
 from settings import SCHEMA, SPLIT_MAX_RECORD_BYTES
 
 BARRIER_SECONDS = 120  # every process has imported by then, or the job fails
@@ -65,6 +66,7 @@ def _worker(csv: str, header: bytes, part: tuple, out: str, barrier, results) ->
 
 
 def _run_range(csv: str, header: bytes, part: tuple, out: str, barrier) -> tuple:
+    import_as_in_lambda()  # as the processor jobs (a spawned process starts afresh)
     import pyarrow as pa
 
     pa.set_cpu_count(1)

@@ -65,7 +65,7 @@ def test_sampled_encodings_equal_the_one_thread_choice(schema, tmp_path, threads
     data = lines_with([], n)
     one = run(schema, data, tmp_path / "one", threads=1)
     threads_seen.clear()
-    two = run(schema, data, tmp_path / "two", threads=2, block_bytes=2 * 1024 * 1024)
+    two = run(schema, data, tmp_path / "two", threads=2, block_bytes=1024 * 1024)
     # every block prepared after the sample fixed the encodings, the first one too
     assert set(threads_seen) == {"fixed"} and len(threads_seen) > 2
     assert encodings(one[1]) == encodings(two[1])
@@ -92,7 +92,7 @@ def test_a_first_block_the_sample_cannot_decide_is_prepared_first(
     data += lines_with([], DICTIONARY_SAMPLE_ROWS * 2)
     one = run(schema, data, tmp_path / "one", threads=1)
     threads_seen.clear()
-    two = run(schema, data, tmp_path / "two", threads=2, block_bytes=2 * 1024 * 1024)
+    two = run(schema, data, tmp_path / "two", threads=2, block_bytes=1024 * 1024)
     assert threads_seen[0] == "first" and set(threads_seen[1:]) == {"fixed"}
     assert encodings(one[1]) == encodings(two[1])
     assert one[1].read().equals(two[1].read()) and one[2].equals(two[2])

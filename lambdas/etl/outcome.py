@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .csvscan import RecordIndex
-from .schema import REJECTS_SCHEMA
+from .schema import FAILURE_TYPE, REJECTS_SCHEMA
 
 FIRST_REJECTS = 5  # rejected lines a chunk keeps for the summary
 FIRST_REJECT_RAW_CHARS = 200  # ... each cut to this many characters
@@ -58,95 +58,141 @@ class ChunkResult:
         }
 
 
-@dataclass
 class Rejects:
-    lines: list[int]
-    reasons: list[str]
-    raws: list[str]
-    failures: list[list[dict]]
+    """One block's rejected rows, with their failures per (column, rule).
+
+    Rows come in batches built with Arrow (`add_batch`: the fast path's rejects, no Python
+    per row, so the GIL that other blocks' threads wait for is held briefly) or one at a
+    time (`add`: the slow path's). `table()` gives them in line order."""
+
+    def __init__(self) -> None:
+        self._batches: list[pa.Table] = []
+        self._rows: list[tuple[int, str, str, list[dict]]] = []
+        self._count_log: list[Counter] = []  # per batch or row, so `truncate` undoes them
+
+    def __len__(self) -> int:
+        return sum(t.num_rows for t in self._batches) + len(self._rows)
 
     def add(self, line: int, reason: str, raw: str, failures: list[dict]) -> None:
-        self.lines.append(line)
-        self.reasons.append(reason)
-        self.raws.append(raw)
-        self.failures.append(failures)
+        self._rows.append((line, reason, raw, failures))
+        self._count_log.append(Counter((f["column"], f["rule"]) for f in failures))
 
-    def extend(
-        self, lines: list[int], reasons: list[str], raws: list[str], failures: list[list[dict]]
+    def add_batch(
+        self,
+        lines: np.ndarray,
+        reasons: pa.Array,
+        raws: pa.Array,
+        failures: pa.Array,
+        counts: Counter,
     ) -> None:
-        self.lines.extend(lines)
-        self.reasons.extend(reasons)
-        self.raws.extend(raws)
-        self.failures.extend(failures)
-
-    def truncate(self, n: int) -> None:
-        del self.lines[n:], self.reasons[n:], self.raws[n:], self.failures[n:]
-
-    def table(self) -> pa.Table:
-        order = sorted(range(len(self.lines)), key=self.lines.__getitem__)
-        self.lines = [self.lines[i] for i in order]
-        self.reasons = [self.reasons[i] for i in order]
-        self.raws = [self.raws[i] for i in order]
-        self.failures = [self.failures[i] for i in order]
-        return pa.table(
-            {
-                "line": pa.array(self.lines, pa.int64()),
-                "reason": pa.array(self.reasons, pa.string()),
-                "raw": pa.array(self.raws, pa.string()),
-                "failures": pa.array(self.failures, REJECTS_SCHEMA.field("failures").type),
-            },
-            schema=REJECTS_SCHEMA,
+        """Rows in one go: `failures` a list<failure> array, `counts` their (column, rule)s."""
+        self._batches.append(
+            pa.Table.from_arrays(
+                [pa.array(lines, pa.int64()), reasons, raws, failures], schema=REJECTS_SCHEMA
+            )
         )
+        self._count_log.append(counts)
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where `truncate` goes back to."""
+        return len(self._batches), len(self._rows), len(self._count_log)
+
+    def truncate(self, mark: tuple[int, int, int]) -> None:
+        batches, rows, logged = mark
+        del self._batches[batches:], self._rows[rows:], self._count_log[logged:]
 
     def failure_counts(self) -> Counter:
-        """This block's failures per (column, rule)."""
-        return Counter((f["column"], f["rule"]) for failures in self.failures for f in failures)
+        total: Counter = Counter()
+        for counts in self._count_log:
+            total.update(counts)
+        return total
 
-    def shift_lines(self, by: int) -> None:
-        """Add `by` to every line number (block lines -> file lines)."""
-        self.lines = [line + by for line in self.lines]
-
-    def count_into(self, result: ChunkResult, failure_counts: Counter) -> None:
-        """Add this block's `failure_counts` and its first lines to `result` (after
-        `table()`, so lines are in order; blocks are committed in order)."""
-        result.failure_counts.update(failure_counts)
-        for i in range(min(len(self.lines), FIRST_REJECTS - len(result.first_rejects))):
-            result.first_rejects.append(
-                {
-                    "line": self.lines[i],
-                    "reason": self.reasons[i],
-                    "raw": self.raws[i][:FIRST_REJECT_RAW_CHARS],
-                }
+    def table(self) -> pa.Table:
+        """Every row, in line order."""
+        tables = list(self._batches)
+        if self._rows:
+            lines, reasons, raws_, failures = zip(*self._rows, strict=True)
+            tables.append(
+                pa.table(
+                    {
+                        "line": pa.array(lines, pa.int64()),
+                        "reason": pa.array(reasons, pa.string()),
+                        "raw": pa.array(raws_, pa.string()),
+                        "failures": pa.array(failures, REJECTS_SCHEMA.field("failures").type),
+                    },
+                    schema=REJECTS_SCHEMA,
+                )
             )
+        table = pa.concat_tables(tables) if tables else REJECTS_SCHEMA.empty_table()
+        return table.take(pc.sort_indices(table.column("line")))
+
+
+def count_into(result: ChunkResult, rejects: pa.Table, failure_counts: Counter) -> None:
+    """Add a block's `failure_counts` and its first rejected lines (`rejects`: in line
+    order, file lines; blocks are committed in order) to `result`."""
+    result.failure_counts.update(failure_counts)
+    wanted = FIRST_REJECTS - len(result.first_rejects)
+    if wanted > 0:
+        for row in rejects.slice(0, wanted).select(["line", "reason", "raw"]).to_pylist():
+            row["raw"] = row["raw"][:FIRST_REJECT_RAW_CHARS]
+            result.first_rejects.append(row)
 
 
 def failure(column: str | None, rule: str, value: str | None) -> dict:
     return {"column": column, "rule": rule, "value": value}
 
 
-def empty_rejects() -> Rejects:
-    return Rejects([], [], [], [])
+def failures_of(
+    rows: int, entries: list[tuple[np.ndarray, str | None, str, str, pa.Array]]
+) -> tuple[pa.Array, pa.Array]:
+    """(failures, reasons) of `rows` rejected rows from each check's entries `(row of each
+    failing value, column, rule, reason, the values)`, given in check order: a row's
+    failures are in check order and its reason joins theirs with "; "."""
+    at = np.concatenate([e[0] for e in entries])
+    of = np.concatenate([np.full(len(e[0]), i, dtype=np.int32) for i, e in enumerate(entries)])
+    order = np.argsort(at, kind="stable")  # by row, then check order
+    which = pa.array(of[order])
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(at, minlength=rows), out=offsets[1:])
+    offsets = pa.array(offsets)
+    values = pa.concat_arrays([_plain_strings(e[4]) for e in entries]).take(pa.array(order))
+    structs = pa.StructArray.from_arrays(
+        [
+            pa.array([e[1] for e in entries], pa.string()).take(which),
+            pa.array([e[2] for e in entries], pa.string()).take(which),
+            values,
+        ],
+        fields=list(FAILURE_TYPE),
+    )
+    failures = pa.ListArray.from_arrays(offsets, structs, type=pa.list_(FAILURE_TYPE))
+    reasons = pa.ListArray.from_arrays(offsets, pa.array([e[3] for e in entries]).take(which))
+    return failures, pc.binary_join(reasons, "; ")
 
 
-class LineOf:
-    """Line of records counted from their block's first line (0), computed only for the
-    (rare) records that are rejected; `ChunkProcessor.commit` makes them file lines."""
-
-    def __init__(self, index: RecordIndex):
-        self.index = index
-
-    def __getitem__(self, records: np.ndarray) -> np.ndarray:
-        return self.index.line_of(records)
+def _plain_strings(values: pa.Array) -> pa.Array:
+    return values.dictionary_decode() if isinstance(values, pa.DictionaryArray) else values
 
 
-def lines_of(lines: np.ndarray | LineOf, records: np.ndarray) -> list[int]:
-    return np.asarray(lines[records], dtype=np.int64).tolist() if len(records) else []
+def lines_of(lines: np.ndarray | RecordIndex, records: np.ndarray) -> np.ndarray:
+    """Lines of `records`: `lines[records]`, or their lines in the block of `lines`'s index."""
+    if isinstance(lines, RecordIndex):
+        return lines.line_of(records)
+    return np.asarray(lines, dtype=np.int64)[records]
 
 
-def raws(block: bytes | memoryview, index: RecordIndex, records: np.ndarray) -> list[str]:
-    """The exact text of each record (invalid UTF-8 bytes shown as \\xNN escapes)."""
-    spans = zip(index.starts[records].tolist(), index.ends[records].tolist(), strict=True)
-    return [str(block[a:b], "utf-8", "backslashreplace") for a, b in spans]
+def raws(block: bytes | memoryview, index: RecordIndex, records: np.ndarray) -> pa.Array:
+    """The exact text of each record (`records` ascending; `block` valid UTF-8), copied out
+    of `block` by Arrow: an array over the whole block whose values alternate between the
+    records and the bytes between them, of which every other value is taken."""
+    if not len(records):
+        return pa.array([], pa.string())
+    offsets = np.empty(2 * len(records), dtype=np.int64)
+    offsets[0::2] = index.starts[records]
+    offsets[1::2] = index.ends[records]
+    spans = pa.Array.from_buffers(
+        pa.large_string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    )
+    return spans.take(pa.array(np.arange(0, len(offsets), 2))).cast(pa.string())
 
 
 def rejects_in_file_lines(source, first_line: int) -> pa.Table:

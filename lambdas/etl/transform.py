@@ -31,12 +31,11 @@ from .blocks import Block, iter_blocks, too_large
 from .csvscan import RecordIndex, holds_byte, index_records
 from .errors import RecordTooLarge
 from .inorder import process_in_parallel
-from .outcome import ChunkResult, LineOf, Rejects, empty_rejects, failure, lines_of, raws
+from .outcome import ChunkResult, Rejects, count_into, failure, failures_of, lines_of, raws
 from .rules import SEP, as_array, cast_passed, fields_reason, validate
 from .schema import REJECTS_SCHEMA, Schema
 
 DEFAULT_BLOCK_BYTES = 8 * 1024 * 1024
-MIN_PARALLEL_BLOCK_BYTES = 1024 * 1024
 PARSER_BLOCK_BYTES = 64 * 1024 * 1024  # > any block we hand the parser (block + one record)
 DICTIONARY_MAX_RATIO = 0.05  # parse a string column as a dictionary below this distinct ratio
 DICTIONARY_SAMPLE_ROWS = 20_000  # ... measured on the first rows of the first block
@@ -53,9 +52,10 @@ class _Prepared:
     """One block, parsed and validated, waiting to be written in order."""
 
     counts: ChunkResult
-    rejects: Rejects  # lines counted from the block's first line (0), shifted by `commit()`
+    rejects: Rejects  # lines counted from the block's first line (0)
     valid: list[pa.Table]
     rejects_table: pa.Table | None = None  # the rejects in line order, built by `prepare()`
+    # (block lines: `commit()` makes them file lines)
     failure_counts: Counter = field(default_factory=Counter)  # per (column, rule)
 
 
@@ -90,6 +90,7 @@ class ChunkProcessor:
         if self.metadata:
             self._rejected.add_key_value_metadata(self.metadata)
         self._rejects_pending: list[pa.Table] = []
+        self._pending_rows = self._pending_bytes = 0
         self._read_options = pacsv.ReadOptions(
             # one parser block per our block: columns come out as single chunks (no copies)
             column_names=self.columns,
@@ -186,6 +187,7 @@ class ChunkProcessor:
         if self._rejects_pending:
             self._rejected.write_table(pa.concat_tables(self._rejects_pending))
             self._rejects_pending.clear()
+            self._pending_rows = self._pending_bytes = 0
 
     # -- one block -------------------------------------------------------------------------
     def add_block(self, block: Block, index: RecordIndex | None = None) -> None:
@@ -211,20 +213,20 @@ class ChunkProcessor:
                 records=len(index),
                 blank_lines=index.blank_lines,
             ),
-            empty_rejects(),
+            Rejects(),
             [],
         )
         try:
-            self._evaluate(block, out, index, LineOf(index))
+            self._evaluate(block, out, index, index)
         except pa.ArrowInvalid:
             # Not UTF-8, or pyarrow saw records differently from the quote-parity rules
             # (stray quote, bare CR): sort record by record, then parse the clean ones.
-            out.rejects = empty_rejects()
+            out.rejects = Rejects()
             out.valid = []
             self._slow_path(block, index, out)
         if self._valid is not None:  # encodings fixed: match the writer's schema here
             out.valid = [self._conform(table) for table in out.valid]
-        if out.rejects.lines:
+        if len(out.rejects):
             out.rejects_table = out.rejects.table()
             out.failure_counts = out.rejects.failure_counts()
         return out
@@ -245,14 +247,15 @@ class ChunkProcessor:
             self.result.rows_valid += table.num_rows
         if prepared.rejects_table is not None:
             shift = self.first_line + self.result.lines  # the block's first file line
-            self._rejects_pending.append(outcome.shifted_lines(prepared.rejects_table, shift))
-            prepared.rejects.shift_lines(shift)
-            prepared.rejects.count_into(self.result, prepared.failure_counts)
-            self.result.rows_rejected += len(prepared.rejects.lines)
-            pending = self._rejects_pending
+            rejects = outcome.shifted_lines(prepared.rejects_table, shift)
+            self._rejects_pending.append(rejects)
+            self._pending_rows += rejects.num_rows
+            self._pending_bytes += rejects.nbytes
+            count_into(self.result, rejects, prepared.failure_counts)
+            self.result.rows_rejected += rejects.num_rows
             if (
-                sum(t.num_rows for t in pending) >= REJECTS_ROW_GROUP_ROWS
-                or sum(t.nbytes for t in pending) >= REJECTS_ROW_GROUP_BYTES
+                self._pending_rows >= REJECTS_ROW_GROUP_ROWS
+                or self._pending_bytes >= REJECTS_ROW_GROUP_BYTES
             ):
                 self._flush_rejects()
         counts = prepared.counts
@@ -286,9 +289,10 @@ class ChunkProcessor:
         return table, skipped
 
     def _evaluate(
-        self, block: Block, out: _Prepared, index: RecordIndex, lines: np.ndarray | LineOf
+        self, block: Block, out: _Prepared, index: RecordIndex, lines: np.ndarray | RecordIndex
     ) -> None:
-        """Parse and validate one block into `out`; `lines[r]` is the file line of record r."""
+        """Parse and validate one block into `out`; `lines[r]` is the line of record r (or
+        `lines` is the block's index: lines counted from the block's start)."""
         rejects = out.rejects
         table, skipped = self._parse(block)
         if self._valid is None:
@@ -307,12 +311,25 @@ class ChunkProcessor:
         keep[skipped_ord] = False
         row_to_record = np.flatnonzero(keep)
         if skipped:
-            reason = fields_reason(len(self.columns))
-            rejects.extend(
+            found = pa.array([actual for _, actual in skipped], pa.int64()).cast(pa.string())
+            failures, reasons = failures_of(
+                len(skipped),
+                [
+                    (
+                        np.arange(len(skipped)),
+                        None,
+                        "fields",
+                        fields_reason(len(self.columns)),
+                        found,
+                    )
+                ],
+            )
+            rejects.add_batch(
                 lines_of(lines, skipped_ord),
-                [reason] * len(skipped),
+                reasons,
                 raws(block, index, skipped_ord),
-                [[failure(None, "fields", str(actual))] for _, actual in skipped],
+                failures,
+                Counter({(None, "fields"): len(skipped)}),
             )
         bad_rows = None
         if checks:
@@ -323,21 +340,23 @@ class ChunkProcessor:
             # full-size mask to numpy cost more than the rest of the reject handling
             bad_at = pc.indices_nonzero(bad_any)
             bad_rows = bad_at.to_numpy().astype(np.int64)
-            # failures per rejected row, in check order; values fetched once per check
-            reasons: list[list[str]] = [[] for _ in range(len(bad_rows))]
-            failures: list[list[dict]] = [[] for _ in range(len(bad_rows))]
+            # per check: which rejected rows it failed and their values (fetched once per
+            # check), gathered into each row's failures in check order by Arrow
+            entries = []
+            counts: Counter = Counter()
             for c in checks:
                 hit = np.flatnonzero(c.mask.take(bad_at).to_numpy(zero_copy_only=False))
                 values = as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
-                for j, value in zip(hit.tolist(), values.to_pylist(), strict=True):
-                    reasons[j].append(c.reason)
-                    failures[j].append(failure(c.column, c.rule, value))
+                entries.append((hit, c.column, c.rule, c.reason, values))
+                counts[(c.column, c.rule)] += len(hit)
+            failures, reasons = failures_of(len(bad_rows), entries)
             records_arr = row_to_record[bad_rows]
-            rejects.extend(
+            rejects.add_batch(
                 lines_of(lines, records_arr),
-                ["; ".join(r) for r in reasons],
+                reasons,
                 raws(block, index, records_arr),
                 failures,
+                counts,
             )
         valid = self._valid_rows(kept, bad_rows, n_rows)
         if valid is not None:
@@ -389,7 +408,7 @@ class ChunkProcessor:
                     rec.decode("utf-8", "backslashreplace"),
                     [failure(None, "encoding", f"{exc.reason} at byte {exc.start}")],
                 )
-        mark = len(rejects.lines)
+        mark = rejects.mark()
         try:
             self._emit_records(records, keep, lines, out)
             return
@@ -458,16 +477,15 @@ def process_stream(
     """Process a byte range that starts at a record start. `first_line` is its file line.
     `metadata` becomes the key-value metadata of both Parquet outputs.
 
-    `threads` (default: pyarrow's CPU count, i.e. the function's vCPUs) blocks are parsed
-    and validated at once, each `block_bytes / threads` long; they are always written in
-    order, so the output does not depend on it. With one thread everything runs on the
-    calling thread. What threads buy, at what memory: bench/README.md (`nox -s bench`).
+    `threads` (default: pyarrow's CPU count, i.e. the function's vCPUs) blocks of
+    `block_bytes` are cut, parsed, validated and written at once (`inorder`); they are
+    always written in order, so the output does not depend on it. At most threads + 1
+    blocks are in flight: memory grows with the vCPUs, which Lambda sells with memory (the
+    peak RSS per thread count: `nox -s bench -- --rss-check`; why not smaller blocks per
+    thread: docs/decisions.md, "Scaling inside a chunk"). With one thread everything runs on
+    the calling thread.
     """
     threads = max(1, threads or pa.cpu_count())
-    if threads > 1:
-        # threads + 1 blocks are in flight: split the block budget so memory stays flat
-        # (the peak RSS per thread count: `nox -s bench -- --rss-check`)
-        block_bytes = max(min(MIN_PARALLEL_BLOCK_BYTES, block_bytes), block_bytes // threads)
     proc = ChunkProcessor(
         schema=schema,
         columns=columns,
