@@ -61,7 +61,7 @@ class ChunkResult:
 class Rejects:
     """One block's rejected rows, with their failures per (column, rule).
 
-    Rows come in batches built with Arrow (`add_batch`: the fast path's rejects, no Python
+    Rows come in batches built with Arrow (`add_failed`: the fast path's rejects, no Python
     per row, so the GIL that other blocks' threads wait for is held briefly) or one at a
     time (`add`: the slow path's). `table()` gives them in line order."""
 
@@ -77,20 +77,32 @@ class Rejects:
         self._rows.append((line, reason, raw, failures))
         self._count_log.append(Counter((f["column"], f["rule"]) for f in failures))
 
-    def add_batch(
+    def add_failed(
         self,
-        lines: np.ndarray,
-        reasons: pa.Array,
-        raws: pa.Array,
-        failures: pa.Array,
-        counts: Counter,
+        block: bytes | memoryview,
+        index: RecordIndex,
+        lines: np.ndarray | RecordIndex,
+        records: np.ndarray,
+        entries: list[tuple[np.ndarray, str | None, str, str, pa.Array]],
     ) -> None:
-        """Rows in one go: `failures` a list<failure> array, `counts` their (column, rule)s."""
+        """Rows for `records` (ascending ordinals of `index`'s records in `block`, which is
+        valid UTF-8; lines as `lines_of`) from each check's `entries` in check order: (the
+        rows among `records` it failed, column, rule, reason, their values)."""
+        failures, reasons = failures_of(len(records), entries)
         self._batches.append(
             pa.Table.from_arrays(
-                [pa.array(lines, pa.int64()), reasons, raws, failures], schema=REJECTS_SCHEMA
+                [
+                    pa.array(lines_of(lines, records), pa.int64()),
+                    reasons,
+                    raws(block, index, records),
+                    failures,
+                ],
+                schema=REJECTS_SCHEMA,
             )
         )
+        counts: Counter = Counter()
+        for hit, column, rule, _, _ in entries:
+            counts[(column, rule)] += len(hit)
         self._count_log.append(counts)
 
     def mark(self) -> tuple[int, int, int]:

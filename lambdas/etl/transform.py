@@ -31,7 +31,7 @@ from .blocks import Block, iter_blocks, too_large
 from .csvscan import RecordIndex, holds_byte, index_records
 from .errors import RecordTooLarge
 from .inorder import process_in_parallel
-from .outcome import ChunkResult, Rejects, count_into, failure, failures_of, lines_of, raws
+from .outcome import ChunkResult, Rejects, count_into, failure
 from .rules import SEP, as_array, cast_passed, fields_reason, validate
 from .schema import REJECTS_SCHEMA, Schema
 
@@ -312,24 +312,10 @@ class ChunkProcessor:
         row_to_record = np.flatnonzero(keep)
         if skipped:
             found = pa.array([actual for _, actual in skipped], pa.int64()).cast(pa.string())
-            failures, reasons = failures_of(
-                len(skipped),
-                [
-                    (
-                        np.arange(len(skipped)),
-                        None,
-                        "fields",
-                        fields_reason(len(self.columns)),
-                        found,
-                    )
-                ],
-            )
-            rejects.add_batch(
-                lines_of(lines, skipped_ord),
-                reasons,
-                raws(block, index, skipped_ord),
-                failures,
-                Counter({(None, "fields"): len(skipped)}),
+            reason = fields_reason(len(self.columns))
+            whole = np.arange(len(skipped))
+            rejects.add_failed(
+                block, index, lines, skipped_ord, [(whole, None, "fields", reason, found)]
             )
         bad_rows = None
         if checks:
@@ -343,21 +329,11 @@ class ChunkProcessor:
             # per check: which rejected rows it failed and their values (fetched once per
             # check), gathered into each row's failures in check order by Arrow
             entries = []
-            counts: Counter = Counter()
             for c in checks:
                 hit = np.flatnonzero(c.mask.take(bad_at).to_numpy(zero_copy_only=False))
                 values = as_array(table.column(c.column)).take(pa.array(bad_rows[hit]))
                 entries.append((hit, c.column, c.rule, c.reason, values))
-                counts[(c.column, c.rule)] += len(hit)
-            failures, reasons = failures_of(len(bad_rows), entries)
-            records_arr = row_to_record[bad_rows]
-            rejects.add_batch(
-                lines_of(lines, records_arr),
-                reasons,
-                raws(block, index, records_arr),
-                failures,
-                counts,
-            )
+            rejects.add_failed(block, index, lines, row_to_record[bad_rows], entries)
         valid = self._valid_rows(kept, bad_rows, n_rows)
         if valid is not None:
             out.valid.append(valid)
