@@ -28,7 +28,7 @@ Modules:
     checks     the validator's file-level checks (header, encoding, delimiter)
     transform  the processor: one byte range -> typed Parquet + rejects (the chunk driver)
     blocks     cutting the byte stream into blocks of whole records
-    inorder    the parallel chunk driver: blocks prepared by workers, written in order
+    inorder    the parallel chunk driver: every thread cuts, prepares and writes blocks, in order
     rules      the schema's per-column checks and casts on a parsed block
     outcome    a chunk's counts and its rejected rows
     finalize   conservation check and the success summary
