@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pyarrow as pa
+
 from etl.errors import UnbalancedQuote
 from etl.events import ChunkItem, ChunkOutput
 from etl.keys import FileRef
@@ -45,6 +47,13 @@ def parquet_metadata(item: ChunkItem, ref: FileRef) -> dict[str, str]:
     }
 
 
+def chunk_threads(rt: Runtime) -> int:
+    """Block threads for a chunk: the vCPUs the function's memory pays for, never more than
+    the CPUs it shows (outside Lambda: the CPUs)."""
+    shown = pa.cpu_count()
+    return shown if rt.settings.vcpus is None else min(rt.settings.vcpus, shown)
+
+
 def _process(rt: Runtime, item: ChunkItem, ref: FileRef, attempt: int) -> ChunkOutput:
     chunk, index = item.chunk, item.chunk.index
     schema = rt.schema(item.schema)  # the version Split pinned: every chunk alike
@@ -68,6 +77,7 @@ def _process(rt: Runtime, item: ChunkItem, ref: FileRef, attempt: int) -> ChunkO
             is_last_chunk=chunk.last,
             max_record_bytes=rt.settings.max_record_bytes,
             metadata=parquet_metadata(item, ref),
+            threads=chunk_threads(rt),
         )
         valid.complete()
         rejected.complete()

@@ -35,6 +35,11 @@ from .status import StatusStore
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 SCHEMA_CACHE_SIZE = 64  # (dataset, schema version) pairs a container keeps
+# Lambda gives a function CPU time in proportion to its memory: one vCPU's worth at 1,769 MB
+# (developer guide, "Configure Lambda function memory"); the CPUs the sandbox shows are not
+# that (2 for every size up to 3,008 MB, measured by others: docs/configuration.md)
+MB_PER_VCPU = 1769
+MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda (and the local workers)
 _UNREADABLE = ("NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidArgument")
 
 
@@ -68,6 +73,14 @@ class Settings:
     max_gzip_ratio: float = DEFAULTS["max_gzip_ratio"]
     max_chunks: int = DEFAULTS["max_chunks"]
     failure_topic_arn: str | None = None  # mark_failed publishes there for the ended-execution rule
+    memory_mb: int | None = None  # the function's memory (Lambda's variable); None outside it
+
+    @property
+    def vcpus(self) -> int | None:
+        """The vCPUs the function's memory pays for (rounded, at least 1), None outside
+        Lambda. A 1,769 MB function sees two CPUs but has one vCPU of time across them:
+        a thread per CPU shown would split that time and pay for the sharing."""
+        return None if self.memory_mb is None else max(1, round(self.memory_mb / MB_PER_VCPU))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -90,6 +103,7 @@ class Settings:
             max_gzip_ratio=float(env.get(ENV["max_gzip_ratio"]) or DEFAULTS["max_gzip_ratio"]),
             max_chunks=int(env.get(ENV["max_chunks"]) or DEFAULTS["max_chunks"]),
             failure_topic_arn=env.get(ENV["failure_topic_arn"]) or None,
+            memory_mb=int(env[MEMORY_ENV]) if env.get(MEMORY_ENV) else None,
         )
 
 
