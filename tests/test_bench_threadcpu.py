@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_split_adds_up_and_the_rows_are_the_processors(tmp_path, threads):
     csv = tmp_path / "t.csv"
-    write_transactions(csv, rows=30_000, seed=3, invalid_fraction=0.01)
+    rows = 30_000 if threads == 1 else 260_000  # two threads: three 8 MiB blocks
+    write_transactions(csv, rows=rows, seed=3, invalid_fraction=0.01)
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "threadcpu.py"), str(csv), "--threads", str(threads)],
         check=True,
@@ -26,10 +27,10 @@ def test_the_split_adds_up_and_the_rows_are_the_processors(tmp_path, threads):
     )
     got = json.loads(out.stdout)
     assert got["threads"] == threads
-    assert got["rows_valid"] + got["rows_rejected"] == 30_000 and got["rows_rejected"] > 0
+    assert got["rows_valid"] + got["rows_rejected"] == rows and got["rows_rejected"] > 0
     assert got["cpu_calling"] + got["cpu_others"] == pytest.approx(got["cpu_total"], abs=0.002)
     assert 0 < got["calling_share"] <= 1
     if threads == 1:  # everything on the calling thread
         assert got["cpu_others"] < 0.1 * got["cpu_total"]
-    else:  # the file is one block: a worker parses and checks it
+    else:  # the calling thread prepares the first block, the other thread the next one
         assert got["cpu_others"] > 0.02

@@ -227,3 +227,42 @@ def test_at_most_threads_plus_one_blocks_are_cut_and_not_yet_written(
     assert res.rows_valid == 3_000
     assert valid.read().column("transaction_id").to_pylist() == [f"T{i:06d}" for i in range(3_000)]
     assert state["most"] == threads + 1
+
+
+def test_the_first_block_is_prepared_once_even_when_its_hand_over_is_slow(
+    schema, tmp_path, monkeypatch
+):
+    """The first block (sampled: the encodings fixed) goes to the calling thread alone. A
+    hand-over that every thread read and then cleared (`item, self.first = self.first,
+    None`) let a second thread take it too when the first was switched out in between:
+    the block prepared twice and its buffer given back twice. The slow read stands for that
+    switch; a driver that hands the block over as an argument never reads it."""
+    import time
+    from collections import Counter
+
+    from etl import inorder
+
+    held = {}
+
+    def read(self):
+        value = held.get(id(self))
+        time.sleep(0.2)
+        return value
+
+    def write(self, value):
+        held[id(self)] = value
+
+    monkeypatch.setattr(inorder._OrderedRun, "first", property(read, write), raising=False)
+    prepared: Counter = Counter()
+    original = transform.ChunkProcessor.prepare
+
+    def spy(self, block, index=None):
+        prepared[bytes(block[:8])] += 1  # each block starts with its own first row's id
+        return original(self, block, index)
+
+    monkeypatch.setattr(transform.ChunkProcessor, "prepare", spy)
+    n = DICTIONARY_SAMPLE_ROWS + 5_000
+    res, valid, _ = run(schema, numbered_rows(n), tmp_path, threads=2, block_bytes=256 * 1024)
+    assert len(prepared) > 2 and set(prepared.values()) == {1}
+    assert res.rows_valid == n
+    assert valid.read().column("transaction_id").to_pylist() == [f"T{i:06d}" for i in range(n)]

@@ -51,8 +51,9 @@ def process_in_parallel(
     if first is None:
         return
     index = index_records(first)
+    mine = None  # what the calling thread prepares first: only it may take it
     if proc.fix_encodings_from(first, index):
-        run.first = (run.number_next(), first, index)  # its index is built: not built again
+        mine = (run.number_next(), first, index)  # its index is built: not built again
     else:
         proc.add_block(first, index)  # fixes every later block's encodings
         buffers.give_back(first)
@@ -62,7 +63,7 @@ def process_in_parallel(
     for thread in others:
         thread.start()
     try:
-        run.work()
+        run.work(mine)
     finally:
         for thread in others:
             thread.join()
@@ -78,7 +79,6 @@ class _OrderedRun:
         self.buffers = buffers
         self.in_flight = in_flight
         self.blocks: Any = iter(())
-        self.first: tuple[int, Block, RecordIndex | None] | None = None
         self._cutting = threading.Lock()  # one thread cuts at a time (the stream is read in order)
         self._state = threading.Condition()  # guards everything below
         self._cut = 0  # blocks numbered so far
@@ -92,11 +92,10 @@ class _OrderedRun:
             self._cut += 1
             return self._cut - 1
 
-    def work(self) -> None:
-        """One thread's loop: cut a block, prepare it, hand it to the writer; until the
-        stream ends or a block fails."""
+    def work(self, item: tuple[int, Block, RecordIndex | None] | None = None) -> None:
+        """One thread's loop: prepare `item` if given, then cut a block, prepare it, hand it
+        to the writer; until the stream ends or a block fails."""
         try:
-            item, self.first = self.first, None  # the calling thread starts with it
             while item is not None or (item := self._next_block()) is not None:
                 number, block, index = item
                 item = None
